@@ -1,0 +1,1 @@
+"""Prefect flows: composition of the stages declared in soundflow/stages.py, nothing else."""

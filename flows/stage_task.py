@@ -1,0 +1,55 @@
+"""A pipeline stage as a Prefect task, cached with DVC's notion of "up to date".
+
+The cache key is DVC's run-cache key of the stage (its command, dependency
+hashes and parameter values), so a stage whose inputs did not change shows as
+*Cached*. DVC's status also has to agree that the stage's outputs are the ones
+recorded in ``dvc.lock``; when it does not (outputs deleted, parameters
+reverted to an older value), the record under the key is dropped and the
+stage runs. The body itself asks DVC again, so a stage made up to date by
+``dvc repro`` is not recomputed either.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from prefect import task
+from prefect.cache_policies import CachePolicy
+from prefect.context import TaskRunContext
+
+from soundflow import dvc_state, runner
+
+CACHE_DIR = Path(".soundflow") / "prefect" / "stage-cache"
+
+
+class DvcStageCache(CachePolicy):
+    def compute_key(self, task_ctx: TaskRunContext, inputs: dict[str, Any], flow_parameters: dict[str, Any],
+                    **kwargs: Any) -> str | None:
+        name, root = inputs["name"], Path(inputs["root"])
+        with dvc_state.open_repo(root) as repo:
+            stage_hash = dvc_state.stage_hash(repo, name)
+            stale = bool(dvc_state.status(repo, name)) or inputs.get("force", False)
+        if stage_hash is None:
+            return None
+        key = f"{name}-{stage_hash}"
+        if stale:
+            # the record under this key describes outputs that are no longer in the workspace
+            (root / CACHE_DIR / key).unlink(missing_ok=True)
+        return key
+
+
+@task(name="stage", persist_result=True, result_serializer="json", log_prints=True)
+def stage_task(name: str, root: str, force: bool = False) -> dict[str, Any]:
+    out = runner.run_stage_if_stale(name, Path(root), force=force)
+    if not out.ran:
+        print(f"{name}: up to date with dvc.lock, nothing recomputed")
+    else:
+        print(f"{name}: ran in {out.seconds:.1f} s ({'; '.join(out.reasons)})")
+    return {"stage": out.name, "ran": out.ran, "seconds": out.seconds, "outputs": out.outputs}
+
+
+def for_stage(name: str, root: Path) -> Any:
+    """The task for one stage, named after it, its cache records kept in the repository's state folder."""
+    policy = DvcStageCache().configure(key_storage=(root / CACHE_DIR).resolve())
+    return stage_task.with_options(name=name, task_run_name=name, cache_policy=policy)

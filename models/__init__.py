@@ -1,0 +1,10 @@
+"""Neural network architectures: plain ``nn.Module``s, no training logic.
+
+``get(name)(**kwargs)`` builds a registered model; importing this package
+registers every architecture it ships.
+"""
+
+from models.registry import available, get, register_model
+from models import aed_cnn  # noqa: F401  (registers "aed_cnn")
+
+__all__ = ["available", "get", "register_model"]

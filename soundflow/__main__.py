@@ -1,0 +1,3 @@
+from soundflow.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,43 @@
+"""Reading audio files into mono float32 at a chosen sample rate, with clear errors."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+import soxr
+
+
+class AudioError(ValueError):
+    """An audio file that cannot be used; the message names the file and the problem."""
+
+    def __init__(self, path: str | os.PathLike[str], problem: str) -> None:
+        super().__init__(f"{path}: {problem}")
+        self.path = str(path)
+        self.problem = problem
+
+
+def load_audio(path: str | os.PathLike[str], sample_rate: int) -> np.ndarray:
+    """Decode ``path``, downmix to mono and resample to ``sample_rate``.
+
+    Raises :class:`AudioError` for a missing, empty, undecodable or non-finite file.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise AudioError(path, "file not found")
+    if path.stat().st_size == 0:
+        raise AudioError(path, "empty file (0 bytes)")
+    try:
+        data, sr = sf.read(str(path), dtype="float32", always_2d=True)
+    except Exception as err:  # libsndfile reports format problems with several exception types
+        raise AudioError(path, f"cannot decode audio ({type(err).__name__}: {err})") from None
+    if data.shape[0] == 0:
+        raise AudioError(path, "no audio samples")
+    mono = data.mean(axis=1)
+    if not np.isfinite(mono).all():
+        raise AudioError(path, "audio contains NaN or infinite samples")
+    if sr != sample_rate:
+        mono = soxr.resample(mono, sr, sample_rate, quality="HQ").astype(np.float32, copy=False)
+    return mono

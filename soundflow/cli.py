@@ -1,0 +1,173 @@
+"""``soundflow``: run, inspect and use the pipeline.
+
+  soundflow run [STAGE ...] [--force] [--flow NAME]   the DAG (or stages + stale upstream) as a Prefect flow
+  soundflow repro [STAGE ...]                        the same through `dvc repro`, grouped in one MLflow run
+  soundflow list                                     every stage with its status (up to date / stale and why)
+  soundflow stage NAME                               run one stage now (the command DVC runs)
+  soundflow predict FILE.wav [...]                   top classes per file from the trained AED checkpoint
+  soundflow dvc-yaml [--check]                       write (or check) dvc.yaml from soundflow/stages.py
+  soundflow params                                   validate params.yaml
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+from soundflow import env
+
+
+def _root() -> Path:
+    root = env.find_root()
+    env.configure(root)
+    return root
+
+
+def cmd_params(args: argparse.Namespace) -> int:
+    from soundflow.config import load_params
+
+    load_params(_root())
+    print("params.yaml: valid")
+    return 0
+
+
+def cmd_dvc_yaml(args: argparse.Namespace) -> int:
+    from soundflow import dag
+
+    root = _root()
+    path = root / dag.DVC_YAML
+    if args.check:
+        if not path.is_file() or path.read_text() != dag.render_dvc_yaml():
+            print(f"{path} is out of date with soundflow/stages.py: run `soundflow dvc-yaml`", file=sys.stderr)
+            return 1
+        print(f"{path}: matches soundflow/stages.py")
+        return 0
+    dag.write_dvc_yaml(root)
+    print(f"wrote {path}")
+    return 0
+
+
+def cmd_stage(args: argparse.Namespace) -> int:
+    from soundflow import runner
+
+    runner.execute(args.name, _root(), engine="dvc")
+    return 0
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    from soundflow import dag, dvc_state
+    from soundflow.config import load_params, read_params_yaml
+    from soundflow.stages import get_stage
+
+    root = _root()
+    load_params(root)
+    order = dag.topological_order(read_params_yaml(root / "params.yaml"))
+    width = max(map(len, order))
+    with dvc_state.open_repo(root) as repo:
+        for name in order:
+            reasons = dvc_state.status(repo, name)
+            state = "up to date" if not reasons else "stale: " + "; ".join(reasons)
+            print(f"{name:<{width}}  {state}")
+            if args.verbose:
+                print(f"{'':<{width}}  {get_stage(name).desc}")
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    root = _root()
+    from soundflow.config import load_params
+
+    load_params(root)  # a bad params.yaml is reported before Prefect starts
+    from flows.pipeline import FLOWS, pipeline
+
+    t0 = time.perf_counter()
+    if args.flow and args.flow != "soundflow":
+        results = FLOWS[args.flow](root=str(root), force=args.force)
+    else:
+        results = pipeline(root=str(root), stages=args.stages or None, force=args.force)
+    ran = [n for n, r in results.items() if r["ran"]]
+    print(f"soundflow run: {len(results)} stage(s), {len(ran)} recomputed"
+          f"{' (' + ', '.join(ran) + ')' if ran else ''}, {time.perf_counter() - t0:.1f} s")
+    return 0
+
+
+def cmd_repro(args: argparse.Namespace) -> int:
+    root = _root()
+    from soundflow.config import load_params
+
+    load_params(root)
+    os.environ.setdefault("SOUNDFLOW_PIPELINE_KEY", f"dvc-{uuid.uuid4().hex}")
+    dvc = Path(sys.executable).with_name("dvc")
+    return subprocess.call([str(dvc) if dvc.exists() else "dvc", "repro", *args.stages], cwd=root)
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    from soundflow.config import load_params
+    from soundflow.stages import AED_MODEL
+    from tasks.aed.predict import predict_files
+
+    root = _root()
+    p = load_params(root).aed.predict
+    checkpoint = Path(args.checkpoint) if args.checkpoint else root / AED_MODEL
+    results = args.results if args.results is not None else p.results
+    confidence = args.confidence if args.confidence is not None else p.confidence
+    overlap = args.overlap if args.overlap is not None else p.overlap
+    status = 0
+    from soundflow.audio import AudioError
+
+    for f in args.files:
+        try:
+            (pred,) = predict_files(checkpoint, [Path(f)], results, confidence, overlap)
+            print(pred.render())
+        except AudioError as err:
+            print(f"{err}", file=sys.stderr)
+            status = 1
+    return status
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="soundflow", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = ap.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("run", help="run the DAG (or STAGEs and their stale upstream) as a Prefect flow")
+    p.add_argument("stages", nargs="*")
+    p.add_argument("--force", action="store_true", help="recompute the named stages (all if none) even if up to date")
+    p.add_argument("--flow", choices=["soundflow", "acoustic_event_classification"], help="run one workflow's flow")
+    p.set_defaults(fn=cmd_run)
+    p = sub.add_parser("repro", help="run `dvc repro` with all stages logged under one MLflow parent run")
+    p.add_argument("stages", nargs="*")
+    p.set_defaults(fn=cmd_repro)
+    p = sub.add_parser("list", help="every stage with its status")
+    p.add_argument("-v", "--verbose", action="store_true")
+    p.set_defaults(fn=cmd_list)
+    p = sub.add_parser("stage", help="run one stage now (what dvc.yaml's commands call)")
+    p.add_argument("name")
+    p.set_defaults(fn=cmd_stage)
+    p = sub.add_parser("predict", help="top classes of audio files from the trained AED model")
+    p.add_argument("files", nargs="+")
+    p.add_argument("--results", type=int, help="how many classes to show (default: aed.predict.results)")
+    p.add_argument("--confidence", type=float, help="minimum pooled probability (default: aed.predict.confidence)")
+    p.add_argument("--overlap", type=float, help="seconds of overlap between chunks (default: aed.predict.overlap)")
+    p.add_argument("--checkpoint", help=f"model checkpoint (default: the aed_train stage's output)")
+    p.set_defaults(fn=cmd_predict)
+    p = sub.add_parser("dvc-yaml", help="write dvc.yaml from the stage declarations")
+    p.add_argument("--check", action="store_true", help="only check that dvc.yaml is current")
+    p.set_defaults(fn=cmd_dvc_yaml)
+    p = sub.add_parser("params", help="validate params.yaml")
+    p.set_defaults(fn=cmd_params)
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from soundflow.config import ParamsError
+
+    try:
+        return args.fn(args)
+    except (ParamsError, FileNotFoundError) as err:
+        print(f"soundflow: {err}", file=sys.stderr)
+        return 2

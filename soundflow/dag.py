@@ -1,0 +1,106 @@
+"""The stage graph derived from :mod:`soundflow.stages`, and ``dvc.yaml`` generated from it."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import yaml
+
+from soundflow.config import select
+from soundflow.stages import STAGES, Stage, get_stage
+
+DVC_YAML = "dvc.yaml"
+_TEMPLATE = re.compile(r"\$\{([^}]+)\}")
+HEADER = (
+    "# GENERATED from soundflow/stages.py by `soundflow dvc-yaml`: do not edit by hand.\n"
+    "# tests/soundflow/test_dag.py fails when this file and the stage declarations drift.\n"
+)
+
+
+def resolve(path: str, raw_params: dict[str, Any]) -> str:
+    """Substitute ``${key}`` with its value in params.yaml, as DVC's templating does."""
+    return _TEMPLATE.sub(lambda m: str(select(raw_params, m.group(1))), path)
+
+
+def _normal(path: str) -> PurePosixPath:
+    return PurePosixPath(str(PurePosixPath(path)).rstrip("/"))
+
+
+def _inside(dep: PurePosixPath, out: PurePosixPath) -> bool:
+    return dep == out or out in dep.parents or dep in out.parents
+
+
+def upstream(raw_params: dict[str, Any]) -> dict[str, list[str]]:
+    """For each stage, the stages that write something it reads (same rule as DVC: path equal or nested)."""
+    writers = [(s.name, _normal(o)) for s in STAGES for o in s.all_outs]
+    graph: dict[str, list[str]] = {}
+    for s in STAGES:
+        deps = [_normal(resolve(d, raw_params)) for d in s.all_deps]
+        graph[s.name] = sorted({w for w, out in writers if w != s.name and any(_inside(d, out) for d in deps)})
+    return graph
+
+
+def topological_order(raw_params: dict[str, Any], targets: list[str] | None = None) -> list[str]:
+    """Stages to consider for ``targets`` (all if None): the targets and everything upstream, in run order."""
+    graph = upstream(raw_params)
+    wanted: set[str] = set()
+    stack = [get_stage(t).name for t in targets] if targets else [s.name for s in STAGES]
+    while stack:
+        name = stack.pop()
+        if name not in wanted:
+            wanted.add(name)
+            stack += graph[name]
+    order: list[str] = []
+    visiting: set[str] = set()
+
+    def visit(name: str) -> None:
+        if name in order:
+            return
+        if name in visiting:
+            raise ValueError(f"cycle in the stage graph through {name!r}")
+        visiting.add(name)
+        for up in graph[name]:
+            visit(up)
+        visiting.discard(name)
+        order.append(name)
+
+    for s in STAGES:  # declaration order breaks ties, so runs are reproducible
+        if s.name in wanted:
+            visit(s.name)
+    return order
+
+
+def downstream(raw_params: dict[str, Any], name: str) -> list[str]:
+    graph = upstream(raw_params)
+    out, frontier = set(), {name}
+    while frontier:
+        frontier = {s for s, ups in graph.items() if frontier & set(ups)} - out
+        out |= frontier
+    return [s.name for s in STAGES if s.name in out]
+
+
+def _stage_entry(s: Stage) -> dict[str, Any]:
+    entry: dict[str, Any] = {"desc": s.desc, "cmd": s.cmd}
+    if s.all_deps:
+        entry["deps"] = list(s.all_deps)
+    entry["params"] = list(s.params)
+    if s.outs:
+        entry["outs"] = list(s.outs)
+    if s.metrics:
+        entry["metrics"] = [{m: {"cache": False}} for m in s.metrics]
+    if s.plots:
+        entry["plots"] = [{p: {"cache": False}} for p in s.plots]
+    return entry
+
+
+def render_dvc_yaml() -> str:
+    body = {"stages": {s.name: _stage_entry(s) for s in STAGES}}
+    return HEADER + yaml.safe_dump(body, sort_keys=False, width=120)
+
+
+def write_dvc_yaml(root: Path) -> Path:
+    path = Path(root) / DVC_YAML
+    path.write_text(render_dvc_yaml())
+    return path

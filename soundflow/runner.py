@@ -1,0 +1,139 @@
+"""Running one stage: validated params, the stage's task function, MLflow logging around it.
+
+Both engines come through here: ``dvc repro`` runs ``python -m soundflow stage NAME``
+(DVC has decided the stage is stale), and the Prefect flow calls :func:`run_stage_if_stale`,
+which asks DVC the same question and records the result in ``dvc.lock``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import sys
+import time
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from soundflow import env
+from soundflow.config import flatten, load_params, read_params_yaml, select
+from soundflow.stages import Stage, get_stage
+
+
+@dataclass(frozen=True)
+class StageOutcome:
+    name: str
+    ran: bool  # False: DVC said it was up to date, nothing recomputed
+    seconds: float
+    outputs: list[str]
+    reasons: list[str]  # why it ran (DVC's status), empty when it did not
+
+
+class _Tee(io.TextIOBase):
+    """Copies what a stage prints to the terminal and to its log."""
+
+    def __init__(self, *streams: Any) -> None:
+        self.streams = streams
+
+    def write(self, s: str) -> int:
+        for st in self.streams:
+            st.write(s)
+        return len(s)
+
+    def flush(self) -> None:
+        for st in self.streams:
+            st.flush()
+
+
+def _stage_params(stage: Stage, raw: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key in stage.params:
+        value = select(raw, key)
+        out.update(flatten(value, key + ".") if isinstance(value, dict) else {key: value})
+    return out
+
+
+def execute(name: str, root: Path, *, engine: str, stage_hash: str | None = None) -> float:
+    """Run stage ``name`` now, logging a nested MLflow run; returns the seconds it took."""
+    root = Path(root).resolve()
+    env.configure(root)
+    stage = get_stage(name)
+    params = load_params(root)  # validates everything before any work starts
+    raw = read_params_yaml(root / "params.yaml")
+    from soundflow.tracking import Tracker, git_commit, pipeline_key
+
+    tracker = Tracker(root, params.tracking.experiment)
+    tags = {"git_commit": git_commit(root), "soundflow.engine": engine}
+    if stage_hash is None:
+        stage_hash = _dvc_stage_hash(root, name)
+    if stage_hash:
+        tags["dvc_stage_hash"] = stage_hash
+    key = pipeline_key()
+    parent = tracker.pipeline_run(key, engine, flatten(raw), {"git_commit": tags["git_commit"]}) if key else None
+    run_id = tracker.stage_run(name, parent, _stage_params(stage, raw), tags)
+    log = io.StringIO()
+    t0 = time.perf_counter()
+    ok = False
+    try:
+        with contextlib.redirect_stdout(_Tee(sys.stdout, log)):
+            print(f"[{name}] {stage.desc}")
+            stage.run(params, root)
+        ok = True
+    except BaseException:
+        log.write(traceback.format_exc())
+        raise
+    finally:
+        seconds = time.perf_counter() - t0
+        tracker.log_metrics(run_id, {"stage_seconds": seconds})
+        tracker.log_text(run_id, log.getvalue(), f"{name}.log")
+        if ok:
+            _log_outputs(tracker, run_id, stage, root)
+        tracker.finish(run_id, ok)
+        if parent:
+            # under `dvc repro` no process sees the whole pipeline end: each stage closes the parent run
+            tracker.finish(parent, ok)
+    return seconds
+
+
+def _dvc_stage_hash(root: Path, name: str) -> str | None:
+    """DVC's run-cache key of the stage, read while DVC itself may be running it (it only reads)."""
+    from soundflow import dvc_state
+
+    try:
+        with dvc_state.open_repo(root) as repo:
+            return dvc_state.stage_hash(repo, name)
+    except Exception as err:  # a tag is not worth failing a stage for
+        print(f"note: could not compute the DVC stage hash of {name}: {err}")
+        return None
+
+
+def _log_outputs(tracker: Any, run_id: str, stage: Stage, root: Path) -> None:
+    from soundflow.tracking import metrics_from_json
+
+    for m in stage.metrics:
+        tracker.log_metrics(run_id, metrics_from_json(root / m))
+        tracker.log_artifact(run_id, root / m, "metrics")
+    for p in stage.plots + stage.artifacts:
+        if (root / p).is_file():
+            tracker.log_artifact(run_id, root / p, "outputs")
+    if stage.history:
+        tracker.log_history(run_id, root / stage.history)
+
+
+def run_stage_if_stale(name: str, root: Path, *, force: bool = False) -> StageOutcome:
+    """Run ``name`` if DVC says it is stale (or ``force``), then record it in dvc.lock."""
+    from soundflow import dvc_state
+
+    root = Path(root).resolve()
+    stage = get_stage(name)
+    t0 = time.perf_counter()
+    with dvc_state.open_repo(root) as repo:
+        reasons = dvc_state.status(repo, name)
+        if not reasons and not force:
+            return StageOutcome(name, False, time.perf_counter() - t0, list(stage.all_outs), [])
+        stage_hash = dvc_state.stage_hash(repo, name)
+    execute(name, root, engine="prefect", stage_hash=stage_hash)
+    with dvc_state.open_repo(root) as repo:
+        dvc_state.commit(repo, name)
+    return StageOutcome(name, True, time.perf_counter() - t0, list(stage.all_outs), reasons or ["forced"])

@@ -1,0 +1,1 @@
+"""Acoustic event classification (workflow 2): features, training, evaluation, prediction."""

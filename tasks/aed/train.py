@@ -1,0 +1,264 @@
+"""Training of the AED chunk classifier (spec section 2).
+
+Adam (beta1 0.5) with the learning rate decaying linearly per step from
+``lr_start`` to ``lr_end``, cross-entropy, frequency-roll augmentation, seeded.
+Two fixes of the original: the validation split is by *file* (no chunk of a
+validation file is seen in training) and the best checkpoint is a *copy* of
+the weights taken when validation improves.
+
+Long runs resume: after every epoch the full training state is written
+atomically to ``state_dir/last.pt``; a rerun with the same inputs and
+parameters continues from it.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pandas as pd
+import torch
+import torch.nn.functional as F
+from torch.utils.data import DataLoader, Dataset
+from tqdm import tqdm
+
+import models
+from soundflow.config import AedDataParams, AedModelParams, AedTrainParams
+from soundflow.io import atomic_path, write_json
+from tasks.aed.features import ChunkIndex, read_index
+
+
+class ChunkDataset(Dataset):
+    """Spectrogram chunks ``rows`` of an HDF5 chunk file, read lazily (one handle per worker)."""
+
+    def __init__(self, h5_path: Path, rows: np.ndarray, labels: np.ndarray, roll_prob: float = 0.0,
+                 roll_max_fraction: float = 0.0, seed: int = 0) -> None:
+        self.h5_path, self.rows, self.labels = str(h5_path), np.asarray(rows), np.asarray(labels)
+        self.roll_prob, self.roll_max_fraction = roll_prob, roll_max_fraction
+        self.rng = np.random.default_rng(seed)
+        self._h5: h5py.File | None = None
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, int]:
+        if self._h5 is None:
+            self._h5 = h5py.File(self.h5_path, "r")
+        x = torch.from_numpy(self._h5["spectrograms"][self.rows[i]].astype(np.float32))
+        if self.roll_prob and self.rng.random() < self.roll_prob:
+            limit = int(self.roll_max_fraction * x.shape[0])
+            if limit:
+                x = torch.roll(x, int(self.rng.integers(-limit, limit + 1)), dims=0)
+        return x.unsqueeze(0), int(self.labels[i])
+
+
+def pick_device(name: str) -> torch.device:
+    if name == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("aed.train.device is 'cuda' but no CUDA device is available")
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    return torch.device(name)
+
+
+def split_files(index: ChunkIndex, data: AedDataParams, seed: int) -> dict[str, np.ndarray]:
+    """File ids of train / val / test: test = ``test_folds``; val = a per-class share of the other files."""
+    test = np.isin(index.file_fold, data.test_folds)
+    if not test.any():
+        raise ValueError(f"no file in test folds {data.test_folds}; folds present: {sorted(set(index.file_fold))}")
+    rng = np.random.default_rng(seed)
+    val_ids: list[int] = []
+    for label in np.unique(index.file_label[~test]):
+        ids = np.flatnonzero(~test & (index.file_label == label))
+        n_val = int(round(data.val_fraction * len(ids)))
+        if len(ids) > 1:
+            val_ids += list(rng.choice(ids, size=max(1, min(n_val, len(ids) - 1)), replace=False))
+    val = np.zeros_like(test)
+    val[val_ids] = True
+    return {"train": np.flatnonzero(~test & ~val), "val": np.flatnonzero(val), "test": np.flatnonzero(test)}
+
+
+def chunk_rows(index: ChunkIndex, file_ids: np.ndarray) -> np.ndarray:
+    return np.flatnonzero(np.isin(index.chunk_file, file_ids))
+
+
+def build_model(n_classes: int, input_shape: tuple[int, int], p: AedModelParams) -> torch.nn.Module:
+    return models.get(p.name)(n_classes=n_classes, input_shape=input_shape, width=p.width, dense=p.dense,
+                              dropout=p.dropout)
+
+
+def _autocast(device: torch.device):
+    # bf16 keeps fp32's range, so no gradient scaler is needed
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda")
+
+
+@torch.no_grad()
+def predict_rows(model: torch.nn.Module, loader: DataLoader, device: torch.device) -> tuple[np.ndarray, float]:
+    """Softmax probabilities of every chunk of ``loader`` and the mean cross-entropy."""
+    model.eval()
+    probs, loss_sum, n = [], 0.0, 0
+    for x, y in loader:
+        x, y = x.to(device, non_blocking=True), y.to(device)
+        with _autocast(device):
+            logits = model(x).float()
+        loss_sum += F.cross_entropy(logits, y, reduction="sum").item()
+        n += len(y)
+        probs.append(torch.softmax(logits, 1).cpu().numpy())
+    return np.concatenate(probs), loss_sum / max(n, 1)
+
+
+def pool_by_file(chunk_probs: np.ndarray, chunk_file: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(file ids, mean of each file's chunk probabilities): the per-file prediction."""
+    files, inv = np.unique(chunk_file, return_inverse=True)
+    pooled = np.zeros((len(files), chunk_probs.shape[1]))
+    np.add.at(pooled, inv, chunk_probs)
+    return files, pooled / np.bincount(inv)[:, None]
+
+
+def file_level_accuracy(chunk_probs: np.ndarray, chunk_file: np.ndarray, file_label: np.ndarray) -> float:
+    files, pooled = pool_by_file(chunk_probs, chunk_file)
+    return float(np.mean(pooled.argmax(1) == file_label[files]))
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    checkpoint: Path
+    history_csv: Path
+    summary_json: Path
+
+
+def _fingerprint(h5_path: Path, *parts: object) -> str:
+    h = hashlib.sha256()
+    with open(h5_path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    h.update(json.dumps([str(p) for p in parts]).encode())
+    return h.hexdigest()
+
+
+def train(
+    chunks_h5: Path,
+    checkpoint: Path,
+    history_csv: Path,
+    summary_json: Path,
+    data: AedDataParams,
+    model_p: AedModelParams,
+    p: AedTrainParams,
+    state_dir: Path,
+    progress: bool = True,
+) -> TrainResult:
+    """Train on the train split of ``chunks_h5``; write the best-validation checkpoint, history and summary."""
+    torch.manual_seed(p.seed)
+    np.random.seed(p.seed)
+    device = pick_device(p.device)
+    index = read_index(chunks_h5)
+    split = split_files(index, data, p.seed)
+    if len(split["train"]) == 0 or len(split["val"]) == 0:
+        raise ValueError(f"{chunks_h5}: too few files for a train/validation split ({ {k: len(v) for k, v in split.items()} })")
+    rows = {k: chunk_rows(index, v) for k, v in split.items() if k != "test"}
+    train_ds = ChunkDataset(chunks_h5, rows["train"], index.chunk_label[rows["train"]], p.roll_prob,
+                            p.roll_max_fraction, p.seed)
+    val_ds = ChunkDataset(chunks_h5, rows["val"], index.chunk_label[rows["val"]])
+    gen = torch.Generator().manual_seed(p.seed)
+    loader_kw = dict(batch_size=p.batch_size, num_workers=p.num_workers, pin_memory=device.type == "cuda",
+                     persistent_workers=p.num_workers > 0)
+    train_dl = DataLoader(train_ds, shuffle=True, drop_last=len(train_ds) > p.batch_size, generator=gen, **loader_kw)
+    val_dl = DataLoader(val_ds, shuffle=False, **loader_kw)
+
+    model = build_model(len(index.classes), index.input_shape, model_p).to(device)
+    opt = torch.optim.Adam(model.parameters(), lr=p.lr_start, betas=(p.beta1, 0.999))
+    steps_per_epoch = len(train_dl) if not p.max_batches_per_epoch else min(len(train_dl), p.max_batches_per_epoch)
+    total = max(1, p.epochs * steps_per_epoch - 1)
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda step: (p.lr_start + (p.lr_end - p.lr_start) * min(step, total) / total) / p.lr_start)
+
+    state_dir.mkdir(parents=True, exist_ok=True)
+    last = state_dir / "last.pt"
+    fingerprint = _fingerprint(chunks_h5, data, model_p, p)
+    history: list[dict[str, float]] = []
+    best = {"val_accuracy": -1.0, "val_loss": float("inf"), "epoch": -1, "state": None}
+    start_epoch = 0
+    if last.exists():
+        saved = torch.load(last, map_location=device, weights_only=False)
+        if saved.get("fingerprint") == fingerprint:
+            model.load_state_dict(saved["model"])
+            opt.load_state_dict(saved["optimizer"])
+            sched.load_state_dict(saved["scheduler"])
+            history, best, start_epoch = saved["history"], saved["best"], saved["epoch"] + 1
+            torch.set_rng_state(saved["torch_rng"])
+            gen.set_state(saved["loader_rng"])
+            train_ds.rng = np.random.default_rng(saved["epoch"] + p.seed + 1)
+            print(f"resuming from {last} after epoch {saved['epoch'] + 1}/{p.epochs}")
+
+    for epoch in range(start_epoch, p.epochs):
+        model.train()
+        t0, loss_sum, correct, seen = time.perf_counter(), 0.0, 0, 0
+        bar = tqdm(train_dl, total=steps_per_epoch, desc=f"epoch {epoch + 1}/{p.epochs}", disable=not progress, leave=False)
+        for step, (x, y) in enumerate(bar):
+            if step >= steps_per_epoch:
+                break
+            x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+            with _autocast(device):
+                logits = model(x)
+            loss = F.cross_entropy(logits.float(), y)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            sched.step()
+            loss_sum += loss.item() * len(y)
+            correct += (logits.argmax(1) == y).sum().item()
+            seen += len(y)
+            bar.set_postfix(loss=f"{loss_sum / seen:.3f}")
+        val_probs, val_loss = predict_rows(model, val_dl, device)
+        val_acc = file_level_accuracy(val_probs, index.chunk_file[rows["val"]], index.file_label)
+        rec = {"epoch": epoch + 1, "train_loss": loss_sum / max(seen, 1), "train_accuracy": correct / max(seen, 1),
+               "val_loss": val_loss, "val_accuracy": val_acc, "lr": sched.get_last_lr()[0],
+               "seconds": time.perf_counter() - t0, "chunks_per_second": seen / (time.perf_counter() - t0)}
+        history.append(rec)
+        if (val_acc, -val_loss) > (best["val_accuracy"], -best["val_loss"]):
+            # a copy, not a reference: later epochs must not change the saved best weights
+            best = {"val_accuracy": val_acc, "val_loss": val_loss, "epoch": epoch + 1,
+                    "state": copy.deepcopy({k: v.detach().cpu() for k, v in model.state_dict().items()})}
+        print(f"epoch {epoch + 1}/{p.epochs}: train loss {rec['train_loss']:.4f} acc {rec['train_accuracy']:.3f} | "
+              f"val loss {val_loss:.4f} file acc {val_acc:.3f} | {rec['chunks_per_second']:.0f} chunks/s")
+        with atomic_path(last) as tmp:
+            torch.save({"fingerprint": fingerprint, "epoch": epoch, "model": model.state_dict(),
+                        "optimizer": opt.state_dict(), "scheduler": sched.state_dict(), "history": history,
+                        "best": best, "torch_rng": torch.get_rng_state(), "loader_rng": gen.get_state()}, tmp)
+
+    with atomic_path(checkpoint) as tmp:
+        torch.save({
+            "model_name": model_p.name,
+            "model_kwargs": {"n_classes": len(index.classes), "input_shape": list(index.input_shape),
+                             "width": model_p.width, "dense": model_p.dense, "dropout": model_p.dropout},
+            "state_dict": best["state"], "classes": index.classes, "feature_params": index.params,
+            "best_epoch": best["epoch"], "val_accuracy": best["val_accuracy"],
+        }, tmp)
+    with atomic_path(history_csv) as tmp:
+        pd.DataFrame(history).to_csv(tmp, index=False)
+    write_json(summary_json, {
+        "best_epoch": best["epoch"], "best_val_accuracy": best["val_accuracy"], "best_val_loss": best["val_loss"],
+        "final_train_loss": history[-1]["train_loss"], "final_train_accuracy": history[-1]["train_accuracy"],
+        "n_train_files": int(len(split["train"])), "n_val_files": int(len(split["val"])),
+        "n_train_chunks": int(len(rows["train"])), "device": device.type,
+        "train_chunks_per_second": float(np.mean([h["chunks_per_second"] for h in history])),
+    })
+    last.unlink(missing_ok=True)  # finished: a later run with these inputs starts fresh
+    return TrainResult(Path(checkpoint), Path(history_csv), Path(summary_json))
+
+
+def load_checkpoint(path: Path, device: torch.device | str = "cpu") -> tuple[torch.nn.Module, dict]:
+    """Model (eval mode, on ``device``) and metadata of a checkpoint written by :func:`train`."""
+    try:
+        ckpt = torch.load(path, map_location=device, weights_only=False)
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{path}: no trained checkpoint; run the aed_train stage first") from None
+    kwargs = dict(ckpt["model_kwargs"], input_shape=tuple(ckpt["model_kwargs"]["input_shape"]))
+    model = models.get(ckpt["model_name"])(**kwargs)
+    model.load_state_dict(ckpt["state_dict"])
+    return model.to(device).eval(), ckpt

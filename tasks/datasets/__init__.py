@@ -1,0 +1,1 @@
+"""Dataset builders for the soundflow pipeline (procedural and downloaded)."""

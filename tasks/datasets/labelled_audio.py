@@ -1,0 +1,92 @@
+"""One table for labelled audio datasets, whatever their own metadata layout.
+
+Every classification stage reads a dataset through :func:`read_labelled_audio`,
+which returns one row per clip: ``path`` (absolute), ``label`` (class index),
+``class`` (name), ``fold``. Supported layouts:
+
+- ``urbansound8k``: ``metadata/UrbanSound8K.csv`` (or any single CSV in ``metadata/``)
+  and ``audio/fold<k>/<slice_file_name>``; UrbanSound8K itself and soundflow's
+  procedural urban-sound generator.
+- ``esc50``: ``meta/esc50.csv`` or ``meta.csv`` (columns ``filename, fold, category``)
+  and ``audio/<filename>``; ESC-50 and its ESC-10 subset.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+
+class DatasetLayoutError(ValueError):
+    """A dataset folder that does not have the expected layout."""
+
+
+def _single(root: Path, candidates: list[Path], what: str) -> Path:
+    found = [c for c in candidates if c.is_file()]
+    if not found:
+        tried = ", ".join(str(c.relative_to(root)) for c in candidates) or "nothing"
+        raise DatasetLayoutError(f"{root}: no {what} found (looked for {tried})")
+    return found[0]
+
+
+def _require(df: pd.DataFrame, cols: list[str], source: Path) -> None:
+    missing = [c for c in cols if c not in df.columns]
+    if missing:
+        raise DatasetLayoutError(f"{source}: missing column(s) {missing}; has {list(df.columns)}")
+
+
+def _urbansound8k(root: Path) -> pd.DataFrame:
+    meta_dir = root / "metadata"
+    candidates = [meta_dir / "UrbanSound8K.csv"] + sorted(meta_dir.glob("*.csv"))
+    csv = _single(root, candidates, "metadata CSV")
+    df = pd.read_csv(csv)
+    _require(df, ["slice_file_name", "fold", "classID", "class"], csv)
+    names = df.drop_duplicates("classID").sort_values("classID")
+    classes = list(names["class"])
+    label_of = {c: i for i, c in enumerate(classes)}
+    return pd.DataFrame(
+        {
+            "path": [str(root / "audio" / f"fold{f}" / n) for f, n in zip(df["fold"], df["slice_file_name"])],
+            "label": df["class"].map(label_of).astype(int),
+            "class": df["class"],
+            "fold": df["fold"].astype(int),
+        }
+    )
+
+
+def _esc50(root: Path) -> pd.DataFrame:
+    csv = _single(root, [root / "meta" / "esc50.csv", root / "meta.csv"], "metadata CSV")
+    df = pd.read_csv(csv)
+    _require(df, ["filename", "fold", "category"], csv)
+    classes = sorted(df["category"].unique())
+    label_of = {c: i for i, c in enumerate(classes)}
+    return pd.DataFrame(
+        {
+            "path": [str(root / "audio" / n) for n in df["filename"]],
+            "label": df["category"].map(label_of).astype(int),
+            "class": df["category"],
+            "fold": df["fold"].astype(int),
+        }
+    )
+
+
+LAYOUTS = {"urbansound8k": _urbansound8k, "esc50": _esc50}
+
+
+def read_labelled_audio(root: str | Path, layout: str) -> pd.DataFrame:
+    """Rows ``path, label, class, fold`` sorted by path; classes indexed as the dataset numbers them."""
+    root = Path(root).resolve()
+    if not root.is_dir():
+        raise DatasetLayoutError(f"{root}: dataset folder not found")
+    try:
+        reader = LAYOUTS[layout]
+    except KeyError:
+        raise DatasetLayoutError(f"unknown dataset layout {layout!r}; known: {sorted(LAYOUTS)}") from None
+    return reader(root).sort_values("path", ignore_index=True)
+
+
+def class_names(table: pd.DataFrame) -> list[str]:
+    """Class names in label order."""
+    pairs = table.drop_duplicates("label").sort_values("label")
+    return list(pairs["class"])
