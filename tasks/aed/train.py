@@ -8,7 +8,7 @@ the weights taken when validation improves.
 
 Long runs resume: after every epoch the full training state is written
 atomically to ``state_dir/last.pt``; a rerun with the same inputs and
-parameters continues from it.
+parameters continues from it (a finished one only rewrites the outputs).
 """
 
 from __future__ import annotations
@@ -248,7 +248,6 @@ def train(
         "n_train_chunks": int(len(rows["train"])), "device": device.type,
         "train_chunks_per_second": float(np.mean([h["chunks_per_second"] for h in history])),
     })
-    last.unlink(missing_ok=True)  # finished: a later run with these inputs starts fresh
     return TrainResult(Path(checkpoint), Path(history_csv), Path(summary_json))
 
 

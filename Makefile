@@ -1,0 +1,70 @@
+# soundflow: set-up and entry points. `make run` and `make test` work from a fresh clone on Debian with
+# Python 3.11 (root, or sudo for apt); everything else is installed on demand and kept in .venv.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(CURDIR)/$(VENV)/bin
+STAMP  := $(VENV)/.installed
+APT_PACKAGES := libsox-dev sox libsox-fmt-all
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+# offline and quiet: no analytics or telemetry calls from DVC, MLflow or Prefect
+export DVC_NO_ANALYTICS := 1
+export MLFLOW_DISABLE_TELEMETRY := true
+export PREFECT_SERVER_ANALYTICS_ENABLED := false
+export DO_NOT_TRACK := 1
+export HF_HUB_OFFLINE := 1
+export PREFECT_HOME := $(CURDIR)/.soundflow/prefect
+export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS := 120
+export PATH := $(BIN):$(PATH)
+
+.PHONY: run test install install-test system-deps data-raw lock dvc-yaml benchmark clean-outputs
+
+## run: the default pipeline, end to end, with `dvc repro` (offline, CPU, minutes)
+run: install data-raw
+	$(BIN)/dvc repro
+	@echo "results: reports/aed/metrics.json, reports/aed/*.png; MLflow: $(BIN)/mlflow ui --backend-store-uri sqlite:///mlruns.db"
+
+## test: the whole test suite (CPU)
+test: install-test data-raw
+	$(BIN)/python -m pytest
+
+system-deps:
+	@dpkg -s $(APT_PACKAGES) >/dev/null 2>&1 || { \
+	  echo "installing $(APT_PACKAGES) (scaper's soxbindings builds against libsox)"; \
+	  $(SUDO) apt-get update -q && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q $(APT_PACKAGES); }
+
+$(STAMP): requirements/main.in requirements/constraints.txt pyproject.toml
+	$(MAKE) system-deps
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip wheel setuptools
+	$(BIN)/python -m pip install -c requirements/constraints.txt -r requirements/main.in
+	$(BIN)/python -m pip install -q --no-deps -e .
+	mkdir -p $(PREFECT_HOME)
+	$(BIN)/prefect server database upgrade -y >/dev/null
+	touch $@
+
+install: $(STAMP)
+
+$(VENV)/.installed-test: $(STAMP) requirements/test.in
+	$(BIN)/python -m pip install -c requirements/constraints.txt -r requirements/test.in
+	touch $@
+
+install-test: $(VENV)/.installed-test
+
+## data/raw is DVC-tracked (data.dvc); a fresh clone without a remote starts from the empty folder
+data-raw: install
+	@test -d data/raw || { mkdir -p data/raw && $(BIN)/dvc commit -f -q data.dvc; }
+
+## lock: re-pin requirements/constraints.txt from the current environment
+lock:
+	{ echo "# Measured-compatible pins for a full install on Python 3.11 (pip install -c requirements/constraints.txt ...)."; \
+	  echo "# Regenerate with: make lock"; $(BIN)/python -m pip freeze --exclude-editable; } > requirements/constraints.txt
+
+dvc-yaml:
+	$(BIN)/soundflow dvc-yaml
+
+benchmark: install data-raw
+	$(BIN)/python benchmarks/bench_pipeline.py
+
+clean-outputs:
+	rm -rf data/generated data/features outputs reports dvc.lock mlruns.db mlartifacts .soundflow

@@ -1,0 +1,49 @@
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+ROOT = Path(__file__).resolve().parents[1]
+ESC10 = ROOT.parent / "shared" / "data" / "esc10"
+EXAMPLES = ROOT.parent / "shared" / "data" / "examples"
+
+from soundflow import env  # noqa: E402
+
+env.configure(ROOT)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    import torch
+
+    skip_gpu = pytest.mark.skip(reason="needs a CUDA device")
+    for item in items:
+        if "gpu" in item.keywords and not torch.cuda.is_available():
+            item.add_marker(skip_gpu)
+
+
+@pytest.fixture(scope="session")
+def root() -> Path:
+    return ROOT
+
+
+@pytest.fixture
+def cli_env(tmp_path: Path) -> dict[str, str]:
+    """Environment for subprocesses: the venv's tools first on PATH, offline, state kept per test."""
+    e = dict(os.environ)
+    e["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{e['PATH']}"
+    for k in ("PREFECT_HOME", "NUMBA_CACHE_DIR", "MPLCONFIGDIR", "SOUNDFLOW_PIPELINE_KEY", "MLFLOW_TRACKING_URI"):
+        e.pop(k, None)
+    e["PYTHONUNBUFFERED"] = "1"
+    return e
+
+
+def write_wav(path: Path, seconds: float, sr: int = 16000, freq: float = 440.0) -> Path:
+    t = np.arange(int(seconds * sr)) / sr
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sf.write(path, (0.5 * np.sin(2 * np.pi * freq * t)).astype(np.float32), sr)
+    return path
