@@ -24,14 +24,25 @@ def copy_project(src: Path, dst: Path, overrides: dict[str, Any] | None = None) 
         if (src / rel).is_file():
             (dst / rel).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(src / rel, dst / rel)
-    (dst / "data" / "raw").mkdir(parents=True, exist_ok=True)
     if overrides:
         set_params(dst, overrides)
     git = ["git", "-c", "user.email=ci@soundflow.local", "-c", "user.name=soundflow"]
     subprocess.run(["git", "init", "-q"], cwd=dst, check=True)
     subprocess.run([*git, "add", "-A"], cwd=dst, check=True)
     subprocess.run([*git, "commit", "-q", "-m", "scratch copy"], cwd=dst, check=True)
+    init_raw_data(dst)
     return dst
+
+
+def init_raw_data(root: Path) -> None:
+    """Give a fresh clone the empty ``data/raw`` that ``data.dvc`` records (what `make data-raw` does)."""
+    from soundflow import dvc_state
+
+    raw = Path(root) / "data" / "raw"
+    if not raw.exists():
+        raw.mkdir(parents=True)
+        with dvc_state.open_repo(Path(root)) as repo:
+            repo.commit("data.dvc", force=True)
 
 
 def set_params(root: Path, overrides: dict[str, Any]) -> None:

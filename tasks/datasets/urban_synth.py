@@ -24,6 +24,7 @@ import numpy as np
 import soundfile as sf
 from scipy import fft as sp_fft
 from scipy import signal
+from tqdm import tqdm
 
 __all__ = [
     "BACKGROUNDS",
@@ -73,7 +74,9 @@ def _time(n: int, sr: int) -> np.ndarray:
 
 def _rms(x: np.ndarray) -> float:
     # The floor keeps silent inputs from turning into inf/nan gains.
-    return float(np.sqrt(np.mean(np.square(x)))) + 1e-12 if x.size else 1e-12
+    if x.size == 0:
+        return 1e-12
+    return float(np.sqrt(np.mean(np.square(x)))) + 1e-12
 
 
 def _unit_rms(x: np.ndarray) -> np.ndarray:
@@ -635,7 +638,7 @@ def _gen_street_music(n: int, sr: int, rng: np.random.Generator) -> np.ndarray:
     if rng.random() < 0.5:  # bass on the beat
         bass = np.zeros(n)
         for b0 in range(0, n, max(int(beat * sr), 1)):
-            d = int(rng.choice((0, 4, 5 % len(scale))))
+            d = int(rng.choice((0, 3, 4)))  # root, fourth/fifth degree: the usual bass moves
             _add_at(bass, _note(int(beat * sr), sr, midi_to_hz(degree_to_midi(d, -1)), rng, "pluck", 2.0), b0)
         out += rng.uniform(0.3, 0.8) * level * _unit_rms(bass)
     if rng.random() < 0.3:  # hand drum / kick on the beat, shaker off the beat
@@ -974,9 +977,50 @@ def _remove(path: Path) -> None:
         shutil.rmtree(path)
 
 
+_README_TITLE = "# Synthetic UrbanSound8K-style dataset (soundflow urban_synth)"
+
+
+def _check_replaceable(out_dir: Path) -> None:
+    """Refuse to delete anything that is not an earlier output of this generator.
+
+    ``generate_dataset`` replaces ``out_dir`` wholesale, so a mistyped path (a home directory, a
+    real UrbanSound8K download) must not be wiped: only a missing or empty path, or a directory whose
+    README.md carries this generator's title, may be replaced.
+    """
+    if out_dir.is_symlink() or not out_dir.exists():
+        return
+    if out_dir.is_dir() and not any(out_dir.iterdir()):
+        return
+    readme = out_dir / "README.md"
+    try:
+        ours = out_dir.is_dir() and readme.read_text(encoding="utf-8").startswith(_README_TITLE)
+    except (OSError, UnicodeDecodeError):
+        ours = False
+    if not ours:
+        raise FileExistsError(
+            f"out_dir {str(out_dir)!r} exists and was not written by urban_synth.generate_dataset; "
+            "refusing to replace it (remove it yourself if that is intended)"
+        )
+
+
+def _remove_stale_siblings(out_dir: Path) -> None:
+    """Delete temp/aside trees left next to ``out_dir`` by runs that were killed."""
+    for prefix in (".tmp-", ".old-"):
+        for path in out_dir.parent.glob(out_dir.name + prefix + "*"):
+            pid = path.name[len(out_dir.name + prefix) :]
+            if not pid.isdigit() or int(pid) == os.getpid():
+                continue
+            try:
+                os.kill(int(pid), 0)
+            except ProcessLookupError:
+                _remove(path)
+            except OSError:
+                pass  # alive (or not ours to signal): another run may still be using it
+
+
 def _readme_text(params: dict[str, object], n_rows: int) -> str:
     lines = [
-        "# Synthetic UrbanSound8K-style dataset (soundflow urban_synth)",
+        _README_TITLE,
         "",
         "Procedurally generated environmental-sound clips for the ten UrbanSound8K classes, written in",
         "UrbanSound8K's layout (`audio/fold{k}/{fsID}-{classID}-{occurrenceID}-{sliceID}.wav`,",
@@ -990,8 +1034,9 @@ def _readme_text(params: dict[str, object], n_rows: int) -> str:
         f"- Clips: {n_rows}",
         "",
         "Metadata: `start`/`end` are the event's position in seconds within its clip; `salience` is 1",
-        "(foreground) when the clip's SNR >= 10 dB, else 2 (background). `fsID` is a synthetic id, unique",
-        "per clip; occurrenceID and sliceID are 0.",
+        "(foreground) when the clip's SNR >= 10 dB, else 2 (background). `fsID` is a synthetic id unique",
+        "per clip, (classID + 1) * 1000000 + clip index; occurrenceID and sliceID are 0. Clip k of a class",
+        "is rendered from `numpy.random.default_rng([seed, classID, k])`.",
         "",
         "Re-running the generator with the same parameters reproduces these files byte for byte.",
         "",
@@ -1018,20 +1063,20 @@ def generate_dataset(
 ) -> Path:
     """Write a synthetic dataset in UrbanSound8K's layout and return its metadata CSV path.
 
-    Clip ``k`` of class ``c`` is rendered from ``np.random.default_rng([seed, CLASSES.index(c), k])``,
-    so its audio does not depend on how many clips or which other classes are generated. Clips are
-    dealt round-robin over folds within each class. The dataset is built in a sibling temporary
-    directory and moved into place with a rename, replacing any previous ``out_dir``; an interrupted
-    run never leaves a complete-looking ``out_dir`` behind.
+    Clip ``k`` of class ``c`` is rendered from ``np.random.default_rng([seed, CLASSES.index(c), k])``
+    (duration, then SNR, then the clip), so its audio does not depend on how many clips or which other
+    classes are generated. Clip ``k`` goes to fold ``k % n_folds + 1``. The dataset is built in a
+    sibling temporary directory and moved into place with a rename, replacing a previous output of
+    this function at ``out_dir``; an interrupted run never leaves a complete-looking ``out_dir``.
 
     Args:
-        out_dir: dataset root to create (replaced if it exists).
+        out_dir: dataset root to create; an earlier output of this function there is replaced.
         clips_per_class: number of clips per class (>= 1).
         n_folds: number of folds (>= 1); fold directories are ``fold1``..``fold{n_folds}``.
         sample_rate: sample rate of the 16-bit PCM wav files (>= 8000).
         duration_range: (lo, hi) clip duration in seconds, drawn uniformly; 0 < lo <= hi.
         snr_db_range: (lo, hi) event-to-background SNR in dB, drawn uniformly.
-        seed: base seed.
+        seed: base seed (non-negative integer).
         classes: subset of ``CLASSES`` to generate (classIDs stay those of ``CLASSES``).
         progress: show a tqdm progress bar.
 
@@ -1040,16 +1085,23 @@ def generate_dataset(
 
     Raises:
         ValueError: naming the offending argument when an argument is invalid.
+        FileExistsError: if ``out_dir`` exists, is not empty and was not written by this function.
     """
+    if not isinstance(classes, str):
+        classes = tuple(classes)
     _validate_dataset_args(clips_per_class, n_folds, sample_rate, duration_range, snr_db_range, classes)
+    if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
     out_dir = Path(out_dir)
+    if out_dir.name in ("", ".", ".."):
+        raise ValueError(f"out_dir must name a dataset directory, got {str(out_dir)!r}")
+    _check_replaceable(out_dir)
     d_lo, d_hi = (float(v) for v in duration_range)
     s_lo, s_hi = (float(v) for v in snr_db_range)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
+    _remove_stale_siblings(out_dir)
     tmp = out_dir.with_name(out_dir.name + f".tmp-{os.getpid()}")
     _remove(tmp)
-
-    from tqdm import tqdm  # deferred: only needed when actually writing a dataset
 
     try:
         for k in range(1, n_folds + 1):

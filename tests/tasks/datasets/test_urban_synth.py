@@ -211,14 +211,50 @@ def test_generate_dataset_is_byte_identical_and_order_independent(tmp_path: Path
         assert same == (a / "audio" / f"fold{ra['fold']}" / r["slice_file_name"]).read_bytes()
 
 
+def test_each_clip_is_seeded_from_seed_class_and_index(tmp_path: Path) -> None:
+    # Contract relied on downstream: clip k of class c comes from default_rng([seed, classID, k]),
+    # which draws duration, then SNR, then renders.
+    out = generate_dataset(tmp_path / "s", **{**SMALL, "classes": ("car_horn", "engine_idling")}).parent.parent
+    rows = _read_rows(out / "metadata" / "UrbanSound8K.csv")
+    for r in rows:
+        class_id, k = int(r["classID"]), int(r["fsID"]) % 1_000_000
+        rng = np.random.default_rng([SMALL["seed"], class_id, k])
+        duration = rng.uniform(*SMALL["duration_range"])
+        snr_db = rng.uniform(0.0, 20.0)
+        event, bg, start, end = us._render_components(r["class"], duration, 8000, snr_db, rng)
+        audio, _ = sf.read(out / "audio" / f"fold{r['fold']}" / r["slice_file_name"], dtype="float32")
+        assert audio.shape == event.shape
+        assert np.max(np.abs(audio - (event + bg))) <= 1.01 / 32767  # equal up to 16-bit quantisation
+        assert float(r["start"]) == pytest.approx(start / 8000, abs=1e-6)
+        assert float(r["end"]) == pytest.approx(end / 8000, abs=1e-6)
+        assert r["salience"] == ("1" if snr_db >= 10 else "2")
+
+
 def test_generate_dataset_replaces_existing_dir_atomically(tmp_path: Path) -> None:
     out = tmp_path / "data"
-    (out / "audio" / "fold9").mkdir(parents=True)
+    generate_dataset(out, **SMALL)
     (out / "stale.txt").write_text("old", encoding="utf-8")
+    (out / "audio" / "fold9").mkdir()
+    # Leftovers of a killed run (a pid that cannot exist) are cleaned up too.
+    (tmp_path / "data.tmp-999999999" / "audio").mkdir(parents=True)
     generate_dataset(out, **{**SMALL, "classes": ("dog_bark", "siren")})
     assert not (out / "stale.txt").exists() and not (out / "audio" / "fold9").exists()
     assert len(_read_rows(out / "metadata" / "UrbanSound8K.csv")) == 6
     assert sorted(p.name for p in tmp_path.iterdir()) == ["data"]  # no .tmp-/.old- siblings
+
+
+def test_generate_dataset_refuses_to_wipe_foreign_directory(tmp_path: Path) -> None:
+    out = tmp_path / "precious"
+    out.mkdir()
+    (out / "thesis.tex").write_text("do not delete", encoding="utf-8")
+    with pytest.raises(FileExistsError, match="precious"):
+        generate_dataset(out, **SMALL)
+    assert (out / "thesis.tex").read_text(encoding="utf-8") == "do not delete"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["precious"]
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    generate_dataset(empty, **SMALL)  # an empty directory is fine to fill
+    assert (empty / "metadata" / "UrbanSound8K.csv").is_file()
 
 
 def test_failed_generation_keeps_old_dataset_and_leaves_no_temp(tmp_path: Path, monkeypatch) -> None:
@@ -252,6 +288,7 @@ def test_failed_generation_keeps_old_dataset_and_leaves_no_temp(tmp_path: Path, 
         ({"snr_db_range": (10.0, 0.0)}, "snr_db_range"),
         ({"classes": ("siren", "cat_meow")}, "cat_meow"),
         ({"classes": ()}, "classes"),
+        ({"seed": -1}, "seed"),
     ],
 )
 def test_generate_dataset_validates_arguments(tmp_path: Path, kwargs: dict, argument: str) -> None:

@@ -1,0 +1,152 @@
+"""The default pipeline end to end at a tiny size, through both engines: cache behaviour, MLflow, predict."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from soundflow import dvc_state
+from soundflow.workspace import TINY, copy_project, set_params
+from tasks.datasets.urban_synth import generate_dataset
+from tests.conftest import ROOT
+
+pytestmark = pytest.mark.slow
+
+STAGE_NAMES = ["urban_synth", "aed_features", "aed_train", "aed_evaluate"]
+
+
+def sh(args: list[str], cwd: Path, env: dict[str, str], ok: bool = True) -> str:
+    proc = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, timeout=900)
+    out = proc.stdout + proc.stderr
+    if ok and proc.returncode != 0:
+        raise AssertionError(f"{' '.join(args)} exited {proc.returncode}:\n{out[-4000:]}")
+    return out
+
+
+def ran_by_dvc(log: str) -> list[str]:
+    return re.findall(r"Running stage '([^']+)'", log)
+
+
+def ran_by_prefect(log: str) -> list[str]:
+    m = re.search(r"soundflow run: \d+ stage\(s\), (\d+) recomputed(?: \(([^)]*)\))?", log)
+    assert m, log[-3000:]
+    return m.group(2).split(", ") if m.group(2) else []
+
+
+def cached_tasks(log: str) -> list[str]:
+    return re.findall(r"Task run '([^']+)' - Finished in state Cached", log)
+
+
+def mlflow_runs(project: Path) -> pd.DataFrame:
+    import mlflow
+
+    mlflow.set_tracking_uri(f"sqlite:///{project / 'mlruns.db'}")
+    return mlflow.search_runs(experiment_names=["soundflow"], order_by=["start_time ASC"])
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return copy_project(ROOT, tmp_path_factory.mktemp("e2e") / "project", TINY)
+
+
+def test_both_engines_share_one_notion_of_up_to_date(project: Path, cli_env: dict[str, str]) -> None:
+    first = sh(["dvc", "repro"], project, cli_env)
+    assert ran_by_dvc(first) == STAGE_NAMES
+    metrics = json.loads((project / "reports/aed/metrics.json").read_text())
+    assert 0 <= metrics["accuracy"] <= 1 and metrics["n_files"] > 0
+
+    assert "Data and pipelines are up to date" in sh(["dvc", "repro"], project, cli_env)
+    after_dvc = sh(["soundflow", "run"], project, cli_env)
+    assert ran_by_prefect(after_dvc) == []  # DVC already made everything up to date
+    again = sh(["soundflow", "run"], project, cli_env)
+    assert ran_by_prefect(again) == [] and sorted(cached_tasks(again)) == sorted(STAGE_NAMES)
+
+    # one parameter changed: exactly its downstream stages rerun, with either engine
+    set_params(project, {"aed.train.epochs": 3})
+    listing = sh(["soundflow", "list"], project, cli_env)
+    assert re.search(r"aed_train\s+stale: param aed.train modified", listing)
+    assert re.search(r"aed_features\s+up to date", listing) and re.search(r"aed_evaluate\s+up to date", listing)
+    changed = sh(["soundflow", "run"], project, cli_env)
+    assert ran_by_prefect(changed) == ["aed_train", "aed_evaluate"]
+    assert sorted(cached_tasks(changed)) == ["aed_features", "urban_synth"]
+    assert "Data and pipelines are up to date" in sh(["dvc", "status"], project, cli_env)
+
+    set_params(project, {"aed.model.dropout": 0.3})
+    assert ran_by_dvc(sh(["dvc", "repro"], project, cli_env)) == ["aed_train", "aed_evaluate"]
+    assert ran_by_prefect(sh(["soundflow", "run"], project, cli_env)) == []
+
+    # a deleted output is stale for both: Prefect's cache record for it no longer counts
+    (project / "reports/aed/metrics.json").unlink()
+    assert ran_by_prefect(sh(["soundflow", "run", "aed_evaluate"], project, cli_env)) == ["aed_evaluate"]
+    assert "Data and pipelines are up to date" in sh(["dvc", "status"], project, cli_env)
+
+
+def test_mlflow_holds_nested_stage_runs_with_metrics_artifacts_and_tags(project: Path) -> None:
+    import mlflow
+
+    runs = mlflow_runs(project)
+    parents = runs[runs["tags.soundflow.pipeline_key"].notna()]
+    assert set(parents["tags.soundflow.engine"]) == {"dvc", "prefect"}
+    stages = runs[runs["tags.soundflow.stage"].notna()]
+    assert stages["tags.mlflow.parentRunId"].isin(set(parents["run_id"])).all()
+    first_dvc = stages[stages["tags.mlflow.parentRunId"] == parents.iloc[0]["run_id"]]
+    assert list(first_dvc["tags.soundflow.stage"]) == STAGE_NAMES
+    assert parents.iloc[0]["params.aed.train.lr_start"] == "0.001"  # all params, flattened
+
+    ev = stages[stages["tags.soundflow.stage"] == "aed_evaluate"].iloc[-1]
+    assert 0 <= ev["metrics.accuracy"] <= 1 and ev["metrics.map"] >= ev["metrics.accuracy"]
+    assert ev["tags.git_commit"] != "unknown" and len(ev["tags.dvc_stage_hash"]) == 64
+    with dvc_state.open_repo(project) as repo:  # the tag is DVC's own hash of the stage that ran
+        assert ev["tags.dvc_stage_hash"] == dvc_state.stage_hash(repo, "aed_evaluate")
+    client = mlflow.MlflowClient()
+    arts = {a.path for a in client.list_artifacts(ev["run_id"], "outputs")}
+    assert "outputs/confusion_matrix.png" in arts
+
+    tr = stages[stages["tags.soundflow.stage"] == "aed_train"].iloc[-1]
+    arts = {a.path for a in client.list_artifacts(tr["run_id"], "outputs")}
+    assert {"outputs/model.pt", "outputs/training_curves.png"} <= arts
+    epochs = int(tr["params.aed.train.epochs"])
+    assert len(client.get_metric_history(tr["run_id"], "history/train_loss")) == epochs
+    assert "aed_train" in client.download_artifacts(tr["run_id"], "aed_train.log")
+
+
+def test_predict_prints_rates_classes_and_timing(project: Path, cli_env: dict[str, str]) -> None:
+    clip = sorted((project / "data/generated/urban_synth/audio").rglob("*.wav"))[0]
+    out = sh(["soundflow", "predict", str(clip), str(ROOT.parent / "missing.wav"), "--results", "3",
+              "--confidence", "0"], project, cli_env, ok=False)
+    block = out.split(str(clip), 1)[1]
+    assert "sample rate: 22050 Hz" in block and "ms per chunk" in block
+    assert len(re.findall(r"^\s+\w+\s+\d+\.\d\d%$", block, flags=re.M)) == 3
+    assert "missing.wav: file not found" in out
+
+
+def test_bad_clips_are_skipped_counted_and_reported(tmp_path: Path, cli_env: dict[str, str]) -> None:
+    project = copy_project(ROOT, tmp_path / "project", {**TINY, "aed.data.root": "data/raw/mixed",
+                                                        "aed.data.max_bad_fraction": 0.2})
+    ds = project / "data/raw/mixed"
+    generate_dataset(ds, clips_per_class=2, n_folds=3, sample_rate=16000, duration_range=(1.0, 2.0),
+                     progress=False)
+    meta = ds / "metadata/UrbanSound8K.csv"
+    table = pd.read_csv(meta)
+    good = ds / "audio/fold1" / table.iloc[0]["slice_file_name"]
+    bad = {"corrupt.wav": b"RIFF\x24\x00\x00\x00WAVEfmt " + bytes(range(40)),
+           "empty.wav": b"", "readme.wav": b"this is text, not audio\n" * 10}
+    for name, content in bad.items():
+        (ds / "audio/fold1" / name).write_bytes(content)
+    extra = pd.DataFrame([{**table.iloc[0].to_dict(), "slice_file_name": n} for n in bad])
+    pd.concat([table, extra]).to_csv(meta, index=False)
+    assert good.exists()
+
+    out = sh(["soundflow", "run", "aed_evaluate"], project, cli_env)
+    assert ran_by_prefect(out) == ["aed_features", "aed_train", "aed_evaluate"]  # the generator is not upstream
+    assert "3 unreadable file(s) skipped" in out
+    skipped = pd.read_csv(project / "reports/aed/skipped.csv")
+    assert sorted(Path(p).name for p in skipped["path"]) == sorted(bad)
+    runs = mlflow_runs(project)
+    feat = runs[runs["tags.soundflow.stage"] == "aed_features"].iloc[-1]
+    assert feat["metrics.n_skipped"] == 3 and feat["metrics.n_files"] == 20
