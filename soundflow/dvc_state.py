@@ -24,13 +24,20 @@ def open_repo(root: Path) -> Iterator[Any]:
         repo.close()
 
 
+def _target(repo: Any, name: str) -> str:
+    # DVC resolves targets against the working directory: address stages absolutely
+    return f"{Path(repo.root_dir) / 'dvc.yaml'}:{name}"
+
+
 def _stage(repo: Any, name: str) -> Any:
-    return repo.stage.collect_granular(name)[0].stage
+    return repo.stage.collect_granular(_target(repo, name))[0].stage
 
 
 def status(repo: Any, name: str) -> list[str]:
     """Why ``name`` is stale ([] = up to date): DVC's status of the stage, in words."""
-    raw = repo.status(targets=[name])
+    if not _locked(repo, name):
+        return ["never run (no entry in dvc.lock)"]
+    raw = repo.status(targets=[_target(repo, name)])
     reasons: list[str] = []
     for entries in raw.values():
         for entry in entries:
@@ -44,6 +51,13 @@ def status(repo: Any, name: str) -> list[str]:
                     else:
                         reasons.append(f"{kind.replace('changed ', '')} {path} {what}")
     return reasons
+
+
+def _locked(repo: Any, name: str) -> bool:
+    import yaml
+
+    lock = Path(repo.root_dir) / "dvc.lock"
+    return lock.is_file() and name in (yaml.safe_load(lock.read_text()) or {}).get("stages", {})
 
 
 def stage_hash(repo: Any, name: str) -> str | None:
@@ -60,4 +74,4 @@ def stage_hash(repo: Any, name: str) -> str | None:
 
 def commit(repo: Any, name: str) -> None:
     """Record the stage's current deps, params and outs in dvc.lock and its outputs in the DVC cache."""
-    repo.commit(name, force=True)
+    repo.commit(_target(repo, name), force=True)

@@ -42,7 +42,7 @@ def init_raw_data(root: Path) -> None:
     if not raw.exists():
         raw.mkdir(parents=True)
         with dvc_state.open_repo(Path(root)) as repo:
-            repo.commit("data.dvc", force=True)
+            repo.commit(str(Path(root).resolve() / "data.dvc"), force=True)
 
 
 def set_params(root: Path, overrides: dict[str, Any]) -> None:

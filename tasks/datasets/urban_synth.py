@@ -50,10 +50,11 @@ CLASSES: tuple[str, ...] = (
 
 BACKGROUNDS: tuple[str, ...] = ("street_traffic", "park", "crowd", "rain")
 
-EVENT_PEAK = 0.9
-BACKGROUND_RMS = 0.1
-MAX_PEAK = 0.99
-_BACKGROUND_CREST = 6.0
+EVENT_PEAK = 0.9  # peak of a dry event from synthesize_event
+BACKGROUND_RMS = 0.1  # RMS of a background from synthesize_background
+MAX_PEAK = 0.99  # ceiling of a rendered clip, so 16-bit files never clip
+_BACKGROUND_CREST = 6.0  # soft-limit backgrounds to this peak/RMS ratio
+# Bump when a signal model changes, so datasets generated with the same seed are known to differ.
 GENERATOR_VERSION = "1"
 
 _Generator = Callable[[int, int, np.random.Generator], np.ndarray]
@@ -886,9 +887,10 @@ def _render_components(
     bg_power = float(np.mean(bg**2))
     gain = np.sqrt(bg_power / max(ev_power, 1e-20) * 10.0 ** (snr_db / 10.0))
     event *= gain
-    # Recording level varies from clip to clip; the peak limit keeps 16-bit files unclipped.
+    # Recording level varies from clip to clip. The margin below MAX_PEAK absorbs float32 and
+    # 16-bit rounding.
     peak = float(np.max(np.abs(event + bg)))
-    level = mix_rng.uniform(0.25, 0.97) / max(peak, 1e-12)
+    level = mix_rng.uniform(0.25, MAX_PEAK - 0.02) / max(peak, 1e-12)
     return (event * level).astype(np.float32), (bg * level).astype(np.float32), start, end
 
 
