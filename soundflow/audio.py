@@ -6,8 +6,6 @@ import os
 from pathlib import Path
 
 import numpy as np
-import soundfile as sf
-import soxr
 
 
 class AudioError(ValueError):
@@ -24,6 +22,9 @@ def load_audio(path: str | os.PathLike[str], sample_rate: int) -> np.ndarray:
 
     Raises :class:`AudioError` for a missing, empty, undecodable or non-finite file.
     """
+    import soundfile as sf  # imported here: model and training code must import without audio I/O libraries
+    import soxr
+
     path = Path(path)
     if not path.is_file():
         raise AudioError(path, "file not found")

@@ -23,6 +23,8 @@ def configure(root: Path) -> None:
     for k, v in OFFLINE.items():
         os.environ.setdefault(k, v)
     os.environ.setdefault("PREFECT_HOME", str(state / "prefect"))
+    # Prefect's ephemeral server cannot create its SQLite file in a missing folder
+    Path(os.environ["PREFECT_HOME"]).mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("NUMBA_CACHE_DIR", str(state / "numba"))
     os.environ.setdefault("MPLCONFIGDIR", str(state / "matplotlib"))
     os.environ.setdefault("TORCHINDUCTOR_CACHE_DIR", str(state / "inductor"))

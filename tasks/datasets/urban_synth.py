@@ -15,6 +15,7 @@ The output is the offline default dataset of the pipeline; its backgrounds
 from __future__ import annotations
 
 import csv
+import functools
 import os
 import shutil
 from pathlib import Path
@@ -57,7 +58,7 @@ _BACKGROUND_CREST = 6.0  # soft-limit backgrounds to this peak/RMS ratio
 # Bump when a signal model changes, so datasets generated with the same seed are known to differ.
 GENERATOR_VERSION = "1"
 
-_Generator = Callable[[int, int, np.random.Generator], np.ndarray]
+_SignalModel = Callable[[int, int, np.random.Generator], np.ndarray]
 
 
 # --------------------------------------------------------------------------- #
@@ -121,18 +122,28 @@ def _coloured_noise(n: int, rng: np.random.Generator, exponent: float) -> np.nda
     return x / (np.std(x) + 1e-12)
 
 
+@functools.lru_cache(maxsize=4096)
+def _butter_sos(btype: str, wn: tuple[float, ...], sr: float, order: int) -> np.ndarray:
+    return signal.butter(order, wn if len(wn) > 1 else wn[0], btype=btype, fs=sr, output="sos")
+
+
+def _quantise_hz(f: float) -> float:
+    # Corner frequencies snap to a 1/48-octave grid (1.5 %, inaudible for these noisy sources) so
+    # that filter designs, which cost as much as the filtering itself, can be cached across clips.
+    return float(2.0 ** (round(np.log2(f) * 48.0) / 48.0))
+
+
 def _butter(x: np.ndarray, btype: str, cutoff: float | tuple[float, float], sr: int, order: int = 2) -> np.ndarray:
     """Butterworth filter whose corner frequencies are clamped to a valid range for ``sr``."""
     top = 0.45 * sr
     if btype in ("bandpass", "bandstop"):
         lo, hi = cutoff  # type: ignore[misc]
-        hi = min(float(hi), top)
-        lo = max(min(float(lo), 0.7 * hi), 5.0)
-        wn: float | list[float] = [lo, hi]
+        hi = min(_quantise_hz(float(hi)), top)
+        lo = max(min(_quantise_hz(float(lo)), 0.7 * hi), 5.0)
+        wn: tuple[float, ...] = (lo, hi)
     else:
-        wn = float(np.clip(cutoff, 5.0, top))
-    sos = signal.butter(int(order), wn, btype=btype, fs=sr, output="sos")
-    return signal.sosfilt(sos, x)
+        wn = (float(np.clip(_quantise_hz(float(cutoff)), 5.0, top)),)  # type: ignore[arg-type]
+    return signal.sosfilt(_butter_sos(btype, wn, float(sr), int(order)), x)
 
 
 def _resonators(x: np.ndarray, freqs: Sequence[float], bandwidths: Sequence[float], sr: int) -> np.ndarray:
@@ -657,7 +668,7 @@ def _gen_street_music(n: int, sr: int, rng: np.random.Generator) -> np.ndarray:
     return out
 
 
-_EVENT_MODELS: dict[str, _Generator] = {
+_EVENT_MODELS: dict[str, _SignalModel] = {
     "air_conditioner": _gen_air_conditioner,
     "car_horn": _gen_car_horn,
     "children_playing": _gen_children_playing,
@@ -674,6 +685,23 @@ _EVENT_MODELS: dict[str, _Generator] = {
 # --------------------------------------------------------------------------- #
 # Background models                                                           #
 # --------------------------------------------------------------------------- #
+
+
+def _distant_babble(n: int, sr: int, rng: np.random.Generator, n_voices: int, cutoff: float) -> np.ndarray:
+    """Adult voices heard from a distance (lowpassed at ``cutoff``).
+
+    Distance removes their high end anyway, so they are synthesised at half rate and upsampled:
+    background babble would otherwise cost more than the events themselves.
+    """
+    dec = 2 if sr >= 16000 else 1
+    n_c = -(-n // dec)
+    babble = np.zeros(n_c)
+    for _ in range(n_voices):
+        babble += rng.uniform(0.3, 1.0) * _voice(n_c, sr // dec, rng, (90.0, 260.0), rng.uniform(0.75, 0.95), 0.2)
+    babble = _butter(babble, "lowpass", cutoff, sr // dec)
+    if dec > 1:
+        babble = signal.resample_poly(babble, dec, 1)[:n]
+    return babble
 
 
 def _bg_street_traffic(n: int, sr: int, rng: np.random.Generator) -> np.ndarray:
@@ -698,24 +726,14 @@ def _bg_park(n: int, sr: int, rng: np.random.Generator) -> np.ndarray:
     birds = _chirp_bird(n, sr, rng, rng.uniform(0.3, 3.0))
     if np.any(birds):
         x += rng.uniform(0.1, 0.8) * _unit_rms(birds)
-    murmur = np.zeros(n)
-    for _ in range(int(rng.integers(0, 3))):
-        murmur += _voice(n, sr, rng, (90.0, 250.0), 0.8, 0.4)
-    if np.any(murmur):  # distant talkers: muffled by distance
-        x += rng.uniform(0.05, 0.3) * _unit_rms(_butter(murmur, "lowpass", rng.uniform(500, 1500), sr))
+    n_talkers = int(rng.integers(0, 3))
+    if n_talkers:
+        x += rng.uniform(0.05, 0.3) * _unit_rms(_distant_babble(n, sr, rng, n_talkers, rng.uniform(500, 1500)))
     return x
 
 
 def _bg_crowd(n: int, sr: int, rng: np.random.Generator) -> np.ndarray:
-    # Babble is dull (lowpassed below ~4 kHz), so its many voices are synthesised at half rate.
-    dec = 2 if sr >= 16000 else 1
-    n_c = -(-n // dec)
-    babble = np.zeros(n_c)
-    for _ in range(int(rng.integers(5, 12))):
-        babble += rng.uniform(0.3, 1.0) * _voice(n_c, sr // dec, rng, (90.0, 260.0), rng.uniform(0.75, 0.95), 0.2)
-    babble = _butter(babble, "lowpass", rng.uniform(1500, 4000), sr // dec)
-    if dec > 1:
-        babble = signal.resample_poly(babble, dec, 1)[:n]
+    babble = _distant_babble(n, sr, rng, int(rng.integers(4, 9)), rng.uniform(1500, 4000))
     swell = 1.0 + 0.3 * np.tanh(_smooth_random(n, sr, 0.3, rng))
     noise = _unit_rms(_butter(_coloured_noise(n, rng, 1.0), "lowpass", 2000.0, sr))
     return _unit_rms(babble) * swell + rng.uniform(0.2, 0.6) * noise
@@ -739,7 +757,7 @@ def _bg_rain(n: int, sr: int, rng: np.random.Generator) -> np.ndarray:
     )
 
 
-_BACKGROUND_MODELS: dict[str, _Generator] = {
+_BACKGROUND_MODELS: dict[str, _SignalModel] = {
     "street_traffic": _bg_street_traffic,
     "park": _bg_park,
     "crowd": _bg_crowd,
@@ -822,10 +840,10 @@ def synthesize_background(kind: str, duration: float, sr: int, rng: np.random.Ge
 
 def _recording_chain(sr: int, rng: np.random.Generator) -> np.ndarray:
     """Random microphone/recorder response as second-order sections (applied to event and background alike)."""
-    sections = [signal.butter(2, rng.uniform(20.0, 150.0), btype="highpass", fs=sr, output="sos")]
+    sections = [_butter_sos("highpass", (_quantise_hz(rng.uniform(20.0, 150.0)),), float(sr), 2)]
     if rng.random() < 0.5:  # cheap recorders and lossy uploads cut the top end
-        cut = min(rng.uniform(4000.0, 11000.0), 0.45 * sr)
-        sections.append(signal.butter(2, cut, btype="lowpass", fs=sr, output="sos"))
+        cut = min(_quantise_hz(rng.uniform(4000.0, 11000.0)), 0.45 * sr)
+        sections.append(_butter_sos("lowpass", (cut,), float(sr), 2))
     return np.concatenate(sections)
 
 
