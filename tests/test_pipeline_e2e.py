@@ -129,7 +129,7 @@ def test_bad_clips_are_skipped_counted_and_reported(tmp_path: Path, cli_env: dic
     project = copy_project(ROOT, tmp_path / "project", {**TINY, "aed.data.root": "data/raw/mixed",
                                                         "aed.data.max_bad_fraction": 0.2})
     ds = project / "data/raw/mixed"
-    generate_dataset(ds, clips_per_class=2, n_folds=3, sample_rate=16000, duration_range=(1.0, 2.0),
+    generate_dataset(ds, clips_per_class=3, n_folds=3, sample_rate=16000, duration_range=(1.0, 2.0),
                      progress=False)
     meta = ds / "metadata/UrbanSound8K.csv"
     table = pd.read_csv(meta)
@@ -149,4 +149,4 @@ def test_bad_clips_are_skipped_counted_and_reported(tmp_path: Path, cli_env: dic
     assert sorted(Path(p).name for p in skipped["path"]) == sorted(bad)
     runs = mlflow_runs(project)
     feat = runs[runs["tags.soundflow.stage"] == "aed_features"].iloc[-1]
-    assert feat["metrics.n_skipped"] == 3 and feat["metrics.n_files"] == 20
+    assert feat["metrics.n_skipped"] == 3 and feat["metrics.n_files"] == 30
