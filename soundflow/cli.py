@@ -86,10 +86,14 @@ def cmd_run(args: argparse.Namespace) -> int:
     from flows.pipeline import FLOWS, pipeline
 
     t0 = time.perf_counter()
-    if args.flow and args.flow != "soundflow":
-        results = FLOWS[args.flow](root=str(root), force=args.force)
-    else:
-        results = pipeline(root=str(root), stages=args.stages or None, force=args.force)
+    try:
+        if args.flow and args.flow != "soundflow":
+            results = FLOWS[args.flow](root=str(root), force=args.force)
+        else:
+            results = pipeline(root=str(root), stages=args.stages or None, force=args.force)
+    except Exception as err:  # Prefect has logged the traceback; end with the one line that matters
+        print(f"soundflow run failed: {type(err).__name__}: {err}", file=sys.stderr)
+        return 1
     ran = [n for n, r in results.items() if r["ran"]]
     print(f"soundflow run: {len(results)} stage(s), {len(ran)} recomputed"
           f"{' (' + ', '.join(ran) + ')' if ran else ''}, {time.perf_counter() - t0:.1f} s")
