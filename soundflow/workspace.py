@@ -38,11 +38,19 @@ def init_raw_data(root: Path) -> None:
     """Give a fresh clone the empty ``data/raw`` that ``data.dvc`` records (what `make data-raw` does)."""
     from soundflow import dvc_state
 
+    import logging
+
     raw = Path(root) / "data" / "raw"
     if not raw.exists():
         raw.mkdir(parents=True)
-        with dvc_state.open_repo(Path(root)) as repo:
-            repo.commit(str(Path(root).resolve() / "data.dvc"), force=True)
+        dvc_log = logging.getLogger("dvc")
+        level = dvc_log.level
+        dvc_log.setLevel(logging.ERROR)  # "'data/raw' is empty" is the point here, not a warning
+        try:
+            with dvc_state.open_repo(Path(root)) as repo:
+                repo.commit(str(Path(root).resolve() / "data.dvc"), force=True)
+        finally:
+            dvc_log.setLevel(level)
 
 
 def set_params(root: Path, overrides: dict[str, Any]) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import subprocess
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -21,6 +22,8 @@ STAGE_NAMES = ["urban_synth", "aed_features", "aed_train", "aed_evaluate"]
 
 
 def sh(args: list[str], cwd: Path, env: dict[str, str], ok: bool = True) -> str:
+    if args[0] == "soundflow":  # the copy's own code, not the editable install's
+        args = [sys.executable, "-m", "soundflow", *args[1:]]
     proc = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, timeout=900)
     out = proc.stdout + proc.stderr
     if ok and proc.returncode != 0:

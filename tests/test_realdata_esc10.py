@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -30,7 +31,7 @@ ESC10_PROFILE = {
 
 def test_esc10_held_out_fold_beats_chance_clearly(tmp_path: Path, cli_env: dict[str, str]) -> None:
     project = copy_project(ROOT, tmp_path / "project", ESC10_PROFILE)
-    proc = subprocess.run(["soundflow", "run", "aed_evaluate"], cwd=project, env=cli_env, capture_output=True,
+    proc = subprocess.run([sys.executable, "-m", "soundflow", "run", "aed_evaluate"], cwd=project, env=cli_env, capture_output=True,
                           text=True, timeout=1800)
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-4000:]
     assert "urban_synth" not in proc.stdout.split("soundflow run:")[-1]  # real data: the generator is not upstream
