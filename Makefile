@@ -53,7 +53,7 @@ install-test: $(VENV)/.installed-test
 
 ## data/raw is DVC-tracked (data.dvc); a fresh clone without a remote starts from the empty folder
 data-raw: install
-	@test -d data/raw || { mkdir -p data/raw && $(BIN)/dvc commit -f -q data.dvc; }
+	@$(BIN)/python -c "from soundflow.workspace import init_raw_data; init_raw_data('.')"
 
 ## lock: re-pin requirements/constraints.txt from the current environment
 lock:

@@ -6,5 +6,6 @@ registers every architecture it ships.
 
 from models.registry import available, get, register_model
 from models import aed_cnn  # noqa: F401  (registers "aed_cnn")
+from models import erfnet  # noqa: F401  (registers "erfnet")
 
 __all__ = ["available", "get", "register_model"]

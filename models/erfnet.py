@@ -18,7 +18,7 @@ PyTorch implementation (``erfnet_pytorch``):
   transposed conv 16->num_classes.
 
 With ``num_classes=20`` (the paper's 19 Cityscapes classes + void) the model has
-2,063,204 parameters (the paper: "2.06 M"). The reference implementation also
+2,064,256 parameters (the paper: "2.06 M"). The reference implementation also
 builds a 1x1 conv head on the encoder for its encoder-only pre-training stage
 (128*20 + 20 = 2,580 more parameters), unused by the full network; it is not
 built here. Output logits have the input's resolution when both sides of the

@@ -8,6 +8,7 @@ so after either engine the other has nothing to do.
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -72,6 +73,25 @@ def stage_hash(repo: Any, name: str) -> str | None:
     return _get_stage_hash(stage) if _can_hash(stage) else None
 
 
+@contextlib.contextmanager
+def _quiet() -> Iterator[None]:
+    # DVC warns "'data/raw' is empty" on every commit while the raw-data folder is unused: not news
+    log = logging.getLogger("dvc")
+    level = log.level
+    log.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        log.setLevel(level)
+
+
 def commit(repo: Any, name: str) -> None:
     """Record the stage's current deps, params and outs in dvc.lock and its outputs in the DVC cache."""
-    repo.commit(_target(repo, name), force=True)
+    with _quiet():
+        repo.commit(_target(repo, name), force=True)
+
+
+def commit_dvcfile(repo: Any, path: Path) -> None:
+    """Record the current state of a ``.dvc`` file's outputs (``data.dvc``)."""
+    with _quiet():
+        repo.commit(str(Path(path).resolve()), force=True)

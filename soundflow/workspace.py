@@ -38,42 +38,8 @@ def init_raw_data(root: Path) -> None:
     """Give a fresh clone the empty ``data/raw`` that ``data.dvc`` records (what `make data-raw` does)."""
     from soundflow import dvc_state
 
-    import logging
-
     raw = Path(root) / "data" / "raw"
     if not raw.exists():
         raw.mkdir(parents=True)
-        dvc_log = logging.getLogger("dvc")
-        level = dvc_log.level
-        dvc_log.setLevel(logging.ERROR)  # "'data/raw' is empty" is the point here, not a warning
-        try:
-            with dvc_state.open_repo(Path(root)) as repo:
-                repo.commit(str(Path(root).resolve() / "data.dvc"), force=True)
-        finally:
-            dvc_log.setLevel(level)
-
-
-def set_params(root: Path, overrides: dict[str, Any]) -> None:
-    """Change dotted keys of ``root/params.yaml`` (validated, as ``dvc exp run -S`` would set them)."""
-    path = Path(root) / "params.yaml"
-    raw = read_params_yaml(path)
-    for key, value in overrides.items():
-        set_dotted(raw, key, value)
-    parse_params(raw, path)
-    path.write_text(yaml.safe_dump(raw, sort_keys=False))
-
-
-# A tiny but complete configuration of the default pipeline: every stage runs for real, in seconds.
-TINY = {
-    "data.urban_synth.clips_per_class": 4,
-    "data.urban_synth.n_folds": 3,
-    "data.urban_synth.duration": [1.0, 3.5],
-    "aed.data.test_folds": [3],
-    "aed.features.sample_rate": 16000,
-    "aed.features.n_freq_bins": 64,
-    "aed.features.n_frames": 64,
-    "aed.features.frame_hop_seconds": 0.047,
-    "aed.model.width": 4,
-    "aed.model.dense": 32,
-    "aed.train.epochs": 2,
-}
+        with dvc_state.open_repo(Path(root)) as repo:
+            dvc_state.commit_dvcfile(repo, Path(root) / "data.dvc")

@@ -1,0 +1,1 @@
+"""Semantic segmentation (workflow 1): Cityscapes labels and data, ERFNet training, IoU evaluation, prediction."""

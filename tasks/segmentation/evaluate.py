@@ -1,0 +1,103 @@
+"""Evaluation of a trained ERFNet on a labelled split at the labels' full resolution (spec section 1).
+
+Each image's logits are bilinearly upsampled to its full-resolution trainId
+map (``ds.read_train_ids(i)``) before the argmax, and one confusion matrix is
+accumulated over the whole split (ignore pixels excluded): per-class IoU
+TP / (TP + FP + FN), mIoU over the classes (the Cityscapes benchmark's
+definition) and pixel accuracy. The model runs in eval mode (batch-norm
+running statistics, no dropout), a fix of the original.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # no display on servers and CI
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import torch  # noqa: E402
+from torch.utils.data import DataLoader, Dataset  # noqa: E402
+from tqdm import tqdm  # noqa: E402
+
+from soundflow.io import atomic_path, write_json  # noqa: E402
+from tasks.segmentation.iou import ConfusionMatrix  # noqa: E402
+from tasks.segmentation.train import load_checkpoint, pick_device, predict_logits  # noqa: E402
+
+
+def _none_if_nan(v: float) -> float | None:
+    return None if not np.isfinite(v) else float(v)
+
+
+def iou_bar_chart(iou: dict[str, float | None], path: Path, title: str) -> Path:
+    """Horizontal bars of per-class IoU, best at the top; classes without pixels are marked n/a."""
+    names = sorted(iou, key=lambda c: -1.0 if iou[c] is None else iou[c])
+    values = [0.0 if iou[c] is None else iou[c] for c in names]
+    fig, ax = plt.subplots(figsize=(6.5, 0.8 + 0.32 * len(names)))
+    ax.barh(range(len(names)), values, color="tab:blue")
+    for i, c in enumerate(names):
+        ax.text(values[i] + 0.01, i, "n/a" if iou[c] is None else f"{iou[c]:.3f}", va="center", fontsize=8)
+    ax.set_yticks(range(len(names)), names, fontsize=8)
+    ax.set(xlim=(0, 1.12), xlabel="IoU", title=title)
+    ax.grid(axis="x", alpha=0.3)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=120, bbox_inches="tight", format="png")
+    plt.close(fig)
+    return Path(path)
+
+
+def evaluate(
+    model_ckpt: Path,
+    ds: Dataset,
+    metrics_json: Path,
+    per_class_csv: Path,
+    bar_png: Path,
+    *,
+    batch_size: int = 4,
+    device: str = "auto",
+    progress: bool = False,
+) -> dict:
+    """Per-class IoU, mIoU and pixel accuracy of ``model_ckpt`` on ``ds``; writes JSON, CSV and a bar chart.
+
+    ``ds`` yields ``(image, label)`` at the network's input size and has
+    ``read_train_ids(i)``, the full-resolution trainId map of item ``i``
+    (255 = ignore), against which the upsampled predictions are scored.
+    """
+    if len(ds) == 0:
+        raise ValueError("the evaluation split is empty")
+    dev = pick_device(device)
+    model, ckpt = load_checkpoint(model_ckpt, dev)
+    classes = list(ckpt["classes"])
+    cm = ConfusionMatrix(len(classes))
+    dl = DataLoader(ds, batch_size=batch_size, shuffle=False)
+    i = 0
+    for x, _ in tqdm(dl, desc="evaluate", disable=not progress, leave=False):
+        labels = [torch.as_tensor(np.asarray(ds.read_train_ids(i + j)).astype(np.int64)) for j in range(len(x))]
+        for logits, label in zip(predict_logits(model, x, dev, [tuple(t.shape) for t in labels]), labels):
+            cm.update(logits.argmax(0), label.to(logits.device))
+        i += len(x)
+
+    iou = cm.iou_per_class()
+    matrix = cm.matrix
+    result = {
+        "miou": _none_if_nan(cm.mean_iou()), "pixel_accuracy": _none_if_nan(cm.pixel_accuracy()),
+        "iou": {c: _none_if_nan(v) for c, v in zip(classes, iou)},
+        "n_images": len(ds), "n_pixels": int(matrix.sum()), "classes": classes,
+        "checkpoint_best_epoch": ckpt.get("best_epoch"), "input_size": ckpt.get("input_size"),
+        "confusion_matrix": matrix.tolist(),
+    }
+    write_json(metrics_json, result)
+    tp = np.diag(matrix)
+    table = pd.DataFrame({
+        "train_id": range(len(classes)), "class": classes, "iou": iou,
+        "true_pixels": matrix.sum(1), "predicted_pixels": matrix.sum(0), "true_positives": tp,
+        "false_positives": matrix.sum(0) - tp, "false_negatives": matrix.sum(1) - tp,
+    })
+    with atomic_path(per_class_csv) as tmp:
+        table.to_csv(tmp, index=False)
+    miou = result["miou"]
+    iou_bar_chart(result["iou"], bar_png,
+                  title=f"per-class IoU, {len(ds)} images: mIoU {'n/a' if miou is None else f'{miou:.3f}'}")
+    return result

@@ -1,0 +1,179 @@
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+import torch.nn.functional as F
+from PIL import Image
+from sklearn.metrics import confusion_matrix, jaccard_score
+from torch.utils.data import Dataset
+
+import tasks.segmentation.train as train_mod
+from tasks.segmentation.evaluate import evaluate
+from tasks.segmentation.predict import predict_folder
+
+N_CLASSES = 19
+CLASSES = [f"class{i:02d}" for i in range(N_CLASSES)]
+FULL = (48, 96)  # "full-resolution" labels, larger than the 32x64 network input
+
+
+class TinySegmentation(Dataset):
+    """Random images with random label maps (a few ignore pixels), a stand-in for CityscapesSegmentation."""
+
+    classes = CLASSES
+
+    def __init__(self, n: int, seed: int) -> None:
+        rng = np.random.default_rng(seed)
+        self.images = torch.from_numpy(rng.uniform(-1, 1, (n, 3, 32, 64)).astype(np.float32))
+        full = rng.integers(0, 6, (n, *FULL))  # a few classes, so IoUs are not all NaN
+        full[rng.random(full.shape) < 0.1] = 255
+        self.full = full.astype(np.uint8)
+        rows, cols = np.arange(32) * FULL[0] // 32, np.arange(64) * FULL[1] // 64  # nearest-neighbour 32x64
+        self.labels = torch.from_numpy(full[:, rows][:, :, cols].astype(np.int64))
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.images[i], self.labels[i]
+
+    def read_train_ids(self, i: int) -> np.ndarray:
+        return self.full[i]
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Tiny convolutions: one intra-op thread avoids spin-waiting on shared CPU cores (seconds per step otherwise)."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+def _train(tmp: Path, epochs: int = 2, fingerprint: str = "fp", seed: int = 0) -> Path:
+    return train_mod.train(
+        TinySegmentation(8, seed=1), TinySegmentation(4, seed=2), np.linspace(1.0, 3.0, N_CLASSES),
+        tmp / "model.pt", tmp / "history.csv", tmp / "summary.json", epochs=epochs, batch_size=4, lr=1e-3,
+        weight_decay=1e-4, poly_power=0.9, num_workers=0, device="cpu", seed=seed, state_dir=tmp / "state",
+        fingerprint=fingerprint, progress=False)
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return _train(tmp_path_factory.mktemp("seg"), epochs=1)
+    finally:
+        torch.set_num_threads(n)
+
+
+def test_train_writes_outputs_and_the_best_checkpoint_is_a_copy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    scores = iter([(0.9, 0.8), (0.5, 0.7)])  # validation gets worse after epoch 1
+    monkeypatch.setattr(train_mod, "validate", lambda *a: next(scores))
+    ckpt_path = _train(tmp_path, epochs=2)
+    ckpt = torch.load(ckpt_path, weights_only=False)
+    assert {"model_name", "model_kwargs", "state_dict", "classes", "input_size", "best_epoch", "val_miou"} <= set(ckpt)
+    assert ckpt["model_name"] == "erfnet" and ckpt["model_kwargs"] == {"num_classes": N_CLASSES}
+    assert ckpt["classes"] == CLASSES and ckpt["input_size"] == [32, 64]
+    assert ckpt["best_epoch"] == 1 and ckpt["val_miou"] == 0.9
+    last = torch.load(tmp_path / "state" / "last.pt", weights_only=False)
+    w = "encoder.0.conv.weight"
+    # a reference instead of a copy would have saved the final weights
+    assert not torch.equal(ckpt["state_dict"][w], last["model"][w])
+    hist = pd.read_csv(tmp_path / "history.csv")
+    assert list(hist.columns) == ["epoch", "train_loss", "val_miou", "val_pixel_accuracy", "lr", "seconds",
+                                  "images_per_second"]
+    assert hist["epoch"].tolist() == [1, 2] and hist["val_miou"].tolist() == [0.9, 0.5]
+    assert hist["lr"].iloc[0] == pytest.approx(1e-3 * 0.5 ** 0.9) and hist["lr"].iloc[1] == 0.0  # poly decay to 0
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["best_epoch"] == 1 and summary["n_train_images"] == 8 and summary["device"] == "cpu"
+
+
+def test_training_resumes_after_a_crash(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                        capsys: pytest.CaptureFixture[str]) -> None:
+    reference = _train(tmp_path / "uninterrupted")
+    real, calls = train_mod.validate, {"n": 0}
+
+    def crash_on_second_epoch(*a: object):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise KeyboardInterrupt("killed")
+        return real(*a)
+
+    monkeypatch.setattr(train_mod, "validate", crash_on_second_epoch)
+    with pytest.raises(KeyboardInterrupt):
+        _train(tmp_path)
+    assert not (tmp_path / "model.pt").exists()
+    crashed = torch.load(tmp_path / "state" / "last.pt", weights_only=False)
+    assert crashed["epoch"] == 0
+    capsys.readouterr()
+    _train(tmp_path)
+    assert "resuming from" in capsys.readouterr().out and calls["n"] == 3  # only epoch 2 was run again
+    hist = pd.read_csv(tmp_path / "history.csv")
+    assert hist["epoch"].tolist() == [1, 2]
+    assert hist["train_loss"].iloc[0] == pytest.approx(crashed["history"][0]["train_loss"])
+    # the resumed run ends where an uninterrupted one does (dropout, shuffling and optimiser state restored)
+    final = torch.load(tmp_path / "state" / "last.pt", weights_only=False)["model"]
+    ref_final = torch.load(tmp_path / "uninterrupted" / "state" / "last.pt", weights_only=False)["model"]
+    assert all(torch.allclose(final[k].float(), ref_final[k].float(), atol=1e-5) for k in final)
+    assert pd.read_csv(tmp_path / "uninterrupted" / "history.csv")["val_miou"].tolist() == pytest.approx(
+        hist["val_miou"].tolist())
+    best_epochs = [torch.load(c, weights_only=False)["best_epoch"] for c in (reference, tmp_path / "model.pt")]
+    assert best_epochs[0] == best_epochs[1]
+    # other inputs or parameters: a fresh start, not a resume
+    _train(tmp_path, fingerprint="other")
+    assert "training from scratch" in capsys.readouterr().out
+
+
+def test_evaluate_agrees_with_sklearn_on_the_same_predictions(trained: Path, tmp_path: Path) -> None:
+    ds = TinySegmentation(3, seed=5)
+    res = evaluate(trained, ds, tmp_path / "m.json", tmp_path / "per_class.csv", tmp_path / "iou.png",
+                   batch_size=2, device="cpu")
+    model, _ = train_mod.load_checkpoint(trained, "cpu")
+    assert not model.training
+    t, p = [], []
+    with torch.no_grad():
+        for i in range(len(ds)):
+            logits = F.interpolate(model(ds[i][0][None]), size=FULL, mode="bilinear", align_corners=False)
+            p.append(logits.argmax(1)[0].numpy().ravel())
+            t.append(ds.read_train_ids(i).astype(np.int64).ravel())
+    t, p = np.concatenate(t), np.concatenate(p)
+    keep = t != 255
+    t, p = t[keep], p[keep]
+    cm = confusion_matrix(t, p, labels=range(N_CLASSES))
+    assert json.loads((tmp_path / "m.json").read_text())["confusion_matrix"] == cm.tolist()
+    present = sorted(set(t) | set(p))
+    assert res["miou"] == pytest.approx(jaccard_score(t, p, labels=present, average="macro"))
+    assert res["pixel_accuracy"] == pytest.approx(np.mean(t == p))
+    per_class = jaccard_score(t, p, labels=present, average=None)
+    assert [res["iou"][CLASSES[c]] for c in present] == pytest.approx(per_class.tolist())
+    assert all(res["iou"][CLASSES[c]] is None for c in range(N_CLASSES) if c not in present)
+    table = pd.read_csv(tmp_path / "per_class.csv")
+    assert table["class"].tolist() == CLASSES and table["true_pixels"].sum() == keep.sum()
+    assert (tmp_path / "iou.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_predict_folder_writes_labels_overlays_and_fractions(trained: Path, tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    images = tmp_path / "images"
+    sizes = {"a": (40, 70), "sub/b": (33, 50), "c": (64, 128)}  # (height, width)
+    for name, (h, w) in sizes.items():
+        (images / name).parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(rng.integers(0, 256, (h, w, 3), dtype=np.uint8)).save(images / f"{name}.png")
+    Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(images / "skipped.jpg")
+    out = tmp_path / "out"
+    table = predict_folder(trained, images, out, image_type="png", size=(32, 64), batch_size=2, device="cpu")
+    assert len(table) == 3 and list(table.columns) == ["image", *CLASSES]
+    assert np.allclose(table[CLASSES].sum(axis=1), 1.0)
+    assert pd.read_csv(out / "fractions.csv").shape == table.shape
+    for name, (h, w) in sizes.items():
+        labels = np.asarray(Image.open(out / f"{name}_labels.png"))
+        assert labels.shape == (h, w) and labels.dtype == np.uint8 and labels.max() < N_CLASSES
+        with Image.open(out / f"{name}_pred.jpg") as overlay:
+            assert overlay.size == (w, h) and overlay.mode == "RGB"
+        row = table[table["image"] == str(images / f"{name}.png")].iloc[0]
+        assert row[CLASSES].to_numpy(float) == pytest.approx(np.bincount(labels.ravel(), minlength=N_CLASSES) / labels.size)
+    assert not (out / "skipped_labels.png").exists()
