@@ -36,12 +36,23 @@ def pipeline(root: str = ".", stages: list[str] | None = None, force: bool = Fal
     return _run(r, dag.topological_order(read_params_yaml(r / "params.yaml"), stages or None), force)
 
 
-@flow(name="acoustic_event_classification", log_prints=True)
-def acoustic_event_classification(root: str = ".", force: bool = False) -> dict[str, Any]:
-    """Workflow 2: data -> spectrogram chunks -> CNN training -> evaluation."""
+def _workflow(root: str, name: str, force: bool) -> dict[str, Any]:
     r = Path(root).resolve()
-    mine = [s.name for s in STAGES if s.flow == "acoustic_event_classification"]
+    mine = [s.name for s in STAGES if s.flow == name]
     return _run(r, dag.topological_order(read_params_yaml(r / "params.yaml"), mine), force)
 
 
-FLOWS = {"soundflow": pipeline, "acoustic_event_classification": acoustic_event_classification}
+@flow(name="acoustic_event_classification", log_prints=True)
+def acoustic_event_classification(root: str = ".", force: bool = False) -> dict[str, Any]:
+    """Workflow 2: labelled audio -> spectrogram chunks -> CNN training -> evaluation."""
+    return _workflow(root, "acoustic_event_classification", force)
+
+
+@flow(name="image_to_soundscape", log_prints=True)
+def image_to_soundscape(root: str = ".", force: bool = False) -> dict[str, Any]:
+    """Workflow 1: street images -> ERFNet segmentation (train, evaluate, predict) -> Scaper soundscapes."""
+    return _workflow(root, "image_to_soundscape", force)
+
+
+FLOWS = {"soundflow": pipeline, "acoustic_event_classification": acoustic_event_classification,
+         "image_to_soundscape": image_to_soundscape}

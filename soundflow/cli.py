@@ -140,7 +140,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("run", help="run the DAG (or STAGEs and their stale upstream) as a Prefect flow")
     p.add_argument("stages", nargs="*")
     p.add_argument("--force", action="store_true", help="recompute the named stages (all if none) even if up to date")
-    p.add_argument("--flow", choices=["soundflow", "acoustic_event_classification"], help="run one workflow's flow")
+    p.add_argument("--flow", choices=["soundflow", "acoustic_event_classification", "image_to_soundscape"], help="run one workflow's flow")
     p.set_defaults(fn=cmd_run)
     p = sub.add_parser("repro", help="run `dvc repro` with all stages logged under one MLflow parent run")
     p.add_argument("stages", nargs="*")

@@ -47,8 +47,33 @@ class UrbanSynthParams(Strict):
         return v
 
 
+class StreetScenesParams(Strict):
+    """Procedural street scenes in the Cityscapes layout (the offline default for segmentation)."""
+
+    n_train: int = Field(ge=1)
+    n_val: int = Field(ge=1)
+    n_test: int = Field(ge=0)
+    height: int = Field(ge=32)
+    width: int = Field(ge=32)
+    seed: int = Field(ge=0)
+
+
+class SoundLibraryParams(Strict):
+    """Scaper sound library made from procedural sounds (foreground events, background ambiences)."""
+
+    clips_per_label: int = Field(ge=1)
+    sample_rate: int = Field(ge=8000)
+    event_duration: tuple[float, float]
+    background_duration: float = Field(gt=0)
+    seed: int = Field(ge=0)
+
+    _event_duration = field_validator("event_duration")(_check_range)
+
+
 class DataParams(Strict):
     urban_synth: UrbanSynthParams
+    street_scenes: StreetScenesParams
+    sound_library: SoundLibraryParams
 
 
 class AedDataParams(Strict):
@@ -131,6 +156,58 @@ class AedParams(Strict):
         return self
 
 
+class SegDataParams(Strict):
+    root: str
+    size: tuple[int, int]  # (height, width) the network sees; the spec's 512 x 1024
+
+    @field_validator("size")
+    @classmethod
+    def _multiple_of_8(cls, v: tuple[int, int]) -> tuple[int, int]:
+        if any(x < 8 or x % 8 for x in v):
+            raise ValueError(f"ERFNet needs sides that are positive multiples of 8, got {list(v)}")
+        return v
+
+
+class SegTrainParams(Strict):
+    epochs: int = Field(ge=1)
+    batch_size: int = Field(ge=1)
+    lr: float = Field(gt=0)
+    weight_decay: float = Field(ge=0)
+    poly_power: float = Field(gt=0)
+    class_weight_c: float = Field(gt=1)  # w_c = 1 / ln(c + p_c)
+    num_workers: int = Field(ge=0)
+    device: Literal["auto", "cpu", "cuda"]
+    seed: int
+
+
+class SegPredictParams(Strict):
+    images: str
+    image_type: Literal["png", "jpg"]
+    batch_size: int = Field(ge=1)
+
+
+class SegParams(Strict):
+    data: SegDataParams
+    train: SegTrainParams
+    predict: SegPredictParams
+
+
+class SoundscapesParams(Strict):
+    """Scaper soundscapes from segmentation output (workflow 1, second half)."""
+
+    mapping: str  # class -> sound-library label file
+    library: str  # Scaper layout: <library>/foreground/<label>/*.wav, <library>/background/<label>/*.wav
+    synthesis: dict[str, Any]  # tasks.soundscapes.synthesis.SoundscapeParams fields
+
+    @field_validator("synthesis")
+    @classmethod
+    def _valid_synthesis(cls, v: dict[str, Any]) -> dict[str, Any]:
+        from tasks.soundscapes.synthesis import SoundscapeParams
+
+        SoundscapeParams.from_dict(v)  # one schema, the dataclass's: raises ValueError naming the field
+        return v
+
+
 class TrackingParams(Strict):
     experiment: str = Field(min_length=1)
 
@@ -139,6 +216,8 @@ class Params(Strict):
     tracking: TrackingParams
     data: DataParams
     aed: AedParams
+    seg: SegParams
+    soundscapes: SoundscapesParams
 
 
 class ParamsError(ValueError):

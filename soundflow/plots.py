@@ -21,15 +21,17 @@ def _save(fig: plt.Figure, path: Path) -> Path:
     return Path(path)
 
 
-def training_curves(history: pd.DataFrame, path: Path, title: str = "training") -> Path:
-    """Loss and accuracy per epoch, train vs validation."""
-    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(10, 3.8))
-    for split in ("train", "val"):
-        ax_loss.plot(history["epoch"], history[f"{split}_loss"], marker="o", label=split)
-        ax_acc.plot(history["epoch"], history[f"{split}_accuracy"], marker="o", label=split)
-    ax_loss.set(xlabel="epoch", ylabel="cross-entropy", title=f"{title}: loss")
-    ax_acc.set(xlabel="epoch", ylabel="accuracy", ylim=(0, 1.02), title=f"{title}: accuracy (val per file)")
-    for ax in (ax_loss, ax_acc):
+def training_curves(history: pd.DataFrame, path: Path, title: str = "training",
+                    panels: dict[str, list[str]] | None = None) -> Path:
+    """One panel per metric group, per epoch (default: loss and accuracy, train vs validation)."""
+    panels = panels or {"cross-entropy": ["train_loss", "val_loss"], "accuracy (val per file)": ["train_accuracy", "val_accuracy"]}
+    fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 3.8), squeeze=False)
+    for ax, (ylabel, columns) in zip(axes[0], panels.items()):
+        for col in columns:
+            ax.plot(history["epoch"], history[col], marker="o", label=col)
+        ax.set(xlabel="epoch", ylabel=ylabel, title=f"{title}: {ylabel}")
+        if "accuracy" in ylabel or "IoU" in ylabel:
+            ax.set_ylim(0, 1.02)
         ax.grid(alpha=0.3)
         ax.legend()
     return _save(fig, path)

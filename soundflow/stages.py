@@ -30,6 +30,21 @@ AED_METRICS = "reports/aed/metrics.json"
 AED_PREDICTIONS = "reports/aed/test_predictions.csv"
 AED_CONFUSION = "reports/aed/confusion_matrix.png"
 
+STREET_SCENES = "data/generated/street_scenes"
+SEG_WEIGHTS = "reports/seg/class_weights.json"
+SEG_MODEL = "outputs/seg/erfnet.pt"
+SEG_TRAIN_SUMMARY = "reports/seg/train.json"
+SEG_HISTORY = "reports/seg/train_history.csv"
+SEG_CURVES = "reports/seg/training_curves.png"
+SEG_METRICS = "reports/seg/metrics.json"
+SEG_IOU_TABLE = "reports/seg/iou_per_class.csv"
+SEG_IOU_PLOT = "reports/seg/iou_per_class.png"
+SEG_PREDICTIONS = "outputs/seg/predictions"
+SEG_FRACTIONS = "outputs/seg/predictions/fractions.csv"
+SOUND_LIBRARY = "data/generated/sound_library"
+SOUNDSCAPE_MAPPING = "configs/soundscape_mapping.yaml"
+SOUNDSCAPES = "data/soundscapes"
+
 STATE_DIR = ".soundflow"  # ignored: resumable training state, Prefect's home
 
 
@@ -104,6 +119,100 @@ def _aed_evaluate(p: Params, root: Path) -> object:
     return result
 
 
+def _street_scenes(p: Params, root: Path) -> object:
+    from tasks.datasets.street_scenes import generate_street_scenes
+
+    s = p.data.street_scenes
+    return generate_street_scenes(root / STREET_SCENES, n_train=s.n_train, n_val=s.n_val, n_test=s.n_test,
+                                  height=s.height, width=s.width, seed=s.seed)
+
+
+def _seg_dataset(p: Params, root: Path, split: str, augment: bool = False):
+    from tasks.segmentation.cityscapes import CityscapesSegmentation
+
+    return CityscapesSegmentation(root / p.seg.data.root, split, size=p.seg.data.size, augment=augment,
+                                  seed=p.seg.train.seed)
+
+
+def _seg_class_weights(p: Params, root: Path) -> object:
+    from soundflow.io import write_json
+    from tasks.segmentation.cityscapes import TRAIN_CLASSES, class_pixel_frequencies, enet_class_weights
+
+    freq = class_pixel_frequencies(_seg_dataset(p, root, "train"))
+    weights = enet_class_weights(freq, p.seg.train.class_weight_c)
+    print("class weights: " + ", ".join(f"{c} {w:.2f}" for c, w in zip(TRAIN_CLASSES, weights)))
+    return write_json(root / SEG_WEIGHTS, {"frequency": dict(zip(TRAIN_CLASSES, map(float, freq))),
+                                           "weight": dict(zip(TRAIN_CLASSES, map(float, weights)))})
+
+
+def _seg_train(p: Params, root: Path) -> object:
+    import hashlib
+    import json
+
+    import numpy as np
+    import pandas as pd
+
+    from soundflow.plots import training_curves
+    from tasks.segmentation.train import train
+
+    weights_doc = json.loads((root / SEG_WEIGHTS).read_text())
+    weights = np.asarray(list(weights_doc["weight"].values()), dtype=np.float64)
+    t = p.seg.train
+    # resuming is only valid for the same data, weights and parameters
+    fingerprint = hashlib.sha256(json.dumps([weights_doc, p.seg.model_dump(mode="json"),
+                                             p.data.street_scenes.model_dump()]).encode()).hexdigest()
+    ckpt = train(_seg_dataset(p, root, "train", augment=True), _seg_dataset(p, root, "val"), weights,
+                 root / SEG_MODEL, root / SEG_HISTORY, root / SEG_TRAIN_SUMMARY, epochs=t.epochs,
+                 batch_size=t.batch_size, lr=t.lr, weight_decay=t.weight_decay, poly_power=t.poly_power,
+                 num_workers=t.num_workers, device=t.device, seed=t.seed, state_dir=root / STATE_DIR / "seg_train",
+                 fingerprint=fingerprint)
+    training_curves(pd.read_csv(root / SEG_HISTORY), root / SEG_CURVES, title="ERFNet",
+                    panels={"cross-entropy": ["train_loss"], "mIoU / pixel accuracy (val)": ["val_miou", "val_pixel_accuracy"]})
+    return ckpt
+
+
+def _seg_evaluate(p: Params, root: Path) -> object:
+    from tasks.segmentation.evaluate import evaluate
+
+    out = evaluate(root / SEG_MODEL, _seg_dataset(p, root, "val"), root / SEG_METRICS, root / SEG_IOU_TABLE,
+                   root / SEG_IOU_PLOT, batch_size=p.seg.predict.batch_size, device=p.seg.train.device)
+    print(f"seg_evaluate: mIoU {out['miou']:.3f}, pixel accuracy {out['pixel_accuracy']:.3f} on the val split")
+    return out
+
+
+def _seg_predict(p: Params, root: Path) -> object:
+    from tasks.segmentation.predict import predict_folder
+
+    q = p.seg.predict
+    table = predict_folder(root / SEG_MODEL, root / q.images, root / SEG_PREDICTIONS, image_type=q.image_type,
+                           size=p.seg.data.size, batch_size=q.batch_size, device=p.seg.train.device)
+    print(f"seg_predict: {len(table)} image(s) segmented into {SEG_PREDICTIONS}")
+    return table
+
+
+def _sound_library(p: Params, root: Path) -> object:
+    from tasks.soundscapes.library import build_sound_library
+
+    s = p.data.sound_library
+    return build_sound_library(root / SOUND_LIBRARY, clips_per_label=s.clips_per_label, sample_rate=s.sample_rate,
+                               event_duration=s.event_duration, background_duration=s.background_duration,
+                               seed=s.seed)
+
+
+def _soundscapes(p: Params, root: Path) -> object:
+    from tasks.soundscapes.synthesis import SoundscapeParams, synthesize_all
+
+    q = p.soundscapes
+    summary = synthesize_all(root / SEG_FRACTIONS, root / q.mapping, root / q.library, root / SOUNDSCAPES,
+                             SoundscapeParams.from_dict(q.synthesis))
+    made = int(summary["n_soundscapes"].sum())
+    print(f"soundscapes: {made} soundscape(s) for {len(summary)} image(s) in {SOUNDSCAPES}")
+    for row in summary.itertuples():
+        if row.n_soundscapes == 0:
+            print(f"  {Path(str(row.image)).name}: {row.note}")
+    return summary
+
+
 STAGES: tuple[Stage, ...] = (
     Stage(
         name="urban_synth",
@@ -152,6 +261,83 @@ STAGES: tuple[Stage, ...] = (
         metrics=(AED_METRICS,),
         plots=(AED_PREDICTIONS, AED_CONFUSION),
         flow="acoustic_event_classification",
+    ),
+    Stage(
+        name="street_scenes",
+        desc="Generate procedural street scenes with label maps (Cityscapes layout)",
+        run=_street_scenes,
+        deps=(),
+        code=("tasks/datasets/street_scenes.py",),
+        params=("data.street_scenes",),
+        outs=(STREET_SCENES,),
+        flow="data",
+    ),
+    Stage(
+        name="seg_class_weights",
+        desc="Class pixel frequencies of the training labels and weights 1/ln(c + p)",
+        run=_seg_class_weights,
+        deps=("${seg.data.root}",),
+        code=("tasks/segmentation/cityscapes.py",),
+        params=("seg.data.root", "seg.train.class_weight_c"),
+        outs=(),
+        metrics=(SEG_WEIGHTS,),
+        flow="image_to_soundscape",
+    ),
+    Stage(
+        name="seg_train",
+        desc="Train ERFNet (AdamW, poly LR, weighted cross-entropy, best val mIoU kept by copy)",
+        run=_seg_train,
+        deps=("${seg.data.root}", SEG_WEIGHTS),
+        code=("tasks/segmentation/train.py", "tasks/segmentation/iou.py", "models/erfnet.py"),
+        params=("seg.data", "seg.train"),
+        outs=(SEG_MODEL,),
+        metrics=(SEG_TRAIN_SUMMARY,),
+        plots=(SEG_HISTORY, SEG_CURVES),
+        artifacts=(SEG_MODEL,),
+        history=SEG_HISTORY,
+        flow="image_to_soundscape",
+    ),
+    Stage(
+        name="seg_evaluate",
+        desc="Per-class IoU, mIoU and pixel accuracy on the val split (one confusion matrix)",
+        run=_seg_evaluate,
+        deps=("${seg.data.root}", SEG_MODEL),
+        code=("tasks/segmentation/evaluate.py", "tasks/segmentation/iou.py"),
+        params=("seg.data", "seg.predict.batch_size"),
+        outs=(),
+        metrics=(SEG_METRICS,),
+        plots=(SEG_IOU_TABLE, SEG_IOU_PLOT),
+        flow="image_to_soundscape",
+    ),
+    Stage(
+        name="seg_predict",
+        desc="Label maps, colour overlays and class pixel fractions for every test image",
+        run=_seg_predict,
+        deps=("${seg.predict.images}", SEG_MODEL),
+        code=("tasks/segmentation/predict.py",),
+        params=("seg.data.size", "seg.predict"),
+        outs=(SEG_PREDICTIONS,),
+        flow="image_to_soundscape",
+    ),
+    Stage(
+        name="sound_library",
+        desc="Build a Scaper sound library (foreground events, background ambiences) from procedural sounds",
+        run=_sound_library,
+        deps=(),
+        code=("tasks/soundscapes/library.py", "tasks/datasets/urban_synth.py"),
+        params=("data.sound_library",),
+        outs=(SOUND_LIBRARY,),
+        flow="data",
+    ),
+    Stage(
+        name="soundscapes",
+        desc="Scaper soundscapes per segmented image: background = dominant mapped class, foreground = the others",
+        run=_soundscapes,
+        deps=(SEG_FRACTIONS, SOUNDSCAPE_MAPPING, "${soundscapes.library}"),
+        code=("tasks/soundscapes/synthesis.py",),
+        params=("soundscapes",),
+        outs=(SOUNDSCAPES,),
+        flow="image_to_soundscape",
     ),
 )
 

@@ -43,3 +43,42 @@ def init_raw_data(root: Path) -> None:
         raw.mkdir(parents=True)
         with dvc_state.open_repo(Path(root)) as repo:
             dvc_state.commit_dvcfile(repo, Path(root) / "data.dvc")
+
+
+def set_params(root: Path, overrides: dict[str, Any]) -> None:
+    """Change dotted keys of ``root/params.yaml`` (validated, as ``dvc exp run -S`` would set them)."""
+    path = Path(root) / "params.yaml"
+    raw = read_params_yaml(path)
+    for key, value in overrides.items():
+        set_dotted(raw, key, value)
+    parse_params(raw, path)
+    path.write_text(yaml.safe_dump(raw, sort_keys=False))
+
+
+# A tiny but complete configuration of the default pipeline: every stage runs for real, in seconds.
+TINY = {
+    "data.urban_synth.clips_per_class": 4,
+    "data.urban_synth.n_folds": 3,
+    "data.urban_synth.duration": [1.0, 3.5],
+    "aed.data.test_folds": [3],
+    "aed.features.sample_rate": 16000,
+    "aed.features.n_freq_bins": 64,
+    "aed.features.n_frames": 64,
+    "aed.features.frame_hop_seconds": 0.047,
+    "aed.model.width": 4,
+    "aed.model.dense": 32,
+    "aed.train.epochs": 2,
+    "data.street_scenes.n_train": 6,
+    "data.street_scenes.n_val": 3,
+    "data.street_scenes.n_test": 2,
+    "data.street_scenes.height": 64,
+    "data.street_scenes.width": 128,
+    "seg.data.size": [64, 128],
+    "seg.train.epochs": 1,
+    "seg.train.batch_size": 3,
+    "data.sound_library.clips_per_label": 1,
+    "data.sound_library.event_duration": [3.0, 5.0],
+    "data.sound_library.background_duration": 12.0,
+    "soundscapes.synthesis.duration": 10.0,
+    "soundscapes.synthesis.soundscapes_per_image": 2,
+}

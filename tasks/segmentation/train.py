@@ -129,7 +129,8 @@ def train(
     weights = np.asarray(class_weights, dtype=np.float32)
     num_classes = len(weights)
     classes = class_names(train_ds, num_classes)
-    input_size = [int(s) for s in train_ds[0][0].shape[-2:]]
+    # the dataset's ``size`` if it has one: reading an item would consume an augmentation draw
+    input_size = [int(s) for s in getattr(train_ds, "size", None) or train_ds[0][0].shape[-2:]]
     if input_size[0] % 8 or input_size[1] % 8:
         raise ValueError(f"training images are {input_size[0]}x{input_size[1]}; ERFNet needs sides that are multiples of 8")
 

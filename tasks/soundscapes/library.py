@@ -156,7 +156,9 @@ def _impacts(n: int, times: np.ndarray, gains: np.ndarray, kernel: np.ndarray, s
     return signal.fftconvolve(train, kernel)[:n]
 
 
-def _decay_kernel(sr: int, rng: np.random.Generator, length: float, tau: float, band: tuple[float, float]) -> np.ndarray:
+def _decay_kernel(
+    sr: int, rng: np.random.Generator, length: float, tau: float, band: tuple[float, float]
+) -> np.ndarray:
     m = max(4, int(length * sr))
     t = _time(m, sr)
     return _filt(rng.standard_normal(m), "bandpass", band, sr) * np.exp(-t / tau)
@@ -209,7 +211,8 @@ def _voice(n: int, sr: int, rng: np.random.Generator, f0_range: tuple[float, flo
     vowels = []
     for _ in range(3):  # three vowels, cross-faded by smooth random weights
         y = exc
-        for fc, bw in ((rng.uniform(300, 900), 90.0), (rng.uniform(900, 2400), 120.0), (rng.uniform(2400, 3400), 180.0)):
+        formants = ((rng.uniform(300, 900), 90.0), (rng.uniform(900, 2400), 120.0), (rng.uniform(2400, 3400), 180.0))
+        for fc, bw in formants:
             r = np.exp(-np.pi * bw / sr)
             y = signal.lfilter([1.0 - r], [1.0, -2.0 * r * np.cos(2 * np.pi * fc / sr), r * r], y)
         vowels.append(_unit_rms(y))
@@ -233,7 +236,7 @@ def _fg_bicycle(n: int, sr: int, rng: np.random.Generator) -> np.ndarray:
     ticks_at = np.nonzero(np.diff(np.floor(np.cumsum(rate) / sr)) > 0)[0] / sr
     ticks_at = ticks_at[coast[(ticks_at * sr).astype(np.int64)] > 0]
     tick = _decay_kernel(sr, rng, 0.006, 0.0012, (2500.0, 9000.0))
-    chain = _unit_rms(_impacts(n, ticks_at, rng.uniform(0.6, 1.0, ticks_at.size), tick, sr) + 1e-9)
+    chain = _unit_rms(_impacts(n, ticks_at, rng.uniform(0.6, 1.0, ticks_at.size), tick, sr))
     hiss = _unit_rms(_filt(rng.standard_normal(n), "bandpass", (300.0, rng.uniform(2000, 5000)), sr))
     x = rng.uniform(0.3, 0.8) * chain + rng.uniform(0.05, 0.2) * hiss
     # Bell: inharmonic partials with beating pairs, rung 1-3 times, each ring 1-3 fast strikes.
@@ -251,7 +254,7 @@ def _fg_bicycle(n: int, sr: int, rng: np.random.Generator) -> np.ndarray:
     for ring_t in rng.uniform(0.0, max(dur - 0.5, 0.01), int(rng.integers(1, 4))):
         strikes += [ring_t + j * rng.uniform(0.09, 0.18) for j in range(int(rng.integers(1, 4)))]
     bell = _impacts(n, np.array(strikes), rng.uniform(0.7, 1.0, len(strikes)), ring, sr)
-    return x + rng.uniform(1.5, 4.0) * float(np.sqrt(np.mean(x**2))) * _unit_rms(bell + 1e-9)
+    return x + rng.uniform(1.5, 4.0) * float(np.sqrt(np.mean(x**2))) * _unit_rms(bell)
 
 
 def _fg_car(n: int, sr: int, rng: np.random.Generator) -> np.ndarray:
@@ -297,7 +300,8 @@ def _fg_motorcycle(n: int, sr: int, rng: np.random.Generator) -> np.ndarray:
     m = n + margin
     # Throttle blips: the rpm jumps up and falls back.
     throttle = _smooth_gate(_gate(m, sr, rng, (0.3, 1.5), (0.4, 2.0), start_on=bool(rng.random() < 0.5)), sr, 0.15)
-    fire = rng.uniform(35.0, 70.0) * (1.0 + rng.uniform(0.8, 2.0) * throttle) * (1.0 + 0.02 * _smooth_noise(m, sr, 4.0, rng))
+    jitter = 1.0 + 0.02 * _smooth_noise(m, sr, 4.0, rng)
+    fire = rng.uniform(35.0, 70.0) * (1.0 + rng.uniform(0.8, 2.0) * throttle) * jitter
     x = _engine(m, sr, rng, fire, 16, rng.uniform(0.5, 0.9), rng.uniform(0.4, 1.0), rng.uniform(2500, 6000))
     x = _unit_rms(x) * (0.6 + 0.6 * throttle)
     if rng.random() < 0.6:
@@ -316,7 +320,7 @@ def _fg_person(n: int, sr: int, rng: np.random.Generator) -> np.ndarray:
     hard = rng.random() < 0.5  # hard soles click, trainers thud
     band = (rng.uniform(800, 1500), rng.uniform(5000, 9000)) if hard else (rng.uniform(80, 200), rng.uniform(800, 2000))
     kern = _decay_kernel(sr, rng, 0.08, rng.uniform(0.008, 0.03), band)
-    x = rng.uniform(0.3, 1.0) * _unit_rms(_impacts(n, times, gains, kern, sr) + 1e-9)
+    x = rng.uniform(0.3, 1.0) * _unit_rms(_impacts(n, times, gains, kern, sr))
     choice = rng.random()
     if choice < 0.65:  # one or two adults talking
         talk = sum(_voice(n, sr, rng, (85.0, 240.0)) * rng.uniform(0.5, 1.0) for _ in range(int(rng.integers(1, 3))))
@@ -341,10 +345,12 @@ def _fg_traffic_light(n: int, sr: int, rng: np.random.Generator) -> np.ndarray:
         tm = _time(m, sr)
         k = np.arange(1, 6)
         amps = np.where(k % 2 == 1, 1.0 / k, 0.0) * rng.uniform(0.0, 1.0) + (k == 1)  # sine to square-ish
-        beep = np.sum(amps[:, None] * np.sin(2 * np.pi * np.outer(k * f, tm)) * (np.outer(k * f, np.ones(m)) < 0.45 * sr), 0)
+        amps = amps * (k * f < 0.45 * sr)
+        beep = np.sum(amps[:, None] * np.sin(2 * np.pi * np.outer(k * f, tm)), 0)
         beep *= np.minimum(1.0, np.minimum(tm, tm[::-1]) / 0.004)
     else:  # mechanical 'tok' ticker
-        beep = _decay_kernel(sr, rng, 0.05, rng.uniform(0.004, 0.012), (rng.uniform(600, 1500), rng.uniform(2500, 5000)))
+        band = (rng.uniform(600, 1500), rng.uniform(2500, 5000))
+        beep = _decay_kernel(sr, rng, 0.05, rng.uniform(0.004, 0.012), band)
         beep += 0.5 * np.max(np.abs(beep)) * np.sin(2 * np.pi * rng.uniform(800, 2000) * _time(beep.size, sr)) * np.exp(
             -_time(beep.size, sr) / 0.01
         )
@@ -362,7 +368,7 @@ def _fg_train(n: int, sr: int, rng: np.random.Generator) -> np.ndarray:
     offsets = np.array([0.0, axle, bogie, bogie + axle])
     times = (coaches[:, None] + offsets[None, :]).ravel()
     clack = _decay_kernel(sr, rng, 0.12, rng.uniform(0.01, 0.03), (rng.uniform(60, 200), rng.uniform(1500, 4000)))
-    clacks = _unit_rms(_impacts(n, times, rng.uniform(0.6, 1.0, times.size), clack, sr) + 1e-9)
+    clacks = _unit_rms(_impacts(n, times, rng.uniform(0.6, 1.0, times.size), clack, sr))
     rumble = _unit_rms(_filt(np.cumsum(rng.standard_normal(n)) * 0.01, "bandpass", (20.0, rng.uniform(150, 400)), sr))
     swell = 1.0 + 0.3 * np.tanh(_smooth_noise(n, sr, 0.3, rng))
     x = (rumble * rng.uniform(0.8, 1.5) + clacks * rng.uniform(0.4, 1.0)) * swell
@@ -380,7 +386,8 @@ def _fg_train(n: int, sr: int, rng: np.random.Generator) -> np.ndarray:
             if m <= 16:
                 continue
             tm = _time(m, sr)
-            blast = sum(_harmonics(np.full(m, base * c) * (1 + 0.002 * np.sin(2 * np.pi * 5 * tm)), sr, amps, rng) for c in chord)
+            vibrato = 1 + 0.002 * np.sin(2 * np.pi * 5 * tm)
+            blast = sum(_harmonics(base * c * vibrato, sr, amps, rng) for c in chord)
             env = np.minimum(1.0, np.minimum(tm / 0.06, (tm[::-1]) / 0.12))
             s0 = int(start * sr)
             x[s0 : s0 + m] += rng.uniform(1.5, 3.0) * _unit_rms(blast) * env
@@ -397,7 +404,7 @@ def _fg_truck(n: int, sr: int, rng: np.random.Generator) -> np.ndarray:
         t = _time(n, sr)
         gate = _smooth_gate(((t + rng.uniform(0, period)) % period < on).astype(float), sr, 0.005)
         beeper = _harmonics(np.full(n, f), sr, np.array([1.0, 0.0, 0.25, 0.0, 0.1]), rng) * gate
-        x += rng.uniform(0.6, 1.5) * _unit_rms(beeper + 1e-9)
+        x += rng.uniform(0.6, 1.5) * _unit_rms(beeper)
     elif rng.random() < 0.5:  # air-brake release
         m = int(min(rng.uniform(0.5, 1.2), n / sr) * sr)
         tm = _time(m, sr)
@@ -421,10 +428,12 @@ _FOREGROUND_MODELS: dict[str, _Model] = {
 _DESCRIPTIONS: dict[tuple[str, str], str] = {
     ("foreground", "bicycle"): "bell rings (inharmonic, beating partials), freewheel ticks, tyre hiss",
     ("foreground", "bus"): "low engine (22-38 Hz firing, sometimes pulling away), air-brake/door hiss",
-    ("foreground", "car"): "idling engine or Doppler pass-by with tyre roar (urban_synth engine_idling), horn sometimes",
+    ("foreground", "car"): "idling engine or Doppler pass-by with tyre roar (urban_synth engine_idling), horn"
+    " sometimes",
     ("foreground", "motorcycle"): "higher-rpm engine with throttle blips, often passing by",
     ("foreground", "person"): "footsteps with talking adults, or children playing (urban_synth)",
-    ("foreground", "traffic light"): "pedestrian-crossing locator beeps or ticks, often switching to the fast walk rate",
+    ("foreground", "traffic light"): "pedestrian-crossing locator beeps or ticks, often switching to the fast"
+    " walk rate",
     ("foreground", "train"): "rail-joint clacks and rumble, flange squeal sometimes, horn chord",
     ("foreground", "truck"): "low diesel with knock, reverse beeper or air-brake release",
     ("background", "road"): "street traffic ambience (urban_synth street_traffic)",
@@ -436,7 +445,7 @@ _DESCRIPTIONS: dict[tuple[str, str], str] = {
 def _render_foreground(label: str, duration: float, sr: int, rng: np.random.Generator) -> np.ndarray:
     n = int(round(duration * sr))
     x = np.nan_to_num(np.asarray(_FOREGROUND_MODELS[label](n, sr, rng), dtype=np.float64)[:n])
-    x = _filt(x, "highpass", 20.0, sr)  # no DC / subsonic drift in the files
+    x = _filt(x, "highpass", 25.0, sr, order=4)  # no DC or subsonic rumble: inaudible, but it inflates peaks
     peak = float(np.max(np.abs(x))) if n else 0.0
     if peak > 0:
         x *= urban_synth.EVENT_PEAK / peak
