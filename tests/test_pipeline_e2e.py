@@ -12,13 +12,14 @@ import pandas as pd
 import pytest
 
 from soundflow import dvc_state
+from soundflow.stages import STAGES
 from soundflow.workspace import TINY, copy_project, set_params
 from tasks.datasets.urban_synth import generate_dataset
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.slow
 
-STAGE_NAMES = ["urban_synth", "aed_features", "aed_train", "aed_evaluate"]
+STAGE_NAMES = sorted(s.name for s in STAGES)
 
 
 def sh(args: list[str], cwd: Path, env: dict[str, str], ok: bool = True) -> str:
@@ -59,7 +60,7 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_both_engines_share_one_notion_of_up_to_date(project: Path, cli_env: dict[str, str]) -> None:
     first = sh(["dvc", "repro"], project, cli_env)
-    assert ran_by_dvc(first) == STAGE_NAMES
+    assert sorted(ran_by_dvc(first)) == STAGE_NAMES
     metrics = json.loads((project / "reports/aed/metrics.json").read_text())
     assert 0 <= metrics["accuracy"] <= 1 and metrics["n_files"] > 0
 
@@ -76,7 +77,7 @@ def test_both_engines_share_one_notion_of_up_to_date(project: Path, cli_env: dic
     assert re.search(r"aed_features\s+up to date", listing) and re.search(r"aed_evaluate\s+up to date", listing)
     changed = sh(["soundflow", "run"], project, cli_env)
     assert ran_by_prefect(changed) == ["aed_train", "aed_evaluate"]
-    assert sorted(cached_tasks(changed)) == ["aed_features", "urban_synth"]
+    assert sorted(cached_tasks(changed)) == sorted(set(STAGE_NAMES) - {"aed_train", "aed_evaluate"})
     assert "Data and pipelines are up to date" in sh(["dvc", "status"], project, cli_env)
 
     set_params(project, {"aed.model.dropout": 0.3})
@@ -98,7 +99,7 @@ def test_mlflow_holds_nested_stage_runs_with_metrics_artifacts_and_tags(project:
     stages = runs[runs["tags.soundflow.stage"].notna()]
     assert stages["tags.mlflow.parentRunId"].isin(set(parents["run_id"])).all()
     first_dvc = stages[stages["tags.mlflow.parentRunId"] == parents.iloc[0]["run_id"]]
-    assert list(first_dvc["tags.soundflow.stage"]) == STAGE_NAMES
+    assert sorted(first_dvc["tags.soundflow.stage"]) == STAGE_NAMES
     assert parents.iloc[0]["params.aed.train.lr_start"] == "0.001"  # all params, flattened
 
     ev = stages[stages["tags.soundflow.stage"] == "aed_evaluate"].iloc[-1]
@@ -116,6 +117,38 @@ def test_mlflow_holds_nested_stage_runs_with_metrics_artifacts_and_tags(project:
     epochs = int(tr["params.aed.train.epochs"])
     assert len(client.get_metric_history(tr["run_id"], "history/train_loss")) == epochs
     assert "aed_train" in client.download_artifacts(tr["run_id"], "aed_train.log")
+
+
+def test_image_to_soundscape_outputs(project: Path) -> None:
+    import jams
+    import soundfile as sf
+    import yaml
+
+    fractions = pd.read_csv(project / "outputs/seg/predictions/fractions.csv")
+    assert len(fractions) == 2  # data.street_scenes.n_test in TINY
+    for image in fractions["image"]:
+        stem = Path(image).stem
+        assert len(list((project / "outputs/seg/predictions").rglob(f"{stem}_pred.jpg"))) == 1
+    mapping = yaml.safe_load((project / "configs/soundscape_mapping.yaml").read_text())
+    for _, row in fractions.iterrows():
+        present = [c for c in fractions.columns[1:] if row[c] > 0]
+        allowed = {v for c in present for v in (mapping.get(c) or {}).values()}
+        wavs = sorted((project / "data/soundscapes").glob(f"{Path(row['image']).stem}_soundscape_*.wav"))
+        if not allowed:
+            assert not wavs
+            continue
+        assert len(wavs) == 2  # soundscapes_per_image in TINY
+        for wav in wavs:
+            assert sf.info(str(wav)).duration == pytest.approx(10.0, abs=1e-3)
+            ann = jams.load(str(wav.with_suffix(".jams"))).annotations.search(namespace="scaper")[0]
+            labels = [obs.value["label"] for obs in ann.data]
+            roles = [obs.value["role"] for obs in ann.data]
+            assert set(labels) <= allowed, (labels, present)
+            assert 4 <= roles.count("foreground") <= 7
+
+    runs = mlflow_runs(project)
+    ev = runs[runs["tags.soundflow.stage"] == "seg_evaluate"].iloc[-1]
+    assert 0 <= ev["metrics.miou"] <= 1 and "metrics.iou/road" in runs.columns
 
 
 def test_predict_prints_rates_classes_and_timing(project: Path, cli_env: dict[str, str]) -> None:

@@ -18,7 +18,8 @@ from soundflow import metrics, plots
 from soundflow.config import AedDataParams, AedEvaluateParams
 from soundflow.io import atomic_path, write_json
 from tasks.aed.features import read_index
-from tasks.aed.train import ChunkDataset, chunk_rows, load_checkpoint, pick_device, pool_by_file, predict_rows
+from soundflow.devices import pick_device
+from tasks.aed.train import ChunkDataset, chunk_rows, load_checkpoint, pool_by_file, predict_rows
 
 
 @dataclass(frozen=True)

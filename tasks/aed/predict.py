@@ -13,7 +13,8 @@ import torch
 from soundflow.audio import load_audio
 from soundflow.config import AedFeatureParams
 from tasks.aed.features import spectrogram_chunks
-from tasks.aed.train import load_checkpoint, pick_device
+from soundflow.devices import pick_device
+from tasks.aed.train import load_checkpoint
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,7 @@ from tqdm import tqdm
 
 import models
 from soundflow.config import AedDataParams, AedModelParams, AedTrainParams
+from soundflow.devices import autocast, pick_device
 from soundflow.io import atomic_path, write_json
 from tasks.aed.features import ChunkIndex, read_index
 
@@ -58,14 +59,6 @@ class ChunkDataset(Dataset):
         return x.unsqueeze(0), int(self.labels[i])
 
 
-def pick_device(name: str) -> torch.device:
-    if name == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError("aed.train.device is 'cuda' but no CUDA device is available")
-    if name == "auto":
-        name = "cuda" if torch.cuda.is_available() else "cpu"
-    return torch.device(name)
-
-
 def split_files(index: ChunkIndex, data: AedDataParams, seed: int) -> dict[str, np.ndarray]:
     """File ids of train / val / test: test = ``test_folds``; val = a per-class share of the other files."""
     test = np.isin(index.file_fold, data.test_folds)
@@ -92,11 +85,6 @@ def build_model(n_classes: int, input_shape: tuple[int, int], p: AedModelParams)
                               dropout=p.dropout)
 
 
-def _autocast(device: torch.device):
-    # bf16 keeps fp32's range, so no gradient scaler is needed
-    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda")
-
-
 @torch.no_grad()
 def predict_rows(model: torch.nn.Module, loader: DataLoader, device: torch.device) -> tuple[np.ndarray, float]:
     """Softmax probabilities of every chunk of ``loader`` and the mean cross-entropy."""
@@ -104,7 +92,7 @@ def predict_rows(model: torch.nn.Module, loader: DataLoader, device: torch.devic
     probs, loss_sum, n = [], 0.0, 0
     for x, y in loader:
         x, y = x.to(device, non_blocking=True), y.to(device)
-        with _autocast(device):
+        with autocast(device):
             logits = model(x).float()
         loss_sum += F.cross_entropy(logits, y, reduction="sum").item()
         n += len(y)
@@ -203,7 +191,7 @@ def train(
             if step >= steps_per_epoch:
                 break
             x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
-            with _autocast(device):
+            with autocast(device):
                 logits = model(x)
             loss = F.cross_entropy(logits.float(), y)
             opt.zero_grad(set_to_none=True)

@@ -226,6 +226,7 @@ class _Scene:
         self.h = rng.uniform(1.2, 1.45)
         self.curv = float(rng.normal(0.0, 0.0012)) if rng.random() < 0.4 else 0.0
         self.n_strip = 10 if self.curv else 2
+        self._t_strip = np.linspace(0.0, 1.0, self.n_strip)
         self.z_bottom = self.f * self.h / (height - self.vy)  # depth seen at the bottom row
         self.z_far = 320.0
         self.overcast = rng.random() < style.overcast
@@ -235,16 +236,22 @@ class _Scene:
 
     # ---------------------------------------------------------------- geometry
     def proj(self, u: np.ndarray | float, y: np.ndarray | float, z: np.ndarray | float) -> np.ndarray:
-        u, y, z = np.broadcast_arrays(np.asarray(u, float), np.asarray(y, float), np.asarray(z, float))
+        u, y, z = np.asarray(u, float), np.asarray(y, float), np.asarray(z, float)
         x_world = u - self.o + 0.5 * self.curv * z * z
-        return np.stack([self.vx + self.f * x_world / z, self.vy + self.f * (self.h - y) / z], axis=-1)
+        xs = self.vx + self.f * x_world / z
+        ys = self.vy + self.f * (self.h - y) / z
+        out = np.empty(np.broadcast_shapes(xs.shape, ys.shape) + (2,))
+        out[..., 0] = xs
+        out[..., 1] = ys
+        return out
 
     def lateral(self, u: float, z: float) -> float:
         """World x (metres right of the camera) of road coordinate ``u`` at depth ``z``."""
         return u - self.o + 0.5 * self.curv * z * z
 
     def _zs(self, z0: float, z1: float) -> np.ndarray:
-        return np.geomspace(max(z0, 0.3), max(z1, 0.31), self.n_strip)
+        a, b = max(z0, 0.3), max(z1, 0.31)
+        return a * (b / a) ** self._t_strip
 
     def ground(self, u0: float, u1: float, z0: float, z1: float, y: float = 0.0) -> np.ndarray:
         zs = self._zs(z0, z1)
@@ -616,18 +623,26 @@ class _Scene:
         centres = a0 + (a1 - a0 - n_cols * pitch) / 2 + pitch * (np.arange(n_cols) + 0.5)
         floors = [p["ground_h"] + j * p["floor_h"] + 0.85 for j in range(p["storeys"] - 1)]
         glass = np.asarray(p["glass"], float)
-        for y0 in floors:
-            y1 = y0 + min(wh, p["floor_h"] - 1.0)
-            for c in centres:
-                lo, hi = c - ww / 2, c + ww / 2
-                if plane == "side":
-                    pts = self.proj(fixed, np.array([y0, y0, y1, y1]), np.array([lo, hi, hi, lo]))
-                else:
-                    pts = self.proj(np.array([lo, hi, hi, lo]), np.array([y0, y0, y1, y1]), fixed)
-                if np.ptp(pts[:, 0]) < 1.0 or np.ptp(pts[:, 1]) < 1.0:
-                    continue
-                g = glass * rng.uniform(0.7, 1.5) * k_light if rng.random() < 0.85 else np.array([200, 205, 210.0]) * rng.uniform(0.7, 1.0)
-                cv.poly(pts, _col(g), BUILDING)
+        if not floors:
+            return
+        y0 = np.asarray(floors)[:, None, None]
+        y1 = y0 + min(wh, p["floor_h"] - 1.0)
+        lo = centres[None, :, None] - ww / 2
+        hi = centres[None, :, None] + ww / 2
+        ys = np.broadcast_to(np.concatenate([y0, y0, y1, y1], axis=2), (len(floors), n_cols, 4))
+        along = np.broadcast_to(np.concatenate([lo, hi, hi, lo], axis=2), (len(floors), n_cols, 4))
+        pts = self.proj(fixed, ys, along) if plane == "side" else self.proj(along, ys, fixed)
+        pts = pts.reshape(-1, 4, 2)
+        n = len(pts)
+        k_glass = rng.uniform(0.7, 1.5, n) * k_light
+        bright = rng.random(n) >= 0.85
+        k_bright = rng.uniform(0.7, 1.0, n)
+        ext = pts.max(axis=1) - pts.min(axis=1)
+        keep = (ext[:, 0] >= 1.0) & (ext[:, 1] >= 1.0)
+        keep &= (pts[:, :, 0].max(1) >= 0) & (pts[:, :, 0].min(1) <= self.W) & (pts[:, :, 1].max(1) >= 0) & (pts[:, :, 1].min(1) <= self.H)
+        for k in np.flatnonzero(keep):
+            g = np.array([200, 205, 210.0]) * k_bright[k] if bright[k] else glass * k_glass[k]
+            cv.poly(pts[k], _col(g), BUILDING)
         if p["shop"]:
             n = max(1, int((a1 - a0) // rng.uniform(4, 8)))
             edges = np.linspace(a0 + 0.4, a1 - 0.4, n + 1)

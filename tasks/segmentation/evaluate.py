@@ -24,7 +24,8 @@ from tqdm import tqdm  # noqa: E402
 
 from soundflow.io import atomic_path, write_json  # noqa: E402
 from tasks.segmentation.iou import ConfusionMatrix  # noqa: E402
-from tasks.segmentation.train import load_checkpoint, pick_device, predict_logits  # noqa: E402
+from soundflow.devices import pick_device
+from tasks.segmentation.train import load_checkpoint, predict_logits  # noqa: E402
 
 
 def _none_if_nan(v: float) -> float | None:

@@ -24,7 +24,8 @@ from PIL import Image
 from tqdm import tqdm
 
 from soundflow.io import atomic_path
-from tasks.segmentation.train import load_checkpoint, pick_device, predict_logits
+from soundflow.devices import pick_device
+from tasks.segmentation.train import load_checkpoint, predict_logits
 
 
 def load_image(path: Path, size: tuple[int, int]) -> tuple[np.ndarray, torch.Tensor]:

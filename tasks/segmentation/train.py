@@ -33,23 +33,11 @@ from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
 import models
+from soundflow.devices import autocast, pick_device
 from soundflow.io import atomic_path, write_json
 from tasks.segmentation.iou import IGNORE_INDEX, ConfusionMatrix
 
 MODEL_NAME = "erfnet"
-
-
-def pick_device(name: str) -> torch.device:
-    if name == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError("segmentation device is 'cuda' but no CUDA device is available")
-    if name == "auto":
-        name = "cuda" if torch.cuda.is_available() else "cpu"
-    return torch.device(name)
-
-
-def autocast(device: torch.device):
-    # bf16 keeps fp32's range, so no gradient scaler is needed
-    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda")
 
 
 def to_device(x: torch.Tensor, device: torch.device) -> torch.Tensor:
