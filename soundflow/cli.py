@@ -5,6 +5,7 @@
   soundflow list                                     every stage with its status (up to date / stale and why)
   soundflow stage NAME                               run one stage now (the command DVC runs)
   soundflow predict FILE.wav [...]                   top classes per file from the trained AED checkpoint
+  soundflow segment --test-images DIR [--test-images-type png|jpg]   ERFNet label maps and overlays
   soundflow dvc-yaml [--check]                       write (or check) dvc.yaml from soundflow/stages.py
   soundflow params                                   validate params.yaml
 """
@@ -134,6 +135,21 @@ def cmd_predict(args: argparse.Namespace) -> int:
     return status
 
 
+def cmd_segment(args: argparse.Namespace) -> int:
+    from soundflow.config import load_params
+    from soundflow.stages import SEG_MODEL
+    from tasks.segmentation.predict import predict_folder
+
+    root = _root()
+    p = load_params(root).seg
+    out = Path(args.out)
+    table = predict_folder(Path(args.checkpoint) if args.checkpoint else root / SEG_MODEL, Path(args.test_images), out,
+                           image_type=args.test_images_type, size=p.data.size, batch_size=p.predict.batch_size,
+                           device=p.train.device, progress=True)
+    print(f"{len(table)} image(s): label maps, <image>_pred.jpg overlays and fractions.csv in {out}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="soundflow", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="command", required=True)
@@ -158,6 +174,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--overlap", type=float, help="seconds of overlap between chunks (default: aed.predict.overlap)")
     p.add_argument("--checkpoint", help=f"model checkpoint (default: the aed_train stage's output)")
     p.set_defaults(fn=cmd_predict)
+    p = sub.add_parser("segment", help="label maps and colour overlays for a folder of images (trained ERFNet)")
+    p.add_argument("--test-images", required=True, help="folder of images (searched recursively)")
+    p.add_argument("--test-images-type", choices=["png", "jpg"], default="png")
+    p.add_argument("--out", default="outputs/seg/segment", help="output folder")
+    p.add_argument("--checkpoint", help="model checkpoint (default: the seg_train stage's output)")
+    p.set_defaults(fn=cmd_segment)
     p = sub.add_parser("dvc-yaml", help="write dvc.yaml from the stage declarations")
     p.add_argument("--check", action="store_true", help="only check that dvc.yaml is current")
     p.set_defaults(fn=cmd_dvc_yaml)
