@@ -208,6 +208,8 @@ class _Block:
     kind: str  # "building", "park", "lot", "wall"
     z0: float
     z1: float
+    height: float = 0.0  # buildings: height and the road-side facade's u, once planned
+    facade_u: float = 0.0
 
 
 class _Scene:
@@ -599,7 +601,7 @@ class _Scene:
         floor_h = rng.uniform(2.8, 3.5)
         ground_h = rng.uniform(3.2, 4.6)
         height = ground_h + (storeys - 1) * floor_h + rng.uniform(0.3, 1.2)
-        b.height, b.facade_u = height, u_f  # type: ignore[attr-defined]
+        b.height, b.facade_u = height, u_f
         col = np.asarray(st.facades[int(rng.integers(len(st.facades)))], float)
         col = col * rng.uniform(0.85, 1.12) + rng.uniform(-10, 10, 3)
         glass = _col(np.array([55, 65, 78]) * rng.uniform(0.6, 1.4) + rng.uniform(-8, 8, 3))
@@ -663,7 +665,6 @@ class _Scene:
 
     def _draw_building(self, cv: _Canvas, *, s: int, u_f: float, z0: float, z1: float, height: float, col: np.ndarray,
                        depth: float, roof: bool, roof_col: Color, cornice: bool, **p: object) -> None:
-        p.update(height=height)
         u_back = u_f + s * depth
         k_front, k_side = self.lit(0), self.lit(-s)
         if roof:  # pitched roof rising away from the street
@@ -692,7 +693,7 @@ class _Scene:
         col = _jitter((95, 100, 90) if rng.random() < 0.5 else (130, 100, 70), rng)
         post = _col(col, 0.7)
         spacing = rng.uniform(1.8, 3.0)
-        z0, z1, s = max(b.z0, 0.45), b.z1, b.side
+        z0, z1 = max(b.z0, 0.45), b.z1
 
         def draw(cv: _Canvas) -> None:
             cv.poly(self.side(u, 0, fh, z0, z1), col, FENCE)
@@ -917,9 +918,9 @@ class _Scene:
         cab_back = rng.uniform(0.8, 1.3)
         u0, u1, z1 = uc - w / 2, uc + w / 2, z0 + length
         light_on = rng.random() < 0.3
+        pillar = rng.uniform(1.0, 1.6)  # spacing of bus/tram window pillars
 
         def draw(cv: _Canvas) -> None:
-            near_c = _col(col, self.lit(0))
             dark = (25, 25, 27)
             if kind == "car":
                 self._box(cv, u0 + 0.1, u1 - 0.1, 0.0, 0.4, z0 + 0.5, z1 - 0.5, dark, label)  # tyres under the body
@@ -950,7 +951,7 @@ class _Scene:
                         zz = z0 + 0.5
                         while zz < z1 - 1.0:
                             cv.poly(self.side(uu, 1.1, body_top - 0.45, zz, zz + 0.12), _col(col, 0.7), label)
-                            zz += rng_pillar
+                            zz += pillar
                     cv.poly(self.front(u0 + 0.15, u1 - 0.15, 1.2 if oncoming else 1.9, body_top - 0.3, z0 - 0.01), glass, label)
                     cv.poly(self.front(u0 + 0.4, u1 - 0.4, body_top - 0.28, body_top - 0.06, z0 - 0.01), (40, 30, 10), label)
                 else:
@@ -970,9 +971,7 @@ class _Scene:
                 if kind == "tram":
                     cv.line(self.proj(np.array([uc - 0.6, uc, uc + 0.6]), np.array([body_top, body_top + 1.2, body_top]), z0 + 6),
                             max(1.0, 0.05 * self.f / z0), (40, 40, 40), label)
-            del near_c
 
-        rng_pillar = rng.uniform(1.0, 1.6)
         if z0 > 0.8:
             self.shadows.append((self.ground(u0 - 0.15, u1 + 0.15, z0 - 0.25, z1 + 0.3), 0.45 + self.sun * 0.4))
         self.add(z0, draw)
@@ -1030,6 +1029,7 @@ class _Scene:
         label = MOTO if motor else BIKE
         r = 0.3 if motor else 0.34
         base = 0.7 if motor else 0.52
+        helmet = rng.random() < 0.5
 
         def draw(cv: _Canvas) -> None:
             s = self.f / z
@@ -1061,9 +1061,8 @@ class _Scene:
                           [0.93, 0.93, 0.82 * hp + lift, 0.85 * hp + lift]), p["top"], RIDER)
                 cv.poly(q([seat_dx + 0.22, seat_dx + 0.3, 0.44, 0.38], [0.78 * hp + lift, 0.8 * hp + lift, 1.02, 0.98]), p["top"], RIDER)
                 hx, hy = q(seat_dx + 0.3, 0.93 * hp + lift)
-                cv.ellipse(hx, hy, 0.13 * s, 0.15 * s, (35, 35, 40) if motor or rng_helmet else p["skin"], RIDER)
+                cv.ellipse(hx, hy, 0.13 * s, 0.15 * s, (35, 35, 40) if motor or helmet else p["skin"], RIDER)
 
-        rng_helmet = rng.random() < 0.5
         self.add(z, draw)
 
     def _plan_cyclist_rear(self, u: float, z: float, rng: np.random.Generator, motor: bool) -> None:
@@ -1082,7 +1081,6 @@ class _Scene:
             else:
                 cv.poly(q([-0.1, 0.1, 0.1, -0.1], [0.85, 0.85, 0.92, 0.92]), (20, 20, 20), label)
                 cv.line(q([-0.28, 0.28], [1.0, 1.0]), max(1.0, 0.03 * self.f / z), (30, 30, 30), label)
-            hp = p["hp"]
             y_seat = 0.85 if motor else 0.92
             for sgn in (-1, 1):
                 cv.poly(q([sgn * 0.05, sgn * 0.17, sgn * 0.14, sgn * 0.06], [y_seat, y_seat, 0.3, 0.3]), p["bottom"], RIDER)
@@ -1092,7 +1090,6 @@ class _Scene:
             hx, hy = q(0.0, y_seat + 0.68)
             s = self.f / z
             cv.ellipse(hx, hy, 0.12 * s, 0.14 * s, (35, 35, 40) if motor else p["hair"], RIDER)
-            del hp
 
         if z > 1.0:
             self.shadows.append((self.ground(u - 0.3, u + 0.3, z - 0.4, z + 1.2), 0.3 + 0.3 * self.sun))
@@ -1273,7 +1270,11 @@ def render_scene(height: int, width: int, rng: np.random.Generator, city: str | 
     Returns:
         ``(rgb, label_ids)``: uint8 HxWx3 image and uint8 HxW Cityscapes labelIds.
     """
-    style = _STYLES.get(city, _DEFAULT_STYLE) if city is not None else _DEFAULT_STYLE
+    if city is not None and city not in _STYLES:
+        raise ValueError(f"city must be one of {sorted(_STYLES)} or None, got {city!r}")
+    if not _is_int(height) or not _is_int(width) or height < 16 or width < 16:
+        raise ValueError(f"height and width must be integers >= 16, got {height!r} x {width!r}")
+    style = _STYLES[city] if city is not None else _DEFAULT_STYLE
     return _Scene(int(height), int(width), rng, style).render()
 
 
@@ -1295,8 +1296,8 @@ def _validate(n_train: object, n_val: object, n_test: object, height: object, wi
     if n_train + n_val + n_test < 1:  # type: ignore[operator]
         raise ValueError("n_train + n_val + n_test must be >= 1: nothing to generate")
     for name, v in (("height", height), ("width", width)):
-        if not _is_int(v) or not 64 <= v <= 4096:  # type: ignore[operator]
-            raise ValueError(f"{name} must be an integer in 64..4096 pixels, got {v!r}")
+        if not _is_int(v) or not 32 <= v <= 4096:  # type: ignore[operator]
+            raise ValueError(f"{name} must be an integer in 32..4096 pixels, got {v!r}")
     if not _is_int(seed) or seed < 0:  # type: ignore[operator]
         raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
 
@@ -1405,7 +1406,7 @@ def generate_street_scenes(
         out_dir: dataset root to create; an earlier output of this function there is replaced.
         n_train, n_val, n_test: images per split (>= 0 each, >= 1 in all); a split with 0 images
             gets no folder.
-        height, width: image size in pixels (64..4096 each).
+        height, width: image size in pixels (32..4096 each).
         seed: base seed (non-negative integer).
         progress: show a tqdm progress bar.
 
