@@ -25,22 +25,15 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = _tmp_sibling(path)
-    _remove(tmp)
+    remove_path(tmp)
     try:
         yield tmp
         if tmp.is_dir() and path.exists():
             # os.replace cannot swap a folder over a non-empty one
-            _remove(path)
+            remove_path(path)
         os.replace(tmp, path)
     finally:
-        _remove(tmp)
-
-
-def _remove(p: Path) -> None:
-    if p.is_dir() and not p.is_symlink():
-        shutil.rmtree(p)
-    elif p.exists() or p.is_symlink():
-        p.unlink()
+        remove_path(tmp)
 
 
 def write_json(path: str | os.PathLike[str], obj: Any) -> Path:
@@ -53,3 +46,76 @@ def write_text(path: str | os.PathLike[str], text: str) -> Path:
     with atomic_path(path) as tmp:
         tmp.write_text(text)
     return Path(path)
+
+
+def remove_path(path: Path) -> None:
+    """Delete a file, symlink or directory tree if present."""
+    path = Path(path)
+    if path.is_symlink() or path.is_file():
+        path.unlink()
+    elif path.exists():
+        shutil.rmtree(path)
+
+
+def _check_replaceable(out_dir: Path, readme_title: str, owner: str) -> None:
+    # Generators replace their folder wholesale, so a mistyped path (a home directory, a real dataset
+    # download) must not be wiped: only a missing or empty path, or a folder whose README.md carries
+    # this generator's title, may be replaced.
+    if out_dir.is_symlink() or not out_dir.exists():
+        return
+    if out_dir.is_dir() and not any(out_dir.iterdir()):
+        return
+    try:
+        ours = out_dir.is_dir() and (out_dir / "README.md").read_text(encoding="utf-8").startswith(readme_title)
+    except (OSError, UnicodeDecodeError):
+        ours = False
+    if not ours:
+        raise FileExistsError(
+            f"out_dir {str(out_dir)!r} exists and was not written by {owner}; "
+            "refusing to replace it (remove it yourself if that is intended)"
+        )
+
+
+def _remove_stale_siblings(out_dir: Path) -> None:
+    """Delete temp/aside trees left next to ``out_dir`` by runs that were killed."""
+    for prefix in (".tmp-", ".old-"):
+        for path in out_dir.parent.glob(out_dir.name + prefix + "*"):
+            pid = path.name[len(out_dir.name + prefix) :]
+            if not pid.isdigit() or int(pid) == os.getpid():
+                continue
+            try:
+                os.kill(int(pid), 0)
+            except ProcessLookupError:
+                remove_path(path)
+            except OSError:
+                pass  # alive (or not ours to signal): another run may still be using it
+
+
+@contextlib.contextmanager
+def generated_folder(out_dir: Path, readme_title: str, owner: str) -> Iterator[Path]:
+    """Build a generator's output folder in a temporary sibling, then swap it in with renames.
+
+    Refuses (FileExistsError) to replace a non-empty folder whose README.md does not start with
+    ``readme_title``; the body must write that README. On error nothing of the new tree is left and
+    an existing ``out_dir`` is untouched; leftovers of killed runs are cleaned up on the next call.
+    """
+    out_dir = Path(out_dir)
+    if out_dir.name in ("", ".", ".."):
+        raise ValueError(f"out_dir must name a directory, got {str(out_dir)!r}")
+    _check_replaceable(out_dir, readme_title, owner)
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    _remove_stale_siblings(out_dir)
+    tmp = out_dir.with_name(f"{out_dir.name}.tmp-{os.getpid()}")
+    old = out_dir.with_name(f"{out_dir.name}.old-{os.getpid()}")
+    remove_path(tmp)
+    try:
+        tmp.mkdir(parents=True)
+        yield tmp
+        # the old tree is moved aside first, so out_dir is only ever absent for an instant, never half-written
+        remove_path(old)
+        if out_dir.exists() or out_dir.is_symlink():
+            out_dir.rename(old)
+        tmp.rename(out_dir)
+        remove_path(old)
+    finally:
+        remove_path(tmp)

@@ -31,8 +31,6 @@ Unlike the real test split (whose labels are withheld), the test split here has 
 
 from __future__ import annotations
 
-import os
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -40,6 +38,8 @@ from typing import Callable
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 from tqdm import tqdm
+
+from soundflow.io import generated_folder
 
 from tasks.segmentation.cityscapes import ID_TO_COLOR
 
@@ -1302,50 +1302,6 @@ def _validate(n_train: object, n_val: object, n_test: object, height: object, wi
         raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
 
 
-def _remove(path: Path) -> None:
-    """Delete a file, symlink or directory tree if present."""
-    if path.is_symlink() or path.is_file():
-        path.unlink()
-    elif path.exists():
-        shutil.rmtree(path)
-
-
-def _check_replaceable(out_dir: Path) -> None:
-    """Refuse to delete anything that is not an earlier output of this generator.
-
-    Only a missing or empty path, or a directory whose README.md carries this generator's title, may
-    be replaced: a mistyped path (a real Cityscapes download, a home directory) must not be wiped.
-    """
-    if out_dir.is_symlink() or not out_dir.exists():
-        return
-    if out_dir.is_dir() and not any(out_dir.iterdir()):
-        return
-    try:
-        ours = out_dir.is_dir() and (out_dir / "README.md").read_text(encoding="utf-8").startswith(_README_TITLE)
-    except (OSError, UnicodeDecodeError):
-        ours = False
-    if not ours:
-        raise FileExistsError(
-            f"out_dir {str(out_dir)!r} exists and was not written by street_scenes.generate_street_scenes; "
-            "refusing to replace it (remove it yourself if that is intended)"
-        )
-
-
-def _remove_stale_siblings(out_dir: Path) -> None:
-    """Delete temp/aside trees left next to ``out_dir`` by runs that were killed."""
-    for prefix in (".tmp-", ".old-"):
-        for path in out_dir.parent.glob(out_dir.name + prefix + "*"):
-            pid = path.name[len(out_dir.name + prefix) :]
-            if not pid.isdigit() or int(pid) == os.getpid():
-                continue
-            try:
-                os.kill(int(pid), 0)
-            except ProcessLookupError:
-                _remove(path)
-            except OSError:
-                pass  # alive (or not ours to signal): another run may still be using it
-
-
 def _readme_text(params: dict[str, object], counts: dict[str, int]) -> str:
     lines = [
         _README_TITLE,
@@ -1419,16 +1375,8 @@ def generate_street_scenes(
     """
     _validate(n_train, n_val, n_test, height, width, seed)
     out_dir = Path(out_dir)
-    if out_dir.name in ("", ".", ".."):
-        raise ValueError(f"out_dir must name a dataset directory, got {str(out_dir)!r}")
-    _check_replaceable(out_dir)
     counts = {"train": int(n_train), "val": int(n_val), "test": int(n_test)}
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    _remove_stale_siblings(out_dir)
-    tmp = out_dir.with_name(out_dir.name + f".tmp-{os.getpid()}")
-    _remove(tmp)
-    try:
-        tmp.mkdir(parents=True)
+    with generated_folder(out_dir, _README_TITLE, "street_scenes.generate_street_scenes") as tmp:
         jobs = [(si, split, i) for si, split in enumerate(SPLITS) for i in range(counts[split])]
         for si, split, i in tqdm(jobs, desc="street_scenes", unit="img", disable=not progress):
             cities = CITIES[split]
@@ -1445,15 +1393,4 @@ def generate_street_scenes(
         params = {"height": height, "width": width, "seed": seed, "cities": {s: list(c) for s, c in CITIES.items()}}
         (tmp / "README.md").write_text(_readme_text(params, counts), encoding="utf-8")
 
-        # Swap in with renames; the old tree is moved aside first so out_dir is only ever
-        # absent for an instant and never half-written.
-        old = out_dir.with_name(out_dir.name + f".old-{os.getpid()}")
-        _remove(old)
-        if out_dir.exists() or out_dir.is_symlink():
-            out_dir.rename(old)
-        tmp.rename(out_dir)
-        _remove(old)
-    except BaseException:
-        _remove(tmp)
-        raise
     return out_dir

@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import csv
 import functools
-import os
-import shutil
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -26,6 +24,8 @@ import soundfile as sf
 from scipy import fft as sp_fft
 from scipy import signal
 from tqdm import tqdm
+
+from soundflow.io import generated_folder
 
 __all__ = [
     "BACKGROUNDS",
@@ -989,53 +989,7 @@ def _validate_dataset_args(
         raise ValueError(f"classes contains duplicates: {list(classes)}")
 
 
-def _remove(path: Path) -> None:
-    """Delete a file, symlink or directory tree if present."""
-    if path.is_symlink() or path.is_file():
-        path.unlink()
-    elif path.exists():
-        shutil.rmtree(path)
-
-
 _README_TITLE = "# Synthetic UrbanSound8K-style dataset (soundflow urban_synth)"
-
-
-def _check_replaceable(out_dir: Path) -> None:
-    """Refuse to delete anything that is not an earlier output of this generator.
-
-    ``generate_dataset`` replaces ``out_dir`` wholesale, so a mistyped path (a home directory, a
-    real UrbanSound8K download) must not be wiped: only a missing or empty path, or a directory whose
-    README.md carries this generator's title, may be replaced.
-    """
-    if out_dir.is_symlink() or not out_dir.exists():
-        return
-    if out_dir.is_dir() and not any(out_dir.iterdir()):
-        return
-    readme = out_dir / "README.md"
-    try:
-        ours = out_dir.is_dir() and readme.read_text(encoding="utf-8").startswith(_README_TITLE)
-    except (OSError, UnicodeDecodeError):
-        ours = False
-    if not ours:
-        raise FileExistsError(
-            f"out_dir {str(out_dir)!r} exists and was not written by urban_synth.generate_dataset; "
-            "refusing to replace it (remove it yourself if that is intended)"
-        )
-
-
-def _remove_stale_siblings(out_dir: Path) -> None:
-    """Delete temp/aside trees left next to ``out_dir`` by runs that were killed."""
-    for prefix in (".tmp-", ".old-"):
-        for path in out_dir.parent.glob(out_dir.name + prefix + "*"):
-            pid = path.name[len(out_dir.name + prefix) :]
-            if not pid.isdigit() or int(pid) == os.getpid():
-                continue
-            try:
-                os.kill(int(pid), 0)
-            except ProcessLookupError:
-                _remove(path)
-            except OSError:
-                pass  # alive (or not ours to signal): another run may still be using it
 
 
 def _readme_text(params: dict[str, object], n_rows: int) -> str:
@@ -1113,17 +1067,9 @@ def generate_dataset(
     if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0:
         raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
     out_dir = Path(out_dir)
-    if out_dir.name in ("", ".", ".."):
-        raise ValueError(f"out_dir must name a dataset directory, got {str(out_dir)!r}")
-    _check_replaceable(out_dir)
     d_lo, d_hi = (float(v) for v in duration_range)
     s_lo, s_hi = (float(v) for v in snr_db_range)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    _remove_stale_siblings(out_dir)
-    tmp = out_dir.with_name(out_dir.name + f".tmp-{os.getpid()}")
-    _remove(tmp)
-
-    try:
+    with generated_folder(out_dir, _README_TITLE, "urban_synth.generate_dataset") as tmp:
         for k in range(1, n_folds + 1):
             (tmp / "audio" / f"fold{k}").mkdir(parents=True)
         (tmp / "metadata").mkdir()
@@ -1158,15 +1104,4 @@ def generate_dataset(
         }
         (tmp / "README.md").write_text(_readme_text(params, len(rows)), encoding="utf-8")
 
-        # Swap in with renames; the old tree is moved aside first so out_dir is only ever
-        # absent for an instant and never half-written.
-        old = out_dir.with_name(out_dir.name + f".old-{os.getpid()}")
-        _remove(old)
-        if out_dir.exists() or out_dir.is_symlink():
-            out_dir.rename(old)
-        tmp.rename(out_dir)
-        _remove(old)
-    except BaseException:
-        _remove(tmp)
-        raise
     return out_dir / "metadata" / "UrbanSound8K.csv"

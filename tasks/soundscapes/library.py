@@ -20,9 +20,7 @@ library byte for byte.
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
 from pathlib import Path
 from typing import Callable
 
@@ -30,6 +28,8 @@ import numpy as np
 import soundfile as sf
 from scipy import signal
 from tqdm import tqdm
+
+from soundflow.io import generated_folder
 
 from tasks.datasets import urban_synth
 
@@ -490,49 +490,6 @@ def _validate(clips_per_label: object, sample_rate: object, event_duration: obje
     return lo, hi, bg
 
 
-def _remove(path: Path) -> None:
-    if path.is_symlink() or path.is_file():
-        path.unlink()
-    elif path.exists():
-        shutil.rmtree(path)
-
-
-def _check_replaceable(out_dir: Path) -> None:
-    """Only a missing or empty path, or an earlier library written by this module, may be replaced."""
-    if out_dir.is_symlink() and not out_dir.exists():
-        raise FileExistsError(f"out_dir {str(out_dir)!r} is a dangling symlink; refusing to replace it")
-    if not out_dir.exists():
-        return
-    if not out_dir.is_dir():
-        raise FileExistsError(f"out_dir {str(out_dir)!r} exists and is not a directory; refusing to replace it")
-    if not any(out_dir.iterdir()):
-        return
-    try:
-        ours = (out_dir / "README.md").read_text(encoding="utf-8").startswith(_README_TITLE)
-    except (OSError, UnicodeDecodeError):
-        ours = False
-    if not ours:
-        raise FileExistsError(
-            f"out_dir {str(out_dir)!r} exists, is not empty and was not written by build_sound_library; "
-            "refusing to replace it (remove it yourself if that is intended)"
-        )
-
-
-def _remove_stale_siblings(out_dir: Path) -> None:
-    """Delete temporary/aside trees of killed runs (their pid no longer exists) next to ``out_dir``."""
-    pattern = re.compile(re.escape(out_dir.name) + r"\.(?:tmp|old)-(\d+)$")
-    for path in out_dir.parent.iterdir():
-        match = pattern.match(path.name)
-        if not match or int(match.group(1)) == os.getpid():
-            continue
-        try:
-            os.kill(int(match.group(1)), 0)
-        except ProcessLookupError:
-            _remove(path)
-        except OSError:
-            pass  # alive, or not ours to signal
-
-
 def _file_stem(label: str) -> str:
     return label.replace(" ", "_")
 
@@ -606,18 +563,10 @@ def build_sound_library(
     """
     ev_lo, ev_hi, bg_dur = _validate(clips_per_label, sample_rate, event_duration, background_duration, seed)
     out_dir = Path(out_dir)
-    if out_dir.name in ("", ".", ".."):
-        raise ValueError(f"out_dir must name a library directory, got {str(out_dir)!r}")
-    _check_replaceable(out_dir)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    _remove_stale_siblings(out_dir)
-    tmp = out_dir.with_name(f"{out_dir.name}.tmp-{os.getpid()}")
-    old = out_dir.with_name(f"{out_dir.name}.old-{os.getpid()}")
-    _remove(tmp)
     sr = int(sample_rate)
     jobs = [("foreground", label, k) for label in FOREGROUND_LABELS for k in range(clips_per_label)]
     jobs += [("background", label, k) for label in BACKGROUND_LABELS for k in range(clips_per_label)]
-    try:
+    with generated_folder(out_dir, _README_TITLE, "soundscapes.library.build_sound_library") as tmp:
         for role, label, k in tqdm(jobs, desc="sound library", unit="clip", disable=not progress):
             rng = np.random.default_rng([int(seed), _ROLES.index(role), LIBRARY_LABELS.index(label), k])
             if role == "foreground":
@@ -639,14 +588,6 @@ def build_sound_library(
             "seed": int(seed),
         }
         (tmp / "README.md").write_text(_readme_text(params, counts), encoding="utf-8")
-        _remove(old)
-        if out_dir.exists() or out_dir.is_symlink():
-            out_dir.rename(old)
-        tmp.rename(out_dir)
-        _remove(old)
-    except BaseException:
-        _remove(tmp)
-        raise
     return out_dir
 
 
