@@ -59,18 +59,18 @@ How to read it
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import platform
 import statistics
 import sys
 import time
-from collections.abc import Callable, Sequence
-from contextlib import nullcontext
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
+
+# benchmarks/common.py: sys.path[0] is benchmarks/ when this runs as a script
+from common import (Budget, argument_parser, autocast, devices, fmt, load_average, log, machine_line, machine_meta,
+                    repeat, table, timed, write_json)
 
 ROOT = Path(__file__).resolve().parents[1]
 # Run as a script, sys.path[0] is benchmarks/: import this checkout's packages.
@@ -84,36 +84,6 @@ TARGET_MS = 5.0  # per image, inference at batch 8, H100
 TARGET_BATCH = 8
 REFERENCE = ("the original reported 0.2 s per image on a Tesla P100; "
              f"the target on an H100 is < {TARGET_MS:g} ms per image for inference at batch {TARGET_BATCH}")
-
-
-def log(msg: str) -> None:
-    print(f"[bench] {msg}", file=sys.stderr, flush=True)
-
-
-# ----------------------------------------------------------------------------------------------------------------
-# tables (as in bench_pipeline.py)
-
-
-def fmt(value: Any, digits: int = 2) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, float):
-        return f"{value:.{digits}f}"
-    return str(value)
-
-
-def table(headers: Sequence[str], rows: Sequence[Sequence[Any]], numeric: Sequence[bool] | None = None) -> str:
-    """A markdown table; ``numeric`` columns are right-aligned."""
-    numeric = numeric or [False] * len(headers)
-    cells = [[c if isinstance(c, str) else fmt(c) for c in row] for row in rows]
-    widths = [max([len(h), *(len(r[i]) for r in cells)]) for i, h in enumerate(headers)]
-
-    def line(values: Sequence[str]) -> str:
-        return "| " + " | ".join(v.rjust(w) if num else v.ljust(w)
-                                 for v, w, num in zip(values, widths, numeric)) + " |"
-
-    rule = "|" + "|".join("-" * (w + 1) + (":" if num else "-") for w, num in zip(widths, numeric)) + "|"
-    return "\n".join([line(headers), rule, *(line(r) for r in cells)])
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -133,56 +103,12 @@ FAST = Variant("bf16 + CL", bf16=True, channels_last=True, compile=False)
 COMPILED = Variant("bf16 + CL + compile", bf16=True, channels_last=True, compile=True)
 
 
-@dataclass(frozen=True)
-class Budget:
-    """Warm-up calls, then timed calls until at least ``min_repeats`` and ``seconds`` (at most ``max_repeats``)."""
-
-    warmup: int
-    min_repeats: int
-    max_repeats: int
-    seconds: float
-
-
 # On CPU a 512x1024 image takes ~1-3 s forward on 2 cores, a training step at batch 8 tens of seconds.
 CPU_INFER = Budget(warmup=1, min_repeats=2, max_repeats=10, seconds=3.0)
 CPU_TRAIN = Budget(warmup=1, min_repeats=2, max_repeats=2, seconds=0.0)
 # On CUDA the first calls pick kernels and allocate: more warm-up, and repeats are cheap.
 CUDA_INFER = Budget(warmup=10, min_repeats=20, max_repeats=200, seconds=1.0)
 CUDA_TRAIN = Budget(warmup=5, min_repeats=10, max_repeats=100, seconds=2.0)
-
-
-def synchronize(device: Any) -> None:
-    import torch
-
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
-def timed(fn: Callable[[], object], device: Any) -> float:
-    t0 = time.perf_counter()
-    fn()
-    synchronize(device)
-    return time.perf_counter() - t0
-
-
-def repeat(fn: Callable[[], object], device: Any, budget: Budget, warmup: int | None = None) -> list[float]:
-    """Seconds of each timed call of ``fn`` (after ``warmup`` calls, the budget's by default), synchronized."""
-    for _ in range(budget.warmup if warmup is None else warmup):
-        fn()
-    synchronize(device)
-    times: list[float] = []
-    start = time.perf_counter()
-    while len(times) < budget.max_repeats and (len(times) < budget.min_repeats
-                                               or time.perf_counter() - start < budget.seconds):
-        times.append(timed(fn, device))
-    return times
-
-
-def autocast(device: Any, bf16: bool) -> Any:
-    import torch
-
-    # bf16 keeps fp32's range: no gradient scaler, as in tasks/segmentation/train.py
-    return torch.autocast(device.type, dtype=torch.bfloat16) if bf16 else nullcontext()
 
 
 def build(device: Any, variant: Variant, train: bool) -> Any:
@@ -307,15 +233,6 @@ def set_speedups(rows: list[dict[str, Any]]) -> None:
             r["speedup"] = b / r["seconds_per_call"]
 
 
-def devices(choice: str) -> list[Any]:
-    import torch
-
-    out = [torch.device("cpu")]
-    if choice != "cpu" and torch.cuda.is_available():
-        out.append(torch.device("cuda"))
-    return out
-
-
 def bench(args: argparse.Namespace) -> dict[str, Any]:
     import torch
 
@@ -389,35 +306,11 @@ def print_results(result: dict[str, Any], meta: dict[str, Any]) -> None:
 # header and entry point
 
 
-def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def load() -> str:
-    try:
-        return " ".join(f"{x:.2f}" for x in os.getloadavg())
-    except OSError:
-        return "n/a"
-
-
 def meta(args: argparse.Namespace) -> dict[str, Any]:
     import torch
 
-    cuda = torch.cuda.is_available() and args.device != "cpu"
     return {
-        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "python": platform.python_version(),
-        "torch": torch.__version__,
-        "torch_threads": torch.get_num_threads(),
-        "cpu": cpu_name(),
-        "cpu_count": os.cpu_count(),
-        "cuda_device": torch.cuda.get_device_name(0) if cuda else None,
+        **machine_meta(torch.cuda.is_available() and args.device != "cpu"),
         "cudnn_benchmark": torch.backends.cudnn.benchmark,
         "cudnn_allow_tf32": torch.backends.cudnn.allow_tf32,
         "size": list(args.size),
@@ -426,22 +319,20 @@ def meta(args: argparse.Namespace) -> dict[str, Any]:
         "compile": not args.no_compile,
         "inductor_cache_dir": os.environ["TORCHINDUCTOR_CACHE_DIR"],
         "device": args.device,
-        "load_average_start": load(),
+        "load_average_start": load_average(),
     }
 
 
 def print_header(m: dict[str, Any]) -> None:
     print("# ERFNet benchmark\n")
     cuda = m["cuda_device"]
-    print(f"{m['date']}; python {m['python']}, torch {m['torch']}, torch threads {m['torch_threads']}; "
-          f"cpu: {m['cpu']} ({m['cpu_count']} cores); cuda: {cuda or 'none'}"
+    print(machine_line(m)
           + (f" (cudnn.benchmark {m['cudnn_benchmark']}, TF32 convs {m['cudnn_allow_tf32']})" if cuda else "")
           + f"; load average at start {m['load_average_start']}\n")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argument_parser(__doc__)
     ap.add_argument("--size", type=int, nargs=2, default=[512, 1024], metavar=("H", "W"),
                     help="input height and width, multiples of 8 (default: the spec's 512 1024)")
     ap.add_argument("--batches", type=int, nargs="+", default=[1, 8], metavar="B", help="inference batch sizes")
@@ -479,13 +370,11 @@ def main(argv: list[str] | None = None) -> int:
     results.update(bench(args))
     print_results(results, results["meta"])
     results["meta"]["total_seconds"] = time.perf_counter() - T0
-    results["meta"]["load_average_end"] = load()
+    results["meta"]["load_average_end"] = load_average()
     print(f"benchmark total: {results['meta']['total_seconds']:.0f} s; "
           f"load average at end {results['meta']['load_average_end']}")
     if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(results, indent=2) + "\n")
-        log(f"wrote {args.json}")
+        write_json(args.json, results)
     return 0
 
 

@@ -67,22 +67,21 @@ Model (``--skip-model`` leaves it out)
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import platform
 import re
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Sequence
-from contextlib import nullcontext
 from dataclasses import asdict, dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 from unittest import mock
+
+# benchmarks/common.py: sys.path[0] is benchmarks/ when this runs as a script
+from common import (Budget, argument_parser, autocast, devices, fmt, log, machine_line, machine_meta, repeat,
+                    table, write_json)
 
 ROOT = Path(__file__).resolve().parents[1]
 # Run as a script, sys.path[0] is benchmarks/: import this checkout's packages.
@@ -96,36 +95,6 @@ REFERENCE = "the original research code reported 14 ms per chunk on a 2017 GPU (
 
 # Settings of the calling shell that would point a scratch copy at someone else's state.
 _NOT_INHERITED = ("MLFLOW_TRACKING_URI", "SOUNDFLOW_PIPELINE_KEY", "PREFECT_API_URL", "PREFECT_PROFILE")
-
-
-def log(msg: str) -> None:
-    print(f"[bench] {msg}", file=sys.stderr, flush=True)
-
-
-# ----------------------------------------------------------------------------------------------------------------
-# tables
-
-
-def fmt(value: Any, digits: int = 2) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, float):
-        return f"{value:.{digits}f}"
-    return str(value)
-
-
-def table(headers: Sequence[str], rows: Sequence[Sequence[Any]], numeric: Sequence[bool] | None = None) -> str:
-    """A markdown table; ``numeric`` columns are right-aligned."""
-    numeric = numeric or [False] * len(headers)
-    cells = [[c if isinstance(c, str) else fmt(c) for c in row] for row in rows]
-    widths = [max([len(h), *(len(r[i]) for r in cells)]) for i, h in enumerate(headers)]
-
-    def line(values: Sequence[str]) -> str:
-        return "| " + " | ".join(v.rjust(w) if num else v.ljust(w)
-                                 for v, w, num in zip(values, widths, numeric)) + " |"
-
-    rule = "|" + "|".join("-" * (w + 1) + (":" if num else "-") for w, num in zip(widths, numeric)) + "|"
-    return "\n".join([line(headers), rule, *(line(r) for r in cells)])
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -311,16 +280,6 @@ class Arch:
         return f"1x{self.input_shape[0]}x{self.input_shape[1]}"
 
 
-@dataclass(frozen=True)
-class Budget:
-    """Warm-up calls, then timed calls until at least ``min_repeats`` and ``seconds`` (at most ``max_repeats``)."""
-
-    warmup: int
-    min_repeats: int
-    max_repeats: int
-    seconds: float
-
-
 # On CPU a paper-size call takes seconds (a training step ~5-15 s on 2 cores): few repeats there.
 CPU_INFER = Budget(warmup=1, min_repeats=3, max_repeats=20, seconds=2.0)
 CPU_TRAIN = Budget(warmup=1, min_repeats=2, max_repeats=10, seconds=2.0)
@@ -335,36 +294,6 @@ def architectures(params: Params) -> list[Arch]:
     default = Arch(f"params.yaml (w{m.width})", m.width, m.dense, m.dropout, (f.n_freq_bins, f.n_frames))
     same = (paper.width, paper.dense, paper.input_shape) == (default.width, default.dense, default.input_shape)
     return [paper] if same else [paper, default]
-
-
-def synchronize(device: Any) -> None:
-    import torch
-
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
-def repeat(fn: Callable[[], object], device: Any, budget: Budget) -> list[float]:
-    """Seconds of each timed call of ``fn`` (after the warm-up), each call synchronized on CUDA."""
-    for _ in range(budget.warmup):
-        fn()
-    synchronize(device)
-    times: list[float] = []
-    start = time.perf_counter()
-    while len(times) < budget.max_repeats and (len(times) < budget.min_repeats
-                                               or time.perf_counter() - start < budget.seconds):
-        t0 = time.perf_counter()
-        fn()
-        synchronize(device)
-        times.append(time.perf_counter() - t0)
-    return times
-
-
-def autocast(device: Any, bf16: bool) -> Any:
-    import torch
-
-    # bf16 keeps fp32's range: no gradient scaler, as in tasks/aed/train.py
-    return torch.autocast(device.type, dtype=torch.bfloat16) if bf16 else nullcontext()
 
 
 def build(arch: Arch, device: Any, channels_last: bool) -> Any:
@@ -448,15 +377,6 @@ def time_features(device: Any, params: Params, n_chunks: int = 64) -> dict[str, 
             "chunks_per_s": n_chunks / median, "n": len(times)}
 
 
-def devices(choice: str) -> list[Any]:
-    import torch
-
-    out = [torch.device("cpu")]
-    if choice != "cpu" and torch.cuda.is_available():
-        out.append(torch.device("cuda"))
-    return out
-
-
 def bench_model(choice: str) -> dict[str, Any]:
     import torch
 
@@ -501,42 +421,19 @@ def print_model(result: dict[str, Any]) -> None:
 # header and entry point
 
 
-def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
 def meta(args: argparse.Namespace) -> dict[str, Any]:
     import torch
 
-    cuda = torch.cuda.is_available()
-    return {
-        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "python": platform.python_version(),
-        "torch": torch.__version__,
-        "torch_threads": torch.get_num_threads(),
-        "cpu": cpu_name(),
-        "cpu_count": os.cpu_count(),
-        "cuda_device": torch.cuda.get_device_name(0) if cuda else None,
-        "size": args.size,
-        "device": args.device,
-    }
+    return {**machine_meta(torch.cuda.is_available()), "size": args.size, "device": args.device}
 
 
 def print_header(m: dict[str, Any]) -> None:
     print("# soundflow benchmark\n")
-    print(f"{m['date']}; python {m['python']}, torch {m['torch']}, torch threads {m['torch_threads']}; "
-          f"cpu: {m['cpu']} ({m['cpu_count']} cores); cuda: {m['cuda_device'] or 'none'}\n")
+    print(f"{machine_line(m)}\n")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argument_parser(__doc__)
     ap.add_argument("--size", choices=["default", "tiny"], default="default",
                     help="pipeline parameters: the committed params.yaml, or soundflow.workspace.TINY")
     ap.add_argument("--skip-pipeline", action="store_true", help="leave out the pipeline runs")
@@ -569,9 +466,7 @@ def main(argv: list[str] | None = None) -> int:
     results["meta"]["total_seconds"] = time.perf_counter() - t0
     print(f"benchmark total: {results['meta']['total_seconds']:.0f} s")
     if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(results, indent=2) + "\n")
-        log(f"wrote {args.json}")
+        write_json(args.json, results)
     return 0
 
 
