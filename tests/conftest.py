@@ -9,8 +9,10 @@ import pytest
 import soundfile as sf
 
 ROOT = Path(__file__).resolve().parents[1]
-ESC10 = ROOT.parent / "shared" / "data" / "esc10"
-EXAMPLES = ROOT.parent / "shared" / "data" / "examples"
+# the team's shared real recordings sit beside the checkout; SOUNDFLOW_SHARED points elsewhere (e.g. in CI)
+SHARED = Path(os.environ.get("SOUNDFLOW_SHARED", ROOT.parent / "shared"))
+ESC10 = SHARED / "data" / "esc10"
+EXAMPLES = SHARED / "data" / "examples"
 
 from soundflow import env  # noqa: E402
 
