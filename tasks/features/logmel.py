@@ -1,0 +1,173 @@
+"""Batched log-mel spectrograms in torch that reproduce librosa.
+
+Presets (spec sections 3, 4 and 5):
+
+==============  =======  =====  ===  ===  ======  ============  =============  ======
+preset          sr (Hz)  n_fft  win  hop  n_mels  fmin-fmax Hz  log            power
+==============  =======  =====  ===  ===  ======  ============  =============  ======
+``pann``        32000    1024   1024 320  64      50-14000      dB (10 log10)  2
+``yamnet``      16000    512    400  160  64      125-7500      ln(x + 0.001)  1
+``localisation`` 22050   882    882  441  64      0-11025       ln(x + 1e-6)   2
+``t2a``         16000    1024   1024 512  64      0-8000        ln(x + 0.001)  2
+==============  =======  =====  ===  ===  ======  ============  =============  ======
+
+Computation, identical to ``librosa.feature.melspectrogram`` (librosa 0.11)
+followed by the log: STFT with a periodic Hann window of ``win_length``
+zero-padded (centred) to ``n_fft``; ``center=True`` pads ``n_fft // 2``
+samples on both sides with ``pad_mode`` (librosa 0.11's default is
+``"constant"``, i.e. zeros; PANN's torchlibrosa used ``"reflect"``, available
+here as an option); ``|STFT| ** power``; projection on
+``librosa.filters.mel(htk=False, norm="slaney")``; then either
+``10 * log10(max(x, 1e-10))`` (= ``librosa.power_to_db(ref=1.0, amin=1e-10,
+top_db=None)``) or ``log(x + eps)``.
+
+Frame counts: ``center=True`` gives ``1 + n // hop`` frames (PANN: one second
+-> 101 x 64; localisation: 5 s -> 251 x 64; t2a: 4 s -> 126 x 64).
+``center=False`` (the ``yamnet`` preset) follows librosa: frames of ``n_fft``
+samples start every ``hop`` samples, ``1 + (n - n_fft) // hop`` of them, with
+the 400-sample window in the middle of each 512-sample frame. A 96 x 64 YAMNet
+patch therefore takes ``512 + 95 * 160 = 15712`` samples here; YAMNet's own
+TensorFlow front-end frames on the 400-sample window (15600 samples = 0.975 s)
+and zero-pads at the end: each of its frames is one of ours shifted by 56
+samples, which changes only the STFT phase, not the magnitudes, so the frames
+agree once aligned. ``n_frames`` and ``n_samples_for_frames`` give the counts.
+
+The ``yamnet`` preset uses ``power=1`` (magnitude), as YAMNet's front-end does
+(``log(mel(|STFT|) + 0.001)``); YAMNet's TF mel matrix is HTK-scaled, ours is
+librosa's Slaney one (spec: match librosa).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import librosa
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+AMIN_DB = 1e-10
+
+
+@dataclass(frozen=True)
+class LogMelParams:
+    sample_rate: int
+    n_fft: int
+    win_length: int
+    hop_length: int
+    n_mels: int
+    fmin: float
+    fmax: float
+    log: Literal["db", "log_eps"]
+    eps: float
+    center: bool
+    power: float = 2.0
+    pad_mode: Literal["constant", "reflect"] = "constant"
+
+
+PRESETS: dict[str, LogMelParams] = {
+    "pann": LogMelParams(32000, 1024, 1024, 320, 64, 50.0, 14000.0, "db", AMIN_DB, True),
+    "yamnet": LogMelParams(16000, 512, 400, 160, 64, 125.0, 7500.0, "log_eps", 1e-3, False, power=1.0),
+    "localisation": LogMelParams(22050, 882, 882, 441, 64, 0.0, 11025.0, "log_eps", 1e-6, True),
+    "t2a": LogMelParams(16000, 1024, 1024, 512, 64, 0.0, 8000.0, "log_eps", 1e-3, True),
+}
+
+
+def n_frames(p: LogMelParams, n_samples: int) -> int:
+    """Frames produced for ``n_samples`` samples (see module docstring)."""
+    if p.center:
+        return 1 + n_samples // p.hop_length
+    if n_samples < p.n_fft:
+        raise ValueError(f"{n_samples} samples < n_fft={p.n_fft} with center=False")
+    return 1 + (n_samples - p.n_fft) // p.hop_length
+
+
+def n_samples_for_frames(p: LogMelParams, frames: int) -> int:
+    """Fewest samples giving ``frames`` frames."""
+    if p.center:
+        return (frames - 1) * p.hop_length
+    return p.n_fft + (frames - 1) * p.hop_length
+
+
+def mel_filterbank(p: LogMelParams) -> np.ndarray:
+    """(n_mels, n_fft // 2 + 1) float32 Slaney mel matrix, as librosa builds it."""
+    return librosa.filters.mel(
+        sr=p.sample_rate, n_fft=p.n_fft, n_mels=p.n_mels, fmin=p.fmin, fmax=p.fmax, htk=False, norm="slaney"
+    ).astype(np.float32)
+
+
+class LogMel(torch.nn.Module):
+    """(batch, samples) or (samples,) waveform -> (batch, frames, n_mels) or (frames, n_mels) log-mel."""
+
+    def __init__(self, params: LogMelParams) -> None:
+        super().__init__()
+        if params.win_length > params.n_fft:
+            raise ValueError("win_length must be <= n_fft")
+        self.params = params
+        self.register_buffer("mel", torch.from_numpy(mel_filterbank(params)), persistent=False)
+        self.register_buffer("window", torch.hann_window(params.win_length, periodic=True), persistent=False)
+
+    def power_mel(self, wave: torch.Tensor) -> torch.Tensor:
+        """Linear mel spectrogram (batch, frames, n_mels), before the log."""
+        p = self.params
+        wave = wave.to(self.mel.dtype if not wave.is_floating_point() else wave.dtype)
+        if p.center:
+            pad = p.n_fft // 2
+            if p.pad_mode == "reflect" and wave.shape[-1] <= pad:
+                raise ValueError(f"reflect padding needs more than {pad} samples")
+            wave = F.pad(wave.unsqueeze(1), (pad, pad), mode=p.pad_mode).squeeze(1)
+        elif wave.shape[-1] < p.n_fft:
+            raise ValueError(f"{wave.shape[-1]} samples < n_fft={p.n_fft} with center=False")
+        spec = torch.stft(
+            wave,
+            n_fft=p.n_fft,
+            hop_length=p.hop_length,
+            win_length=p.win_length,
+            window=self.window.to(wave.dtype),
+            center=False,
+            return_complex=True,
+        ).abs()  # (batch, freq, frames)
+        if p.power == 2.0:
+            spec = spec.square()
+        elif p.power != 1.0:
+            spec = spec.pow(p.power)
+        return torch.matmul(spec.transpose(1, 2), self.mel.to(spec.dtype).T)
+
+    def forward(self, wave: torch.Tensor) -> torch.Tensor:
+        squeeze = wave.dim() == 1
+        if squeeze:
+            wave = wave.unsqueeze(0)
+        if wave.dim() != 2:
+            raise ValueError(f"expected (batch, samples), got {tuple(wave.shape)}")
+        mel = self.power_mel(wave)
+        if self.params.log == "db":
+            out = 10.0 * torch.log10(mel.clamp_min(AMIN_DB))
+        else:
+            out = torch.log(mel + self.params.eps)
+        return out.squeeze(0) if squeeze else out
+
+
+def logmel_librosa(wave: np.ndarray, p: LogMelParams) -> np.ndarray:
+    """Reference: one clip through librosa, (frames, n_mels) (slow; tests and benchmarks)."""
+    mel = librosa.feature.melspectrogram(
+        y=wave,
+        sr=p.sample_rate,
+        n_fft=p.n_fft,
+        hop_length=p.hop_length,
+        win_length=p.win_length,
+        window="hann",
+        center=p.center,
+        pad_mode=p.pad_mode,
+        power=p.power,
+        n_mels=p.n_mels,
+        fmin=p.fmin,
+        fmax=p.fmax,
+        htk=False,
+        norm="slaney",
+    )
+    if p.log == "db":
+        out = librosa.power_to_db(mel, ref=1.0, amin=AMIN_DB, top_db=None)
+    else:
+        out = np.log(mel + p.eps)
+    return out.T
