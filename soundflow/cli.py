@@ -6,6 +6,8 @@
   soundflow stage NAME                               run one stage now (the command DVC runs)
   soundflow predict FILE.wav [...]                   top classes per file from the trained AED checkpoint
   soundflow segment --test-images DIR [--test-images-type png|jpg]   ERFNet label maps and overlays
+  soundflow datasets                                 the dataset registry (size, licence, present locally)
+  soundflow download NAME                            fetch, verify, extract and prepare one dataset into data/raw
   soundflow dvc-yaml [--check]                       write (or check) dvc.yaml from soundflow/stages.py
   soundflow params                                   validate params.yaml
 """
@@ -150,6 +152,34 @@ def cmd_segment(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_datasets(args: argparse.Namespace) -> int:
+    from tasks.datasets import registry
+
+    raw = _root() / "data" / "raw"
+    rows = []
+    for name in registry.available():
+        info = registry.get(name)
+        known = [f.size for f in info.files]
+        size = f"{sum(known) / 1e9:.2f} GB" if known and all(k is not None for k in known) else "?"
+        rows.append((name, size, info.licence, "yes" if registry.is_present(name, raw) else "no",
+                     " (login)" if info.login else ""))
+    w = max(len(r[0]) for r in rows)
+    print(f"{'dataset':<{w}}  {'size':>9}  present  licence")
+    for name, size, licence, present, login in rows:
+        print(f"{name:<{w}}  {size:>9}  {present:<7}  {licence}{login}")
+    return 0
+
+
+def cmd_download(args: argparse.Namespace) -> int:
+    from tasks.datasets import registry
+
+    raw = _root() / "data" / "raw"
+    folder = registry.fetch(args.name, raw, base_url=args.base_url)
+    table = registry.prepare(args.name, raw)
+    print(f"{args.name}: in {folder}; metadata table {table}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="soundflow", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="command", required=True)
@@ -180,6 +210,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="outputs/seg/segment", help="output folder")
     p.add_argument("--checkpoint", help="model checkpoint (default: the seg_train stage's output)")
     p.set_defaults(fn=cmd_segment)
+    p = sub.add_parser("datasets", help="the dataset registry: name, size, licence, present locally")
+    p.set_defaults(fn=cmd_datasets)
+    p = sub.add_parser("download", help="fetch, verify, extract and prepare one registered dataset into data/raw")
+    p.add_argument("name")
+    p.add_argument("--base-url", help="a mirror to fetch from instead of the published host")
+    p.set_defaults(fn=cmd_download)
     p = sub.add_parser("dvc-yaml", help="write dvc.yaml from the stage declarations")
     p.add_argument("--check", action="store_true", help="only check that dvc.yaml is current")
     p.set_defaults(fn=cmd_dvc_yaml)
