@@ -30,6 +30,7 @@ from tqdm import tqdm
 
 import models
 from soundflow.config import AedDataParams, AedModelParams, AedTrainParams
+from soundflow import training_state
 from soundflow.devices import autocast, pick_device
 from soundflow.io import atomic_path, write_json
 from tasks.aed.features import ChunkIndex, read_index
@@ -171,17 +172,11 @@ def train(
     history: list[dict[str, float]] = []
     best = {"val_accuracy": -1.0, "val_loss": float("inf"), "epoch": -1, "state": None}
     start_epoch = 0
-    if last.exists():
-        saved = torch.load(last, map_location=device, weights_only=False)
-        if saved.get("fingerprint") == fingerprint:
-            model.load_state_dict(saved["model"])
-            opt.load_state_dict(saved["optimizer"])
-            sched.load_state_dict(saved["scheduler"])
-            history, best, start_epoch = saved["history"], saved["best"], saved["epoch"] + 1
-            torch.set_rng_state(saved["torch_rng"])
-            gen.set_state(saved["loader_rng"])
-            train_ds.rng = np.random.default_rng(saved["epoch"] + p.seed + 1)
-            print(f"resuming from {last} after epoch {saved['epoch'] + 1}/{p.epochs}")
+    saved = training_state.restore(last, fingerprint=fingerprint, model=model, optimizer=opt, scheduler=sched,
+                                   loader_rng=gen, device=device, total_epochs=p.epochs)
+    if saved:
+        history, best, start_epoch = saved["history"], saved["best"], saved["epoch"] + 1
+        train_ds.rng = np.random.default_rng(saved["epoch"] + p.seed + 1)
 
     for epoch in range(start_epoch, p.epochs):
         model.train()
@@ -214,10 +209,8 @@ def train(
                     "state": copy.deepcopy({k: v.detach().cpu() for k, v in model.state_dict().items()})}
         print(f"epoch {epoch + 1}/{p.epochs}: train loss {rec['train_loss']:.4f} acc {rec['train_accuracy']:.3f} | "
               f"val loss {val_loss:.4f} file acc {val_acc:.3f} | {rec['chunks_per_second']:.0f} chunks/s")
-        with atomic_path(last) as tmp:
-            torch.save({"fingerprint": fingerprint, "epoch": epoch, "model": model.state_dict(),
-                        "optimizer": opt.state_dict(), "scheduler": sched.state_dict(), "history": history,
-                        "best": best, "torch_rng": torch.get_rng_state(), "loader_rng": gen.get_state()}, tmp)
+        training_state.save(last, fingerprint=fingerprint, epoch=epoch, model=model, optimizer=opt, scheduler=sched,
+                            loader_rng=gen, history=history, best=best)
 
     with atomic_path(checkpoint) as tmp:
         torch.save({

@@ -33,6 +33,7 @@ from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
 import models
+from soundflow import training_state
 from soundflow.devices import autocast, pick_device
 from soundflow.io import atomic_path, write_json
 from tasks.segmentation.iou import IGNORE_INDEX, ConfusionMatrix
@@ -142,19 +143,10 @@ def train(
     history: list[dict[str, float]] = []
     best: dict = {"val_miou": float("-inf"), "val_pixel_accuracy": float("nan"), "epoch": -1, "state": None}
     start_epoch = 0
-    if last.exists():
-        saved = torch.load(last, map_location=dev, weights_only=False)
-        if saved.get("fingerprint") == fingerprint:
-            model.load_state_dict(saved["model"])
-            opt.load_state_dict(saved["optimizer"])
-            sched.load_state_dict(saved["scheduler"])
-            history, best, start_epoch = saved["history"], saved["best"], saved["epoch"] + 1
-            torch.set_rng_state(saved["torch_rng"])
-            gen.set_state(saved["loader_rng"])
-            np.random.set_state(saved["numpy_rng"])
-            print(f"resuming from {last} after epoch {saved['epoch'] + 1}/{epochs}")
-        else:
-            print(f"{last} was written for other inputs or parameters; training from scratch")
+    saved = training_state.restore(last, fingerprint=fingerprint, model=model, optimizer=opt, scheduler=sched,
+                                   loader_rng=gen, device=dev, total_epochs=epochs)
+    if saved:
+        history, best, start_epoch = saved["history"], saved["best"], saved["epoch"] + 1
 
     for epoch in range(start_epoch, epochs):
         model.train()
@@ -183,11 +175,8 @@ def train(
             best = {"val_miou": score, "val_pixel_accuracy": val_acc, "epoch": epoch + 1, "state": _state_copy(model)}
         print(f"epoch {epoch + 1}/{epochs}: train loss {rec['train_loss']:.4f} | val mIoU {val_miou:.4f} "
               f"pixel acc {val_acc:.4f} | {rec['images_per_second']:.1f} images/s")
-        with atomic_path(last) as tmp:
-            torch.save({"fingerprint": fingerprint, "epoch": epoch, "model": model.state_dict(),
-                        "optimizer": opt.state_dict(), "scheduler": sched.state_dict(), "history": history,
-                        "best": best, "torch_rng": torch.get_rng_state(), "loader_rng": gen.get_state(),
-                        "numpy_rng": np.random.get_state()}, tmp)
+        training_state.save(last, fingerprint=fingerprint, epoch=epoch, model=model, optimizer=opt, scheduler=sched,
+                            loader_rng=gen, history=history, best=best)
 
     with atomic_path(checkpoint) as tmp:
         torch.save({
