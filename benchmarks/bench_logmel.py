@@ -1,0 +1,110 @@
+"""Log-mel extraction to HDF5 with the PANN preset: per-file librosa loop vs ``extract_logmel``.
+
+(a) what the original research code does: for each file ``librosa.load(sr=32000)``,
+    ``librosa.feature.melspectrogram`` + ``power_to_db``, appended to one HDF5 file;
+(b) ``tasks.features.store.extract_logmel`` (threaded decoding, torch batches, float16 shards).
+
+Audio: ``../shared/data/esc10/`` (meta.csv + audio/) relative to the repo root when present, else
+100 x 5 s synthetic clips from ``tasks.datasets.urban_synth.generate_dataset``.
+
+    .venv/bin/python benchmarks/bench_logmel.py [--limit N] [--workers 2] [--json out.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import h5py  # noqa: E402
+import librosa  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import soundfile as sf  # noqa: E402
+from common import log, table  # noqa: E402
+
+from tasks.features.logmel import AMIN_DB, PRESETS  # noqa: E402
+from tasks.features.store import extract_logmel  # noqa: E402
+
+P = PRESETS["pann"]
+
+
+def dataset(tmp: Path, limit: int | None) -> tuple[pd.DataFrame, str]:
+    esc = ROOT.parent / "shared" / "data" / "esc10"
+    if (esc / "meta.csv").is_file():
+        meta = pd.read_csv(esc / "meta.csv")
+        df = pd.DataFrame({"path": [str(esc / "audio" / f) for f in meta["filename"]],
+                           "label": meta["target"], "fold": meta["fold"]})
+        name = "ESC-10 (shared/data/esc10)"
+    else:
+        from tasks.datasets.urban_synth import generate_dataset
+
+        log("no shared/data/esc10: generating 100 x 5 s synthetic clips")
+        csv = generate_dataset(tmp / "synth", clips_per_class=10, duration_range=(5.0, 5.0), progress=False)
+        meta = pd.read_csv(csv)
+        audio = Path(csv).parents[1] / "audio"  # UrbanSound8K layout: audio/fold{k}/{file}
+        paths = [audio / f"fold{k}" / f for f, k in zip(meta["slice_file_name"], meta["fold"])]
+        df = pd.DataFrame({"path": [str(p) for p in paths], "label": meta["classID"], "fold": meta["fold"]})
+        name = "urban_synth (generated)"
+    if limit:
+        df = df.iloc[:limit].reset_index(drop=True)
+    return df, name
+
+
+def librosa_loop(df: pd.DataFrame, out_h5: Path) -> None:
+    with h5py.File(out_h5, "w") as h5:
+        for i, path in enumerate(df["path"]):
+            y, _ = librosa.load(path, sr=P.sample_rate, mono=True)
+            mel = librosa.feature.melspectrogram(
+                y=y, sr=P.sample_rate, n_fft=P.n_fft, hop_length=P.hop_length, win_length=P.win_length,
+                window="hann", center=True, pad_mode="constant", power=2.0, n_mels=P.n_mels,
+                fmin=P.fmin, fmax=P.fmax,
+            )
+            h5.create_dataset(f"{i:06d}", data=librosa.power_to_db(mel, ref=1.0, amin=AMIN_DB, top_db=None).T)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--limit", type=int, default=None, help="use only the first N clips")
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--json", type=Path, default=None)
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory() as tmp_s:
+        tmp = Path(tmp_s)
+        df, name = dataset(tmp, args.limit)
+        seconds = float(sum(sf.info(p).duration for p in df["path"]))
+        log(f"{len(df)} clips, {seconds:.0f} s of audio from {name}")
+        results = []
+        for method, fn in (
+            ("(a) librosa per-file loop", lambda: librosa_loop(df, tmp / "librosa.h5")),
+            (f"(b) extract_logmel (workers {args.workers})",
+             lambda: extract_logmel(df, tmp / "store", P, workers=args.workers, progress=False)),
+        ):
+            log(f"running {method}")
+            t0 = time.perf_counter()
+            fn()
+            wall = time.perf_counter() - t0
+            results.append({"method": method, "clips": len(df), "audio_seconds": seconds, "wall_seconds": wall,
+                            "audio_seconds_per_second": seconds / wall})
+    base = results[0]["wall_seconds"]
+    for r in results:
+        r["speedup"] = base / r["wall_seconds"]
+    print(f"Log-mel (PANN preset: 32 kHz, n_fft 1024, hop 320, 64 mels) to HDF5, {name}\n")
+    print(table(
+        ["method", "clips", "seconds of audio", "wall s", "audio s / s", "speed-up vs (a)"],
+        [[r["method"], r["clips"], f"{r['audio_seconds']:.0f}", r["wall_seconds"], f"{r['audio_seconds_per_second']:.0f}",
+          f"{r['speedup']:.2f}x"] for r in results],
+        numeric=[False, True, True, True, True, True],
+    ))
+    if args.json:
+        args.json.write_text(json.dumps({"dataset": name, "preset": "pann", "results": results}, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
