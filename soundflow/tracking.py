@@ -121,8 +121,7 @@ class Tracker:
         from mlflow.entities import Param
 
         items = [Param(k, json.dumps(v) if isinstance(v, (list, dict)) else str(v)) for k, v in params.items()]
-        for i in range(0, len(items), 100):
-            self.client.log_batch(run_id, params=items[i : i + 100])
+        self._log_batched(run_id, "params", items)
 
     def log_metrics(self, run_id: str, metrics: dict[str, float], step: int = 0) -> None:
         import time
@@ -130,9 +129,7 @@ class Tracker:
         from mlflow.entities import Metric
 
         now = int(time.time() * 1000)
-        items = [Metric(k, v, now, step) for k, v in metrics.items()]
-        for i in range(0, len(items), 500):
-            self.client.log_batch(run_id, metrics=items[i : i + 500])
+        self._log_batched(run_id, "metrics", [Metric(k, v, now, step) for k, v in metrics.items()])
 
     def log_history(self, run_id: str, csv: Path) -> None:
         """Each column of a per-epoch CSV as a metric series (step = epoch)."""
@@ -145,8 +142,13 @@ class Tracker:
         now = int(time.time() * 1000)
         items = [Metric(f"history/{col}", float(v), now, int(step))
                  for col in df.columns if col != "epoch" for step, v in zip(df["epoch"], df[col])]
-        for i in range(0, len(items), 500):
-            self.client.log_batch(run_id, metrics=items[i : i + 500])
+        self._log_batched(run_id, "metrics", items)
+
+    def _log_batched(self, run_id: str, kind: str, items: list[Any]) -> None:
+        # MLflow caps one log_batch call at 100 params and 1000 metrics
+        size = 100 if kind == "params" else 500
+        for i in range(0, len(items), size):
+            self.client.log_batch(run_id, **{kind: items[i : i + size]})
 
     def log_artifact(self, run_id: str, path: Path, folder: str | None = None) -> None:
         self.client.log_artifact(run_id, str(path), artifact_path=folder)
