@@ -1,8 +1,12 @@
-"""Log-mel extraction to HDF5 with the PANN preset: per-file librosa loop vs ``extract_logmel``.
+"""Log-mel extraction to HDF5 with the PANN preset: per-file librosa loop vs soundflow's feature store.
 
 (a) what the original research code does: for each file ``librosa.load(sr=32000)``,
     ``librosa.feature.melspectrogram`` + ``power_to_db``, appended to one HDF5 file;
-(b) ``tasks.features.store.extract_logmel`` (threaded decoding, torch batches, float16 shards).
+(b) ``tasks.features.store.extract_features`` with ``LogMelFeatures`` on the CPU (decoding and
+    resampling in threads, torch batches, float16 shards);
+(c) the same on CUDA, when a GPU is present (decoding stays on the CPU);
+(d) reading alone (decode + resample to 32 kHz, same threads, no transform, nothing written): the
+    ceiling of any extractor on this machine, printed so the speed-up can be judged against it.
 
 Audio: ``../shared/data/esc10/`` (meta.csv + audio/) relative to the repo root when present, else
 100 x 5 s synthetic clips from ``tasks.datasets.urban_synth.generate_dataset``.
@@ -30,7 +34,8 @@ import soundfile as sf  # noqa: E402
 from common import log, table  # noqa: E402
 
 from tasks.features.logmel import AMIN_DB, PRESETS  # noqa: E402
-from tasks.features.store import extract_logmel  # noqa: E402
+from tasks.features.representations import LogMelFeatures  # noqa: E402
+from tasks.features.store import extract_features  # noqa: E402
 
 P = PRESETS["pann"]
 
@@ -69,6 +74,16 @@ def librosa_loop(df: pd.DataFrame, out_h5: Path) -> None:
             h5.create_dataset(f"{i:06d}", data=librosa.power_to_db(mel, ref=1.0, amin=AMIN_DB, top_db=None).T)
 
 
+def read_only(df: pd.DataFrame, workers: int) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from soundflow.audio import load_audio
+
+    with ThreadPoolExecutor(workers) as pool:
+        for _ in pool.map(lambda p: load_audio(p, P.sample_rate), df["path"]):
+            pass
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--limit", type=int, default=None, help="use only the first N clips")
@@ -81,11 +96,20 @@ def main() -> None:
         seconds = float(sum(sf.info(p).duration for p in df["path"]))
         log(f"{len(df)} clips, {seconds:.0f} s of audio from {name}")
         results = []
-        for method, fn in (
+        import torch
+
+        methods = [
             ("(a) librosa per-file loop", lambda: librosa_loop(df, tmp / "librosa.h5")),
-            (f"(b) extract_logmel (workers {args.workers})",
-             lambda: extract_logmel(df, tmp / "store", P, workers=args.workers, progress=False)),
-        ):
+            (f"(b) feature store, CPU (workers {args.workers})",
+             lambda: extract_features(df, tmp / "store-cpu", LogMelFeatures(P), workers=args.workers, progress=False)),
+        ]
+        if torch.cuda.is_available():
+            methods.append((f"(c) feature store, CUDA (workers {args.workers})",
+                            lambda: extract_features(df, tmp / "store-cuda", LogMelFeatures(P), workers=args.workers,
+                                                     device="cuda", progress=False)))
+        methods.append((f"(d) read only: decode + resample (workers {args.workers})",
+                        lambda: read_only(df, args.workers)))
+        for method, fn in methods:
             log(f"running {method}")
             t0 = time.perf_counter()
             fn()

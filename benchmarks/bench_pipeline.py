@@ -362,7 +362,7 @@ def time_training(arch: Arch, device: Any, batch: int, bf16: bool, params: Param
 def time_features(device: Any, params: Params, n_chunks: int = 64) -> dict[str, Any]:
     import torch
 
-    from tasks.aed.features import spectrogram_batch
+    from tasks.features.stft_chunks import spectrogram_batch
 
     p = params.aed.features
     samples = round(p.chunk_seconds * p.sample_rate)

@@ -36,7 +36,7 @@ def load_audio(path: str | os.PathLike[str], sample_rate: int) -> np.ndarray:
         raise AudioError(path, f"cannot decode audio ({type(err).__name__}: {err})") from None
     if data.shape[0] == 0:
         raise AudioError(path, "no audio samples")
-    mono = data.mean(axis=1)
+    mono = data[:, 0] if data.shape[1] == 1 else data.mean(axis=1)
     if not np.isfinite(mono).all():
         raise AudioError(path, "audio contains NaN or infinite samples")
     if sr != sample_rate:

@@ -8,11 +8,14 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 PARAMS_FILE = "params.yaml"
+SECRET_ERROR = "secret_value"  # an error whose input must not be echoed back
 
 
 class Strict(BaseModel):
@@ -70,10 +73,46 @@ class SoundLibraryParams(Strict):
     _event_duration = field_validator("event_duration")(_check_range)
 
 
+class DownloadParams(Strict):
+    """Registered datasets the ``datasets`` stage fetches into data/datasets (empty: the pipeline stays offline)."""
+
+    datasets: list[str] = Field(default_factory=list)  # names of tasks.datasets.registry
+    base_url: str | None = None  # a mirror: replaces scheme and host of every download and login URL
+
+    @field_validator("datasets")
+    @classmethod
+    def _registered_once(cls, v: list[str]) -> list[str]:
+        dupes = sorted({n for n in v if v.count(n) > 1})
+        if dupes:
+            raise ValueError(f"listed more than once: {', '.join(dupes)}")
+        if v:  # the registry imports every corpus module: not worth it for the offline default
+            from tasks.datasets.registry import available
+
+            unknown = [n for n in v if n not in available()]
+            if unknown:
+                raise ValueError(f"unknown dataset(s) {', '.join(map(repr, unknown))}; known: {', '.join(available())}")
+        return v
+
+    @field_validator("base_url")
+    @classmethod
+    def _plain_http_url(cls, v: str | None) -> str | None:
+        if v is None:
+            return v
+        u = urlsplit(v)
+        if u.username or u.password:
+            # params.yaml is committed and logged to MLflow; logins come from the environment
+            raise PydanticCustomError(SECRET_ERROR, "must not carry credentials (the corpora's logins come from "
+                                      "environment variables such as CITYSCAPES_USERNAME/CITYSCAPES_PASSWORD)")
+        if u.scheme not in ("http", "https") or not u.hostname:
+            raise ValueError("expected an http(s) URL such as https://mirror.example.org")
+        return v
+
+
 class DataParams(Strict):
     urban_synth: UrbanSynthParams
     street_scenes: StreetScenesParams
     sound_library: SoundLibraryParams
+    download: DownloadParams
 
 
 class AedDataParams(Strict):
@@ -208,6 +247,44 @@ class SoundscapesParams(Strict):
         return v
 
 
+class FeatureSetParams(Strict):
+    dataset: str = Field(min_length=1)  # urban_synth | street_scenes | a name listed in data.download.datasets
+    representation: str  # tasks.features.representations.NAMES
+
+    @field_validator("representation")
+    @classmethod
+    def _known(cls, v: str) -> str:
+        from tasks.features.representations import NAMES
+
+        if v not in NAMES:
+            raise ValueError(f"unknown representation {v!r}; known: {', '.join(NAMES)}")
+        return v
+
+
+FEATURE_SOURCES = ("urban_synth", "street_scenes")  # datasets the pipeline makes; others come from data.download
+
+
+class FeatureParams(Strict):
+    """HDF5 feature stores (tasks/features): one per (dataset, representation) set."""
+
+    sets: list[FeatureSetParams]
+    clip_seconds: float | None = Field(default=None, gt=0)  # crop/pad audio to this length; None keeps each length
+    shard_size: int = Field(ge=1)
+    workers: int = Field(ge=1)  # reading threads (per shard task)
+    device: Literal["auto", "cpu", "cuda"]
+    max_bad_fraction: float = Field(ge=0, le=1)
+    runner: Literal["local", "dask"]  # dask: Prefect's DaskTaskRunner, on $DASK_SCHEDULER_ADDRESS or a local cluster
+
+    @field_validator("sets")
+    @classmethod
+    def _unique(cls, v: list[FeatureSetParams]) -> list[FeatureSetParams]:
+        seen = [(s.dataset, s.representation) for s in v]
+        dupes = sorted({f"{d}/{r}" for d, r in seen if seen.count((d, r)) > 1})
+        if dupes:
+            raise ValueError(f"listed more than once: {', '.join(dupes)}")
+        return v
+
+
 class TrackingParams(Strict):
     experiment: str = Field(min_length=1)
 
@@ -215,9 +292,18 @@ class TrackingParams(Strict):
 class Params(Strict):
     tracking: TrackingParams
     data: DataParams
+    features: FeatureParams
     aed: AedParams
     seg: SegParams
     soundscapes: SoundscapesParams
+
+    @model_validator(mode="after")
+    def _feature_sources_exist(self) -> Params:
+        for i, s in enumerate(self.features.sets):
+            if s.dataset not in FEATURE_SOURCES and s.dataset not in self.data.download.datasets:
+                raise ValueError(f"features.sets.{i}.dataset: {s.dataset!r} is neither one of {', '.join(FEATURE_SOURCES)} "
+                                 f"nor listed in data.download.datasets ({self.data.download.datasets})")
+        return self
 
 
 class ParamsError(ValueError):
@@ -229,7 +315,7 @@ def _format_errors(path: Path, err: ValidationError) -> str:
     for e in err.errors():
         key = ".".join(str(p) for p in e["loc"]) or "<root>"
         got = e.get("input")
-        shown = "" if isinstance(got, dict) else f" (got {got!r})"
+        shown = "" if isinstance(got, dict) or e["type"] == SECRET_ERROR else f" (got {got!r})"
         lines.append(f"  {key}: {e['msg']}{shown}")
     return "\n".join(lines)
 

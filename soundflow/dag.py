@@ -87,7 +87,7 @@ def _stage_entry(s: Stage) -> dict[str, Any]:
         entry["deps"] = list(s.all_deps)
     entry["params"] = list(s.params)
     if s.outs:
-        entry["outs"] = list(s.outs)
+        entry["outs"] = [{o: {"persist": True}} if o in s.persist else o for o in s.outs]
     if s.metrics:
         entry["metrics"] = [{m: {"cache": False}} for m in s.metrics]
     if s.plots:

@@ -65,12 +65,23 @@ def stage_hash(repo: Any, name: str) -> str | None:
     """DVC's run-cache key of the stage: a hash of its command, dependencies' contents and parameter values.
 
     Computable before the stage runs (it does not involve outputs), so it doubles as the Prefect cache key.
+    DVC keeps stages with persistent outputs out of its run cache (it could not restore what earlier runs
+    left), but their key is as well defined, and without one Prefect would never show them as Cached.
     """
-    from dvc.stage.cache import _can_hash, _get_stage_hash
+    from dvc.stage.cache import _can_hash, _get_cache_hash
+    from dvc.stage.serialize import to_single_stage_lockfile
 
     stage = _stage(repo, name)
     stage.save_deps()
-    return _get_stage_hash(stage) if _can_hash(stage) else None
+    persist = [out.persist for out in stage.outs]
+    try:
+        for out in stage.outs:
+            out.persist = False
+        hashable = _can_hash(stage)
+    finally:
+        for out, flag in zip(stage.outs, persist):
+            out.persist = flag
+    return _get_cache_hash(to_single_stage_lockfile(stage), key=True) if hashable else None
 
 
 @contextlib.contextmanager

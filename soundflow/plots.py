@@ -53,3 +53,25 @@ def confusion_matrix(cm: np.ndarray, classes: list[str], path: Path, title: str 
     ax.set_yticks(range(n), classes, fontsize=8)
     ax.set(xlabel="predicted", ylabel="true", title=title)
     return _save(fig, path)
+
+
+def feature_examples(examples: dict[str, tuple[np.ndarray, str]], path: Path, title: str = "feature stores") -> Path:
+    """One panel per store: ``{name: (items, caption)}``; 2-D items (frames x bins) as an image with time
+    running right, (n, h, w, 3) uint8 as the picture, (chunks, freq, time) as the first chunk. Colours
+    span the 5th-100th percentile, so an empty band at the floor does not wash the image out."""
+    n = max(1, len(examples))
+    fig, axes = plt.subplots(1, n, figsize=(5.0 * n, 3.8), squeeze=False, layout="constrained")
+    for ax, (name, (items, caption)) in zip(axes[0], examples.items()):
+        if items.ndim == 4 and items.dtype == np.uint8:
+            ax.imshow(items[0])
+            ax.set_axis_off()
+        else:
+            img = items[0] if items.ndim == 3 else items.T
+            im = ax.imshow(img, origin="lower", aspect="auto", cmap="magma", interpolation="nearest",
+                           vmin=float(np.percentile(img, 5)), vmax=float(img.max()))
+            ax.set_xlabel("frame")
+            ax.set_ylabel("frequency bin" if items.ndim == 3 else "band")
+            fig.colorbar(im, ax=ax, fraction=0.046, pad=0.02)
+        ax.set_title(f"{name}\n{caption}", fontsize=8)
+    fig.suptitle(title)
+    return _save(fig, path)

@@ -18,7 +18,12 @@ from pathlib import Path
 from soundflow.config import Params
 
 # Paths shared between stages: an output of one is a dependency of the next.
+DATASETS = "data/datasets"  # not data/raw: that folder is data.dvc's, and a stage must not write into it
+DATASETS_INDEX = f"{DATASETS}/datasets.json"
 URBAN_SYNTH = "data/generated/urban_synth"
+FEATURE_STORES = "data/features/store"  # <dataset>/<representation>/ per feature set
+FEATURES_SUMMARY = "reports/features/summary.json"
+FEATURES_EXAMPLES = "reports/features/examples.png"
 AED_CHUNKS = "data/features/aed/chunks.h5"
 AED_FEATURES_SUMMARY = "reports/aed/features.json"
 AED_SKIPPED = "reports/aed/skipped.csv"
@@ -64,6 +69,12 @@ class Stage:
     history: str | None = None  # per-epoch CSV logged to MLflow as metric series
     flow: str = "default"  # the Prefect sub-flow the stage belongs to
     code: tuple[str, ...] = field(default=())  # source files whose change must rerun the stage
+    # outs DVC must not delete before rerunning the stage, for stages that add to what an earlier run left
+    persist: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not set(self.persist) <= set(self.outs):
+            raise ValueError(f"{self.name}: persist {sorted(set(self.persist) - set(self.outs))} not among its outs")
 
     @property
     def cmd(self) -> str:
@@ -76,6 +87,83 @@ class Stage:
     @property
     def all_outs(self) -> tuple[str, ...]:
         return self.outs + self.metrics + self.plots
+
+
+def _datasets(p: Params, root: Path) -> object:
+    import csv
+
+    from soundflow.io import write_json
+    from tasks.datasets import registry
+
+    d = p.data.download
+    dest = root / DATASETS
+    dest.mkdir(parents=True, exist_ok=True)
+    listed = []
+    # fetch() skips files whose .done markers an earlier run left (the out is persistent), so adding one
+    # dataset downloads only that one; a dataset taken off the list stays on disk but leaves the index
+    for name in d.datasets:
+        folder = registry.fetch(name, dest, base_url=d.base_url)
+        table = registry.prepare(name, dest)
+        with table.open(newline="", encoding="utf-8") as f:
+            rows = sum(1 for _ in csv.reader(f)) - 1  # csv.reader, not lines: quoted fields may hold newlines
+        listed.append({"name": name, "folder": folder.relative_to(root).as_posix(),
+                       "metadata": table.relative_to(root).as_posix(), "rows": rows,
+                       "licence": registry.get(name).licence})
+        print(f"datasets: {name}: {rows} row(s) in {table.relative_to(root).as_posix()}")
+    return write_json(root / DATASETS_INDEX, {"datasets": listed})
+
+
+def _feature_table(p: Params, root: Path, dataset: str):
+    import json
+
+    from tasks.features import sets
+
+    if dataset == "urban_synth":
+        return sets.labelled_audio_table(root / URBAN_SYNTH, "urbansound8k", root)
+    if dataset == "street_scenes":
+        return sets.image_folder_table(root / STREET_SCENES, root)
+    index = json.loads((root / DATASETS_INDEX).read_text())["datasets"]
+    entry = next((d for d in index if d["name"] == dataset), None)
+    if entry is None:
+        raise ValueError(f"features: dataset {dataset!r} is not in {DATASETS_INDEX}; run the datasets stage first")
+    return sets.metadata_table(root / entry["metadata"], root)
+
+
+def _features(p: Params, root: Path) -> object:
+    from soundflow.devices import pick_device
+    from soundflow.io import remove_path
+    from soundflow.plots import feature_examples
+    from tasks.features import sets
+    from tasks.features.representations import make_representation
+    from tasks.features.store import open_store
+
+    f = p.features
+    out_root = root / FEATURE_STORES
+    wanted = {f"{s.dataset}/{s.representation}" for s in f.sets}
+    # the out is persistent (a rerun resumes finished shards), so stores of sets taken off the list go here
+    for manifest_or_shard in sorted(out_root.glob("*/*/*.h5")) + sorted(out_root.glob("*/*/manifest.json")):
+        folder = manifest_or_shard.parent
+        if folder.exists() and folder.relative_to(out_root).as_posix() not in wanted:
+            remove_path(folder)
+    device = str(pick_device(f.device))
+    summaries, examples = {}, {}
+    for s in f.sets:
+        fs = sets.FeatureSet(s.dataset, s.representation)
+        table = _feature_table(p, root, s.dataset)
+        sets.check_modality(fs, table)
+        rep = make_representation(s.representation, clip_seconds=f.clip_seconds, aed_features=p.aed.features)
+        summary = sets.extract_set(table, out_root / fs.folder, rep, root=root, shard_size=f.shard_size,
+                                   workers=f.workers, device=device, max_bad_fraction=f.max_bad_fraction, runner=f.runner)
+        summaries[fs.folder] = summary
+        print(f"features: {fs.folder}: {summary['n_clips']} input(s), {summary['n_items']} item(s), "
+              f"{summary['n_skipped']} skipped, {summary['seconds']:.1f} s ({f.runner})")
+        with open_store(out_root / fs.folder, rep) as store:
+            if len(store):
+                items, label, fold = store[0]
+                label = Path(str(label)).name if "/" in str(label) else label
+                examples[fs.folder] = (items, f"{Path(str(store.table.path[0])).name}\nlabel {label}, fold {fold}")
+    sets.write_summary(root / FEATURES_SUMMARY, summaries)
+    return feature_examples(examples, root / FEATURES_EXAMPLES, title="first input of each feature store")
 
 
 def _urban_synth(p: Params, root: Path) -> object:
@@ -215,6 +303,18 @@ def _soundscapes(p: Params, root: Path) -> object:
 
 STAGES: tuple[Stage, ...] = (
     Stage(
+        name="datasets",
+        desc="Fetch, verify, extract and index the registered datasets listed in data.download",
+        run=_datasets,
+        deps=(),
+        code=("tasks/datasets/registry.py", "tasks/datasets/download.py", "tasks/datasets/extract.py",
+              "tasks/datasets/labelled_audio.py", "tasks/datasets/corpora"),
+        params=("data.download",),
+        outs=(DATASETS,),
+        persist=(DATASETS,),
+        flow="data",
+    ),
+    Stage(
         name="urban_synth",
         desc="Generate the procedural urban-sound dataset (UrbanSound8K layout)",
         run=_urban_synth,
@@ -225,11 +325,24 @@ STAGES: tuple[Stage, ...] = (
         flow="data",
     ),
     Stage(
+        name="features",
+        desc="HDF5 feature stores (log-mel, third-octave, spectrogram chunks, frames) of the listed datasets",
+        run=_features,
+        deps=(URBAN_SYNTH, STREET_SCENES, DATASETS),
+        code=("tasks/features", "flows/features.py", "soundflow/audio.py"),
+        params=("features", "aed.features"),
+        outs=(FEATURE_STORES,),
+        persist=(FEATURE_STORES,),
+        metrics=(FEATURES_SUMMARY,),
+        plots=(FEATURES_EXAMPLES,),
+        flow="data",
+    ),
+    Stage(
         name="aed_features",
         desc="Spectrogram chunks of the labelled audio into HDF5",
         run=_aed_features,
         deps=("${aed.data.root}",),
-        code=("tasks/aed/features.py", "tasks/datasets/labelled_audio.py", "soundflow/audio.py"),
+        code=("tasks/aed/features.py", "tasks/features/stft_chunks.py", "tasks/datasets/labelled_audio.py", "soundflow/audio.py"),
         params=("aed.data.root", "aed.data.format", "aed.data.max_bad_fraction", "aed.features"),
         outs=(AED_CHUNKS,),
         metrics=(AED_FEATURES_SUMMARY,),

@@ -12,7 +12,7 @@ import torch
 
 from soundflow.audio import load_audio
 from soundflow.config import AedFeatureParams
-from tasks.aed.features import spectrogram_chunks
+from tasks.features.stft_chunks import spectrogram_chunks
 from soundflow.devices import pick_device
 from tasks.aed.train import load_checkpoint
 

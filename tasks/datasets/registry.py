@@ -5,7 +5,7 @@ calls :func:`register` with a :class:`DatasetInfo`. Then::
 
     fetch(name, raw_root)    # download every file to raw_root/<folder>/downloads/, verify, extract
     is_present(name, raw_root)
-    prepare(name, raw_root)  # -> raw_root/<folder>/metadata.csv (written atomically)
+    prepare(name, raw_root)  # -> raw_root/<folder>/metadata.csv (written atomically; paths relative to <folder>)
 
 Layout under ``raw_root/<folder>/``: ``downloads/<filename>`` (verified archives, with
 ``download``'s ``.done`` markers); every archive is extracted into its own sub-folder named after it
@@ -164,7 +164,7 @@ def prepare(name: str, raw_root: Path) -> Path:
     """Write ``raw_root/<folder>/metadata.csv`` (atomically) from the dataset's prepare function."""
     info = get(name)
     folder = Path(raw_root) / info.folder
-    table = info.prepare(folder)
+    table = _relative_to(info.prepare(folder), folder)
     out = folder / "metadata.csv"
     buf = io.StringIO()
     table.to_csv(buf, index=False)
@@ -172,6 +172,28 @@ def prepare(name: str, raw_root: Path) -> Path:
         tmp.write_text(buf.getvalue(), encoding="utf-8")
     log.info("%s: %d rows -> %s", name, len(table), out)
     return out
+
+
+PATH_COLUMNS = ("path", "label_path")
+
+
+def _relative_to(table: pd.DataFrame, folder: Path) -> pd.DataFrame:
+    """Paths under ``folder`` made relative to it: the table stays valid wherever the dataset is moved or pulled."""
+    base = folder.resolve()
+
+    def rel(v: object) -> object:
+        if not isinstance(v, str) or not Path(v).is_absolute():
+            return v
+        try:
+            return Path(v).resolve().relative_to(base).as_posix()
+        except ValueError:
+            return v
+
+    table = table.copy()
+    for col in PATH_COLUMNS:
+        if col in table.columns:
+            table[col] = table[col].map(rel)
+    return table
 
 
 def find_one(root: Path, pattern: str) -> Path:

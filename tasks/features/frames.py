@@ -10,12 +10,38 @@ as in the original.
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import numpy as np
 import torch
 from PIL import Image
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+class ImageError(ValueError):
+    """An image file that cannot be used; the message names the file and the problem."""
+
+    def __init__(self, path: str | os.PathLike[str], problem: str) -> None:
+        super().__init__(f"{path}: {problem}")
+        self.path = str(path)
+        self.problem = problem
+
+
+def load_image(path: str | os.PathLike[str]) -> np.ndarray:
+    """Decode ``path`` to (H, W, 3) uint8 RGB; raises :class:`ImageError` for a missing or broken file."""
+    path = Path(path)
+    if not path.is_file():
+        raise ImageError(path, "file not found")
+    if path.stat().st_size == 0:
+        raise ImageError(path, "empty file (0 bytes)")
+    try:
+        with Image.open(path) as img:
+            return np.asarray(img.convert("RGB"))
+    except Exception as err:  # PIL reports truncated or unknown files with several exception types
+        raise ImageError(path, f"cannot decode image ({type(err).__name__}: {err})") from None
 
 
 def resize_frames(images: np.ndarray, size: int = 256) -> np.ndarray:

@@ -1,27 +1,27 @@
-"""A sharded, resumable HDF5 store of log-mel spectrograms.
+"""A sharded, resumable HDF5 feature store for any :mod:`tasks.features.representations` representation.
 
 Layout of ``out_dir``::
 
     shard-00000.h5   rows 0 .. shard_size-1 of the table (in table order), written atomically
     shard-00001.h5   ...
-    skipped.csv      path, reason of every unreadable clip (merged over shards)
+    skipped.csv      path, reason of every unusable input (merged over shards)
     manifest.json    written last: the store is complete only when it exists
 
-Each shard holds ``features`` (all readable clips' frames concatenated, (total_frames, n_mels)),
-``index`` ((clips, 2) int64 start/stop frame of each clip), ``label``, ``fold``, ``path``, ``row`` (row
-of the clip in the table given to :func:`extract_logmel`) and ``skipped_path``/``skipped_reason``.
-Fixed-length clips (``clip_seconds``) use the same layout, every clip then has the same frame count.
+Each shard holds ``features`` (the items of all its usable inputs concatenated: frames of a
+spectrogram, chunks, images; shape ``(items, *item_shape)``, chunked along items), ``index``
+((clips, 2) int64 start/stop item of each input), ``label``, ``fold``, ``path``, ``row`` (row of the
+input in the extraction table) and ``skipped_path``/``skipped_reason``.
 
-Features are stored as **float16**: log-mel values are dB (-100 .. ~+60) or natural logs (-14 .. ~+10),
-for which float16's 11-bit mantissa gives a step of at most 0.03 dB / 0.004 nats -- far below the
-noise of any recording and of the model's own float32 rounding after a network layer -- while halving
-disk space and read bandwidth (the store is read every epoch). The original values are recomputed
-exactly from the audio if ever needed.
-
-Attributes of each shard: ``params`` (JSON of every extraction parameter), ``params_hash`` (sha256 of
-that JSON), ``rows_hash`` (sha256 of the shard's path/label/fold rows), ``soundflow_version`` and
+Attributes of each shard: ``params`` (JSON of the representation's every parameter), ``params_hash``
+(sha256 of it), ``rows_hash`` (sha256 of the shard's path/label/fold rows and of each input file's size
+and modification time), ``soundflow_version`` and
 ``format``. A rerun keeps a shard whose file has the same ``params_hash`` and ``rows_hash`` (so a killed
 run resumes after the last finished shard) and recomputes any other.
+
+Extraction is three steps so that shards can run anywhere (threads here, Dask workers through
+:mod:`flows.features`): :func:`plan_store` (validate, clear what is stale), :func:`extract_shard`
+(one shard, a no-op when already done) and :func:`finish_store` (skip list, threshold, manifest);
+:func:`extract_features` runs the three in this process.
 """
 
 from __future__ import annotations
@@ -32,7 +32,8 @@ import os
 from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -43,51 +44,124 @@ import torch
 from tqdm import tqdm
 
 from soundflow import __version__
-from soundflow.audio import AudioError, load_audio
 from soundflow.io import atomic_path, write_json
-from tasks.features.logmel import LogMel, LogMelParams, n_frames
+from tasks.features.representations import InputError, Representation
 
-FORMAT = "soundflow.logmel_store/1"
-FEATURE_DTYPE = np.float16
+FORMAT = "soundflow.feature_store/2"
 MANIFEST = "manifest.json"
 SKIPPED = "skipped.csv"
-BATCH_CLIPS = 16  # clips per LogMel call
+BATCH_INPUTS = 8  # inputs per worker job: small enough to balance the threads, large enough to batch the transform
 
 
 def shard_name(i: int) -> str:
     return f"shard-{i:05d}.h5"
 
 
-def extraction_params(params: LogMelParams, clip_seconds: float | None) -> dict[str, Any]:
-    """Every parameter that changes the stored features (what ``params_hash`` covers)."""
-    return {**asdict(params), "clip_seconds": None if clip_seconds is None else float(clip_seconds),
-            "features_dtype": np.dtype(FEATURE_DTYPE).name, "format": FORMAT}
+def store_params(rep: Representation) -> dict[str, Any]:
+    """Every parameter that changes the stored values (what ``params_hash`` covers)."""
+    return {**rep.describe(), "format": FORMAT}
 
 
 def _hash(obj: Any) -> str:
     return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def _rows_hash(rows: pd.DataFrame) -> str:
-    return _hash([[str(p), str(lab), str(f)] for p, lab, f in zip(rows["path"], rows["label"], rows["fold"])])
-
-
-# ------------------------------------------------------------------------------------------------ decoding
-
-
-def _load(path: str, sr: int) -> np.ndarray | AudioError:
+def _file_stamp(path: str, base_dir: Path | None) -> list[int]:
+    """Size and modification time: a shard is kept only while its input files are unchanged."""
     try:
-        return load_audio(path, sr)
-    except AudioError as err:
-        return err
+        st = os.stat(base_dir / path if base_dir is not None else path)
+    except OSError:
+        return [-1, -1]
+    return [st.st_size, st.st_mtime_ns]
 
 
-def _bounded_map(pool: ThreadPoolExecutor, paths: list[str], sr: int, ahead: int) -> Iterator[np.ndarray | AudioError]:
-    """Decode ``paths`` in order with at most ``ahead`` files decoded beyond the one consumed (bounded memory)."""
+def _rows_hash(rows: pd.DataFrame, base_dir: Path | None = None) -> str:
+    return _hash([[str(p), str(lab), str(f), _file_stamp(str(p), base_dir)]
+                  for p, lab, f in zip(rows["path"], rows["label"], rows["fold"])])
+
+
+# ------------------------------------------------------------------------------------------------ planning
+
+
+@dataclass(frozen=True)
+class ShardSpec:
+    index: int
+    file: str
+    first_row: int
+    rows: pd.DataFrame
+    rows_hash: str
+
+
+@dataclass(frozen=True)
+class StorePlan:
+    """What :func:`extract_shard` needs, picklable (it travels to Dask workers)."""
+
+    out_dir: Path
+    rep: Representation
+    params_json: str
+    params_hash: str
+    n_rows: int
+    shard_size: int
+    shards: tuple[ShardSpec, ...]
+    base_dir: Path | None = None  # relative table paths are read from here (and stored relative: portable stores)
+
+
+def plan_store(table: pd.DataFrame, out_dir: Path, rep: Representation, *, shard_size: int = 256,
+               base_dir: Path | None = None) -> StorePlan:
+    """Validate ``table`` (columns ``path, label, fold``; relative paths are relative to ``base_dir``),
+    split it into shards, clear the manifest and any shard file that no longer belongs to the store."""
+    missing = {"path", "label", "fold"} - set(table.columns)
+    if missing:
+        raise ValueError(f"table lacks columns {sorted(missing)}")
+    if len(table) == 0:
+        raise ValueError("no inputs to extract: the table is empty")
+    if shard_size < 1:
+        raise ValueError("shard_size must be >= 1")
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / MANIFEST).unlink(missing_ok=True)  # the store is being rewritten: incomplete until the end
+    table = table.reset_index(drop=True)
+    params = store_params(rep)
+    shards = []
+    for s, first in enumerate(range(0, len(table), shard_size)):
+        rows = table.iloc[first : first + shard_size]
+        shards.append(ShardSpec(s, shard_name(s), first, rows, _rows_hash(rows, base_dir)))
+    names = {sh.file for sh in shards}
+    for stale in out_dir.glob("shard-*.h5"):
+        if stale.name not in names:
+            stale.unlink()
+    return StorePlan(out_dir, rep, json.dumps(params, sort_keys=True), _hash(params), len(table), shard_size,
+                     tuple(shards), None if base_dir is None else Path(base_dir))
+
+
+# ------------------------------------------------------------------------------------------------ one shard
+
+
+def _read_and_compute(rep: Representation, paths: list[str], device: torch.device) -> list[np.ndarray | str]:
+    """Features of each input of ``paths``, or the reason it is unusable (runs in a worker thread).
+
+    Reading (decoding, resampling, resizing) costs more than the transform and releases the GIL,
+    as do torch's kernels, so each worker does both for its own small batch: the cores stay busy
+    without a hand-off to a single computing thread.
+    """
+    fitted: list[np.ndarray | str] = []
+    for path in paths:
+        try:
+            fitted.append(rep.fit(rep.read(path)))
+        except InputError as err:
+            fitted.append(err.problem)
+    usable = [x for x in fitted if not isinstance(x, str)]
+    computed = iter(rep.compute(usable, device) if usable else [])
+    return [x if isinstance(x, str) else next(computed) for x in fitted]
+
+
+def _bounded_map(pool: ThreadPoolExecutor, rep: Representation, batches: list[list[str]], device: torch.device,
+                 ahead: int) -> Iterator[list[np.ndarray | str]]:
+    """Batches in order, with at most ``ahead`` batches in flight beyond the one consumed (bounded memory)."""
     futures: deque = deque()
     try:
-        for path in paths:
-            futures.append(pool.submit(_load, path, sr))
+        for batch in batches:
+            futures.append(pool.submit(_read_and_compute, rep, batch, device))
             if len(futures) > ahead:
                 yield futures.popleft().result()
         while futures:
@@ -97,40 +171,16 @@ def _bounded_map(pool: ThreadPoolExecutor, paths: list[str], sr: int, ahead: int
             fut.cancel()
 
 
-def _fit(wave: np.ndarray, n: int) -> np.ndarray:
-    if len(wave) >= n:
-        return wave[:n]
-    return np.pad(wave, (0, n - len(wave)))
-
-
-def _logmel_batch(logmel: LogMel, waves: list[np.ndarray]) -> list[np.ndarray]:
-    """Log-mel of several clips, (frames_i, n_mels) each, identical to ``logmel`` applied to each clip alone.
-
-    Zero-padding a clip at its end leaves its own frames unchanged (centred frames are zero-padded
-    anyway with ``pad_mode="constant"``; uncentred frames never reach past the clip), so clips of
-    different lengths share one batch; with reflect padding each clip goes alone.
-    """
-    p = logmel.params
-    frames = [n_frames(p, len(w)) for w in waves]
-    if p.center and p.pad_mode == "reflect" and len({len(w) for w in waves}) > 1:
-        return [_logmel_batch(logmel, [w])[0] for w in waves]
-    longest = max(len(w) for w in waves)
-    batch = torch.from_numpy(np.stack([_fit(w, longest) for w in waves]))
-    with torch.inference_mode():
-        out = logmel(batch).numpy()
-    return [out[i, :f] for i, f in enumerate(frames)]
-
-
-def _check_length(p: LogMelParams, n: int) -> str | None:
-    """Why a clip of ``n`` samples cannot give a spectrogram, or None."""
-    if not p.center and n < p.n_fft:
-        return f"too short: {n} samples < n_fft={p.n_fft} (center=False)"
-    if p.center and p.pad_mode == "reflect" and n <= p.n_fft // 2:
-        return f"too short for reflect padding: {n} samples"
-    return None
-
-
-# ------------------------------------------------------------------------------------------------ writing
+@contextmanager
+def _compute_threads(device: torch.device) -> Iterator[None]:
+    """On CPU the worker threads already fill the cores: torch's own thread pool would oversubscribe them."""
+    before = torch.get_num_threads()
+    if device.type == "cpu":
+        torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def _label_array(values: pd.Series) -> np.ndarray:
@@ -139,11 +189,13 @@ def _label_array(values: pd.Series) -> np.ndarray:
     return np.asarray([str(v) for v in values], dtype=object)
 
 
-def _write_shard(path: Path, shard_index: int, payload: dict[str, Any], attrs: dict[str, Any]) -> None:
+def _write_shard(path: Path, plan: StorePlan, shard: ShardSpec, payload: dict[str, Any]) -> None:
     """Write one shard file atomically (temp sibling + rename)."""
     str_dt = h5py.string_dtype()
+    feats = payload["features"]
     with atomic_path(path) as tmp, h5py.File(tmp, "w") as h5:
-        h5.create_dataset("features", data=payload["features"], chunks=True if len(payload["features"]) else None)
+        chunks = (min(len(feats), plan.rep.hdf5_chunk_items), *feats.shape[1:]) if len(feats) else None
+        h5.create_dataset("features", data=feats, chunks=chunks)
         h5.create_dataset("index", data=payload["index"])
         h5.create_dataset("row", data=payload["row"])
         for key in ("label", "fold"):
@@ -151,64 +203,60 @@ def _write_shard(path: Path, shard_index: int, payload: dict[str, Any], attrs: d
             h5.create_dataset(key, data=arr, dtype=str_dt if arr.dtype == object else arr.dtype)
         for key in ("path", "skipped_path", "skipped_reason"):
             h5.create_dataset(key, data=np.asarray(payload[key], dtype=object), dtype=str_dt)
-        for key, value in attrs.items():
-            h5.attrs[key] = value
-        h5.attrs["shard"] = shard_index
+        h5.attrs.update({
+            "format": FORMAT, "representation": plan.rep.name, "params": plan.params_json,
+            "params_hash": plan.params_hash, "rows_hash": shard.rows_hash, "soundflow_version": __version__,
+            "shard": shard.index, "first_row": shard.first_row, "n_rows": len(shard.rows),
+            "layout": "features[item, ...] (inputs concatenated); index[input] = start, stop item",
+        })
 
 
-def _read_attrs(path: Path) -> dict[str, Any] | None:
+def _is_done(path: Path, plan: StorePlan, shard: ShardSpec) -> bool:
     try:
         with h5py.File(path, "r") as h5:
-            return dict(h5.attrs)
+            return h5.attrs.get("params_hash") == plan.params_hash and h5.attrs.get("rows_hash") == shard.rows_hash
     except (OSError, KeyError):
-        return None
+        return False
 
 
-def _read_skipped(path: Path) -> list[dict[str, str]]:
+def _str(v: Any) -> str:
+    return v.decode() if isinstance(v, bytes) else str(v)
+
+
+def _summary(path: Path, shard: ShardSpec) -> dict[str, Any]:
     with h5py.File(path, "r") as h5:
-        return [{"path": p.decode() if isinstance(p, bytes) else p, "reason": r.decode() if isinstance(r, bytes) else r}
-                for p, r in zip(h5["skipped_path"][:], h5["skipped_reason"][:])]
+        skipped = [{"path": _str(p), "reason": _str(r)} for p, r in zip(h5["skipped_path"][:], h5["skipped_reason"][:])]
+        return {"file": shard.file, "n_rows": len(shard.rows), "n_clips": len(h5["row"]), "n_items": len(h5["features"]),
+                "n_skipped": len(skipped), "skipped": skipped}
 
 
-def _extract_shard(rows: pd.DataFrame, first_row: int, logmel: LogMel, clip_seconds: float | None,
-                   pool: ThreadPoolExecutor, ahead: int, bar: tqdm) -> dict[str, Any]:
-    p = logmel.params
-    clip_len = None if clip_seconds is None else round(clip_seconds * p.sample_rate)
+def _compute_shard(plan: StorePlan, shard: ShardSpec, pool: ThreadPoolExecutor, ahead: int, device: torch.device,
+                   bar: tqdm | None) -> dict[str, Any]:
+    rep = plan.rep
     feats: list[np.ndarray] = []
     kept: list[int] = []
     skipped: list[tuple[str, str]] = []
-    pending: list[tuple[int, np.ndarray]] = []
-
-    def flush() -> None:
-        if pending:
-            for (i, _), f in zip(pending, _logmel_batch(logmel, [w for _, w in pending])):
-                feats.append(f.astype(FEATURE_DTYPE))
+    paths = [str(x) for x in shard.rows["path"]]
+    full = [str(plan.base_dir / x) if plan.base_dir is not None else x for x in paths]
+    batches = [full[i : i + BATCH_INPUTS] for i in range(0, len(full), BATCH_INPUTS)]
+    i = 0
+    for results in _bounded_map(pool, rep, batches, device, ahead):
+        for x in results:
+            if isinstance(x, str):
+                skipped.append((paths[i], x))
+            else:
+                feats.append(x)
                 kept.append(i)
-            pending.clear()
-
-    paths = [str(x) for x in rows["path"]]
-    for i, audio in enumerate(_bounded_map(pool, paths, p.sample_rate, ahead)):
-        bar.update(1)
-        if isinstance(audio, AudioError):
-            skipped.append((paths[i], audio.problem))
-            continue
-        if clip_len is not None:
-            audio = _fit(audio, clip_len)
-        why = _check_length(p, len(audio))
-        if why:
-            skipped.append((paths[i], why))
-            continue
-        pending.append((i, audio))
-        if len(pending) >= BATCH_CLIPS:
-            flush()
-    flush()
+            i += 1
+        if bar is not None:
+            bar.update(len(results))
     lengths = np.asarray([len(f) for f in feats], dtype=np.int64)
     stops = np.cumsum(lengths)
-    kept_rows = rows.iloc[kept]
+    kept_rows = shard.rows.iloc[kept]
     return {
-        "features": np.concatenate(feats) if feats else np.zeros((0, p.n_mels), FEATURE_DTYPE),
+        "features": np.concatenate(feats) if feats else np.zeros((0, *rep.item_shape), rep.dtype),
         "index": np.stack([stops - lengths, stops], axis=1) if feats else np.zeros((0, 2), np.int64),
-        "row": np.asarray(kept, dtype=np.int64) + first_row,
+        "row": np.asarray(kept, dtype=np.int64) + shard.first_row,
         "label": _label_array(kept_rows["label"]),
         "fold": _label_array(kept_rows["fold"]),
         "path": [str(x) for x in kept_rows["path"]],
@@ -217,94 +265,61 @@ def _extract_shard(rows: pd.DataFrame, first_row: int, logmel: LogMel, clip_seco
     }
 
 
-def extract_logmel(
-    table: pd.DataFrame,
-    out_dir: Path,
-    params: LogMelParams,
-    *,
-    clip_seconds: float | None = None,
-    shard_size: int = 256,
-    workers: int = 2,
-    max_bad_fraction: float = 0.05,
-    progress: bool = True,
-) -> Path:
-    """Log-mel spectrograms of every clip of ``table`` (columns ``path, label, fold``) into a sharded store.
-
-    Rows are split in table order into shards of ``shard_size``; a shard file already present with the
-    same ``params_hash`` and rows is kept (resume). Clips are decoded by ``workers`` threads (at most
-    ``4 * workers`` ahead), padded/cropped to ``clip_seconds`` when given (else stored ragged), turned
-    into log-mel in torch batches and written as float16. Unreadable clips are skipped and listed in
-    ``skipped.csv``; more than ``max_bad_fraction`` of them raises RuntimeError and leaves no manifest.
-    Returns ``out_dir`` (complete: ``manifest.json`` written last).
-    """
-    missing = {"path", "label", "fold"} - set(table.columns)
-    if missing:
-        raise ValueError(f"table lacks columns {sorted(missing)}")
-    if len(table) == 0:
-        raise ValueError("no clips to extract: the table is empty")
-    if shard_size < 1:
-        raise ValueError("shard_size must be >= 1")
-    if clip_seconds is not None and clip_seconds <= 0:
-        raise ValueError("clip_seconds must be > 0")
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    manifest = out_dir / MANIFEST
-    if manifest.exists():
-        manifest.unlink()  # the store is being rewritten: incomplete until the end
-    table = table.reset_index(drop=True)
-    extraction = extraction_params(params, clip_seconds)
-    params_json = json.dumps(extraction, sort_keys=True)
-    params_hash = _hash(extraction)
-    n_shards = (len(table) + shard_size - 1) // shard_size
-    names = [shard_name(i) for i in range(n_shards)]
-    for stale in out_dir.glob("shard-*.h5"):
-        if stale.name not in names:
-            stale.unlink()
-    logmel = LogMel(params)
-    limit = max_bad_fraction * len(table)
-    skipped: list[dict[str, str]] = []
-    shards: list[dict[str, Any]] = []
-    n_clips = 0
+def extract_shard(plan: StorePlan, s: int, *, workers: int = 2, device: str | torch.device = "cpu",
+                  pool: ThreadPoolExecutor | None = None, bar: tqdm | None = None) -> dict[str, Any]:
+    """Compute and write shard ``s`` unless its file is already done; return its summary
+    (file, rows, clips, items, skipped inputs). ``workers`` threads read and compute batches of inputs."""
+    shard = plan.shards[s]
+    path = plan.out_dir / shard.file
+    if _is_done(path, plan, shard):
+        if bar is not None:
+            bar.update(len(shard.rows))
+        return _summary(path, shard)
+    device = torch.device(device)
     workers = max(1, workers)
+    own_pool = pool is None
+    pool = pool or ThreadPoolExecutor(workers)
+    try:
+        with _compute_threads(device):
+            payload = _compute_shard(plan, shard, pool, 2 * workers, device, bar)
+    finally:
+        if own_pool:
+            pool.shutdown()
+    _write_shard(path, plan, shard, payload)
+    return _summary(path, shard)
 
-    def fail() -> None:
-        _write_skipped(out_dir, skipped)
-        raise RuntimeError(
-            f"{len(skipped)} of {len(table)} clips unreadable ({len(skipped) / len(table):.1%} > max_bad_fraction "
+
+# ------------------------------------------------------------------------------------------------ finishing
+
+
+class TooManyBadInputs(RuntimeError):
+    pass
+
+
+def _check_bad(plan: StorePlan, skipped: list[dict[str, str]], max_bad_fraction: float) -> None:
+    if len(skipped) > max_bad_fraction * plan.n_rows:
+        _write_skipped(plan.out_dir, skipped)
+        raise TooManyBadInputs(
+            f"{len(skipped)} of {plan.n_rows} inputs unusable ({len(skipped) / plan.n_rows:.1%} > max_bad_fraction "
             f"{max_bad_fraction:.1%}); first: {skipped[0]['path']}: {skipped[0]['reason']}"
         )
 
-    with ThreadPoolExecutor(workers) as pool, tqdm(total=len(table), desc="log-mel", disable=not progress) as bar:
-        for s in range(n_shards):
-            first = s * shard_size
-            rows = table.iloc[first : first + shard_size]
-            path = out_dir / names[s]
-            rows_hash = _rows_hash(rows)
-            attrs = _read_attrs(path) if path.exists() else None
-            if not (attrs and attrs.get("params_hash") == params_hash and attrs.get("rows_hash") == rows_hash):
-                payload = _extract_shard(rows, first, logmel, clip_seconds, pool, 4 * workers, bar)
-                _write_shard(path, s, payload, {
-                    "format": FORMAT, "params": params_json, "params_hash": params_hash, "rows_hash": rows_hash,
-                    "soundflow_version": __version__, "first_row": first, "n_rows": len(rows),
-                    "layout": "features[frame, mel] (clips concatenated); index[clip] = start, stop frame",
-                })
-            else:
-                bar.update(len(rows))
-            shard_skipped = _read_skipped(path)
-            with h5py.File(path, "r") as h5:
-                kept = len(h5["row"])
-            skipped += shard_skipped
-            n_clips += kept
-            shards.append({"file": names[s], "n_rows": len(rows), "n_clips": kept, "n_skipped": len(shard_skipped)})
-            if len(skipped) > limit:
-                fail()  # fails as soon as the fraction of all clips is certain to be exceeded
-    _write_skipped(out_dir, skipped)
-    write_json(manifest, {
-        "format": FORMAT, "soundflow_version": __version__, "params": extraction, "params_hash": params_hash,
-        "shard_size": shard_size, "shards": shards, "n_rows": len(table), "n_clips": n_clips,
-        "n_skipped": len(skipped),
+
+def finish_store(plan: StorePlan, summaries: list[dict[str, Any]], *, max_bad_fraction: float = 0.05) -> Path:
+    """Write ``skipped.csv`` and, unless more than ``max_bad_fraction`` of the inputs were unusable
+    (TooManyBadInputs), the manifest that marks the store complete. Returns ``out_dir``."""
+    skipped = [s for summary in summaries for s in summary["skipped"]]
+    _check_bad(plan, skipped, max_bad_fraction)
+    _write_skipped(plan.out_dir, skipped)
+    write_json(plan.out_dir / MANIFEST, {
+        "format": FORMAT, "representation": plan.rep.name, "soundflow_version": __version__,
+        "params": json.loads(plan.params_json), "params_hash": plan.params_hash, "shard_size": plan.shard_size,
+        "item_shape": list(plan.rep.item_shape), "dtype": np.dtype(plan.rep.dtype).name,
+        "shards": [{k: v for k, v in s.items() if k != "skipped"} for s in summaries],
+        "n_rows": plan.n_rows, "n_clips": sum(s["n_clips"] for s in summaries),
+        "n_items": sum(s["n_items"] for s in summaries), "n_skipped": len(skipped),
     })
-    return out_dir
+    return plan.out_dir
 
 
 def _write_skipped(out_dir: Path, skipped: list[dict[str, str]]) -> None:
@@ -312,20 +327,52 @@ def _write_skipped(out_dir: Path, skipped: list[dict[str, str]]) -> None:
         pd.DataFrame(skipped, columns=["path", "reason"]).to_csv(tmp, index=False)
 
 
+def extract_features(
+    table: pd.DataFrame,
+    out_dir: Path,
+    rep: Representation,
+    *,
+    shard_size: int = 256,
+    workers: int = 2,
+    device: str | torch.device = "cpu",
+    max_bad_fraction: float = 0.05,
+    progress: bool = True,
+    base_dir: Path | None = None,
+) -> Path:
+    """``rep`` of every input of ``table`` (columns ``path, label, fold``) into a sharded store at ``out_dir``.
+
+    Rows are split in table order into shards of ``shard_size``; a finished shard with the same
+    parameters and rows is kept (resume). ``workers`` threads each read a batch of inputs and compute
+    it on ``device`` (at most ``2 * workers`` batches in flight). Unusable inputs are skipped and
+    listed in ``skipped.csv``; as soon as more than ``max_bad_fraction`` of all inputs are known bad,
+    TooManyBadInputs is raised and no manifest is written. Returns ``out_dir`` (complete).
+    """
+    plan = plan_store(table, out_dir, rep, shard_size=shard_size, base_dir=base_dir)
+    workers = max(1, workers)
+    summaries: list[dict[str, Any]] = []
+    with ThreadPoolExecutor(workers) as pool, tqdm(total=plan.n_rows, desc=rep.name, disable=not progress) as bar:
+        for s in range(len(plan.shards)):
+            summaries.append(extract_shard(plan, s, workers=workers, device=device, pool=pool, bar=bar))
+            # fail as soon as the fraction of all inputs is certain to be exceeded
+            _check_bad(plan, [x for summary in summaries for x in summary["skipped"]], max_bad_fraction)
+    return finish_store(plan, summaries, max_bad_fraction=max_bad_fraction)
+
+
 # ------------------------------------------------------------------------------------------------ reading
 
 
 def _decode(values: np.ndarray) -> np.ndarray:
     if values.dtype.kind in "OS":
-        return np.asarray([v.decode() if isinstance(v, bytes) else v for v in values], dtype=object)
+        return np.asarray([_str(v) for v in values], dtype=object)
     return values
 
 
 class FeatureStore:
-    """Read access to a complete store: ``store[i] -> (features (frames, n_mels) float32, label, fold)``.
+    """Read access to a complete store: ``store[i] -> (items (n, *item_shape), label, fold)``.
 
-    ``table`` lists the stored clips (path, label, fold, shard, row = row of the extraction table).
-    Feature arrays stay on disk; shard files are opened lazily, once per process.
+    ``table`` lists the stored inputs (path, label, fold, shard, row = row of the extraction table).
+    Float features are returned as float32; images stay uint8. Arrays stay on disk; shard files are
+    opened lazily, once per process.
     """
 
     def __init__(self, out_dir: Path, manifest: dict[str, Any]) -> None:
@@ -345,6 +392,7 @@ class FeatureStore:
             columns=["path", "label", "fold", "shard", "row"])
         self._index = np.concatenate(index) if index else np.zeros((0, 2), np.int64)
         self._shard = self.table["shard"].to_numpy()
+        self._float = np.dtype(manifest["dtype"]).kind == "f"
         self._files: dict[int, h5py.File] = {}
         self._pid = os.getpid()
 
@@ -363,8 +411,8 @@ class FeatureStore:
             raise IndexError(i)
         i = int(i) % len(self)
         start, stop = self._index[i]
-        feats = self._file(int(self._shard[i]))["features"][start:stop].astype(np.float32)
-        return feats, self.table.at[i, "label"], self.table.at[i, "fold"]
+        feats = self._file(int(self._shard[i]))["features"][start:stop]
+        return (feats.astype(np.float32) if self._float else feats), self.table.at[i, "label"], self.table.at[i, "fold"]
 
     def close(self) -> None:
         for f in self._files.values():
@@ -378,28 +426,23 @@ class FeatureStore:
         self.close()
 
 
-_UNCHECKED: Any = object()
+def open_store(out_dir: Path, rep: Representation) -> FeatureStore:
+    """Open a complete store made with exactly ``rep``'s parameters.
 
-
-def open_store(out_dir: Path, params: LogMelParams, *, clip_seconds: float | None = _UNCHECKED) -> FeatureStore:
-    """Open a complete store made with ``params`` (and ``clip_seconds`` when given).
-
-    Raises ValueError for an incomplete store (no manifest) or one made with other parameters,
-    naming the mismatching keys.
+    Raises ValueError for an incomplete store (no manifest) or one made with other parameters, naming
+    the mismatching keys.
     """
     out_dir = Path(out_dir)
     path = out_dir / MANIFEST
     if not path.is_file():
-        raise ValueError(f"{out_dir}: incomplete feature store (no {MANIFEST}); rerun extract_logmel")
+        raise ValueError(f"{out_dir}: incomplete feature store (no {MANIFEST}); rerun the extraction")
     manifest = json.loads(path.read_text())
     if manifest.get("format") != FORMAT:
-        raise ValueError(f"{out_dir}: not a soundflow log-mel store (format {manifest.get('format')!r})")
-    want = extraction_params(params, None if clip_seconds is _UNCHECKED else clip_seconds)
-    if clip_seconds is _UNCHECKED:
-        want.pop("clip_seconds")
+        raise ValueError(f"{out_dir}: not a soundflow feature store of this version (format {manifest.get('format')!r})")
+    want = json.loads(json.dumps(store_params(rep)))
     have = manifest["params"]
-    bad = sorted(k for k in want if have.get(k) != json.loads(json.dumps(want[k])))
+    bad = sorted(k for k in set(want) | set(have) if have.get(k) != want.get(k))
     if bad:
-        detail = ", ".join(f"{k}: store {have.get(k)!r} != requested {want[k]!r}" for k in bad)
+        detail = ", ".join(f"{k}: store {have.get(k)!r} != requested {want.get(k)!r}" for k in bad)
         raise ValueError(f"{out_dir}: feature store made with other parameters ({detail})")
     return FeatureStore(out_dir, manifest)

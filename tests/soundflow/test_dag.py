@@ -24,13 +24,20 @@ def test_dvcs_graph_equals_ours(root: Path) -> None:
     assert dvc_edges == ours
 
 
+def test_persistent_outs_reach_dvc(root: Path) -> None:
+    with dvc_state.open_repo(root) as repo:
+        dvcs = {(s.name, o.def_path) for s in repo.index.stages if getattr(s, "name", None) for o in s.outs if o.persist}
+    ours = {(s.name, o) for s in STAGES for o in s.persist}
+    assert dvcs == ours and ("datasets", "data/datasets") in ours
+
+
 def test_declared_params_and_code_exist(root: Path) -> None:
     raw = read_params_yaml(root / "params.yaml")
     for s in STAGES:
         for key in s.params:
             select(raw, key)  # KeyError if the key is not in params.yaml
         for path in s.code:
-            assert (root / path).is_file(), f"{s.name}: code dependency {path} does not exist"
+            assert (root / path).exists(), f"{s.name}: code dependency {path} does not exist"  # file or folder
         assert s.cmd == f"python -m soundflow stage {s.name}"
 
 

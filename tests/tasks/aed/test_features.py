@@ -6,7 +6,8 @@ import pandas as pd
 import pytest
 
 from soundflow.config import AedFeatureParams, load_params
-from tasks.aed.features import chunk_starts, extract_chunks, read_index, spectrogram_chunks
+from tasks.aed.features import extract_chunks, read_index
+from tasks.features.stft_chunks import chunk_starts, spectrogram_chunks
 from tests.conftest import write_wav
 
 

@@ -2,160 +2,16 @@
 
 from __future__ import annotations
 
-import dataclasses
-import hashlib
-import io
 import logging
-import tarfile
-import threading
-import wave
-import zipfile
-from collections.abc import Iterator
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from urllib.parse import parse_qs, urlsplit
 
-import numpy as np
 import pandas as pd
 import pytest
 
 from tasks.datasets import registry
 from tasks.datasets.download import ChecksumError
-
-USER = "bob"
-PASSWORD = "pw-Xy7!registry-secret-5521"
-TOKEN = "sess-9c2e"
-
-
-def _wav(seconds: float = 0.05, sr: int = 8000) -> bytes:
-    buf = io.BytesIO()
-    with wave.open(buf, "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(sr)
-        w.writeframes(np.zeros(int(seconds * sr), dtype=np.int16).tobytes())
-    return buf.getvalue()
-
-
-def _zip(members: dict[str, bytes]) -> bytes:
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as zf:
-        for name, data in members.items():
-            zf.writestr(name, data)
-    return buf.getvalue()
-
-
-def _targz(members: dict[str, bytes]) -> bytes:
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w:gz") as tf:
-        for name, data in members.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tf.addfile(info, io.BytesIO(data))
-    return buf.getvalue()
-
-
-def _md5(data: bytes) -> str:
-    return hashlib.md5(data).hexdigest()
-
-
-ESC_CSV = (
-    "filename,fold,target,category,esc10,src_file,take\n"
-    "1-100-A-0.wav,1,0,dog,True,100,A\n"
-    "2-200-A-1.wav,2,1,rooster,False,200,A\n"
-    "3-300-A-0.wav,3,0,dog,True,300,A\n"
-)
-US8K_CSV = (
-    "slice_file_name,fsID,start,end,salience,fold,classID,class\n"
-    "100-3-0-0.wav,100,0.0,4.0,1,1,3,dog_bark\n"
-    "200-1-0-0.wav,200,1.5,2.25,2,2,1,car_horn\n"
-)
-
-
-def esc50_zip() -> bytes:
-    files = {"ESC-50-master/meta/esc50.csv": ESC_CSV.encode(), "ESC-50-master/README.md": b"ESC-50\n"}
-    for name in ("1-100-A-0.wav", "2-200-A-1.wav", "3-300-A-0.wav"):
-        files[f"ESC-50-master/audio/{name}"] = _wav()
-    return _zip(files)
-
-
-def us8k_tgz() -> bytes:
-    return _targz(
-        {
-            "UrbanSound8K/metadata/UrbanSound8K.csv": US8K_CSV.encode(),
-            "UrbanSound8K/audio/fold1/100-3-0-0.wav": _wav(),
-            "UrbanSound8K/audio/fold2/200-1-0-0.wav": _wav(),
-        }
-    )
-
-
-@dataclass
-class Server:
-    base: str
-    files: dict[str, bytes] = field(default_factory=dict)  # "path?query" -> body
-    protected: set[str] = field(default_factory=set)
-    requests: list[tuple[str, str, str | None]] = field(default_factory=list)  # method, path, cookie
-
-
-@pytest.fixture
-def server() -> Iterator[Server]:
-    state = Server(base="")
-
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, *args) -> None:  # keep test output quiet
-            pass
-
-        def do_POST(self) -> None:
-            n = int(self.headers.get("Content-Length") or 0)
-            form = parse_qs(self.rfile.read(n).decode())
-            state.requests.append(("POST", urlsplit(self.path).path, self.headers.get("Cookie")))
-            ok = form.get("username") == [USER] and form.get("password") == [PASSWORD] and form.get("submit") == ["Login"]
-            body = b"<html>welcome</html>" if ok else b'<form><input type="password" name="password"></form>'
-            self.send_response(200)
-            if ok:
-                self.send_header("Set-Cookie", f"PHPSESSID={TOKEN}; Path=/")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def do_GET(self) -> None:
-            state.requests.append(("GET", self.path, self.headers.get("Cookie")))
-            body = state.files.get(self.path)
-            if self.path in state.protected and f"PHPSESSID={TOKEN}" not in (self.headers.get("Cookie") or ""):
-                body = None
-            if body is None:
-                self.send_response(404)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-                return
-            self.send_response(200)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    state.base = f"http://127.0.0.1:{httpd.server_address[1]}"
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield state
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-        thread.join(5)
-
-
-def _serve(server: Server, name: str, bodies: list[bytes], monkeypatch, md5s: list[str | None] | None = None) -> None:
-    """Serve ``bodies`` at the paths of ``name``'s files and patch the registered md5s/sizes to match."""
-    info = registry.get(name)
-    assert len(bodies) == len(info.files)
-    files = []
-    for f, body, md5 in zip(info.files, bodies, md5s or [_md5(b) for b in bodies]):
-        u = urlsplit(f.url)
-        server.files[u.path + (f"?{u.query}" if u.query else "")] = body
-        files.append(dataclasses.replace(f, md5=md5, size=None))
-    monkeypatch.setitem(registry._REGISTRY, name, dataclasses.replace(info, files=tuple(files)))
+from tests.tasks.datasets.corpus_server import (PASSWORD, TOKEN, USER, Server, esc50_zip, serve_corpus, us8k_tgz,
+                                                wav_bytes, zip_bytes)
 
 
 # --------------------------------------------------------------------------- #
@@ -193,7 +49,7 @@ def test_rebase_keeps_path_and_query() -> None:
 
 
 def test_fetch_and_prepare_esc50(server: Server, tmp_path: Path, monkeypatch) -> None:
-    _serve(server, "esc50", [esc50_zip()], monkeypatch)
+    serve_corpus(server, "esc50", [esc50_zip()], monkeypatch)
     assert not registry.is_present("esc50", tmp_path)
     folder = registry.fetch("esc50", tmp_path, base_url=server.base, progress=False)
     assert folder == tmp_path / "esc50"
@@ -209,7 +65,7 @@ def test_fetch_and_prepare_esc50(server: Server, tmp_path: Path, monkeypatch) ->
     assert table["label"].tolist() == [0, 1, 0]
     assert table["fold"].tolist() == [1, 2, 3]
     assert (table["duration"] == 5.0).all()
-    assert all(Path(p).is_file() for p in table["path"])
+    assert all(not Path(p).is_absolute() and (folder / p).is_file() for p in table["path"])  # movable
 
     # a rerun is a no-op without network
     n = len(server.requests)
@@ -218,18 +74,18 @@ def test_fetch_and_prepare_esc50(server: Server, tmp_path: Path, monkeypatch) ->
 
 
 def test_fetch_and_prepare_urbansound8k(server: Server, tmp_path: Path, monkeypatch) -> None:
-    _serve(server, "urbansound8k", [us8k_tgz()], monkeypatch)
-    registry.fetch("urbansound8k", tmp_path, base_url=server.base, progress=False)
+    serve_corpus(server, "urbansound8k", [us8k_tgz()], monkeypatch)
+    folder = registry.fetch("urbansound8k", tmp_path, base_url=server.base, progress=False)
     table = pd.read_csv(registry.prepare("urbansound8k", tmp_path))
     assert table["class"].tolist() == ["dog_bark", "car_horn"]
     assert table["fold"].tolist() == [1, 2]
     assert table["label"].tolist() == [1, 0]  # indexed in classID order: car_horn(1) before dog_bark(3)
     assert table["duration"].tolist() == pytest.approx([4.0, 0.75])
-    assert all(Path(p).is_file() for p in table["path"])
+    assert all(not Path(p).is_absolute() and (folder / p).is_file() for p in table["path"])  # movable
 
 
 def test_wrong_md5_fails_and_extracts_nothing(server: Server, tmp_path: Path, monkeypatch) -> None:
-    _serve(server, "esc50", [esc50_zip()], monkeypatch, md5s=["0" * 32])
+    serve_corpus(server, "esc50", [esc50_zip()], monkeypatch, md5s=["0" * 32])
     with pytest.raises(ChecksumError, match="md5 mismatch"):
         registry.fetch("esc50", tmp_path, base_url=server.base, progress=False)
     folder = tmp_path / "esc50"
@@ -243,11 +99,11 @@ def test_cityscapes_logs_in_and_never_leaks_the_password(
     server: Server, tmp_path: Path, monkeypatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     png = b"\x89PNG fake"
-    gt = _zip({"gtFine/train/aachen/aachen_000000_000019_gtFine_labelIds.png": png,
+    gt = zip_bytes({"gtFine/train/aachen/aachen_000000_000019_gtFine_labelIds.png": png,
                "gtFine/val/bonn/bonn_000001_000019_gtFine_labelIds.png": png})
-    img = _zip({"leftImg8bit/train/aachen/aachen_000000_000019_leftImg8bit.png": png,
+    img = zip_bytes({"leftImg8bit/train/aachen/aachen_000000_000019_leftImg8bit.png": png,
                 "leftImg8bit/val/bonn/bonn_000001_000019_leftImg8bit.png": png})
-    _serve(server, "cityscapes", [gt, img], monkeypatch, md5s=[None, None])
+    serve_corpus(server, "cityscapes", [gt, img], monkeypatch, md5s=[None, None])
     server.protected.update({"/file-handling/?packageID=1", "/file-handling/?packageID=3"})
     monkeypatch.setenv("CITYSCAPES_USERNAME", USER)
     monkeypatch.setenv("CITYSCAPES_PASSWORD", PASSWORD)
@@ -261,7 +117,8 @@ def test_cityscapes_logs_in_and_never_leaks_the_password(
     table = pd.read_csv(registry.prepare("cityscapes", tmp_path))
     assert table["split"].tolist() == ["train", "val"]
     assert table["city"].tolist() == ["aachen", "bonn"]
-    assert all(p.endswith("_gtFine_labelIds.png") and Path(p).is_file() for p in table["label_path"])
+    folder = tmp_path / "cityscapes"
+    assert all(p.endswith("_gtFine_labelIds.png") and (folder / p).is_file() for p in table["label_path"])
     assert table["duration"].isna().all()
 
     for rec in caplog.records:
@@ -287,7 +144,7 @@ def test_prepare_of_the_other_corpora_on_tiny_layouts(tmp_path: Path) -> None:
     # SONYC-UST: ground truth where present, else union of volunteers
     root = tmp_path / "sonyc"
     (root / "audio-0" / "audio").mkdir(parents=True)
-    (root / "audio-0" / "audio" / "a.wav").write_bytes(_wav())
+    (root / "audio-0" / "audio" / "a.wav").write_bytes(wav_bytes())
     (root / "annotations.csv").write_text(
         "split,sensor_id,audio_filename,annotator_id,1_engine_presence,8_dog_presence,1-1_small-sounding-engine_presence\n"
         "train,s1,a.wav,5,1,0,1\ntrain,s1,a.wav,0,0,1,0\nvalidate,s2,b.wav,7,1,0,1\nvalidate,s2,b.wav,8,0,0,0\n"
@@ -308,7 +165,7 @@ def test_prepare_of_the_other_corpora_on_tiny_layouts(tmp_path: Path) -> None:
     )
     (meta / "evaluation_setup" / "fold1_train.csv").write_text("filename\tscene_label\naudio/airport-lisbon-1000-40000-a.wav\tairport\n")
     (root / f"{name}.audio.1" / name / "audio").mkdir(parents=True)
-    (root / f"{name}.audio.1" / name / "audio" / "airport-lisbon-1000-40000-a.wav").write_bytes(_wav())
+    (root / f"{name}.audio.1" / name / "audio" / "airport-lisbon-1000-40000-a.wav").write_bytes(wav_bytes())
     t = registry.get("tau2020_mobile").prepare(root)
     assert t["label"].tolist() == ["airport", "park"] and t["split"].tolist() == ["train", "unused"]
     assert t["city"].tolist() == ["lisbon", "paris"] and t["device"].tolist() == ["a", "s2"]
@@ -347,7 +204,7 @@ def test_prepare_of_the_other_corpora_on_tiny_layouts(tmp_path: Path) -> None:
     (root / "Annotations").mkdir()
     (root / "test_list.txt").write_text("1001\n1002\n")
     (root / "Data" / "1001.jpg").write_bytes(b"jpg")
-    (root / "Data" / "1001.wav").write_bytes(_wav())
+    (root / "Data" / "1001.wav").write_bytes(wav_bytes())
     (root / "Annotations" / "1001.xml").write_text("<annotation/>")
     t = registry.get("soundnet_flickr").prepare(root)
     assert t["label_path"][0].endswith("1001.xml") and pd.isna(t["path"][1]) and t["duration"].isna().all()
