@@ -76,10 +76,11 @@ def extract_features_dask(
     max_bad_fraction: float = 0.05,
     address: str | None = None,
     base_dir: Path | None = None,
+    extra: dict[str, Any] | None = None,
 ) -> Path:
     """:func:`tasks.features.store.extract_features`, with the shards computed on a Dask cluster."""
     plan = plan_store(table, out_dir, rep, shard_size=shard_size, base_dir=base_dir)
     runner = dask_task_runner(address, workers=workers)
     summaries = extract_shards.with_options(task_runner=runner)(plan, workers, device)
     return finish_store(plan, [{k: v for k, v in s.items() if k != "worker"} for s in summaries],
-                        max_bad_fraction=max_bad_fraction)
+                        max_bad_fraction=max_bad_fraction, extra=extra)

@@ -24,7 +24,7 @@ URBAN_SYNTH = "data/generated/urban_synth"
 FEATURE_STORES = "data/features/store"  # <dataset>/<representation>/ per feature set
 FEATURES_SUMMARY = "reports/features/summary.json"
 FEATURES_EXAMPLES = "reports/features/examples.png"
-AED_CHUNKS = "data/features/aed/chunks.h5"
+AED_CHUNKS = "data/features/aed/chunks"  # a feature store of stft_chunks
 AED_FEATURES_SUMMARY = "reports/aed/features.json"
 AED_SKIPPED = "reports/aed/skipped.csv"
 AED_MODEL = "outputs/aed/model.pt"
@@ -177,10 +177,12 @@ def _urban_synth(p: Params, root: Path) -> object:
 def _aed_features(p: Params, root: Path) -> object:
     from tasks.aed.features import extract_chunks
     from tasks.datasets.labelled_audio import read_labelled_audio
+    from tasks.features.sets import relative_paths
 
     table = read_labelled_audio(root / p.aed.data.root, p.aed.data.format)
+    table["path"] = relative_paths(table["path"], root)  # stores and predictions do not depend on the checkout's place
     report = extract_chunks(table, root / AED_CHUNKS, root / AED_FEATURES_SUMMARY, root / AED_SKIPPED,
-                            p.aed.features, p.aed.data.max_bad_fraction)
+                            p.aed.features, p.aed.data.max_bad_fraction, base_dir=root)
     print(f"aed_features: {report.n_chunks} chunks from {report.n_files} files; "
           f"{report.n_skipped} unreadable file(s) skipped (listed in {AED_SKIPPED})")
     return report
@@ -342,9 +344,11 @@ STAGES: tuple[Stage, ...] = (
         desc="Spectrogram chunks of the labelled audio into HDF5",
         run=_aed_features,
         deps=("${aed.data.root}",),
-        code=("tasks/aed/features.py", "tasks/features/stft_chunks.py", "tasks/datasets/labelled_audio.py", "soundflow/audio.py"),
+        code=("tasks/aed/features.py", "tasks/features/stft_chunks.py", "tasks/features/store.py",
+              "tasks/features/representations.py", "tasks/datasets/labelled_audio.py", "soundflow/audio.py"),
         params=("aed.data.root", "aed.data.format", "aed.data.max_bad_fraction", "aed.features"),
         outs=(AED_CHUNKS,),
+        persist=(AED_CHUNKS,),  # a rerun keeps finished shards whose inputs and parameters are unchanged
         metrics=(AED_FEATURES_SUMMARY,),
         plots=(AED_SKIPPED,),
         flow="acoustic_event_classification",

@@ -32,7 +32,7 @@ class EvaluationResult:
 
 
 def evaluate(
-    chunks_h5: Path,
+    chunks: Path,
     checkpoint: Path,
     metrics_json: Path,
     predictions_csv: Path,
@@ -42,15 +42,15 @@ def evaluate(
     batch_size: int = 64,
     device: str = "auto",
 ) -> EvaluationResult:
-    index = read_index(chunks_h5)
+    index = read_index(chunks)
     model, ckpt = load_checkpoint(checkpoint, pick_device(device))
     if ckpt["classes"] != index.classes:
-        raise ValueError(f"{checkpoint}: trained on classes {ckpt['classes']}, but {chunks_h5} has {index.classes}")
+        raise ValueError(f"{checkpoint}: trained on classes {ckpt['classes']}, but {chunks} has {index.classes}")
     test_files = np.flatnonzero(np.isin(index.file_fold, data.test_folds))
     if len(test_files) == 0:
-        raise ValueError(f"{chunks_h5}: no file in test folds {data.test_folds}")
+        raise ValueError(f"{chunks}: no file in test folds {data.test_folds}")
     rows = chunk_rows(index, test_files)
-    dl = DataLoader(ChunkDataset(chunks_h5, rows, index.chunk_label[rows]), batch_size=batch_size)
+    dl = DataLoader(ChunkDataset(chunks, rows, index.chunk_label[rows]), batch_size=batch_size)
     probs, loss = predict_rows(model, dl, next(model.parameters()).device)
     files, pooled = pool_by_file(probs, index.chunk_file[rows])
     y = index.file_label[files]

@@ -37,7 +37,7 @@ def predict_files(checkpoint: Path, files: list[Path], results: int = 5, confide
     """Classify each file: chunk it (hop = chunk length - ``overlap``), average chunk probabilities,
     keep the ``results`` best classes whose pooled probability is at least ``confidence``."""
     model, ckpt = load_checkpoint(checkpoint, pick_device(device))
-    fp = dict(ckpt["feature_params"])
+    fp = {"workers": 0, **ckpt["feature_params"]}  # reading threads: not a feature parameter, absent from stores
     if not 0 <= overlap < fp["chunk_seconds"]:
         raise ValueError(f"overlap must be in [0, {fp['chunk_seconds']}) seconds, got {overlap}")
     fp["chunk_hop_seconds"] = fp["chunk_seconds"] - overlap

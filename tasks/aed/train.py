@@ -20,7 +20,6 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import h5py
 import numpy as np
 import pandas as pd
 import torch
@@ -33,26 +32,27 @@ from soundflow.config import AedDataParams, AedModelParams, AedTrainParams
 from soundflow import training_state
 from soundflow.devices import autocast, pick_device
 from soundflow.io import atomic_path, write_json
-from tasks.aed.features import ChunkIndex, read_index
+from tasks.aed.features import ChunkIndex, fingerprint, open_chunks, read_index
+from tasks.features.store import FeatureStore
 
 
 class ChunkDataset(Dataset):
-    """Spectrogram chunks ``rows`` of an HDF5 chunk file, read lazily (one handle per worker)."""
+    """Spectrogram chunks ``rows`` (rows among all chunks) of a chunk store, read lazily (handles per worker)."""
 
-    def __init__(self, h5_path: Path, rows: np.ndarray, labels: np.ndarray, roll_prob: float = 0.0,
+    def __init__(self, store_dir: Path, rows: np.ndarray, labels: np.ndarray, roll_prob: float = 0.0,
                  roll_max_fraction: float = 0.0, seed: int = 0) -> None:
-        self.h5_path, self.rows, self.labels = str(h5_path), np.asarray(rows), np.asarray(labels)
+        self.store_dir, self.rows, self.labels = Path(store_dir), np.asarray(rows), np.asarray(labels)
         self.roll_prob, self.roll_max_fraction = roll_prob, roll_max_fraction
         self.rng = np.random.default_rng(seed)
-        self._h5: h5py.File | None = None
+        self._store: FeatureStore | None = None
 
     def __len__(self) -> int:
         return len(self.rows)
 
     def __getitem__(self, i: int) -> tuple[torch.Tensor, int]:
-        if self._h5 is None:
-            self._h5 = h5py.File(self.h5_path, "r")
-        x = torch.from_numpy(self._h5["spectrograms"][self.rows[i]].astype(np.float32))
+        if self._store is None:
+            self._store = open_chunks(self.store_dir)
+        x = torch.from_numpy(self._store.item(int(self.rows[i])))
         if self.roll_prob and self.rng.random() < self.roll_prob:
             limit = int(self.roll_max_fraction * x.shape[0])
             if limit:
@@ -121,17 +121,12 @@ class TrainResult:
     summary_json: Path
 
 
-def _fingerprint(h5_path: Path, *parts: object) -> str:
-    h = hashlib.sha256()
-    with open(h5_path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    h.update(json.dumps([str(p) for p in parts]).encode())
-    return h.hexdigest()
+def _fingerprint(store_dir: Path, *parts: object) -> str:
+    return hashlib.sha256(json.dumps([fingerprint(store_dir), *map(str, parts)]).encode()).hexdigest()
 
 
 def train(
-    chunks_h5: Path,
+    chunks: Path,
     checkpoint: Path,
     history_csv: Path,
     summary_json: Path,
@@ -141,18 +136,18 @@ def train(
     state_dir: Path,
     progress: bool = True,
 ) -> TrainResult:
-    """Train on the train split of ``chunks_h5``; write the best-validation checkpoint, history and summary."""
+    """Train on the train split of ``chunks``; write the best-validation checkpoint, history and summary."""
     torch.manual_seed(p.seed)
     np.random.seed(p.seed)
     device = pick_device(p.device)
-    index = read_index(chunks_h5)
+    index = read_index(chunks)
     split = split_files(index, data, p.seed)
     if len(split["train"]) == 0 or len(split["val"]) == 0:
-        raise ValueError(f"{chunks_h5}: too few files for a train/validation split ({ {k: len(v) for k, v in split.items()} })")
+        raise ValueError(f"{chunks}: too few files for a train/validation split ({ {k: len(v) for k, v in split.items()} })")
     rows = {k: chunk_rows(index, v) for k, v in split.items() if k != "test"}
-    train_ds = ChunkDataset(chunks_h5, rows["train"], index.chunk_label[rows["train"]], p.roll_prob,
+    train_ds = ChunkDataset(chunks, rows["train"], index.chunk_label[rows["train"]], p.roll_prob,
                             p.roll_max_fraction, p.seed)
-    val_ds = ChunkDataset(chunks_h5, rows["val"], index.chunk_label[rows["val"]])
+    val_ds = ChunkDataset(chunks, rows["val"], index.chunk_label[rows["val"]])
     gen = torch.Generator().manual_seed(p.seed)
     loader_kw = dict(batch_size=p.batch_size, num_workers=p.num_workers, pin_memory=device.type == "cuda",
                      persistent_workers=p.num_workers > 0)
@@ -168,7 +163,7 @@ def train(
 
     state_dir.mkdir(parents=True, exist_ok=True)
     last = state_dir / "last.pt"
-    fingerprint = _fingerprint(chunks_h5, data, model_p, p)
+    fingerprint = _fingerprint(chunks, data, model_p, p)
     history: list[dict[str, float]] = []
     best = {"val_accuracy": -1.0, "val_loss": float("inf"), "epoch": -1, "state": None}
     start_epoch = 0

@@ -31,7 +31,8 @@ from tasks.features.representations import IMAGE_NAMES, Representation
 IMAGE_SPLITS = ("train", "val", "test")
 
 
-def _relative(paths: pd.Series, root: Path) -> pd.Series:
+def relative_paths(paths: pd.Series, root: Path) -> pd.Series:
+    """Paths under ``root`` relative to it (POSIX); others absolute."""
     root = root.resolve()
 
     def rel(p: Any) -> str:
@@ -49,7 +50,7 @@ def labelled_audio_table(folder: Path, layout: str, root: Path) -> pd.DataFrame:
     from tasks.datasets.labelled_audio import read_labelled_audio
 
     t = read_labelled_audio(folder, layout)
-    return pd.DataFrame({"path": _relative(t["path"], root), "label": t["label"], "fold": t["fold"]})
+    return pd.DataFrame({"path": relative_paths(t["path"], root), "label": t["label"], "fold": t["fold"]})
 
 
 def image_folder_table(folder: Path, root: Path) -> pd.DataFrame:
@@ -62,7 +63,7 @@ def image_folder_table(folder: Path, root: Path) -> pd.DataFrame:
     if not rows:
         raise FileNotFoundError(f"{folder}: no images under leftImg8bit/{{{','.join(IMAGE_SPLITS)}}}/<city>/")
     t = pd.DataFrame(rows)
-    return pd.DataFrame({"path": _relative(t["path"], root), "label": _relative(t["label"], root), "fold": t["fold"]})
+    return pd.DataFrame({"path": relative_paths(t["path"], root), "label": relative_paths(t["label"], root), "fold": t["fold"]})
 
 
 def metadata_table(csv: Path, root: Path) -> pd.DataFrame:
@@ -73,7 +74,7 @@ def metadata_table(csv: Path, root: Path) -> pd.DataFrame:
     fold = next((c for c in ("fold", "split") if c in t.columns), None)
     base = Path(csv).parent
     paths = t["path"].map(lambda p: str(p) if Path(str(p)).is_absolute() else str(base / str(p)))
-    return pd.DataFrame({"path": _relative(paths, root),
+    return pd.DataFrame({"path": relative_paths(paths, root),
                          "label": t[label].astype(str) if label else "",
                          "fold": t[fold] if fold else "all"})
 

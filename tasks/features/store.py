@@ -305,9 +305,11 @@ def _check_bad(plan: StorePlan, skipped: list[dict[str, str]], max_bad_fraction:
         )
 
 
-def finish_store(plan: StorePlan, summaries: list[dict[str, Any]], *, max_bad_fraction: float = 0.05) -> Path:
+def finish_store(plan: StorePlan, summaries: list[dict[str, Any]], *, max_bad_fraction: float = 0.05,
+                 extra: dict[str, Any] | None = None) -> Path:
     """Write ``skipped.csv`` and, unless more than ``max_bad_fraction`` of the inputs were unusable
-    (TooManyBadInputs), the manifest that marks the store complete. Returns ``out_dir``."""
+    (TooManyBadInputs), the manifest that marks the store complete, with ``extra`` (JSON: what the
+    consumer needs beside the features, such as class names). Returns ``out_dir``."""
     skipped = [s for summary in summaries for s in summary["skipped"]]
     _check_bad(plan, skipped, max_bad_fraction)
     _write_skipped(plan.out_dir, skipped)
@@ -317,7 +319,7 @@ def finish_store(plan: StorePlan, summaries: list[dict[str, Any]], *, max_bad_fr
         "item_shape": list(plan.rep.item_shape), "dtype": np.dtype(plan.rep.dtype).name,
         "shards": [{k: v for k, v in s.items() if k != "skipped"} for s in summaries],
         "n_rows": plan.n_rows, "n_clips": sum(s["n_clips"] for s in summaries),
-        "n_items": sum(s["n_items"] for s in summaries), "n_skipped": len(skipped),
+        "n_items": sum(s["n_items"] for s in summaries), "n_skipped": len(skipped), "extra": extra or {},
     })
     return plan.out_dir
 
@@ -338,6 +340,7 @@ def extract_features(
     max_bad_fraction: float = 0.05,
     progress: bool = True,
     base_dir: Path | None = None,
+    extra: dict[str, Any] | None = None,
 ) -> Path:
     """``rep`` of every input of ``table`` (columns ``path, label, fold``) into a sharded store at ``out_dir``.
 
@@ -355,7 +358,7 @@ def extract_features(
             summaries.append(extract_shard(plan, s, workers=workers, device=device, pool=pool, bar=bar))
             # fail as soon as the fraction of all inputs is certain to be exceeded
             _check_bad(plan, [x for summary in summaries for x in summary["skipped"]], max_bad_fraction)
-    return finish_store(plan, summaries, max_bad_fraction=max_bad_fraction)
+    return finish_store(plan, summaries, max_bad_fraction=max_bad_fraction, extra=extra)
 
 
 # ------------------------------------------------------------------------------------------------ reading
@@ -393,6 +396,7 @@ class FeatureStore:
         self._index = np.concatenate(index) if index else np.zeros((0, 2), np.int64)
         self._shard = self.table["shard"].to_numpy()
         self._float = np.dtype(manifest["dtype"]).kind == "f"
+        self._shard_items = np.cumsum([0] + [int(s["n_items"]) for s in manifest["shards"]])
         self._files: dict[int, h5py.File] = {}
         self._pid = os.getpid()
 
@@ -414,6 +418,19 @@ class FeatureStore:
         feats = self._file(int(self._shard[i]))["features"][start:stop]
         return (feats.astype(np.float32) if self._float else feats), self.table.at[i, "label"], self.table.at[i, "fold"]
 
+    @property
+    def item_counts(self) -> np.ndarray:
+        """Items (frames, chunks, images) of each stored input, in table order."""
+        return self._index[:, 1] - self._index[:, 0]
+
+    def item(self, g: int) -> np.ndarray:
+        """One item by its row among all items of the store (inputs in table order, their items in order)."""
+        s = int(np.searchsorted(self._shard_items, g, side="right")) - 1
+        if not 0 <= s < len(self._shard_items) - 1:
+            raise IndexError(g)
+        x = self._file(s)["features"][int(g - self._shard_items[s])]
+        return x.astype(np.float32) if self._float else x
+
     def close(self) -> None:
         for f in self._files.values():
             f.close()
@@ -426,12 +443,8 @@ class FeatureStore:
         self.close()
 
 
-def open_store(out_dir: Path, rep: Representation) -> FeatureStore:
-    """Open a complete store made with exactly ``rep``'s parameters.
-
-    Raises ValueError for an incomplete store (no manifest) or one made with other parameters, naming
-    the mismatching keys.
-    """
+def read_manifest(out_dir: Path) -> dict[str, Any]:
+    """The manifest of a complete store; ValueError for an incomplete store or another format."""
     out_dir = Path(out_dir)
     path = out_dir / MANIFEST
     if not path.is_file():
@@ -439,6 +452,17 @@ def open_store(out_dir: Path, rep: Representation) -> FeatureStore:
     manifest = json.loads(path.read_text())
     if manifest.get("format") != FORMAT:
         raise ValueError(f"{out_dir}: not a soundflow feature store of this version (format {manifest.get('format')!r})")
+    return manifest
+
+
+def open_store(out_dir: Path, rep: Representation) -> FeatureStore:
+    """Open a complete store made with exactly ``rep``'s parameters.
+
+    Raises ValueError for an incomplete store (no manifest) or one made with other parameters, naming
+    the mismatching keys.
+    """
+    out_dir = Path(out_dir)
+    manifest = read_manifest(out_dir)
     want = json.loads(json.dumps(store_params(rep)))
     have = manifest["params"]
     bad = sorted(k for k in set(want) | set(have) if have.get(k) != want.get(k))

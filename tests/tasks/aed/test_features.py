@@ -1,3 +1,4 @@
+import json
 from pathlib import Path
 
 import h5py
@@ -6,7 +7,8 @@ import pandas as pd
 import pytest
 
 from soundflow.config import AedFeatureParams, load_params
-from tasks.aed.features import extract_chunks, read_index
+from soundflow.audio import load_audio
+from tasks.aed.features import extract_chunks, open_chunks, read_index
 from tasks.features.stft_chunks import chunk_starts, spectrogram_chunks
 from tests.conftest import write_wav
 
@@ -78,20 +80,25 @@ def test_extract_chunks_writes_index_attrs_and_skips_bad_files(tmp_path: Path) -
     p = AedFeatureParams(sample_rate=16000, chunk_seconds=3.0, chunk_hop_seconds=1.0, min_last_chunk_seconds=1.0,
                          window_seconds=0.02, frame_hop_seconds=0.047, n_freq_bins=32, n_frames=64,
                          window="hann", scale="linear", workers=2)
-    rep = extract_chunks(table, tmp_path / "out" / "chunks.h5", tmp_path / "out" / "summary.json",
-                         tmp_path / "out" / "skipped.csv", p, max_bad_fraction=0.6, progress=False)
+    rep = extract_chunks(table, tmp_path / "out" / "chunks", tmp_path / "out" / "summary.json",
+                         tmp_path / "out" / "skipped.csv", p, max_bad_fraction=0.6, progress=False, shard_size=2)
     assert (rep.n_files, rep.n_chunks, rep.n_skipped) == (3, 1 + 1 + 2, 3)
     skipped = pd.read_csv(rep.skipped)
     assert sorted(Path(s).name for s in skipped["path"]) == ["corrupt.wav", "empty.wav", "notes.wav"]
     assert skipped["reason"].str.len().min() > 5
-    with h5py.File(rep.h5) as h5:
-        assert h5["spectrograms"].shape == (4, 32, 64)
-        assert h5["spectrograms"].chunks == (1, 32, 64)
-        assert h5["chunk_file"][:].tolist() == [0, 1, 2, 2]
-        assert h5["chunk_label"][:].tolist() == [0, 1, 1, 1]
-    idx = read_index(rep.h5)
+    with h5py.File(rep.store / "shard-00000.h5") as h5:
+        assert h5["features"].shape == (2, 32, 64)  # a0 and a1, one chunk each; a2's two chunks are in shard 1
+        assert h5["features"].chunks == (1, 32, 64)
+    idx = read_index(rep.store)
     assert idx.params["n_freq_bins"] == 32 and idx.classes == ["x", "y"] and idx.input_shape == (32, 64)
-    assert not list((tmp_path / "out").glob(".*tmp*"))
+    assert idx.chunk_file.tolist() == [0, 1, 2, 2] and idx.chunk_label.tolist() == [0, 1, 1, 1]
+    assert idx.file_fold.tolist() == [1, 1, 2]
+    with open_chunks(rep.store) as st:  # chunks by their row among all chunks, across shards
+        ref, _ = spectrogram_chunks(load_audio(good[2], 16000), 16000, p)
+        np.testing.assert_allclose(st.item(2), ref[0], atol=1e-3)
+        np.testing.assert_allclose(st.item(3), ref[1], atol=1e-3)
+    assert json.loads(rep.summary.read_text())["n_chunks"] == 4
+    assert not list((tmp_path / "out").rglob(".*tmp*"))
 
 
 def test_too_many_bad_files_fail_the_stage_and_leave_no_file(tmp_path: Path) -> None:
@@ -102,7 +109,9 @@ def test_too_many_bad_files_fail_the_stage_and_leave_no_file(tmp_path: Path) -> 
     p = AedFeatureParams(sample_rate=16000, chunk_seconds=3.0, chunk_hop_seconds=1.0, min_last_chunk_seconds=1.0,
                          window_seconds=0.02, frame_hop_seconds=0.047, n_freq_bins=32, n_frames=64,
                          window="rect", scale="log", workers=1)
-    out = tmp_path / "chunks.h5"
-    with pytest.raises(RuntimeError, match=r"1 of 2 clips unreadable .*bad\.wav"):
+    out = tmp_path / "chunks"
+    with pytest.raises(RuntimeError, match=r"1 of 2 inputs unusable .*bad\.wav"):
         extract_chunks(table, out, tmp_path / "s.json", tmp_path / "s.csv", p, max_bad_fraction=0.1, progress=False)
-    assert not out.exists() and not list(tmp_path.glob(".chunks.h5*"))
+    assert not (out / "manifest.json").exists() and pd.read_csv(tmp_path / "s.csv").path.tolist() == [str(bad)]
+    with pytest.raises(ValueError, match="incomplete"):
+        read_index(out)

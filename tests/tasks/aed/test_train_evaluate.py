@@ -31,7 +31,7 @@ def chunks(tmp_path_factory: pytest.TempPathFactory) -> Path:
     generate_dataset(d / "ds", clips_per_class=10, n_folds=3, sample_rate=16000, duration_range=(2.0, 4.5),
                      classes=["car_horn", "dog_bark", "siren"], seed=3, progress=False)
     table = read_labelled_audio(d / "ds", "urbansound8k")
-    return extract_chunks(table, d / "chunks.h5", d / "f.json", d / "s.csv", FEATURES, 0.0, progress=False).h5
+    return extract_chunks(table, d / "chunks", d / "f.json", d / "s.csv", FEATURES, 0.0, progress=False).store
 
 
 def test_validation_split_is_by_file(chunks: Path) -> None:
