@@ -5,13 +5,15 @@
 (b) ``tasks.features.store.extract_features`` with ``LogMelFeatures`` on the CPU (decoding and
     resampling in threads, torch batches, float16 shards);
 (c) the same on CUDA, when a GPU is present (decoding stays on the CPU);
+(e) with ``--dask``: the store's shards as Prefect tasks on a local Dask cluster (what
+    ``features.runner: dask`` does), start-up of the Prefect server and of the cluster included;
 (d) reading alone (decode + resample to 32 kHz, same threads, no transform, nothing written): the
     ceiling of any extractor on this machine, printed so the speed-up can be judged against it.
 
 Audio: ``../shared/data/esc10/`` (meta.csv + audio/) relative to the repo root when present, else
 100 x 5 s synthetic clips from ``tasks.datasets.urban_synth.generate_dataset``.
 
-    .venv/bin/python benchmarks/bench_logmel.py [--limit N] [--workers 2] [--json out.json]
+    .venv/bin/python benchmarks/bench_logmel.py [--limit N] [--workers 2] [--dask] [--json out.json]
 """
 
 from __future__ import annotations
@@ -89,6 +91,8 @@ def main() -> None:
     ap.add_argument("--limit", type=int, default=None, help="use only the first N clips")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--json", type=Path, default=None)
+    ap.add_argument("--dask", action="store_true", help="add the Prefect + local Dask cluster row")
+    ap.add_argument("--shard-size", type=int, default=100, help="clips per shard (per Dask task)")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp_s:
         tmp = Path(tmp_s)
@@ -101,12 +105,21 @@ def main() -> None:
         methods = [
             ("(a) librosa per-file loop", lambda: librosa_loop(df, tmp / "librosa.h5")),
             (f"(b) feature store, CPU (workers {args.workers})",
-             lambda: extract_features(df, tmp / "store-cpu", LogMelFeatures(P), workers=args.workers, progress=False)),
+             lambda: extract_features(df, tmp / "store-cpu", LogMelFeatures(P), workers=args.workers,
+                                      shard_size=args.shard_size, progress=False)),
         ]
         if torch.cuda.is_available():
             methods.append((f"(c) feature store, CUDA (workers {args.workers})",
                             lambda: extract_features(df, tmp / "store-cuda", LogMelFeatures(P), workers=args.workers,
                                                      device="cuda", progress=False)))
+        if args.dask:
+            from flows.features import extract_features_dask
+            from soundflow import env
+
+            env.configure(tmp)  # Prefect's home and offline settings for the flow's temporary server
+            methods.append((f"(e) feature store, Prefect + local Dask cluster (shards of {args.shard_size})",
+                            lambda: extract_features_dask(df, tmp / "store-dask", LogMelFeatures(P),
+                                                          shard_size=args.shard_size, workers=args.workers)))
         methods.append((f"(d) read only: decode + resample (workers {args.workers})",
                         lambda: read_only(df, args.workers)))
         for method, fn in methods:

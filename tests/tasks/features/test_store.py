@@ -261,3 +261,18 @@ def test_unknown_representation_and_bad_table(tmp_path):
             "frames"} == set(NAMES)
     with pytest.raises(ValueError, match="lacks columns"):
         extract_features(pd.DataFrame({"path": ["x"]}), tmp_path / "s", LogMelFeatures(P), progress=False)
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.parametrize("name", ["logmel_pann", "third_octave"])
+def test_cuda_store_matches_cpu_store(tmp_path, name):
+    from tasks.features.representations import make_representation
+
+    table = _clips(tmp_path, 5, lengths=[SR, SR // 2, 3 * SR, 7000, SR])
+    rep = make_representation(name)
+    cpu = extract_features(table, tmp_path / "cpu", rep, progress=False)
+    gpu = extract_features(table, tmp_path / "gpu", rep, device="cuda", progress=False)
+    with open_store(cpu, rep) as a, open_store(gpu, rep) as b:
+        for i in range(len(table)):
+            np.testing.assert_allclose(b[i][0], a[i][0], atol=0.05)  # float16 storage, cuFFT vs pocketfft
