@@ -76,6 +76,30 @@ def librosa_loop(df: pd.DataFrame, out_h5: Path) -> None:
             h5.create_dataset(f"{i:06d}", data=librosa.power_to_db(mel, ref=1.0, amin=AMIN_DB, top_db=None).T)
 
 
+def dask_store(df: pd.DataFrame, tmp: Path, shard_size: int, workers: int) -> None:
+    import os
+
+    from soundflow import env
+
+    # Prefect's home and offline settings for the flow's temporary server; numba's cache stays where the
+    # librosa row found it warm
+    os.environ.setdefault("NUMBA_CACHE_DIR", str(tmp / "numba"))
+    env.configure(tmp)
+    from flows.features import extract_features_dask
+
+    extract_features_dask(df, tmp / "store-dask", LogMelFeatures(P), shard_size=shard_size, workers=workers)
+
+
+def warm_up(path: str) -> None:
+    """One clip through both paths first: numba's JIT (librosa) and torch's FFT plans are not what is measured."""
+    import torch
+
+    y, _ = librosa.load(path, sr=P.sample_rate, mono=True)
+    librosa.power_to_db(librosa.feature.melspectrogram(y=y, sr=P.sample_rate, n_fft=P.n_fft, hop_length=P.hop_length,
+                                                       n_mels=P.n_mels, fmin=P.fmin, fmax=P.fmax))
+    LogMelFeatures(P).compute([y], torch.device("cpu"))
+
+
 def read_only(df: pd.DataFrame, workers: int) -> None:
     from concurrent.futures import ThreadPoolExecutor
 
@@ -100,6 +124,7 @@ def main() -> None:
         seconds = float(sum(sf.info(p).duration for p in df["path"]))
         log(f"{len(df)} clips, {seconds:.0f} s of audio from {name}")
         results = []
+        warm_up(df["path"][0])
         import torch
 
         methods = [
@@ -113,13 +138,8 @@ def main() -> None:
                             lambda: extract_features(df, tmp / "store-cuda", LogMelFeatures(P), workers=args.workers,
                                                      device="cuda", progress=False)))
         if args.dask:
-            from flows.features import extract_features_dask
-            from soundflow import env
-
-            env.configure(tmp)  # Prefect's home and offline settings for the flow's temporary server
             methods.append((f"(e) feature store, Prefect + local Dask cluster (shards of {args.shard_size})",
-                            lambda: extract_features_dask(df, tmp / "store-dask", LogMelFeatures(P),
-                                                          shard_size=args.shard_size, workers=args.workers)))
+                            lambda: dask_store(df, tmp, args.shard_size, args.workers)))
         methods.append((f"(d) read only: decode + resample (workers {args.workers})",
                         lambda: read_only(df, args.workers)))
         for method, fn in methods:
