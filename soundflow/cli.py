@@ -6,6 +6,7 @@
   soundflow stage NAME                               run one stage now (the command DVC runs)
   soundflow predict FILE.wav [...]                   top classes per file from the trained AED checkpoint
   soundflow segment --test-images DIR [--test-images-type png|jpg]   ERFNet label maps and overlays
+  soundflow features REPR SOURCE --out DIR [--dask]  a feature store of any labelled audio / image folder or CSV
   soundflow datasets                                 the dataset registry (size, licence, present locally)
   soundflow download NAME                            fetch, verify, extract and prepare one dataset into data/raw
   soundflow dvc-yaml [--check]                       write (or check) dvc.yaml from soundflow/stages.py
@@ -152,6 +153,37 @@ def cmd_segment(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_features(args: argparse.Namespace) -> int:
+    from soundflow.config import load_params
+    from soundflow.devices import pick_device
+    from tasks.features import sets
+    from tasks.features.representations import make_representation
+    from tasks.features.store import TooManyBadInputs
+
+    root = _root()
+    source = Path(args.source).resolve()
+    if source.is_file() and source.suffix == ".csv":
+        table = sets.metadata_table(source, root)
+    elif args.layout == "cityscapes":
+        table = sets.image_folder_table(source, root)
+    else:
+        table = sets.labelled_audio_table(source, args.layout, root)
+    out = Path(args.out).resolve()
+    try:
+        rep = make_representation(args.representation, clip_seconds=args.clip_seconds,
+                                  aed_features=load_params(root).aed.features)
+        sets.check_modality(sets.FeatureSet(source.name, args.representation), table)
+        summary = sets.extract_set(table, out, rep, root=root, shard_size=args.shard_size, workers=args.workers,
+                                   device=str(pick_device(args.device)), max_bad_fraction=args.max_bad_fraction,
+                                   runner="dask" if args.dask else "local")
+    except (ValueError, TooManyBadInputs) as err:  # bad input, not a bug: say what and where, no traceback
+        print(f"soundflow features: {err}", file=sys.stderr)
+        return 2
+    print(f"{args.representation}: {summary['n_clips']} input(s), {summary['n_items']} item(s), "
+          f"{summary['n_skipped']} skipped (listed in {out / 'skipped.csv'}) -> {out}")
+    return 0
+
+
 def cmd_datasets(args: argparse.Namespace) -> int:
     from tasks.datasets import registry
 
@@ -204,6 +236,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--overlap", type=float, help="seconds of overlap between chunks (default: aed.predict.overlap)")
     p.add_argument("--checkpoint", help=f"model checkpoint (default: the aed_train stage's output)")
     p.set_defaults(fn=cmd_predict)
+    p = sub.add_parser("features", help="a feature store of a labelled audio folder, a Cityscapes-layout image folder or a metadata CSV")
+    p.add_argument("representation", help="logmel_pann | logmel_yamnet | logmel_localisation | logmel_t2a | third_octave | stft_chunks | frames")
+    p.add_argument("source", help="a dataset folder, or a CSV with a path column (label/labels/label_path, fold/split optional)")
+    p.add_argument("--layout", choices=["urbansound8k", "esc50", "cityscapes"], default="urbansound8k",
+                   help="layout of a source folder (default urbansound8k)")
+    p.add_argument("--out", required=True, help="store folder (rerunning resumes it)")
+    p.add_argument("--clip-seconds", type=float, default=None, help="crop/pad audio to this length")
+    p.add_argument("--shard-size", type=int, default=256)
+    p.add_argument("--workers", type=int, default=2, help="reading threads")
+    p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    p.add_argument("--max-bad-fraction", type=float, default=0.05)
+    p.add_argument("--dask", action="store_true", help="shards as Prefect tasks on Dask ($DASK_SCHEDULER_ADDRESS or a local cluster)")
+    p.set_defaults(fn=cmd_features)
     p = sub.add_parser("segment", help="label maps and colour overlays for a folder of images (trained ERFNet)")
     p.add_argument("--test-images", required=True, help="folder of images (searched recursively)")
     p.add_argument("--test-images-type", choices=["png", "jpg"], default="png")
