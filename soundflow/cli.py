@@ -187,18 +187,23 @@ def cmd_features(args: argparse.Namespace) -> int:
 def cmd_datasets(args: argparse.Namespace) -> int:
     from tasks.datasets import registry
 
-    raw = _root() / "data" / "raw"
+    from soundflow.stages import DATASETS
+
+    root = _root()
+    places = {"data/raw": root / "data" / "raw", DATASETS: root / DATASETS}  # `soundflow download`, the DAG stage
     rows = []
     for name in registry.available():
         info = registry.get(name)
         known = [f.size for f in info.files]
         size = f"{sum(known) / 1e9:.2f} GB" if known and all(k is not None for k in known) else "?"
-        rows.append((name, size, info.licence, "yes" if registry.is_present(name, raw) else "no",
+        where = [label for label, folder in places.items() if registry.is_present(name, folder)]
+        rows.append((name, size, info.licence, ("in " + ", ".join(where)) if where else "no",
                      " (login)" if info.login else ""))
     w = max(len(r[0]) for r in rows)
-    print(f"{'dataset':<{w}}  {'size':>9}  present  licence")
+    pw = max(7, *(len(r[3]) for r in rows))
+    print(f"{'dataset':<{w}}  {'size':>9}  {'present':<{pw}}  licence")
     for name, size, licence, present, login in rows:
-        print(f"{name:<{w}}  {size:>9}  {present:<7}  {licence}{login}")
+        print(f"{name:<{w}}  {size:>9}  {present:<{pw}}  {licence}{login}")
     return 0
 
 
