@@ -30,7 +30,6 @@ sys.path.insert(0, str(ROOT))
 
 import h5py  # noqa: E402
 import librosa  # noqa: E402
-import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import soundfile as sf  # noqa: E402
 from common import log, table  # noqa: E402

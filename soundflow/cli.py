@@ -239,7 +239,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--results", type=int, help="how many classes to show (default: aed.predict.results)")
     p.add_argument("--confidence", type=float, help="minimum pooled probability (default: aed.predict.confidence)")
     p.add_argument("--overlap", type=float, help="seconds of overlap between chunks (default: aed.predict.overlap)")
-    p.add_argument("--checkpoint", help=f"model checkpoint (default: the aed_train stage's output)")
+    p.add_argument("--checkpoint", help="model checkpoint (default: the aed_train stage's output)")
     p.set_defaults(fn=cmd_predict)
     p = sub.add_parser("features", help="a feature store of a labelled audio folder, a Cityscapes-layout image folder or a metadata CSV")
     p.add_argument("representation", help="logmel_pann | logmel_yamnet | logmel_localisation | logmel_t2a | third_octave | stft_chunks | frames")

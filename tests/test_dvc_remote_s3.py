@@ -8,7 +8,6 @@ deleted, ``dvc pull``: every byte comes back and the pipeline is up to date agai
 from __future__ import annotations
 
 import hashlib
-import os
 import shutil
 import socket
 import subprocess

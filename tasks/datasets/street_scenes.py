@@ -1317,7 +1317,7 @@ def _readme_text(params: dict[str, object], counts: dict[str, int]) -> str:
         f"- Generator: `tasks.datasets.street_scenes.generate_street_scenes` (model version {GENERATOR_VERSION})",
     ]
     lines += [f"- {k}: `{v}`" for k, v in params.items()]
-    lines += [f"- Images: " + ", ".join(f"{s} {n}" for s, n in counts.items())]
+    lines += ["- Images: " + ", ".join(f"{s} {n}" for s, n in counts.items())]
     lines += [
         "",
         "Image i of split s (train 0, val 1, test 2) is rendered from",

@@ -20,7 +20,6 @@ library byte for byte.
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Callable
 

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 import soundfile as sf
 
-from tasks.soundscapes.library import build_sound_library, library_labels
+from tasks.soundscapes.library import build_sound_library
 from tasks.soundscapes.synthesis import (
     CITYSCAPES_CLASSES,
     SoundscapeParams,
