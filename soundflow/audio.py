@@ -7,14 +7,11 @@ from pathlib import Path
 
 import numpy as np
 
+from soundflow.inputs import InputError, require_nonempty_file
 
-class AudioError(ValueError):
+
+class AudioError(InputError):
     """An audio file that cannot be used; the message names the file and the problem."""
-
-    def __init__(self, path: str | os.PathLike[str], problem: str) -> None:
-        super().__init__(f"{path}: {problem}")
-        self.path = str(path)
-        self.problem = problem
 
 
 def load_audio(path: str | os.PathLike[str], sample_rate: int) -> np.ndarray:
@@ -26,10 +23,7 @@ def load_audio(path: str | os.PathLike[str], sample_rate: int) -> np.ndarray:
     import soxr
 
     path = Path(path)
-    if not path.is_file():
-        raise AudioError(path, "file not found")
-    if path.stat().st_size == 0:
-        raise AudioError(path, "empty file (0 bytes)")
+    require_nonempty_file(path, AudioError)
     try:
         data, sr = sf.read(str(path), dtype="float32", always_2d=True)
     except Exception as err:  # libsndfile reports format problems with several exception types

@@ -331,7 +331,7 @@ STAGES: tuple[Stage, ...] = (
         desc="HDF5 feature stores (log-mel, third-octave, spectrogram chunks, frames) of the listed datasets",
         run=_features,
         deps=(URBAN_SYNTH, STREET_SCENES, DATASETS),
-        code=("tasks/features", "flows/features.py", "soundflow/audio.py"),
+        code=("tasks/features", "flows/features.py", "soundflow/audio.py", "soundflow/inputs.py"),
         params=("features", "aed.features"),
         outs=(FEATURE_STORES,),
         persist=(FEATURE_STORES,),
@@ -345,7 +345,7 @@ STAGES: tuple[Stage, ...] = (
         run=_aed_features,
         deps=("${aed.data.root}",),
         code=("tasks/aed/features.py", "tasks/features/stft_chunks.py", "tasks/features/store.py",
-              "tasks/features/representations.py", "tasks/datasets/labelled_audio.py", "soundflow/audio.py"),
+              "tasks/features/representations.py", "tasks/datasets/labelled_audio.py", "soundflow/audio.py", "soundflow/inputs.py"),
         params=("aed.data.root", "aed.data.format", "aed.data.max_bad_fraction", "aed.features"),
         outs=(AED_CHUNKS,),
         persist=(AED_CHUNKS,),  # a rerun keeps finished shards whose inputs and parameters are unchanged

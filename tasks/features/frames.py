@@ -17,26 +17,20 @@ import numpy as np
 import torch
 from PIL import Image
 
+from soundflow.inputs import InputError, require_nonempty_file
+
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
-class ImageError(ValueError):
+class ImageError(InputError):
     """An image file that cannot be used; the message names the file and the problem."""
-
-    def __init__(self, path: str | os.PathLike[str], problem: str) -> None:
-        super().__init__(f"{path}: {problem}")
-        self.path = str(path)
-        self.problem = problem
 
 
 def load_image(path: str | os.PathLike[str]) -> np.ndarray:
     """Decode ``path`` to (H, W, 3) uint8 RGB; raises :class:`ImageError` for a missing or broken file."""
     path = Path(path)
-    if not path.is_file():
-        raise ImageError(path, "file not found")
-    if path.stat().st_size == 0:
-        raise ImageError(path, "empty file (0 bytes)")
+    require_nonempty_file(path, ImageError)
     try:
         with Image.open(path) as img:
             return np.asarray(img.convert("RGB"))

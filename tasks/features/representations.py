@@ -34,14 +34,12 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 
-from soundflow.audio import AudioError, load_audio
+from soundflow.audio import load_audio
 from soundflow.config import AedFeatureParams
-from tasks.features.frames import ImageError, load_image, resize_frames
+from tasks.features.frames import load_image, resize_frames
 from tasks.features.logmel import PRESETS, LogMel, LogMelParams, n_frames
 from tasks.features.stft_chunks import spectrogram_chunks
 from tasks.features.third_octave import ThirdOctave, ThirdOctaveParams
-
-InputError = (AudioError, ImageError)
 
 
 def fit_length(wave: np.ndarray, n: int) -> np.ndarray:
@@ -62,7 +60,7 @@ class Representation(ABC):
 
     @abstractmethod
     def read(self, path: str | os.PathLike[str]) -> np.ndarray:
-        """Decode one file; raises AudioError/ImageError naming the file and the problem."""
+        """Decode one file; raises an InputError (AudioError, ImageError) naming the file and the problem."""
 
     def fit(self, x: np.ndarray) -> np.ndarray | str:
         """The input ready for :meth:`compute`, or the reason it cannot be used."""

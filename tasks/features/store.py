@@ -44,8 +44,9 @@ import torch
 from tqdm import tqdm
 
 from soundflow import __version__
+from soundflow.inputs import InputError
 from soundflow.io import atomic_path, write_json
-from tasks.features.representations import InputError, Representation
+from tasks.features.representations import Representation
 
 FORMAT = "soundflow.feature_store/2"
 MANIFEST = "manifest.json"
