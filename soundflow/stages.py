@@ -345,7 +345,8 @@ STAGES: tuple[Stage, ...] = (
         run=_aed_features,
         deps=("${aed.data.root}",),
         code=("tasks/aed/features.py", "tasks/features/stft_chunks.py", "tasks/features/store.py",
-              "tasks/features/representations.py", "tasks/datasets/labelled_audio.py", "soundflow/audio.py", "soundflow/inputs.py"),
+              "tasks/features/representations.py", "tasks/datasets/labelled_audio.py", "soundflow/audio.py",
+              "soundflow/inputs.py"),
         params=("aed.data.root", "aed.data.format", "aed.data.max_bad_fraction", "aed.features"),
         outs=(AED_CHUNKS,),
         persist=(AED_CHUNKS,),  # a rerun keeps finished shards whose inputs and parameters are unchanged
