@@ -15,6 +15,11 @@ import torch
 from soundflow.io import atomic_path
 
 
+def weights_copy(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    """The model's weights copied to the CPU: a copy, not a reference, so later epochs cannot change a kept best."""
+    return {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
+
+
 def save(path: Path, *, fingerprint: str, epoch: int, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
          scheduler: Any, loader_rng: torch.Generator, history: list[dict[str, float]], best: dict[str, Any]) -> None:
     """Everything needed to continue after ``epoch`` (0-based): weights, optimiser, schedule, RNGs, history."""

@@ -13,7 +13,6 @@ parameters continues from it (a finished one only rewrites the outputs).
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import json
 import time
@@ -199,9 +198,8 @@ def train(
                "seconds": time.perf_counter() - t0, "chunks_per_second": seen / (time.perf_counter() - t0)}
         history.append(rec)
         if (val_acc, -val_loss) > (best["val_accuracy"], -best["val_loss"]):
-            # a copy, not a reference: later epochs must not change the saved best weights
             best = {"val_accuracy": val_acc, "val_loss": val_loss, "epoch": epoch + 1,
-                    "state": copy.deepcopy({k: v.detach().cpu() for k, v in model.state_dict().items()})}
+                    "state": training_state.weights_copy(model)}
         print(f"epoch {epoch + 1}/{p.epochs}: train loss {rec['train_loss']:.4f} acc {rec['train_accuracy']:.3f} | "
               f"val loss {val_loss:.4f} file acc {val_acc:.3f} | {rec['chunks_per_second']:.0f} chunks/s")
         training_state.save(last, fingerprint=fingerprint, epoch=epoch, model=model, optimizer=opt, scheduler=sched,

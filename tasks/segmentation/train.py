@@ -78,11 +78,6 @@ def validate(model: torch.nn.Module, loader: DataLoader, device: torch.device, n
     return cm.mean_iou(), cm.pixel_accuracy()
 
 
-def _state_copy(model: torch.nn.Module) -> dict[str, torch.Tensor]:
-    # a copy, not a reference: later epochs must not change the saved best weights
-    return {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
-
-
 def train(
     train_ds: Dataset,
     val_ds: Dataset,
@@ -172,7 +167,8 @@ def train(
         history.append(rec)
         score = val_miou if np.isfinite(val_miou) else -1.0  # a NaN mIoU (no labelled pixel) never beats a number
         if score > best["val_miou"]:
-            best = {"val_miou": score, "val_pixel_accuracy": val_acc, "epoch": epoch + 1, "state": _state_copy(model)}
+            best = {"val_miou": score, "val_pixel_accuracy": val_acc, "epoch": epoch + 1,
+                    "state": training_state.weights_copy(model)}
         print(f"epoch {epoch + 1}/{epochs}: train loss {rec['train_loss']:.4f} | val mIoU {val_miou:.4f} "
               f"pixel acc {val_acc:.4f} | {rec['images_per_second']:.1f} images/s")
         training_state.save(last, fingerprint=fingerprint, epoch=epoch, model=model, optimizer=opt, scheduler=sched,
