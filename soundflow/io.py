@@ -91,6 +91,16 @@ def _remove_stale_siblings(out_dir: Path) -> None:
                 pass  # alive (or not ours to signal): another run may still be using it
 
 
+# The licence section that ends every generator's README (the generated data is the project's own work).
+CC0_README_SECTION = (
+    "## Licence",
+    "",
+    "Generated data, dedicated to the public domain under CC0 1.0",
+    "(https://creativecommons.org/publicdomain/zero/1.0/).",
+    "",
+)
+
+
 @contextlib.contextmanager
 def generated_folder(out_dir: Path, readme_title: str, owner: str) -> Iterator[Path]:
     """Build a generator's output folder in a temporary sibling, then swap it in with renames.

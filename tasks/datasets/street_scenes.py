@@ -39,7 +39,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 from tqdm import tqdm
 
-from soundflow.io import generated_folder
+from soundflow.io import CC0_README_SECTION, generated_folder
 
 from tasks.segmentation.cityscapes import ID_TO_COLOR
 
@@ -1325,11 +1325,7 @@ def _readme_text(params: dict[str, object], counts: dict[str, int]) -> str:
         f"sequence `i // n_cities`, frame {FRAME}. Re-running the generator with the same parameters",
         "reproduces these files byte for byte.",
         "",
-        "## Licence",
-        "",
-        "Generated data, dedicated to the public domain under CC0 1.0",
-        "(https://creativecommons.org/publicdomain/zero/1.0/).",
-        "",
+        *CC0_README_SECTION,
     ]
     return "\n".join(lines)
 

@@ -25,7 +25,7 @@ from scipy import fft as sp_fft
 from scipy import signal
 from tqdm import tqdm
 
-from soundflow.io import generated_folder
+from soundflow.io import CC0_README_SECTION, generated_folder
 
 __all__ = [
     "BACKGROUNDS",
@@ -1014,11 +1014,7 @@ def _readme_text(params: dict[str, object], n_rows: int) -> str:
         "",
         "Re-running the generator with the same parameters reproduces these files byte for byte.",
         "",
-        "## Licence",
-        "",
-        "Generated data, dedicated to the public domain under CC0 1.0",
-        "(https://creativecommons.org/publicdomain/zero/1.0/).",
-        "",
+        *CC0_README_SECTION,
     ]
     return "\n".join(lines)
 

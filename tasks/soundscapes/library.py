@@ -28,7 +28,7 @@ import soundfile as sf
 from scipy import signal
 from tqdm import tqdm
 
-from soundflow.io import generated_folder
+from soundflow.io import CC0_README_SECTION, generated_folder
 
 from tasks.datasets import urban_synth
 
@@ -518,11 +518,7 @@ def _readme_text(params: dict[str, object], counts: dict[str, dict[str, int]]) -
         f"{urban_synth.EVENT_PEAK}; backgrounds last `background_duration` at RMS {urban_synth.BACKGROUND_RMS}.",
         "Re-running the generator with the same parameters reproduces these files byte for byte.",
         "",
-        "## Licence",
-        "",
-        "Generated data, dedicated to the public domain under CC0 1.0",
-        "(https://creativecommons.org/publicdomain/zero/1.0/).",
-        "",
+        *CC0_README_SECTION,
     ]
     return "\n".join(lines)
 

@@ -5,13 +5,7 @@ import torch.nn.functional as F
 import models
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny convolutions: one intra-op thread avoids spin-waiting on shared CPU cores (seconds per step otherwise)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _expected_params(num_classes: int) -> int:

@@ -14,6 +14,8 @@ import tasks.segmentation.train as train_mod
 from tasks.segmentation.evaluate import evaluate
 from tasks.segmentation.predict import predict_folder
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
 N_CLASSES = 19
 CLASSES = [f"class{i:02d}" for i in range(N_CLASSES)]
 FULL = (48, 96)  # "full-resolution" labels, larger than the 32x64 network input
@@ -41,15 +43,6 @@ class TinySegmentation(Dataset):
 
     def read_train_ids(self, i: int) -> np.ndarray:
         return self.full[i]
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny convolutions: one intra-op thread avoids spin-waiting on shared CPU cores (seconds per step otherwise)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 def _train(tmp: Path, epochs: int = 2, fingerprint: str = "fp", seed: int = 0) -> Path:
