@@ -141,9 +141,8 @@ def _features(p: Params, root: Path) -> object:
     out_root = root / FEATURE_STORES
     wanted = {f"{s.dataset}/{s.representation}" for s in f.sets}
     # the out is persistent (a rerun resumes finished shards), so stores of sets taken off the list go here
-    for manifest_or_shard in sorted(out_root.glob("*/*/*.h5")) + sorted(out_root.glob("*/*/manifest.json")):
-        folder = manifest_or_shard.parent
-        if folder.exists() and folder.relative_to(out_root).as_posix() not in wanted:
+    for folder in sorted(out_root.glob("*/*")):
+        if folder.is_dir() and folder.relative_to(out_root).as_posix() not in wanted:
             remove_path(folder)
     device = str(pick_device(f.device))
     summaries, examples = {}, {}

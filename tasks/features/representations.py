@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import os
 from abc import ABC, abstractmethod
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from typing import Any, ClassVar
 
 import numpy as np
@@ -210,11 +210,6 @@ class StftChunkFeatures(Representation):
         return 1  # training reads random single chunks
 
 
-@dataclass(frozen=True)
-class _FrameParams:
-    size: int = 256
-
-
 class FrameFeatures(Representation):
     """Image frames resized to ``size`` x ``size`` RGB uint8 (:mod:`tasks.features.frames`), one per file."""
 
@@ -222,11 +217,11 @@ class FrameFeatures(Representation):
     dtype = np.dtype(np.uint8)
 
     def __init__(self, size: int = 256) -> None:
-        self.params = _FrameParams(size)
+        self.size = size
         self.item_shape = (size, size, 3)
 
     def describe(self) -> dict[str, Any]:
-        return {"representation": "frames", "size": self.params.size, "resize": "PIL bilinear, aspect not kept",
+        return {"representation": "frames", "size": self.size, "resize": "PIL bilinear, aspect not kept",
                 "dtype": self.dtype.name}
 
     def read(self, path: str | os.PathLike[str]) -> np.ndarray:
@@ -234,7 +229,7 @@ class FrameFeatures(Representation):
 
     def fit(self, x: np.ndarray) -> np.ndarray | str:
         # resized in the reading thread: PIL releases the GIL, so frames resize in parallel
-        return resize_frames(x[None], self.params.size)[0]
+        return resize_frames(x[None], self.size)[0]
 
     def compute(self, xs: list[np.ndarray], device: torch.device) -> list[np.ndarray]:
         return [x[None] for x in xs]

@@ -227,8 +227,8 @@ def _str(v: Any) -> str:
 def _summary(path: Path, shard: ShardSpec) -> dict[str, Any]:
     with h5py.File(path, "r") as h5:
         skipped = [{"path": _str(p), "reason": _str(r)} for p, r in zip(h5["skipped_path"][:], h5["skipped_reason"][:])]
-        return {"file": shard.file, "n_rows": len(shard.rows), "n_clips": len(h5["row"]), "n_items": len(h5["features"]),
-                "n_skipped": len(skipped), "skipped": skipped}
+        return {"file": shard.file, "rows_hash": shard.rows_hash, "n_rows": len(shard.rows), "n_clips": len(h5["row"]),
+                "n_items": len(h5["features"]), "n_skipped": len(skipped), "skipped": skipped}
 
 
 def _compute_shard(plan: StorePlan, shard: ShardSpec, pool: ThreadPoolExecutor, ahead: int, device: torch.device,

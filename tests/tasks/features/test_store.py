@@ -55,6 +55,7 @@ def test_values_match_logmel_and_shards(tmp_path, clip_seconds):
         assert h5["features"].dtype == np.float16
         assert json.loads(h5.attrs["params"])["n_mels"] == 64 and h5.attrs["params_hash"]
         assert h5.attrs["soundflow_version"]
+        assert manifest["shards"][0]["rows_hash"] == h5.attrs["rows_hash"]  # the manifest names each shard's inputs
     st = open_store(out, LogMelFeatures(P, clip_seconds))
     assert len(st) == 7
     assert list(st.table.columns) == ["path", "label", "fold", "shard", "row"]
