@@ -17,7 +17,7 @@ export PREFECT_HOME := $(CURDIR)/.soundflow/prefect
 export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS := 120
 export PATH := $(BIN):$(PATH)
 
-.PHONY: run test install install-test system-deps data-raw lock dvc-yaml benchmark clean-outputs
+.PHONY: run test install install-test system-deps data-raw lock dvc-yaml benchmark clean-outputs mutation
 
 ## run: the default pipeline, end to end, with `dvc repro` (offline, CPU, minutes)
 run: install data-raw
@@ -65,6 +65,15 @@ dvc-yaml:
 
 benchmark: install data-raw
 	$(BIN)/python benchmarks/bench_pipeline.py
+
+## mutation: mutmut on the modules the cache key and the reported metrics rest on, one at a time, each against
+## its fast tests (tests/<folder>/test_<name>*.py, or `module.py=tests/a.py,tests/b.py`); about 20 min on 2 cores.
+## Scores and surviving mutants: .soundflow/mutation/report.md; known equivalent mutants: scripts/mutation_equivalent.txt
+MUTATION_MODULES ?= soundflow/dvc_state.py tasks/segmentation/iou.py soundflow/metrics.py \
+	tasks/features/third_octave.py soundflow/dag.py
+MUTATION_JOBS ?= 1
+mutation: install-test
+	nice -n 10 $(BIN)/python scripts/mutation.py --jobs $(MUTATION_JOBS) $(MUTATION_MODULES)
 
 clean-outputs:
 	rm -rf data/generated data/features outputs reports dvc.lock mlruns.db mlartifacts .soundflow

@@ -159,7 +159,8 @@ def main() -> None:
         numeric=[False, True, True, True, True, True],
     ))
     if args.json:
-        args.json.write_text(json.dumps({"dataset": name, "preset": "pann", "results": results}, indent=2) + "\n")
+        doc = {"dataset": name, "preset": "pann", "results": results}
+        args.json.write_text(json.dumps(doc, indent=2, allow_nan=False) + "\n")
 
 
 if __name__ == "__main__":

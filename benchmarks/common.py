@@ -160,5 +160,5 @@ def argument_parser(doc: str) -> argparse.ArgumentParser:
 
 def write_json(path: Path, results: dict[str, Any]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(results, indent=2) + "\n")
+    path.write_text(json.dumps(results, indent=2, allow_nan=False) + "\n")  # strict JSON, as the pipeline's
     log(f"wrote {path}")

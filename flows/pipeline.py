@@ -10,7 +10,7 @@ from prefect import flow
 from prefect.runtime import flow_run
 
 from flows.stage_task import for_stage
-from soundflow import dag
+from soundflow import dag, workspace_lock
 from soundflow.tracking import PIPELINE_KEY_ENV
 from soundflow.config import read_params_yaml
 from soundflow.stages import STAGES
@@ -19,13 +19,16 @@ from soundflow.stages import STAGES
 def _run(root: Path, names: list[str], force: bool) -> dict[str, Any]:
     os.environ[PIPELINE_KEY_ENV] = f"prefect-{flow_run.get_id()}"
     results: dict[str, Any] = {}
-    for name in names:  # topological order; stages are CPU/GPU-bound, so one at a time
-        state = for_stage(name, root)(name, str(root), force=force, return_state=True)
-        result = dict(state.result())
-        # a Cached state replays the result of the run that computed it: it recomputed nothing now
-        result["ran"] = result["ran"] and state.name != "Cached"
-        result["state"] = state.name
-        results[name] = result
+    # a flow started without the CLI (a deployment, a notebook) writes too: it takes the workspace lock
+    # itself; under `soundflow run`, which already holds it, this re-enters
+    with workspace_lock.hold(root, f"prefect flow {flow_run.get_flow_name()} {' '.join(names)}"):
+        for name in names:  # topological order; stages are CPU/GPU-bound, so one at a time
+            state = for_stage(name, root)(name, str(root), force=force, return_state=True)
+            result = dict(state.result())
+            # a Cached state replays the result of the run that computed it: it recomputed nothing now
+            result["ran"] = result["ran"] and state.name != "Cached"
+            result["state"] = state.name
+            results[name] = result
     return results
 
 

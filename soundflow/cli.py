@@ -11,12 +11,17 @@
   soundflow download NAME                            fetch, verify, extract and prepare one dataset into data/raw
   soundflow dvc-yaml [--check]                       write (or check) dvc.yaml from soundflow/stages.py
   soundflow params                                   validate params.yaml
+
+Commands that write the workspace (run, repro, stage, features, download, dvc-yaml) hold its lock
+(soundflow/workspace_lock.py) while they run; a second one is refused with exit code 75.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
+import shlex
 import subprocess
 import sys
 import time
@@ -33,9 +38,9 @@ def _root() -> Path:
 
 
 def cmd_params(args: argparse.Namespace) -> int:
-    from soundflow.config import load_params
+    from soundflow.params_check import validate
 
-    load_params(_root())
+    validate(_root())  # the schema, then the data locations the user brings
     print("params.yaml: valid")
     return 0
 
@@ -56,10 +61,38 @@ def cmd_dvc_yaml(args: argparse.Namespace) -> int:
     return 0
 
 
+def _sync_dvc_yaml(root: Path) -> None:
+    from soundflow import dag
+
+    if dag.sync_dvc_yaml(root):  # code deps follow imports: an edit of the code can change them
+        print(f"soundflow: regenerated {dag.DVC_YAML} from soundflow/stages.py (the stages' code changed)")
+
+
 def cmd_stage(args: argparse.Namespace) -> int:
     from soundflow import runner
+    from soundflow.stages import get_stage
 
-    runner.execute(args.name, _root(), engine="dvc")
+    try:
+        stage = get_stage(args.name)
+    except KeyError as err:  # a typo in a command line, not a bug: no traceback
+        print(f"soundflow: {err.args[0]}", file=sys.stderr)
+        return 2
+    if args.code is not None and args.code != stage.run_digest:
+        # dvc.yaml was generated before the stage's code in soundflow/stages.py changed: DVC's record of what
+        # ran would be wrong, and other stages' code dependencies may be stale too
+        print(f"soundflow: dvc.yaml is out of date with soundflow/stages.py (stage {args.name}'s code changed): "
+              "run `soundflow dvc-yaml`, or `soundflow repro`, which regenerates it", file=sys.stderr)
+        return 2
+    try:
+        runner.execute(args.name, _root(), engine="dvc")
+    except RuntimeError as err:
+        from soundflow.training_state import TrainingDiverged  # torch: imported only when a stage failed
+
+        if not isinstance(err, TrainingDiverged):
+            raise
+        # a diverged run is a parameter problem, not a bug: one line (the traceback is in the stage's MLflow log)
+        print(f"soundflow: stage {args.name} failed: {err}", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -84,9 +117,10 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     root = _root()
-    from soundflow.config import load_params
+    from soundflow.params_check import validate
 
-    load_params(root)  # a bad params.yaml is reported before Prefect starts
+    validate(root)  # a bad params.yaml or data location is reported before Prefect starts
+    _sync_dvc_yaml(root)
     from flows.pipeline import FLOWS, pipeline
 
     t0 = time.perf_counter()
@@ -106,10 +140,12 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_repro(args: argparse.Namespace) -> int:
     root = _root()
-    from soundflow.config import load_params
+    from soundflow.params_check import validate
 
-    load_params(root)
+    validate(root)  # before dvc deletes the outputs of a stage that would then refuse its parameters
+    _sync_dvc_yaml(root)
     os.environ.setdefault("SOUNDFLOW_PIPELINE_KEY", f"dvc-{uuid.uuid4().hex}")
+    # dvc inherits the workspace-lock token main() exported, so its `soundflow stage` children proceed
     dvc = Path(sys.executable).with_name("dvc")
     return subprocess.call([str(dvc) if dvc.exists() else "dvc", "repro", *args.stages], cwd=root)
 
@@ -147,7 +183,7 @@ def cmd_segment(args: argparse.Namespace) -> int:
     p = load_params(root).seg
     out = Path(args.out)
     table = predict_folder(Path(args.checkpoint) if args.checkpoint else root / SEG_MODEL, Path(args.test_images), out,
-                           image_type=args.test_images_type, size=p.data.size, batch_size=p.predict.batch_size,
+                           image_type=args.test_images_type, size=p.data.image_size, batch_size=p.predict.batch_size,
                            device=p.train.device, progress=True)
     print(f"{len(table)} image(s): label maps, <image>_pred.jpg overlays and fractions.csv in {out}")
     return 0
@@ -224,23 +260,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("stages", nargs="*")
     p.add_argument("--force", action="store_true", help="recompute the named stages (all if none) even if up to date")
     p.add_argument("--flow", choices=["soundflow", "acoustic_event_classification", "image_to_soundscape"], help="run one workflow's flow")
-    p.set_defaults(fn=cmd_run)
+    p.set_defaults(fn=cmd_run, writes=True)
     p = sub.add_parser("repro", help="run `dvc repro` with all stages logged under one MLflow parent run")
     p.add_argument("stages", nargs="*")
-    p.set_defaults(fn=cmd_repro)
+    p.set_defaults(fn=cmd_repro, writes=True)
     p = sub.add_parser("list", help="every stage with its status")
     p.add_argument("-v", "--verbose", action="store_true")
-    p.set_defaults(fn=cmd_list)
+    p.set_defaults(fn=cmd_list, writes=False)
     p = sub.add_parser("stage", help="run one stage now (what dvc.yaml's commands call)")
     p.add_argument("name")
-    p.set_defaults(fn=cmd_stage)
+    p.add_argument("--code", help="digest of the stage's code in stages.py when dvc.yaml was generated (checked)")
+    p.set_defaults(fn=cmd_stage, writes=True)
     p = sub.add_parser("predict", help="top classes of audio files from the trained AED model")
     p.add_argument("files", nargs="+")
     p.add_argument("--results", type=int, help="how many classes to show (default: aed.predict.results)")
     p.add_argument("--confidence", type=float, help="minimum pooled probability (default: aed.predict.confidence)")
     p.add_argument("--overlap", type=float, help="seconds of overlap between chunks (default: aed.predict.overlap)")
     p.add_argument("--checkpoint", help="model checkpoint (default: the aed_train stage's output)")
-    p.set_defaults(fn=cmd_predict)
+    p.set_defaults(fn=cmd_predict, writes=False)
     p = sub.add_parser("features", help="a feature store of a labelled audio folder, a Cityscapes-layout image folder or a metadata CSV")
     p.add_argument("representation", help="logmel_pann | logmel_yamnet | logmel_localisation | logmel_t2a | third_octave | stft_chunks | frames")
     p.add_argument("source", help="a dataset folder, or a CSV with a path column (label/labels/label_path, fold/split optional)")
@@ -253,33 +290,48 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
     p.add_argument("--max-bad-fraction", type=float, default=0.05)
     p.add_argument("--dask", action="store_true", help="shards as Prefect tasks on Dask ($DASK_SCHEDULER_ADDRESS or a local cluster)")
-    p.set_defaults(fn=cmd_features)
+    p.set_defaults(fn=cmd_features, writes=True)
     p = sub.add_parser("segment", help="label maps and colour overlays for a folder of images (trained ERFNet)")
     p.add_argument("--test-images", required=True, help="folder of images (searched recursively)")
     p.add_argument("--test-images-type", choices=["png", "jpg"], default="png")
     p.add_argument("--out", default="outputs/seg/segment", help="output folder")
     p.add_argument("--checkpoint", help="model checkpoint (default: the seg_train stage's output)")
-    p.set_defaults(fn=cmd_segment)
+    p.set_defaults(fn=cmd_segment, writes=False)  # only its own --out, which no stage owns
     p = sub.add_parser("datasets", help="the dataset registry: name, size, licence, present locally")
-    p.set_defaults(fn=cmd_datasets)
+    p.set_defaults(fn=cmd_datasets, writes=False)
     p = sub.add_parser("download", help="fetch, verify, extract and prepare one registered dataset into data/raw")
     p.add_argument("name")
     p.add_argument("--base-url", help="a mirror to fetch from instead of the published host")
-    p.set_defaults(fn=cmd_download)
+    p.set_defaults(fn=cmd_download, writes=True)
     p = sub.add_parser("dvc-yaml", help="write dvc.yaml from the stage declarations")
     p.add_argument("--check", action="store_true", help="only check that dvc.yaml is current")
-    p.set_defaults(fn=cmd_dvc_yaml)
+    p.set_defaults(fn=cmd_dvc_yaml, writes=lambda a: not a.check)  # writing dvc.yaml under a run mixes DAGs
     p = sub.add_parser("params", help="validate params.yaml")
-    p.set_defaults(fn=cmd_params)
+    p.set_defaults(fn=cmd_params, writes=False)
     return ap
 
 
+def _workspace(args: argparse.Namespace, argv: list[str]) -> contextlib.AbstractContextManager[object]:
+    """The workspace lock for a command that writes (``writes``, declared next to each command), else nothing."""
+    if not (args.writes(args) if callable(args.writes) else args.writes):
+        return contextlib.nullcontext()
+    from soundflow import workspace_lock
+
+    return workspace_lock.hold(_root(), "soundflow " + shlex.join(argv))
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = build_parser().parse_args(argv)
     from soundflow.config import ParamsError
+    from soundflow.workspace_lock import EXIT_BUSY, WorkspaceBusy
 
     try:
-        return args.fn(args)
+        with _workspace(args, argv):  # taken before any work: a refused command has changed nothing
+            return args.fn(args)
+    except WorkspaceBusy as err:
+        print(f"soundflow: {err}", file=sys.stderr)
+        return EXIT_BUSY
     except (ParamsError, FileNotFoundError) as err:
         print(f"soundflow: {err}", file=sys.stderr)
         return 2

@@ -14,13 +14,34 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
+from soundflow.finite import non_finite_leaves
+
 PARAMS_FILE = "params.yaml"
 SECRET_ERROR = "secret_value"  # an error whose input must not be echoed back
+NOT_FINITE = "must be a finite number"
+
+# Upper bounds. Far above every real value (the spec's and the paper's numbers fit with room to spare),
+# low enough that a typo such as a few extra zeros is refused here, before any work, rather than
+# ending in a MemoryError or a run of days halfway down the DAG.
+MAX_SAMPLE_RATE = 192_000  # Hz: the highest rate of studio audio hardware
+MAX_CLIP_SECONDS = 600.0  # one generated clip or library sound: UrbanSound8K clips are <= 4 s, the spec's events 16 s
+MAX_CHUNK_SECONDS = 60.0  # one network input (spec: 3 s chunks); also bounds the STFT window and hop
+MAX_SPECTROGRAM_SIDE = 4096  # frequency bins or frames of one chunk (spec: 256 x 512)
+MAX_IMAGE_SIDE = 4096  # pixels: Cityscapes is 1024 x 2048, and ERFNet's memory grows with the pixel count
+MAX_CLIPS_PER_CLASS = 10_000  # UrbanSound8K has at most 1000 clips per class, ESC-50 40
+MAX_IMAGES_PER_SPLIT = 100_000  # Cityscapes has 2975 training images
+MAX_EPOCHS = 10_000  # the spec trains 55 (AED) and 70 (ERFNet) epochs
+MAX_BATCH = 4096  # the spec's batches are 32 (AED) and 8 (ERFNet)
+MAX_WORKERS = 256  # threads or processes on one machine
+MAX_CNN_WIDTH = 1024  # aed.model.width: the paper's 64 already gives 1024 channels in the last conv
+MAX_DENSE = 16_384  # aed.model.dense: the paper's 512
 
 
 class Strict(BaseModel):
-    # Unknown keys are almost always typos of real ones; refuse them.
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # Unknown keys are almost always typos of real ones; refuse them. NaN and infinity are never a
+    # parameter (an infinite learning rate trains on NaN losses): refused in every float field,
+    # tuples and lists included; parse_params also checks the untyped mappings.
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 def _check_range(v: tuple[float, float]) -> tuple[float, float]:
@@ -30,17 +51,24 @@ def _check_range(v: tuple[float, float]) -> tuple[float, float]:
     return v
 
 
+def _check_seconds_range(v: tuple[float, float]) -> tuple[float, float]:
+    _check_range(v)
+    if v[1] > MAX_CLIP_SECONDS:
+        raise ValueError(f"clips longer than {MAX_CLIP_SECONDS:g} s are not supported, got {list(v)}")
+    return v
+
+
 class UrbanSynthParams(Strict):
     """Procedural urban-sound dataset (the offline default data)."""
 
-    clips_per_class: int = Field(ge=1)
+    clips_per_class: int = Field(ge=1, le=MAX_CLIPS_PER_CLASS)
     n_folds: int = Field(ge=2, le=10)
-    sample_rate: int = Field(ge=8000)
+    sample_rate: int = Field(ge=8000, le=MAX_SAMPLE_RATE)
     duration: tuple[float, float]
     snr_db: tuple[float, float]
     seed: int = 0
 
-    _duration = field_validator("duration")(_check_range)
+    _duration = field_validator("duration")(_check_seconds_range)
 
     @field_validator("snr_db")
     @classmethod
@@ -53,24 +81,24 @@ class UrbanSynthParams(Strict):
 class StreetScenesParams(Strict):
     """Procedural street scenes in the Cityscapes layout (the offline default for segmentation)."""
 
-    n_train: int = Field(ge=1)
-    n_val: int = Field(ge=1)
-    n_test: int = Field(ge=0)
-    height: int = Field(ge=32)
-    width: int = Field(ge=32)
+    n_train: int = Field(ge=1, le=MAX_IMAGES_PER_SPLIT)
+    n_val: int = Field(ge=1, le=MAX_IMAGES_PER_SPLIT)
+    n_test: int = Field(ge=0, le=MAX_IMAGES_PER_SPLIT)
+    height: int = Field(ge=32, le=MAX_IMAGE_SIDE)
+    width: int = Field(ge=32, le=MAX_IMAGE_SIDE)
     seed: int = Field(ge=0)
 
 
 class SoundLibraryParams(Strict):
     """Scaper sound library made from procedural sounds (foreground events, background ambiences)."""
 
-    clips_per_label: int = Field(ge=1)
-    sample_rate: int = Field(ge=8000)
+    clips_per_label: int = Field(ge=1, le=MAX_CLIPS_PER_CLASS)
+    sample_rate: int = Field(ge=8000, le=MAX_SAMPLE_RATE)
     event_duration: tuple[float, float]
-    background_duration: float = Field(gt=0)
+    background_duration: float = Field(gt=0, le=MAX_CLIP_SECONDS)
     seed: int = Field(ge=0)
 
-    _event_duration = field_validator("event_duration")(_check_range)
+    _event_duration = field_validator("event_duration")(_check_seconds_range)
 
 
 class DownloadParams(Strict):
@@ -128,17 +156,17 @@ class AedDataParams(Strict):
 class AedFeatureParams(Strict):
     """Magnitude-spectrogram chunks (spec section 2)."""
 
-    sample_rate: int = Field(ge=8000)
-    chunk_seconds: float = Field(gt=0)
+    sample_rate: int = Field(ge=8000, le=MAX_SAMPLE_RATE)
+    chunk_seconds: float = Field(gt=0, le=MAX_CHUNK_SECONDS)
     chunk_hop_seconds: float = Field(gt=0)
     min_last_chunk_seconds: float = Field(ge=0)
-    window_seconds: float = Field(gt=0)
-    frame_hop_seconds: float = Field(gt=0)
-    n_freq_bins: int = Field(ge=8)
-    n_frames: int = Field(ge=8)
+    window_seconds: float = Field(gt=0, le=MAX_CHUNK_SECONDS)
+    frame_hop_seconds: float = Field(gt=0, le=MAX_CHUNK_SECONDS)
+    n_freq_bins: int = Field(ge=8, le=MAX_SPECTROGRAM_SIDE)
+    n_frames: int = Field(ge=8, le=MAX_SPECTROGRAM_SIDE)
     window: Literal["hann", "rect"]
     scale: Literal["linear", "log"]
-    workers: int = Field(ge=0)
+    workers: int = Field(ge=0, le=MAX_WORKERS)
 
     @model_validator(mode="after")
     def _hop_fits(self) -> AedFeatureParams:
@@ -150,15 +178,31 @@ class AedFeatureParams(Strict):
 
 
 class AedModelParams(Strict):
-    name: str
-    width: int = Field(ge=1)
-    dense: int = Field(ge=1)
+    name: str  # a classifier of the model registry (models/)
+    width: int = Field(ge=1, le=MAX_CNN_WIDTH)
+    dense: int = Field(ge=1, le=MAX_DENSE)
     dropout: float = Field(ge=0, lt=1)
+
+    @field_validator("name")
+    @classmethod
+    def _registered_classifier(cls, v: str) -> str:
+        import inspect
+
+        import models  # torch: loaded anyway by the feature representations this file validates against
+
+        if v not in models.available():
+            raise ValueError(f"unknown model {v!r}; registered: {', '.join(models.available())}")
+        # tasks.aed.train.build_model passes these: a registered network without them (erfnet) is no AED classifier
+        wanted = {"n_classes", "input_shape", "width", "dense", "dropout"}
+        missing = wanted - set(inspect.signature(models.get(v)).parameters)
+        if missing:
+            raise ValueError(f"model {v!r} is not an audio event classifier (it takes no {', '.join(sorted(missing))})")
+        return v
 
 
 class AedTrainParams(Strict):
-    epochs: int = Field(ge=1)
-    batch_size: int = Field(ge=1)
+    epochs: int = Field(ge=1, le=MAX_EPOCHS)
+    batch_size: int = Field(ge=1, le=MAX_BATCH)
     lr_start: float = Field(gt=0)
     lr_end: float = Field(gt=0)
     beta1: float = Field(ge=0, lt=1)
@@ -167,7 +211,7 @@ class AedTrainParams(Strict):
     roll_max_fraction: float = Field(ge=0, lt=1)
     max_batches_per_epoch: int = Field(ge=0)  # 0 = all
     device: Literal["auto", "cpu", "cuda"]
-    num_workers: int = Field(ge=0)
+    num_workers: int = Field(ge=0, le=MAX_WORKERS)
 
 
 class AedEvaluateParams(Strict):
@@ -197,24 +241,27 @@ class AedParams(Strict):
 
 class SegDataParams(Strict):
     root: str
-    size: tuple[int, int]  # (height, width) the network sees; the spec's 512 x 1024
+    # (height, width) the network sees; the spec's 512 x 1024. Not "size": DVC's run cache ignores that key
+    image_size: tuple[int, int]
 
-    @field_validator("size")
+    @field_validator("image_size")
     @classmethod
     def _multiple_of_8(cls, v: tuple[int, int]) -> tuple[int, int]:
         if any(x < 8 or x % 8 for x in v):
             raise ValueError(f"ERFNet needs sides that are positive multiples of 8, got {list(v)}")
+        if max(v) > MAX_IMAGE_SIDE:
+            raise ValueError(f"sides above {MAX_IMAGE_SIDE} pixels are not supported, got {list(v)}")
         return v
 
 
 class SegTrainParams(Strict):
-    epochs: int = Field(ge=1)
-    batch_size: int = Field(ge=1)
+    epochs: int = Field(ge=1, le=MAX_EPOCHS)
+    batch_size: int = Field(ge=1, le=MAX_BATCH)
     lr: float = Field(gt=0)
     weight_decay: float = Field(ge=0)
     poly_power: float = Field(gt=0)
     class_weight_c: float = Field(gt=1)  # w_c = 1 / ln(c + p_c)
-    num_workers: int = Field(ge=0)
+    num_workers: int = Field(ge=0, le=MAX_WORKERS)
     device: Literal["auto", "cpu", "cuda"]
     seed: int
 
@@ -222,7 +269,7 @@ class SegTrainParams(Strict):
 class SegPredictParams(Strict):
     images: str
     image_type: Literal["png", "jpg"]
-    batch_size: int = Field(ge=1)
+    batch_size: int = Field(ge=1, le=MAX_BATCH)
 
 
 class SegParams(Strict):
@@ -268,9 +315,10 @@ class FeatureParams(Strict):
     """HDF5 feature stores (tasks/features): one per (dataset, representation) set."""
 
     sets: list[FeatureSetParams]
-    clip_seconds: float | None = Field(default=None, gt=0)  # crop/pad audio to this length; None keeps each length
-    shard_size: int = Field(ge=1)
-    workers: int = Field(ge=1)  # reading threads (per shard task)
+    # crop/pad audio to this length; None keeps each length
+    clip_seconds: float | None = Field(default=None, gt=0, le=MAX_CLIP_SECONDS)
+    shard_size: int = Field(ge=1, le=100_000)  # inputs per HDF5 shard; a shard is read whole
+    workers: int = Field(ge=1, le=MAX_WORKERS)  # reading threads (per shard task)
     device: Literal["auto", "cpu", "cuda"]
     max_bad_fraction: float = Field(ge=0, le=1)
     runner: Literal["local", "dask"]  # dask: Prefect's DaskTaskRunner, on $DASK_SCHEDULER_ADDRESS or a local cluster
@@ -310,21 +358,31 @@ class ParamsError(ValueError):
     """A params file that cannot be used; the message names the file, key and problem."""
 
 
-def _format_errors(path: Path, err: ValidationError) -> str:
-    lines = [f"{path}: {err.error_count()} invalid parameter(s)"]
+def _error_lines(err: ValidationError, reported: set[str]) -> list[str]:
+    lines = []
     for e in err.errors():
         key = ".".join(str(p) for p in e["loc"]) or "<root>"
+        # a non-finite value is reported once, by its own key; errors it caused up or down the tree add nothing
+        if any(key == k or key.startswith(k + ".") or k.startswith(key + ".") for k in reported):
+            continue
         got = e.get("input")
         shown = "" if isinstance(got, dict) or e["type"] == SECRET_ERROR else f" (got {got!r})"
-        lines.append(f"  {key}: {e['msg']}{shown}")
-    return "\n".join(lines)
+        msg = NOT_FINITE if e["type"] == "finite_number" else e["msg"]
+        lines.append(f"  {key}: {msg}{shown}")
+    return lines
 
 
 def parse_params(raw: Any, source: Path) -> Params:
+    # NaN/inf checked on the raw tree first: it also covers untyped mappings (soundscapes.synthesis)
+    bad = non_finite_leaves(raw)
+    lines = [f"  {key}: {NOT_FINITE} (got {value!r})" for key, value in bad]
     try:
-        return Params.model_validate(raw)
+        params = Params.model_validate(raw)
     except ValidationError as err:
-        raise ParamsError(_format_errors(source, err)) from None
+        lines += _error_lines(err, {key for key, _ in bad})
+    if lines:
+        raise ParamsError("\n".join([f"{source}: {len(lines)} invalid parameter(s)", *lines]))
+    return params
 
 
 def read_params_yaml(path: Path) -> dict[str, Any]:
@@ -336,7 +394,25 @@ def read_params_yaml(path: Path) -> dict[str, Any]:
         raise ParamsError(f"{path}: not valid YAML: {err}") from None
     if not isinstance(raw, dict):
         raise ParamsError(f"{path}: expected a mapping at the top level")
+    refuse_dvc_hidden_keys(raw, path)
     return raw
+
+
+# DVC drops keys with these exact names, at any depth, from a stage's run-cache key (treeverse/dvc#10296)
+DVC_HIDDEN_KEYS = ("size", "nfiles")
+
+
+def refuse_dvc_hidden_keys(raw: Any, path: Path, prefix: str = "") -> None:
+    """Refuse a parameter DVC cannot see: changing it would serve a cached result made with the old value."""
+    items = raw.items() if isinstance(raw, dict) else enumerate(raw) if isinstance(raw, list) else ()
+    for key, value in items:
+        dotted = f"{prefix}{key}"
+        if key in DVC_HIDDEN_KEYS:
+            raise ParamsError(f"{path}: {dotted}: no parameter may be named {key!r}: DVC leaves keys named "
+                              f"{' or '.join(map(repr, DVC_HIDDEN_KEYS))} out of its run-cache key "
+                              "(treeverse/dvc#10296), so a changed value would not rerun the stage; rename it "
+                              "(e.g. image_size)")
+        refuse_dvc_hidden_keys(value, path, dotted + ".")
 
 
 def load_params(root: Path) -> Params:

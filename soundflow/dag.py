@@ -8,7 +8,8 @@ from typing import Any
 
 import yaml
 
-from soundflow.config import select
+from soundflow.config import PARAMS_FILE, read_params_yaml, select
+from soundflow.io import write_text
 from soundflow.stages import STAGES, Stage, get_stage
 
 DVC_YAML = "dvc.yaml"
@@ -82,6 +83,7 @@ def downstream(raw_params: dict[str, Any], name: str) -> list[str]:
 
 
 def _stage_entry(s: Stage) -> dict[str, Any]:
+    # deps: data first, then the .py files of the stage's import closure (soundflow.code_deps)
     entry: dict[str, Any] = {"desc": s.desc, "cmd": s.cmd}
     if s.all_deps:
         entry["deps"] = list(s.all_deps)
@@ -101,6 +103,15 @@ def render_dvc_yaml() -> str:
 
 
 def write_dvc_yaml(root: Path) -> Path:
+    # reading params.yaml refuses keys DVC's run cache would not see (size, nfiles) before DVC is handed the file
+    read_params_yaml(Path(root) / PARAMS_FILE)
+    return write_text(Path(root) / DVC_YAML, render_dvc_yaml())
+
+
+def sync_dvc_yaml(root: Path) -> bool:
+    """Regenerate ``dvc.yaml`` if it no longer matches the stage table (a new import, an edited ``run``)."""
     path = Path(root) / DVC_YAML
-    path.write_text(render_dvc_yaml())
-    return path
+    if path.is_file() and path.read_text() == render_dvc_yaml():
+        return False
+    write_dvc_yaml(root)
+    return True

@@ -10,9 +10,26 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from soundflow.finite import non_finite_leaves
+
 
 def _tmp_sibling(path: Path) -> Path:
     return path.with_name(f".{path.name}.tmp-{os.getpid()}")
+
+
+def remove_temp_leftovers(path: str | os.PathLike[str]) -> list[Path]:
+    """Delete the temporaries of :func:`atomic_path` for ``path`` (any pid); return what was removed.
+
+    Only for a caller that is the sole writer of ``path`` (a killed run's temporary can be tens of MB).
+    """
+    path = Path(path)
+    if not path.parent.is_dir():
+        return []
+    prefix = f".{path.name}.tmp-"
+    stale = sorted(p for p in path.parent.iterdir() if p.name.startswith(prefix) and p.name[len(prefix):].isdigit())
+    for p in stale:
+        remove_path(p)
+    return stale
 
 
 @contextlib.contextmanager
@@ -37,8 +54,18 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
 
 
 def write_json(path: str | os.PathLike[str], obj: Any) -> Path:
+    """Write ``obj`` as strict JSON: NaN or infinity is refused (ValueError naming the file and keys).
+
+    Python's json would write the non-standard ``NaN``/``Infinity`` that strict parsers, DVC's
+    metrics and other languages reject; a value that is undefined must be written as ``None``.
+    """
+    try:
+        text = json.dumps(obj, indent=2, sort_keys=True, allow_nan=False)
+    except ValueError:
+        bad = ", ".join(f"{key} = {value!r}" for key, value in non_finite_leaves(obj)) or "a value"
+        raise ValueError(f"{path}: not written, JSON has no NaN or infinity: {bad}") from None
     with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps(obj, indent=2, sort_keys=True) + "\n")
+        tmp.write_text(text + "\n")
     return Path(path)
 
 

@@ -60,6 +60,9 @@ def execute(name: str, root: Path, *, engine: str, stage_hash: str | None = None
     env.configure(root)
     stage = get_stage(name)
     params = load_params(root)  # validates everything before any work starts
+    from soundflow.params_check import check_stage_inputs
+
+    check_stage_inputs(params, root, stage)  # its data locations, now that its upstream stages have run
     raw = read_params_yaml(root / "params.yaml")
     from soundflow.tracking import Tracker, git_commit, pipeline_key
 

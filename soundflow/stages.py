@@ -12,9 +12,10 @@ parameter as ``${key}`` (DVC's templating), resolved from ``params.yaml``.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
+from soundflow.code_deps import code_closure, source_digest
 from soundflow.config import Params
 
 # Paths shared between stages: an output of one is a dependency of the next.
@@ -47,7 +48,6 @@ SEG_IOU_PLOT = "reports/seg/iou_per_class.png"
 SEG_PREDICTIONS = "outputs/seg/predictions"
 SEG_FRACTIONS = "outputs/seg/predictions/fractions.csv"
 SOUND_LIBRARY = "data/generated/sound_library"
-SOUNDSCAPE_MAPPING = "configs/soundscape_mapping.yaml"
 SOUNDSCAPES = "data/soundscapes"
 
 STATE_DIR = ".soundflow"  # ignored: resumable training state, Prefect's home
@@ -55,7 +55,17 @@ STATE_DIR = ".soundflow"  # ignored: resumable training state, Prefect's home
 
 @dataclass(frozen=True)
 class Stage:
-    """One stage: ``run(params, root)`` does the work; the rest says what it reads and writes."""
+    """One stage: ``run(params, root)`` does the work; the rest says what it reads and writes.
+
+    Its code dependencies are not declared: :attr:`code_deps` derives them from the imports of ``run``
+    (:mod:`soundflow.code_deps`), so no edit of the task code can leave a stage "up to date". This file
+    itself is not among them, although every ``run`` lives here: it is the table of all stages, and as a
+    dependency any edit of one row would rerun every stage. A row's declarations reach DVC through
+    ``dvc.yaml`` anyway, the helpers a ``run`` calls here are followed into their imports, and the source of
+    ``run`` and of those helpers is hashed into the stage's command (``--code``), so an edit of them reruns
+    exactly the stages that execute it. Should task code ever import this module, it joins that stage's
+    closure like any other file.
+    """
 
     name: str
     desc: str
@@ -68,7 +78,6 @@ class Stage:
     artifacts: tuple[str, ...] = ()  # outputs also logged to MLflow as artifacts (checkpoints, skip lists)
     history: str | None = None  # per-epoch CSV logged to MLflow as metric series
     flow: str = "default"  # the Prefect sub-flow the stage belongs to
-    code: tuple[str, ...] = field(default=())  # source files whose change must rerun the stage
     # outs DVC must not delete before rerunning the stage, for stages that add to what an earlier run left
     persist: tuple[str, ...] = ()
 
@@ -78,11 +87,21 @@ class Stage:
 
     @property
     def cmd(self) -> str:
-        return f"python -m soundflow stage {self.name}"
+        # --code: a digest of ``run`` and the helpers here it calls, so editing them reruns the stage (see above)
+        return f"python -m soundflow stage {self.name} --code {self.run_digest}"
+
+    @property
+    def run_digest(self) -> str:
+        return source_digest(self.run)
+
+    @property
+    def code_deps(self) -> tuple[str, ...]:
+        """The repository's .py files that ``run`` imports, transitively: a change to any reruns the stage."""
+        return code_closure(self.run, table_module=__name__)
 
     @property
     def all_deps(self) -> tuple[str, ...]:
-        return self.deps + self.code
+        return self.deps + self.code_deps
 
     @property
     def all_outs(self) -> tuple[str, ...]:
@@ -219,7 +238,7 @@ def _street_scenes(p: Params, root: Path) -> object:
 def _seg_dataset(p: Params, root: Path, split: str, augment: bool = False):
     from tasks.segmentation.cityscapes import CityscapesSegmentation
 
-    return CityscapesSegmentation(root / p.seg.data.root, split, size=p.seg.data.size, augment=augment,
+    return CityscapesSegmentation(root / p.seg.data.root, split, size=p.seg.data.image_size, augment=augment,
                                   seed=p.seg.train.seed)
 
 
@@ -274,7 +293,7 @@ def _seg_predict(p: Params, root: Path) -> object:
 
     q = p.seg.predict
     table = predict_folder(root / SEG_MODEL, root / q.images, root / SEG_PREDICTIONS, image_type=q.image_type,
-                           size=p.seg.data.size, batch_size=q.batch_size, device=p.seg.train.device)
+                           size=p.seg.data.image_size, batch_size=q.batch_size, device=p.seg.train.device)
     print(f"seg_predict: {len(table)} image(s) segmented into {SEG_PREDICTIONS}")
     return table
 
@@ -308,8 +327,6 @@ STAGES: tuple[Stage, ...] = (
         desc="Fetch, verify, extract and index the registered datasets listed in data.download",
         run=_datasets,
         deps=(),
-        code=("tasks/datasets/registry.py", "tasks/datasets/download.py", "tasks/datasets/extract.py",
-              "tasks/datasets/labelled_audio.py", "tasks/datasets/corpora"),
         params=("data.download",),
         outs=(DATASETS,),
         persist=(DATASETS,),
@@ -320,7 +337,6 @@ STAGES: tuple[Stage, ...] = (
         desc="Generate the procedural urban-sound dataset (UrbanSound8K layout)",
         run=_urban_synth,
         deps=(),
-        code=("tasks/datasets/urban_synth.py", "soundflow/io.py"),
         params=("data.urban_synth",),
         outs=(URBAN_SYNTH,),
         flow="data",
@@ -330,7 +346,6 @@ STAGES: tuple[Stage, ...] = (
         desc="HDF5 feature stores (log-mel, third-octave, spectrogram chunks, frames) of the listed datasets",
         run=_features,
         deps=(URBAN_SYNTH, STREET_SCENES, DATASETS),
-        code=("tasks/features", "flows/features.py", "soundflow/audio.py", "soundflow/inputs.py"),
         params=("features", "aed.features"),
         outs=(FEATURE_STORES,),
         persist=(FEATURE_STORES,),
@@ -343,9 +358,6 @@ STAGES: tuple[Stage, ...] = (
         desc="Spectrogram chunks of the labelled audio into HDF5",
         run=_aed_features,
         deps=("${aed.data.root}",),
-        code=("tasks/aed/features.py", "tasks/features/stft_chunks.py", "tasks/features/store.py",
-              "tasks/features/representations.py", "tasks/datasets/labelled_audio.py", "soundflow/audio.py",
-              "soundflow/inputs.py"),
         params=("aed.data.root", "aed.data.format", "aed.data.max_bad_fraction", "aed.features"),
         outs=(AED_CHUNKS,),
         persist=(AED_CHUNKS,),  # a rerun keeps finished shards whose inputs and parameters are unchanged
@@ -358,7 +370,6 @@ STAGES: tuple[Stage, ...] = (
         desc="Train the AED CNN on spectrogram chunks (validation split by file)",
         run=_aed_train,
         deps=(AED_CHUNKS,),
-        code=("tasks/aed/train.py", "models/aed_cnn.py", "soundflow/training_state.py"),
         params=("aed.data.test_folds", "aed.data.val_fraction", "aed.model", "aed.train"),
         outs=(AED_MODEL,),
         metrics=(AED_TRAIN_SUMMARY,),
@@ -372,7 +383,6 @@ STAGES: tuple[Stage, ...] = (
         desc="Per-file accuracy, MAP and confusion matrix on the held-out folds",
         run=_aed_evaluate,
         deps=(AED_CHUNKS, AED_MODEL),
-        code=("tasks/aed/evaluate.py", "soundflow/metrics.py"),
         params=("aed.data.test_folds", "aed.evaluate"),
         outs=(),
         metrics=(AED_METRICS,),
@@ -384,7 +394,6 @@ STAGES: tuple[Stage, ...] = (
         desc="Generate procedural street scenes with label maps (Cityscapes layout)",
         run=_street_scenes,
         deps=(),
-        code=("tasks/datasets/street_scenes.py", "soundflow/io.py"),
         params=("data.street_scenes",),
         outs=(STREET_SCENES,),
         flow="data",
@@ -394,7 +403,6 @@ STAGES: tuple[Stage, ...] = (
         desc="Class pixel frequencies of the training labels and weights 1/ln(c + p)",
         run=_seg_class_weights,
         deps=("${seg.data.root}",),
-        code=("tasks/segmentation/cityscapes.py",),
         params=("seg.data.root", "seg.train.class_weight_c"),
         outs=(),
         metrics=(SEG_WEIGHTS,),
@@ -405,8 +413,6 @@ STAGES: tuple[Stage, ...] = (
         desc="Train ERFNet (AdamW, poly LR, weighted cross-entropy, best val mIoU kept by copy)",
         run=_seg_train,
         deps=("${seg.data.root}", SEG_WEIGHTS),
-        code=("tasks/segmentation/train.py", "tasks/segmentation/iou.py", "models/erfnet.py",
-              "soundflow/training_state.py"),
         params=("seg.data", "seg.train"),
         outs=(SEG_MODEL,),
         metrics=(SEG_TRAIN_SUMMARY,),
@@ -420,7 +426,6 @@ STAGES: tuple[Stage, ...] = (
         desc="Per-class IoU, mIoU and pixel accuracy on the val split (one confusion matrix)",
         run=_seg_evaluate,
         deps=("${seg.data.root}", SEG_MODEL),
-        code=("tasks/segmentation/evaluate.py", "tasks/segmentation/iou.py"),
         params=("seg.data", "seg.predict.batch_size"),
         outs=(),
         metrics=(SEG_METRICS,),
@@ -432,8 +437,7 @@ STAGES: tuple[Stage, ...] = (
         desc="Label maps, colour overlays and class pixel fractions for every test image",
         run=_seg_predict,
         deps=("${seg.predict.images}", SEG_MODEL),
-        code=("tasks/segmentation/predict.py",),
-        params=("seg.data.size", "seg.predict"),
+        params=("seg.data.image_size", "seg.predict"),
         outs=(SEG_PREDICTIONS,),
         flow="image_to_soundscape",
     ),
@@ -442,7 +446,6 @@ STAGES: tuple[Stage, ...] = (
         desc="Build a Scaper sound library (foreground events, background ambiences) from procedural sounds",
         run=_sound_library,
         deps=(),
-        code=("tasks/soundscapes/library.py", "tasks/datasets/urban_synth.py", "soundflow/io.py"),
         params=("data.sound_library",),
         outs=(SOUND_LIBRARY,),
         flow="data",
@@ -451,8 +454,7 @@ STAGES: tuple[Stage, ...] = (
         name="soundscapes",
         desc="Scaper soundscapes per segmented image: background = dominant mapped class, foreground = the others",
         run=_soundscapes,
-        deps=(SEG_FRACTIONS, SOUNDSCAPE_MAPPING, "${soundscapes.library}"),
-        code=("tasks/soundscapes/synthesis.py",),
+        deps=(SEG_FRACTIONS, "${soundscapes.mapping}", "${soundscapes.library}"),
         params=("soundscapes",),
         outs=(SOUNDSCAPES,),
         flow="image_to_soundscape",

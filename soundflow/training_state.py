@@ -2,17 +2,39 @@
 
 A fingerprint (a hash of the training data and parameters) is stored with the state; a rerun with
 another fingerprint starts from scratch instead of resuming someone else's run.
+
+A resumed run must end exactly where an uninterrupted one does, so the state holds every random
+source a loop draws from, as it stood at the end of the epoch: the global torch (CPU and CUDA) and
+numpy generators (dropout, the validation loader's seed), the training loader's generator (its
+shuffling permutation and worker seeds are drawn from it at each new iteration, so restoring it at
+an epoch boundary also restores the sampler's position) and the datasets' own augmentation state
+(``data_state``, captured by the caller, e.g. with :func:`generator_states`).
 """
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-from soundflow.io import atomic_path
+from soundflow.io import atomic_path, remove_temp_leftovers
+
+
+class TrainingDiverged(RuntimeError):
+    """The training loss became NaN or infinite: the weights are garbage, nothing may be written from them."""
+
+
+def check_loss(loss: float, *, model: str, epoch: int, step: int, lr_hint: str) -> None:
+    """Raise :class:`TrainingDiverged` if a training ``loss`` is not finite (``epoch`` and ``step`` 1-based).
+
+    Called before the epoch's state, best copy or outputs are written, so a diverged run leaves none.
+    """
+    if not math.isfinite(loss):
+        raise TrainingDiverged(f"{model}: training diverged at epoch {epoch} (step {step}): training loss is "
+                               f"{loss}; lower the learning rate ({lr_hint})")
 
 
 def weights_copy(model: torch.nn.Module) -> dict[str, torch.Tensor]:
@@ -20,25 +42,78 @@ def weights_copy(model: torch.nn.Module) -> dict[str, torch.Tensor]:
     return {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
 
 
+def generator_states(obj: object) -> dict[str, Any]:
+    """The states of the numpy / torch generators held as attributes of ``obj`` (a dataset), by attribute name."""
+    states: dict[str, Any] = {}
+    for name, value in vars(obj).items():
+        if isinstance(value, np.random.Generator):
+            states[name] = value.bit_generator.state
+        elif isinstance(value, torch.Generator):
+            states[name] = value.get_state()
+    return states
+
+
+def set_generator_states(obj: object, states: dict[str, Any]) -> None:
+    """Put the generators of ``obj`` back into ``states`` (from :func:`generator_states`), in place."""
+    for name, state in states.items():
+        value = getattr(obj, name, None)
+        if isinstance(value, np.random.Generator):
+            value.bit_generator.state = state
+        elif isinstance(value, torch.Generator):
+            value.set_state(state)
+        else:
+            raise TypeError(f"{type(obj).__name__}.{name} is {type(value).__name__}, not the generator that was saved")
+
+
+def remove_leftovers(*paths: Path) -> None:
+    """Delete the temporaries that killed writes of ``paths`` left behind (this stage is their only writer)."""
+    for path in paths:
+        for leftover in remove_temp_leftovers(path):
+            print(f"removed {leftover}, left by an interrupted write")
+
+
+def _cuda_rng_state() -> list[torch.Tensor] | None:
+    # only a run that uses CUDA has initialised it; asking otherwise would start a CUDA context for nothing
+    return torch.cuda.get_rng_state_all() if torch.cuda.is_available() and torch.cuda.is_initialized() else None
+
+
+def _restore_cuda_rng(states: list[torch.Tensor] | None, path: Path) -> None:
+    if states is None or not torch.cuda.is_available():
+        return
+    if len(states) != torch.cuda.device_count():
+        print(f"{path} holds the CUDA random state of {len(states)} device(s), this machine has "
+              f"{torch.cuda.device_count()}; the resumed run will not repeat the uninterrupted one exactly")
+        return
+    torch.cuda.set_rng_state_all(states)
+
+
 def save(path: Path, *, fingerprint: str, epoch: int, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
-         scheduler: Any, loader_rng: torch.Generator, history: list[dict[str, float]], best: dict[str, Any]) -> None:
-    """Everything needed to continue after ``epoch`` (0-based): weights, optimiser, schedule, RNGs, history."""
+         scheduler: Any, loader_rng: torch.Generator, history: list[dict[str, float]], best: dict[str, Any],
+         data_state: dict[str, Any] | None = None) -> None:
+    """Everything needed to continue after ``epoch`` (0-based): weights, optimiser, schedule, RNGs, history.
+
+    ``data_state`` is the caller's snapshot of its datasets' random state, given back by :func:`restore`.
+    """
     with atomic_path(path) as tmp:
         torch.save({"fingerprint": fingerprint, "epoch": epoch, "model": model.state_dict(),
                     "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(), "history": history,
-                    "best": best, "torch_rng": torch.get_rng_state(), "loader_rng": loader_rng.get_state(),
-                    "numpy_rng": np.random.get_state()}, tmp)
+                    "best": best, "torch_rng": torch.get_rng_state(), "cuda_rng": _cuda_rng_state(),
+                    "loader_rng": loader_rng.get_state(), "numpy_rng": np.random.get_state(),
+                    "data_state": data_state or {}}, tmp)
 
 
 def restore(path: Path, *, fingerprint: str, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
-            scheduler: Any, loader_rng: torch.Generator, device: torch.device, total_epochs: int) -> dict[str, Any] | None:
+            scheduler: Any, loader_rng: torch.Generator, total_epochs: int) -> dict[str, Any] | None:
     """Load the state saved at ``path`` into the given objects if it was made with ``fingerprint``.
 
-    Returns the saved dict (``epoch``, ``history``, ``best``) or None when there is nothing to resume.
+    Returns the saved dict (``epoch``, ``history``, ``best``, ``data_state`` for the caller to apply) or
+    None when there is nothing to resume.
     """
     if not path.exists():
         return None
-    saved = torch.load(path, map_location=device, weights_only=False)
+    # on the CPU: RNG states must be CPU tensors, the kept best copy is CPU by design, and
+    # load_state_dict moves weights and optimiser state to the model's device
+    saved = torch.load(path, map_location="cpu", weights_only=False)
     if saved.get("fingerprint") != fingerprint:
         print(f"{path} was written for other inputs or parameters; training from scratch")
         return None
@@ -46,7 +121,9 @@ def restore(path: Path, *, fingerprint: str, model: torch.nn.Module, optimizer: 
     optimizer.load_state_dict(saved["optimizer"])
     scheduler.load_state_dict(saved["scheduler"])
     torch.set_rng_state(saved["torch_rng"])
+    _restore_cuda_rng(saved.get("cuda_rng"), path)
     loader_rng.set_state(saved["loader_rng"])
     np.random.set_state(saved["numpy_rng"])
+    saved.setdefault("data_state", {})
     print(f"resuming from {path} after epoch {saved['epoch'] + 1}/{total_epochs}")
     return saved

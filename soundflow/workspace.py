@@ -73,7 +73,7 @@ TINY = {
     "data.street_scenes.n_test": 2,
     "data.street_scenes.height": 64,
     "data.street_scenes.width": 128,
-    "seg.data.size": [64, 128],
+    "seg.data.image_size": [64, 128],
     "seg.train.epochs": 1,
     "seg.train.batch_size": 3,
     "data.sound_library.clips_per_label": 1,

@@ -1,0 +1,1 @@
+"""The pipeline's work: plain typed functions, one package per workflow."""

@@ -8,7 +8,12 @@ the weights taken when validation improves.
 
 Long runs resume: after every epoch the full training state is written
 atomically to ``state_dir/last.pt``; a rerun with the same inputs and
-parameters continues from it (a finished one only rewrites the outputs).
+parameters continues from it (a finished one only rewrites the outputs) and
+ends with the same checkpoint, byte for byte on the CPU, as an uninterrupted
+run: the state includes the augmentation generator and every other random
+source (:mod:`soundflow.training_state`). A training loss that becomes NaN or
+infinite stops the run with :class:`~soundflow.training_state.TrainingDiverged`
+before anything is written from the broken weights.
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ import numpy as np
 import pandas as pd
 import torch
 import torch.nn.functional as F
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, get_worker_info
 from tqdm import tqdm
 
 import models
@@ -57,6 +62,17 @@ class ChunkDataset(Dataset):
             if limit:
                 x = torch.roll(x, int(self.rng.integers(-limit, limit + 1)), dims=0)
         return x.unsqueeze(0), int(self.labels[i])
+
+
+def seed_worker_augmentation(worker_id: int) -> None:
+    """Give a loader worker its own augmentation generator, seeded from its torch seed (worker ``init_fn``).
+
+    A worker holds a copy of the dataset: without this every worker would repeat the same rolls. The
+    worker seed comes from the loader's generator, which the resumable state restores, so a resumed
+    run's workers draw what the uninterrupted run's did.
+    """
+    info = get_worker_info()
+    info.dataset.rng = np.random.default_rng(info.seed)
 
 
 def split_files(index: ChunkIndex, data: AedDataParams, seed: int) -> dict[str, np.ndarray]:
@@ -124,6 +140,38 @@ def _fingerprint(store_dir: Path, *parts: object) -> str:
     return hashlib.sha256(json.dumps([fingerprint(store_dir), *map(str, parts)]).encode()).hexdigest()
 
 
+def _train_epoch(model: torch.nn.Module, train_dl: DataLoader, opt: torch.optim.Optimizer,
+                 sched: torch.optim.lr_scheduler.LRScheduler,
+                 device: torch.device, epoch: int, steps_per_epoch: int, p: AedTrainParams,
+                 progress: bool) -> tuple[float, int, int]:
+    """One pass over ``train_dl`` (at most ``steps_per_epoch`` batches): (loss sum, correct, seen).
+
+    Raises TrainingDiverged at the first non-finite loss, before the epoch's state can be saved.
+    """
+    model.train()
+    loss_sum, correct, seen = 0.0, 0, 0
+    bar = tqdm(train_dl, total=steps_per_epoch, desc=f"epoch {epoch + 1}/{p.epochs}", disable=not progress, leave=False)
+    for step, (x, y) in enumerate(bar):
+        if step >= steps_per_epoch:
+            break
+        x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+        with autocast(device):
+            logits = model(x)
+        loss = F.cross_entropy(logits.float(), y)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        sched.step()
+        loss_value = loss.item()
+        training_state.check_loss(loss_value, model="aed_train (AED CNN)", epoch=epoch + 1, step=step + 1,
+                                  lr_hint=f"aed.train.lr_start = {p.lr_start:g}")
+        loss_sum += loss_value * len(y)
+        correct += (logits.argmax(1) == y).sum().item()
+        seen += len(y)
+        bar.set_postfix(loss=f"{loss_sum / seen:.3f}")
+    return loss_sum, correct, seen
+
+
 def train(
     chunks: Path,
     checkpoint: Path,
@@ -148,9 +196,13 @@ def train(
                             p.roll_max_fraction, p.seed)
     val_ds = ChunkDataset(chunks, rows["val"], index.chunk_label[rows["val"]])
     gen = torch.Generator().manual_seed(p.seed)
-    loader_kw = dict(batch_size=p.batch_size, num_workers=p.num_workers, pin_memory=device.type == "cuda",
-                     persistent_workers=p.num_workers > 0)
-    train_dl = DataLoader(train_ds, shuffle=True, drop_last=len(train_ds) > p.batch_size, generator=gen, **loader_kw)
+    loader_kw = dict(batch_size=p.batch_size, num_workers=p.num_workers, pin_memory=device.type == "cuda")
+    # no persistent workers, so that a resumed run repeats an uninterrupted one: each epoch's training
+    # workers get seeds drawn from ``gen`` instead of carrying augmentation state across epochs that no
+    # saved state can capture, and each epoch's validation iterator draws its seed from the global
+    # torch generator, as it does without workers
+    train_dl = DataLoader(train_ds, shuffle=True, drop_last=len(train_ds) > p.batch_size, generator=gen,
+                          worker_init_fn=seed_worker_augmentation if p.num_workers else None, **loader_kw)
     val_dl = DataLoader(val_ds, shuffle=False, **loader_kw)
 
     model = build_model(len(index.classes), index.input_shape, model_p).to(device)
@@ -162,35 +214,22 @@ def train(
 
     state_dir.mkdir(parents=True, exist_ok=True)
     last = state_dir / "last.pt"
+    training_state.remove_leftovers(last, checkpoint, history_csv, summary_json)
     fingerprint = _fingerprint(chunks, data, model_p, p)
     history: list[dict[str, float]] = []
     best = {"val_accuracy": -1.0, "val_loss": float("inf"), "epoch": -1, "state": None}
     start_epoch = 0
     saved = training_state.restore(last, fingerprint=fingerprint, model=model, optimizer=opt, scheduler=sched,
-                                   loader_rng=gen, device=device, total_epochs=p.epochs)
+                                   loader_rng=gen, total_epochs=p.epochs)
     if saved:
         history, best, start_epoch = saved["history"], saved["best"], saved["epoch"] + 1
-        train_ds.rng = np.random.default_rng(saved["epoch"] + p.seed + 1)
+        # the augmentation generator continues where the interrupted run left it
+        training_state.set_generator_states(train_ds, saved["data_state"].get("train", {}))
 
     for epoch in range(start_epoch, p.epochs):
-        model.train()
-        t0, loss_sum, correct, seen = time.perf_counter(), 0.0, 0, 0
-        bar = tqdm(train_dl, total=steps_per_epoch, desc=f"epoch {epoch + 1}/{p.epochs}", disable=not progress, leave=False)
-        for step, (x, y) in enumerate(bar):
-            if step >= steps_per_epoch:
-                break
-            x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
-            with autocast(device):
-                logits = model(x)
-            loss = F.cross_entropy(logits.float(), y)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            sched.step()
-            loss_sum += loss.item() * len(y)
-            correct += (logits.argmax(1) == y).sum().item()
-            seen += len(y)
-            bar.set_postfix(loss=f"{loss_sum / seen:.3f}")
+        t0 = time.perf_counter()
+        loss_sum, correct, seen = _train_epoch(model, train_dl, opt, sched, device, epoch, steps_per_epoch, p,
+                                               progress)
         val_probs, val_loss = predict_rows(model, val_dl, device)
         val_acc = file_level_accuracy(val_probs, index.chunk_file[rows["val"]], index.file_label)
         rec = {"epoch": epoch + 1, "train_loss": loss_sum / max(seen, 1), "train_accuracy": correct / max(seen, 1),
@@ -203,7 +242,8 @@ def train(
         print(f"epoch {epoch + 1}/{p.epochs}: train loss {rec['train_loss']:.4f} acc {rec['train_accuracy']:.3f} | "
               f"val loss {val_loss:.4f} file acc {val_acc:.3f} | {rec['chunks_per_second']:.0f} chunks/s")
         training_state.save(last, fingerprint=fingerprint, epoch=epoch, model=model, optimizer=opt, scheduler=sched,
-                            loader_rng=gen, history=history, best=best)
+                            loader_rng=gen, history=history, best=best,
+                            data_state={"train": training_state.generator_states(train_ds)})
 
     with atomic_path(checkpoint) as tmp:
         torch.save({

@@ -12,8 +12,13 @@ Layout under ``raw_root/<folder>/``: ``downloads/<filename>`` (verified archives
 without the archive suffix (``ESC-50-master.zip`` -> ``ESC-50-master/``), because :func:`extract`
 writes one folder per archive atomically; a file that is no archive (a CSV, a YAML) is copied to
 ``<folder>/<filename>``. Downloads all come first, so a checksum failure in any file leaves nothing
-extracted. ``base_url`` replaces scheme and host of every URL (download and login URLs alike), which
-is how tests point the real code at a local server.
+extracted. Every file is checked to be what its name (or ``RemoteFile.kind``) says before it counts
+as downloaded (:mod:`tasks.datasets.content`), so a file published without a checksum cannot be an
+error page; a file put into ``downloads/`` by hand is kept when it passes the same checks. Google
+Drive links go through Drive's direct-download URL (:mod:`tasks.datasets.gdrive`). ``base_url``
+replaces scheme and host of every URL (download, md5 and login URLs alike, after the Drive rewrite),
+which is how tests point the real code at a local server. A login happens only when some file still
+has to be fetched, so a rerun over complete downloads needs no credentials.
 """
 
 from __future__ import annotations
@@ -29,7 +34,9 @@ from urllib.parse import urlsplit, urlunsplit
 import pandas as pd
 
 from soundflow.io import atomic_path
-from tasks.datasets.download import credentials_from_env, download, login_session, safe_url
+from tasks.datasets import content, gdrive
+from tasks.datasets.download import (credentials_from_env, download, is_downloaded, login_session, published_md5,
+                                     safe_url)
 from tasks.datasets.extract import MARKER, extract
 
 log = logging.getLogger(__name__)
@@ -42,12 +49,27 @@ LOGINS = {"cityscapes": (CITYSCAPES_LOGIN_URL, "CITYSCAPES_USERNAME", "CITYSCAPE
 
 @dataclass(frozen=True)
 class RemoteFile:
-    """One published file: ``url``, local ``filename``, expected ``size`` and ``md5`` (None: not published)."""
+    """One published file: ``url``, local ``filename``, expected ``size`` and ``md5`` (None: not published).
+
+    ``kind``: what the file must be (:data:`tasks.datasets.content.KINDS`); None infers it from
+    ``filename``. ``md5_url``: where the site publishes the md5 at download time (``md5sum`` format,
+    fetched with the login session), for sites that publish one but not in a form to record here.
+    """
 
     url: str
     filename: str
     size: int | None
     md5: str | None
+    kind: str | None = None
+    md5_url: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.kind is not None and self.kind not in content.KINDS:
+            raise ValueError(f"{self.filename}: unknown kind {self.kind!r}; known: {', '.join(content.KINDS)}")
+
+    @property
+    def expected_kind(self) -> str:
+        return self.kind or content.kind_of(self.filename)
 
 
 @dataclass(frozen=True)
@@ -131,17 +153,11 @@ def fetch(
     info = get(name)
     folder = Path(raw_root) / info.folder
     downloads = folder / "downloads"
-    if info.login is not None and session is None:
-        login_url, user_var, pw_var = LOGINS[info.login]
-        user, password = credentials_from_env(user_var, pw_var)
-        session = login_session(rebase(login_url, base_url), user, password)
-        del password
-    archives: list[tuple[RemoteFile, Path]] = []
-    for f in info.files:
-        url = rebase(f.url, base_url)
-        if f.md5 is None and f.size is None:
-            log.warning("%s: %s publishes no checksum; the download is verified by nothing", name, safe_url(url))
-        archives.append((f, download(url, downloads / f.filename, md5=f.md5, size=f.size, session=session, progress=progress)))
+    pending = [f for f in info.files if not is_downloaded(downloads / f.filename, md5=f.md5, size=f.size,
+                                                          kind=f.expected_kind)]
+    if pending and info.login is not None and session is None:
+        session = _login(info.login, base_url)
+    archives = [(f, _download(name, f, downloads, base_url, session, progress)) for f in info.files]
     for f, path in archives:
         target = _target(folder, f)
         if archive_stem(f.filename) is not None:
@@ -151,6 +167,29 @@ def fetch(
                 shutil.copyfile(path, tmp)
     log.info("%s ready in %s", name, folder)
     return folder
+
+
+def _login(login: str, base_url: str | None):
+    login_url, user_var, pw_var = LOGINS[login]
+    user, password = credentials_from_env(user_var, pw_var)
+    session = login_session(rebase(login_url, base_url), user, password)
+    del password
+    return session
+
+
+def _download(name: str, f: RemoteFile, downloads: Path, base_url: str | None, session, progress: bool) -> Path:
+    """One file of ``name`` into ``downloads/``, checked against what is published about it."""
+    dest = downloads / f.filename
+    url = rebase(gdrive.direct_url(f.url), base_url)
+    md5 = f.md5
+    if not is_downloaded(dest, md5=md5, size=f.size, kind=f.expected_kind):
+        # a published md5 is needed only to verify a new download or a file placed by hand
+        if md5 is None and f.md5_url is not None:
+            md5 = published_md5(rebase(f.md5_url, base_url), session)
+        if md5 is None and f.size is None:
+            log.warning("%s: %s publishes no checksum; only its content is checked (a %s file)",
+                        name, safe_url(url), f.expected_kind)
+    return download(url, dest, md5=md5, size=f.size, kind=f.expected_kind, session=session, progress=progress)
 
 
 def is_present(name: str, raw_root: Path) -> bool:

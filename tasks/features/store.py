@@ -14,9 +14,12 @@ input in the extraction table) and ``skipped_path``/``skipped_reason``.
 
 Attributes of each shard: ``params`` (JSON of the representation's every parameter), ``params_hash``
 (sha256 of it), ``rows_hash`` (sha256 of the shard's path/label/fold rows and of each input file's size
-and modification time), ``soundflow_version`` and
-``format``. A rerun keeps a shard whose file has the same ``params_hash`` and ``rows_hash`` (so a killed
-run resumes after the last finished shard) and recomputes any other.
+and modification time), ``content_hash`` (sha256 of its datasets, :mod:`tasks.features.integrity`; also
+in the manifest's entry of the shard), ``soundflow_version`` and ``format``. A rerun keeps a shard whose
+file has the same ``params_hash`` and ``rows_hash`` (so a killed run resumes after the last finished
+shard) and whose data still hash to its ``content_hash`` and to the previous manifest's entry; it
+recomputes any other, warning about the shards that failed that check (damaged since written), and
+prints how many shards were reused and how many built.
 
 Extraction is three steps so that shards can run anywhere (threads here, Dask workers through
 :mod:`flows.features`): :func:`plan_store` (validate, clear what is stale), :func:`extract_shard`
@@ -46,12 +49,14 @@ from tqdm import tqdm
 from soundflow import __version__
 from soundflow.inputs import InputError
 from soundflow.io import atomic_path, write_json
+from tasks.features.integrity import HASH_ATTR, READ_ERRORS, Problem, content_hash, content_problem
 from tasks.features.representations import Representation
 
 FORMAT = "soundflow.feature_store/2"
 MANIFEST = "manifest.json"
 SKIPPED = "skipped.csv"
 BATCH_INPUTS = 8  # inputs per worker job: small enough to balance the threads, large enough to batch the transform
+RUN_KEYS = ("skipped", "status", "reason", "detail", "worker")  # shard summary keys that describe a run, not the store
 
 
 def shard_name(i: int) -> str:
@@ -84,6 +89,25 @@ def _rows_hash(rows: pd.DataFrame, base_dir: Path | None = None) -> str:
 # ------------------------------------------------------------------------------------------------ planning
 
 
+def _previous_entries(out_dir: Path) -> dict[str, dict[str, Any]]:
+    """The shard entries of the manifest a previous run left, by file name ({} when there is none).
+
+    Read before the manifest is removed: it is the second record of each shard's content hash, so a
+    shard whose data and hash attribute were both altered is still caught. The manifest is deleted
+    before any shard is written, so when it exists its entries describe the shard files on disk.
+    """
+    path = out_dir / MANIFEST
+    if not path.is_file():
+        return {}
+    try:
+        shards = json.loads(path.read_text())["shards"]
+        return {str(e["file"]): dict(e) for e in shards}
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        print(f"warning: feature store {out_dir}: unreadable {MANIFEST} ({err!r}); checking shards against "
+              f"their own {HASH_ATTR} only", flush=True)
+        return {}
+
+
 @dataclass(frozen=True)
 class ShardSpec:
     index: int
@@ -91,6 +115,7 @@ class ShardSpec:
     first_row: int
     rows: pd.DataFrame
     rows_hash: str
+    manifest_entry: dict[str, Any] | None = None  # the shard's entry in the manifest found when planning, if any
 
 
 @dataclass(frozen=True)
@@ -120,13 +145,14 @@ def plan_store(table: pd.DataFrame, out_dir: Path, rep: Representation, *, shard
         raise ValueError("shard_size must be >= 1")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
+    recorded = _previous_entries(out_dir)
     (out_dir / MANIFEST).unlink(missing_ok=True)  # the store is being rewritten: incomplete until the end
     table = table.reset_index(drop=True)
     params = store_params(rep)
     shards = []
     for s, first in enumerate(range(0, len(table), shard_size)):
         rows = table.iloc[first : first + shard_size]
-        shards.append(ShardSpec(s, shard_name(s), first, rows, _rows_hash(rows, base_dir)))
+        shards.append(ShardSpec(s, shard_name(s), first, rows, _rows_hash(rows, base_dir), recorded.get(shard_name(s))))
     names = {sh.file for sh in shards}
     for stale in out_dir.glob("shard-*.h5"):
         if stale.name not in names:
@@ -191,7 +217,8 @@ def _label_array(values: pd.Series) -> np.ndarray:
 
 
 def _write_shard(path: Path, plan: StorePlan, shard: ShardSpec, payload: dict[str, Any]) -> None:
-    """Write one shard file atomically (temp sibling + rename)."""
+    """Write one shard file atomically (temp sibling + rename), its content hash read back from the
+    datasets just written (the very computation that verifies it later) before the rename."""
     str_dt = h5py.string_dtype()
     feats = payload["features"]
     with atomic_path(path) as tmp, h5py.File(tmp, "w") as h5:
@@ -204,6 +231,7 @@ def _write_shard(path: Path, plan: StorePlan, shard: ShardSpec, payload: dict[st
             h5.create_dataset(key, data=arr, dtype=str_dt if arr.dtype == object else arr.dtype)
         for key in ("path", "skipped_path", "skipped_reason"):
             h5.create_dataset(key, data=np.asarray(payload[key], dtype=object), dtype=str_dt)
+        h5.attrs[HASH_ATTR] = content_hash(h5)
         h5.attrs.update({
             "format": FORMAT, "representation": plan.rep.name, "params": plan.params_json,
             "params_hash": plan.params_hash, "rows_hash": shard.rows_hash, "soundflow_version": __version__,
@@ -212,12 +240,22 @@ def _write_shard(path: Path, plan: StorePlan, shard: ShardSpec, payload: dict[st
         })
 
 
-def _is_done(path: Path, plan: StorePlan, shard: ShardSpec) -> bool:
+def _reuse_check(path: Path, plan: StorePlan, shard: ShardSpec) -> tuple[str, Problem | None]:
+    """``("reused", None)`` for a current, intact shard file; else how it will be computed and why:
+    ``"built"`` when it is missing or stale (other parameters or inputs: the expected recomputation),
+    ``"rebuilt"`` when it is current but damaged (unreadable, or its data no longer hash to the record)."""
+    if not path.exists():
+        return "built", Problem("new", "no shard file")
     try:
         with h5py.File(path, "r") as h5:
-            return h5.attrs.get("params_hash") == plan.params_hash and h5.attrs.get("rows_hash") == shard.rows_hash
-    except (OSError, KeyError):
-        return False
+            if h5.attrs.get("params_hash") != plan.params_hash:
+                return "built", Problem("parameters changed", "params_hash differs")
+            if h5.attrs.get("rows_hash") != shard.rows_hash:
+                return "built", Problem("inputs changed", "rows_hash differs")
+            problem = content_problem(h5, shard.manifest_entry)
+    except READ_ERRORS as err:
+        return "rebuilt", Problem("unreadable", f"unreadable: {err!r}")
+    return ("rebuilt", problem) if problem else ("reused", None)
 
 
 def _str(v: Any) -> str:
@@ -227,8 +265,9 @@ def _str(v: Any) -> str:
 def _summary(path: Path, shard: ShardSpec) -> dict[str, Any]:
     with h5py.File(path, "r") as h5:
         skipped = [{"path": _str(p), "reason": _str(r)} for p, r in zip(h5["skipped_path"][:], h5["skipped_reason"][:])]
-        return {"file": shard.file, "rows_hash": shard.rows_hash, "n_rows": len(shard.rows), "n_clips": len(h5["row"]),
-                "n_items": len(h5["features"]), "n_skipped": len(skipped), "skipped": skipped}
+        return {"file": shard.file, "rows_hash": shard.rows_hash, HASH_ATTR: _str(h5.attrs[HASH_ATTR]),
+                "n_rows": len(shard.rows), "n_clips": len(h5["row"]), "n_items": len(h5["features"]),
+                "n_skipped": len(skipped), "skipped": skipped}
 
 
 def _compute_shard(plan: StorePlan, shard: ShardSpec, pool: ThreadPoolExecutor, ahead: int, device: torch.device,
@@ -268,14 +307,18 @@ def _compute_shard(plan: StorePlan, shard: ShardSpec, pool: ThreadPoolExecutor, 
 
 def extract_shard(plan: StorePlan, s: int, *, workers: int = 2, device: str | torch.device = "cpu",
                   pool: ThreadPoolExecutor | None = None, bar: tqdm | None = None) -> dict[str, Any]:
-    """Compute and write shard ``s`` unless its file is already done; return its summary
-    (file, rows, clips, items, skipped inputs). ``workers`` threads read and compute batches of inputs."""
+    """Compute and write shard ``s`` unless its file is already done and intact; return its summary
+    (file, rows, content hash, clips, items, skipped inputs; ``status`` reused/built/rebuilt and, when
+    computed, ``reason`` and ``detail``). ``workers`` threads read and compute batches of inputs."""
     shard = plan.shards[s]
     path = plan.out_dir / shard.file
-    if _is_done(path, plan, shard):
+    status, problem = _reuse_check(path, plan, shard)
+    if problem is None:
         if bar is not None:
             bar.update(len(shard.rows))
-        return _summary(path, shard)
+        return {**_summary(path, shard), "status": status}
+    if status == "rebuilt":
+        print(f"warning: feature store {plan.out_dir}: rebuilding {shard.file}: {problem.detail}", flush=True)
     device = torch.device(device)
     workers = max(1, workers)
     own_pool = pool is None
@@ -287,7 +330,7 @@ def extract_shard(plan: StorePlan, s: int, *, workers: int = 2, device: str | to
         if own_pool:
             pool.shutdown()
     _write_shard(path, plan, shard, payload)
-    return _summary(path, shard)
+    return {**_summary(path, shard), "status": status, "reason": problem.reason, "detail": problem.detail}
 
 
 # ------------------------------------------------------------------------------------------------ finishing
@@ -312,17 +355,26 @@ def finish_store(plan: StorePlan, summaries: list[dict[str, Any]], *, max_bad_fr
     (TooManyBadInputs), the manifest that marks the store complete, with ``extra`` (JSON: what the
     consumer needs beside the features, such as class names). Returns ``out_dir``."""
     skipped = [s for summary in summaries for s in summary["skipped"]]
+    print(reuse_line(plan.out_dir, summaries), flush=True)
     _check_bad(plan, skipped, max_bad_fraction)
     _write_skipped(plan.out_dir, skipped)
     write_json(plan.out_dir / MANIFEST, {
         "format": FORMAT, "representation": plan.rep.name, "soundflow_version": __version__,
         "params": json.loads(plan.params_json), "params_hash": plan.params_hash, "shard_size": plan.shard_size,
         "item_shape": list(plan.rep.item_shape), "dtype": np.dtype(plan.rep.dtype).name,
-        "shards": [{k: v for k, v in s.items() if k != "skipped"} for s in summaries],
+        "shards": [{k: v for k, v in s.items() if k not in RUN_KEYS} for s in summaries],
         "n_rows": plan.n_rows, "n_clips": sum(s["n_clips"] for s in summaries),
         "n_items": sum(s["n_items"] for s in summaries), "n_skipped": len(skipped), "extra": extra or {},
     })
     return plan.out_dir
+
+
+def reuse_line(out_dir: Path, summaries: list[dict[str, Any]]) -> str:
+    """``store <dir>: N shard(s) reused, M built (K rebuilt: <reason> in <file>; ...)`` for the stage log."""
+    status = [s.get("status", "built") for s in summaries]
+    rebuilt = [f"{s.get('reason', '?')} in {s['file']}" for s in summaries if s.get("status") == "rebuilt"]
+    line = f"store {out_dir}: {status.count('reused')} shard(s) reused, {len(status) - status.count('reused')} built"
+    return line + (f" ({len(rebuilt)} rebuilt: {'; '.join(rebuilt)})" if rebuilt else "")
 
 
 def _write_skipped(out_dir: Path, skipped: list[dict[str, str]]) -> None:
@@ -346,7 +398,7 @@ def extract_features(
     """``rep`` of every input of ``table`` (columns ``path, label, fold``) into a sharded store at ``out_dir``.
 
     Rows are split in table order into shards of ``shard_size``; a finished shard with the same
-    parameters and rows is kept (resume). ``workers`` threads each read a batch of inputs and compute
+    parameters and rows whose data still match its content hash is kept (resume). ``workers`` threads each read a batch of inputs and compute
     it on ``device`` (at most ``2 * workers`` batches in flight). Unusable inputs are skipped and
     listed in ``skipped.csv``; as soon as more than ``max_bad_fraction`` of all inputs are known bad,
     TooManyBadInputs is raised and no manifest is written. Returns ``out_dir`` (complete).
@@ -456,11 +508,40 @@ def read_manifest(out_dir: Path) -> dict[str, Any]:
     return manifest
 
 
-def open_store(out_dir: Path, rep: Representation) -> FeatureStore:
+class CorruptStore(ValueError):
+    pass
+
+
+def verify_store(out_dir: Path, manifest: dict[str, Any] | None = None) -> None:
+    """Check that every shard of the complete store ``out_dir`` still holds the data it was written
+    with (its datasets hash to its ``content_hash`` attribute and to the manifest's entry).
+
+    Reads the whole store once, in bounded slices: about the cost of one pass over the data. Raises
+    CorruptStore naming each damaged shard and why. The pipeline's consumers (training, evaluation) do
+    not call it: extraction verifies every shard it reuses, and DVC reruns extraction whenever the
+    store's files change, so a second full read per consumer would buy nothing there.
+    """
+    out_dir = Path(out_dir)
+    manifest = manifest if manifest is not None else read_manifest(out_dir)
+    bad = []
+    for entry in manifest["shards"]:
+        try:
+            with h5py.File(out_dir / entry["file"], "r") as h5:
+                problem = content_problem(h5, entry)
+        except READ_ERRORS as err:
+            problem = Problem("unreadable", f"unreadable: {err!r}")
+        if problem is not None:
+            bad.append(f"{entry['file']}: {problem.detail}")
+    if bad:
+        raise CorruptStore(f"{out_dir}: damaged feature store ({'; '.join(bad)}); rerun the extraction to rebuild it")
+
+
+def open_store(out_dir: Path, rep: Representation, *, verify: bool = False) -> FeatureStore:
     """Open a complete store made with exactly ``rep``'s parameters.
 
     Raises ValueError for an incomplete store (no manifest) or one made with other parameters, naming
-    the mismatching keys.
+    the mismatching keys. ``verify`` also checks every shard's content hash first (:func:`verify_store`:
+    a full read of the store; CorruptStore, a ValueError, for damaged shards).
     """
     out_dir = Path(out_dir)
     manifest = read_manifest(out_dir)
@@ -470,4 +551,6 @@ def open_store(out_dir: Path, rep: Representation) -> FeatureStore:
     if bad:
         detail = ", ".join(f"{k}: store {have.get(k)!r} != requested {want.get(k)!r}" for k in bad)
         raise ValueError(f"{out_dir}: feature store made with other parameters ({detail})")
+    if verify:
+        verify_store(out_dir, manifest)
     return FeatureStore(out_dir, manifest)

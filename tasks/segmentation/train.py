@@ -14,6 +14,12 @@ Long runs resume: after every epoch the full training state is written
 atomically to ``state_dir/last.pt`` with the caller's ``fingerprint`` of
 inputs and parameters; a rerun with the same fingerprint continues from it
 (a finished one only rewrites the outputs), a different one starts afresh.
+A resumed run ends with the same checkpoint, byte for byte on the CPU, as an
+uninterrupted one: the state includes the training dataset's augmentation
+position and every other random source (:mod:`soundflow.training_state`).
+A training loss that becomes NaN or infinite stops the run with
+:class:`~soundflow.training_state.TrainingDiverged` before anything is written
+from the broken weights.
 
 Datasets yield ``(image float32 3xHxW in [-1, 1], label int64 HxW)`` with 255
 for ignored pixels; H and W must be multiples of 8.
@@ -23,7 +29,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 import pandas as pd
@@ -64,6 +70,54 @@ def poly_lambda(total_steps: int, power: float):
     """LR multiplier (1 - step / total) ** power: 1 at the first step, 0 after the last."""
     total = max(1, total_steps)
     return lambda step: (1.0 - min(step, total) / total) ** power
+
+
+def augment_state(ds: Dataset) -> dict[str, Any]:
+    """What a training dataset carries from item to item for its augmentation, to save with the state."""
+    state = training_state.generator_states(ds)
+    # CityscapesSegmentation seeds item i's draws with how often it has served i (its ``_draws``
+    # counters): a resumed run must continue those counts, not restart them at zero
+    draws = getattr(ds, "_draws", None)
+    if isinstance(draws, np.ndarray):
+        state["_draws"] = draws.copy()
+    return state
+
+
+def set_augment_state(ds: Dataset, state: dict[str, Any]) -> None:
+    """Put a training dataset back into the augmentation state :func:`augment_state` captured."""
+    state = dict(state)
+    draws = state.pop("_draws", None)
+    if draws is not None:
+        if getattr(ds, "_draws", None) is None or ds._draws.shape != draws.shape:
+            raise ValueError(f"the saved augmentation counters of {type(ds).__name__} are for {len(draws)} items, "
+                             f"the dataset has {len(ds)}")
+        ds._draws[...] = draws
+    training_state.set_generator_states(ds, state)
+
+
+def _train_epoch(model: torch.nn.Module, train_dl: DataLoader, opt: torch.optim.Optimizer,
+                 sched: torch.optim.lr_scheduler.LRScheduler, weight_t: torch.Tensor, dev: torch.device,
+                 epoch: int, epochs: int, lr: float, progress: bool) -> tuple[float, int]:
+    """One pass over ``train_dl``: (loss sum, images seen). Raises TrainingDiverged at the first non-finite loss."""
+    model.train()
+    loss_sum, seen = 0.0, 0
+    bar = tqdm(train_dl, desc=f"epoch {epoch + 1}/{epochs}", disable=not progress, leave=False)
+    for step, (x, y) in enumerate(bar):
+        x, y = to_device(x, dev), y.to(dev, non_blocking=True)
+        with autocast(dev):
+            logits = model(x)
+        loss = F.cross_entropy(logits.float(), y, weight=weight_t, ignore_index=IGNORE_INDEX)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        sched.step()
+        loss_value = loss.item()
+        training_state.check_loss(loss_value, model=f"seg_train ({MODEL_NAME})", epoch=epoch + 1, step=step + 1,
+                                  lr_hint=f"seg.train.lr = {lr:g}")
+        loss_sum += loss_value * len(y)
+        seen += len(y)
+        bar.set_postfix(loss=f"{loss_sum / seen:.3f}")
+    return loss_sum, seen
 
 
 @torch.no_grad()
@@ -119,8 +173,11 @@ def train(
         raise ValueError(f"training images are {input_size[0]}x{input_size[1]}; ERFNet needs sides that are multiples of 8")
 
     gen = torch.Generator().manual_seed(seed)
-    loader_kw = dict(batch_size=batch_size, num_workers=num_workers, pin_memory=dev.type == "cuda",
-                     persistent_workers=num_workers > 0)
+    loader_kw = dict(batch_size=batch_size, num_workers=num_workers, pin_memory=dev.type == "cuda")
+    # no persistent workers, so that a resumed run repeats an uninterrupted one: each epoch's training
+    # workers get seeds drawn from ``gen`` (the datasets derive their augmentation from them) instead of
+    # carrying state across epochs that no saved state can capture, and each epoch's validation
+    # iterator draws its seed from the global torch generator, as it does without workers
     train_dl = DataLoader(train_ds, shuffle=True, drop_last=len(train_ds) > batch_size, generator=gen, **loader_kw)
     val_dl = DataLoader(val_ds, shuffle=False, **loader_kw)
 
@@ -135,30 +192,19 @@ def train(
 
     state_dir.mkdir(parents=True, exist_ok=True)
     last = state_dir / "last.pt"
+    training_state.remove_leftovers(last, checkpoint, history_csv, summary_json)
     history: list[dict[str, float]] = []
     best: dict = {"val_miou": float("-inf"), "val_pixel_accuracy": float("nan"), "epoch": -1, "state": None}
     start_epoch = 0
     saved = training_state.restore(last, fingerprint=fingerprint, model=model, optimizer=opt, scheduler=sched,
-                                   loader_rng=gen, device=dev, total_epochs=epochs)
+                                   loader_rng=gen, total_epochs=epochs)
     if saved:
         history, best, start_epoch = saved["history"], saved["best"], saved["epoch"] + 1
+        set_augment_state(train_ds, saved["data_state"].get("train", {}))
 
     for epoch in range(start_epoch, epochs):
-        model.train()
-        t0, loss_sum, seen = time.perf_counter(), 0.0, 0
-        bar = tqdm(train_dl, desc=f"epoch {epoch + 1}/{epochs}", disable=not progress, leave=False)
-        for x, y in bar:
-            x, y = to_device(x, dev), y.to(dev, non_blocking=True)
-            with autocast(dev):
-                logits = model(x)
-            loss = F.cross_entropy(logits.float(), y, weight=weight_t, ignore_index=IGNORE_INDEX)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            sched.step()
-            loss_sum += loss.item() * len(y)
-            seen += len(y)
-            bar.set_postfix(loss=f"{loss_sum / seen:.3f}")
+        t0 = time.perf_counter()
+        loss_sum, seen = _train_epoch(model, train_dl, opt, sched, weight_t, dev, epoch, epochs, lr, progress)
         train_seconds = time.perf_counter() - t0
         val_miou, val_acc = validate(model, val_dl, dev, num_classes)
         rec = {"epoch": epoch + 1, "train_loss": loss_sum / max(seen, 1), "val_miou": val_miou,
@@ -172,7 +218,7 @@ def train(
         print(f"epoch {epoch + 1}/{epochs}: train loss {rec['train_loss']:.4f} | val mIoU {val_miou:.4f} "
               f"pixel acc {val_acc:.4f} | {rec['images_per_second']:.1f} images/s")
         training_state.save(last, fingerprint=fingerprint, epoch=epoch, model=model, optimizer=opt, scheduler=sched,
-                            loader_rng=gen, history=history, best=best)
+                            loader_rng=gen, history=history, best=best, data_state={"train": augment_state(train_ds)})
 
     with atomic_path(checkpoint) as tmp:
         torch.save({

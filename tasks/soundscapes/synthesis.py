@@ -91,6 +91,13 @@ _EXPECTED_WARNINGS = (
 # --------------------------------------------------------------------------- #
 
 
+# Upper bounds, far above the spec's values, so that a typo is refused before Scaper allocates it.
+MAX_DURATION = 600.0  # seconds of one soundscape or event (spec: 30 s soundscapes, 12-16 s events)
+MAX_EVENTS = 1000  # foreground events per soundscape (spec: 4-7)
+MAX_SOUNDSCAPES_PER_IMAGE = 1000  # spec: 3
+MAX_SAMPLE_RATE = 192_000  # Hz: the highest rate of studio audio hardware
+
+
 def _pair(name: str, value: Any, *, ordered: bool = True, positive: bool = False) -> tuple[float, float]:
     try:
         a, b = (float(v) for v in value)
@@ -144,8 +151,8 @@ class SoundscapeParams:
             duration = float(self.duration)
         except (TypeError, ValueError):
             raise ValueError(f"duration must be a number of seconds, got {self.duration!r}") from None
-        if not (math.isfinite(duration) and duration > 0):
-            raise ValueError(f"duration must be a positive number of seconds, got {self.duration!r}")
+        if not (math.isfinite(duration) and 0 < duration <= MAX_DURATION):
+            raise ValueError(f"duration must be a number of seconds in (0, {MAX_DURATION:g}], got {self.duration!r}")
         set_("duration", duration)
         if not (isinstance(self.ref_db, (int, float)) and math.isfinite(self.ref_db)):
             raise ValueError(f"ref_db must be a finite number, got {self.ref_db!r}")
@@ -158,8 +165,8 @@ class SoundscapeParams:
             lo, hi = self.n_events
         except (TypeError, ValueError):
             raise ValueError(f"n_events must be a pair (lo, hi) of integers, got {self.n_events!r}") from None
-        if not (_is_int(lo) and _is_int(hi) and 0 <= lo <= hi):
-            raise ValueError(f"n_events must be integers with 0 <= lo <= hi, got {self.n_events!r}")
+        if not (_is_int(lo) and _is_int(hi) and 0 <= lo <= hi <= MAX_EVENTS):
+            raise ValueError(f"n_events must be integers with 0 <= lo <= hi <= {MAX_EVENTS}, got {self.n_events!r}")
         set_("n_events", (int(lo), int(hi)))
         mean, sd = _pair("event_time", self.event_time, ordered=False)
         if sd < 0:
@@ -170,6 +177,8 @@ class SoundscapeParams:
             raise ValueError(f"source_time must be a number of seconds >= 0, got {self.source_time!r}")
         set_("source_time", float(self.source_time))
         set_("event_duration", _pair("event_duration", self.event_duration, positive=True))
+        if self.event_duration[1] > MAX_DURATION:
+            raise ValueError(f"event_duration must not exceed {MAX_DURATION:g} s, got {self.event_duration!r}")
         set_("snr", _pair("snr", self.snr))
         set_("pitch_shift_range", _pair("pitch_shift_range", self.pitch_shift_range))
         set_("time_stretch_range", _pair("time_stretch_range", self.time_stretch_range, positive=True))
@@ -180,13 +189,16 @@ class SoundscapeParams:
             if not (isinstance(self.reverb, (int, float)) and 0.0 <= self.reverb <= 1.0):
                 raise ValueError(f"reverb must be None or a number in [0, 1], got {self.reverb!r}")
             set_("reverb", float(self.reverb))
-        if not _is_int(self.soundscapes_per_image) or self.soundscapes_per_image < 1:
-            raise ValueError(f"soundscapes_per_image must be an integer >= 1, got {self.soundscapes_per_image!r}")
+        if not _is_int(self.soundscapes_per_image) or not 1 <= self.soundscapes_per_image <= MAX_SOUNDSCAPES_PER_IMAGE:
+            raise ValueError(f"soundscapes_per_image must be an integer in [1, {MAX_SOUNDSCAPES_PER_IMAGE}], "
+                             f"got {self.soundscapes_per_image!r}")
         if not (isinstance(self.min_pixel_fraction, (int, float)) and 0.0 <= self.min_pixel_fraction <= 1.0):
             raise ValueError(f"min_pixel_fraction must be a number in [0, 1], got {self.min_pixel_fraction!r}")
         set_("min_pixel_fraction", float(self.min_pixel_fraction))
-        if self.sample_rate is not None and (not _is_int(self.sample_rate) or self.sample_rate < 8000):
-            raise ValueError(f"sample_rate must be None or an integer >= 8000 Hz, got {self.sample_rate!r}")
+        rate = self.sample_rate
+        if rate is not None and (not _is_int(rate) or not 8000 <= rate <= MAX_SAMPLE_RATE):
+            raise ValueError(f"sample_rate must be None or an integer in [8000, {MAX_SAMPLE_RATE}] Hz, "
+                             f"got {self.sample_rate!r}")
         if not _is_int(self.seed) or self.seed < 0:
             raise ValueError(f"seed must be a non-negative integer, got {self.seed!r}")
 

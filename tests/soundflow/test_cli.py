@@ -1,3 +1,4 @@
+import os
 from pathlib import Path
 
 import pytest
@@ -62,3 +63,121 @@ def test_features_builds_a_store_of_any_folder(tmp_path: Path, root: Path, monke
         assert sorted(st.table.fold) == [1, 2, 3] and st[0][0].shape == (32, 64)
     assert cli.main([*args[:1], "frames", *args[2:]]) == 2  # audio into an image representation: refused
     assert "holds audio" in capsys.readouterr().err
+
+
+# Every command, with arguments it parses: those that write the workspace hold its lock while they run.
+WRITERS = {"run": ["run", "aed_train"], "repro": ["repro"], "stage": ["stage", "aed_train"],
+           "features": ["features", "frames", "src", "--out", "store"], "download": ["download", "esc50"],
+           "dvc-yaml": ["dvc-yaml"]}
+READERS = {"list": ["list"], "params": ["params"], "predict": ["predict", "clip.wav"],
+           "segment": ["segment", "--test-images", "images"], "datasets": ["datasets"],
+           "dvc-yaml --check": ["dvc-yaml", "--check"]}
+
+
+@pytest.fixture
+def lock_project(tmp_path: Path, root: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A project folder of its own, so the lock state is the test's."""
+    from soundflow import workspace_lock
+
+    for name in ("params.yaml", "dvc.yaml"):
+        (tmp_path / name).write_text((root / name).read_text())
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv(workspace_lock.TOKEN_ENV, raising=False)
+    return tmp_path
+
+
+@pytest.fixture
+def bodies(lock_project: Path, monkeypatch: pytest.MonkeyPatch) -> list[dict | None]:
+    """Every command's body replaced by one that records the lock record in force when it runs."""
+    from soundflow import workspace_lock
+
+    seen: list[dict | None] = []
+
+    def body(args: object) -> int:
+        seen.append(workspace_lock.read_record(lock_project))
+        return 0
+
+    for name in dir(cli):
+        if name.startswith("cmd_"):
+            monkeypatch.setattr(cli, name, body)
+    return seen
+
+
+def test_every_command_declares_whether_it_writes() -> None:
+    parser = cli.build_parser()
+    sub = next(a for a in parser._actions if a.dest == "command")
+    assert {argv[0] for argv in [*WRITERS.values(), *READERS.values()]} == set(sub.choices)
+    assert all(p.get_default("writes") is not None for p in sub.choices.values())  # none left to a default
+    for argv in [*WRITERS.values(), *READERS.values()]:
+        args = parser.parse_args(argv)
+        writes = args.writes(args) if callable(args.writes) else args.writes
+        assert writes is (argv in WRITERS.values()), argv
+
+
+@pytest.mark.parametrize("argv", WRITERS.values(), ids=WRITERS.keys())
+def test_writing_commands_hold_the_lock_while_they_run(bodies: list[dict | None], argv: list[str]) -> None:
+    assert cli.main(argv) == 0
+    (record,) = bodies
+    assert record is not None and record["pid"] == os.getpid() and record["command"] == "soundflow " + " ".join(argv)
+
+
+@pytest.mark.parametrize("argv", READERS.values(), ids=READERS.keys())
+def test_reading_commands_do_not_lock_and_run_beside_a_holder(lock_project: Path, bodies: list[dict | None],
+                                                              argv: list[str]) -> None:
+    from soundflow import workspace_lock
+
+    assert cli.main(argv) == 0 and bodies == [None]
+    lease = workspace_lock.acquire(lock_project, "soundflow run")  # another writer holds it now
+    try:
+        assert cli.main(argv) == 0 and len(bodies) == 2
+    finally:
+        workspace_lock.release(lease)
+
+
+@pytest.mark.parametrize("argv", WRITERS.values(), ids=WRITERS.keys())
+def test_writing_commands_are_refused_before_any_work_beside_a_holder(
+        lock_project: Path, bodies: list[dict | None], argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    from soundflow import workspace_lock
+
+    lease = workspace_lock.acquire(lock_project, "soundflow run aed_train")
+    try:
+        assert cli.main(argv) == workspace_lock.EXIT_BUSY
+    finally:
+        workspace_lock.release(lease)
+    assert bodies == []  # the command's body never started
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and f"in use by pid {os.getpid()} (soundflow run aed_train, since " in err
+
+
+def test_a_diverged_stage_fails_with_one_line(tmp_path: Path, root: Path, monkeypatch: pytest.MonkeyPatch,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    from soundflow import runner
+    from soundflow.training_state import TrainingDiverged
+
+    def diverge(name: str, root: Path, **_: object) -> float:
+        raise TrainingDiverged("aed_train (AED CNN): training diverged at epoch 3 (step 1): training loss is nan")
+
+    for name in ("params.yaml", "dvc.yaml"):
+        (tmp_path / name).write_text((root / name).read_text())
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(runner, "execute", diverge)
+    assert cli.main(["stage", "aed_train"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "stage aed_train failed" in err and "diverged at epoch 3" in err
+
+
+def test_stage_refuses_a_dvc_yaml_older_than_its_code(tmp_path: Path, root: Path, monkeypatch: pytest.MonkeyPatch,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    from soundflow import runner
+
+    ran: list[str] = []
+    for name in ("params.yaml", "dvc.yaml"):
+        (tmp_path / name).write_text((root / name).read_text())
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(runner, "execute", lambda name, root, **_: ran.append(name))
+    assert cli.main(["stage", "seg_evaluate", "--code", "0" * 12]) == 2  # the run function changed since
+    assert "dvc.yaml is out of date" in capsys.readouterr().err and not ran
+    from soundflow.stages import get_stage
+
+    assert cli.main(["stage", "seg_evaluate", "--code", get_stage("seg_evaluate").run_digest]) == 0
+    assert ran == ["seg_evaluate"]

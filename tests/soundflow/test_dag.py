@@ -1,8 +1,10 @@
 """One source of truth: dvc.yaml, DVC's own graph and the Prefect flows all follow soundflow/stages.py."""
 
-from pathlib import Path
+from modulefinder import ModuleFinder
+from pathlib import Path, PurePosixPath
 
 import pytest
+import yaml
 
 from soundflow import dag, dvc_state
 from soundflow.config import read_params_yaml, select
@@ -36,9 +38,55 @@ def test_declared_params_and_code_exist(root: Path) -> None:
     for s in STAGES:
         for key in s.params:
             select(raw, key)  # KeyError if the key is not in params.yaml
-        for path in s.code:
-            assert (root / path).exists(), f"{s.name}: code dependency {path} does not exist"  # file or folder
-        assert s.cmd == f"python -m soundflow stage {s.name}"
+        assert s.code_deps, f"{s.name}: no code dependency"
+        for path in s.code_deps:
+            assert path.endswith(".py") and (root / path).is_file(), f"{s.name}: code dependency {path} is not a file"
+        assert s.cmd == f"python -m soundflow stage {s.name} --code {s.run_digest}"
+
+
+def _module_name(path: str) -> str:
+    parts = PurePosixPath(path).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _imported_files(root: Path, modules: list[str]) -> set[str]:
+    """Repository files ``modules`` import, transitively, by the standard library's own static scanner."""
+    finder = ModuleFinder(path=[str(root)])  # only the repository: the standard library and packages stay out
+    for module in modules:
+        finder.import_hook(module)
+    return {Path(m.__file__).resolve().relative_to(root.resolve()).as_posix()
+            for m in finder.modules.values() if m.__file__}
+
+
+def _dvc_yaml_code_deps(root: Path) -> dict[str, list[str]]:
+    stages = yaml.safe_load((root / "dvc.yaml").read_text())["stages"]
+    return {name: [d for d in entry.get("deps", []) if d.endswith(".py")] for name, entry in stages.items()}
+
+
+def test_code_deps_are_closed_under_imports(root: Path) -> None:
+    """Every .py file a listed file imports, even inside a function, is listed: its change reruns the stage."""
+    listed = _dvc_yaml_code_deps(root)
+    assert set(listed) == {s.name for s in STAGES}
+    table = "soundflow/stages.py"  # no stage's dependency unless task code really imports it
+    for name, files in listed.items():
+        assert files == sorted(files), f"{name}: code deps not sorted"
+        imported = _imported_files(root, [_module_name(f) for f in files if f != table])
+        missing = imported - set(files)
+        assert not missing, f"{name}: its listed files import {sorted(missing)}, which dvc.yaml does not list"
+        assert table not in files or table in imported, f"{name}: lists {table}, which none of its code imports"
+
+
+@pytest.mark.parametrize(("stage", "files"), [
+    ("seg_train", ["tasks/segmentation/cityscapes.py"]),  # ERFNet's augmentation
+    ("aed_evaluate", ["tasks/aed/train.py", "models/aed_cnn.py"]),
+    ("seg_evaluate", ["tasks/segmentation/train.py", "models/erfnet.py"]),
+    ("seg_predict", ["tasks/segmentation/train.py", "models/erfnet.py"]),
+    ("street_scenes", ["tasks/segmentation/cityscapes.py"]),  # the generator draws with Cityscapes' colours
+    ("soundscapes", ["tasks/soundscapes/library.py"]),
+])
+def test_code_the_stage_runs_is_a_dependency(root: Path, stage: str, files: list[str]) -> None:
+    deps = _dvc_yaml_code_deps(root)[stage]
+    assert set(files) <= set(deps), f"{stage}: {sorted(set(files) - set(deps))} missing from its deps in dvc.yaml"
 
 
 def test_topological_order_and_downstream(root: Path) -> None:

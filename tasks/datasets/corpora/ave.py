@@ -1,14 +1,19 @@
 """AVE: Audio-Visual Event dataset (Tian et al., ECCV 2018).
 
-4143 ten-second YouTube videos (a subset of AudioSet) covering 28 event categories, each annotated
-with the one-second segments in which the event is both audible and visible. ``AVE_Dataset.zip``
-holds ``AVE/<video_id>.mp4``, ``Annotations.txt`` (``Category&VideoID&Quality&StartTime&EndTime``)
-and the official splits ``trainSet.txt`` / ``valSet.txt`` / ``testSet.txt`` (same format).
+4,143 annotated ten-second clips of 4,097 distinct YouTube videos (a subset of AudioSet) covering 28
+event categories, each annotated with the one-second segments in which the event is both audible and
+visible. ``AVE_Dataset.zip`` (about 5.7 GB) holds ``AVE/<video_id>.mp4``, ``Annotations.txt``
+(``Category&VideoID&Quality&StartTime&EndTime``) and the official splits ``trainSet.txt`` /
+``valSet.txt`` / ``testSet.txt`` (same format).
 
 Source: the Google Drive file id 1FjKwe79e0u96vdjIVwfRQ1V6SoDHe7kK linked from
-https://github.com/YapengTian/AVE-ECCV18 (about 7 GB). Google Drive publishes no checksum and no
-stable size, so ``md5``/``size`` are None; large Drive files may answer with a virus-scan
-confirmation page instead of the zip, in which case download it by hand into ``downloads/``.
+https://github.com/YapengTian/AVE-ECCV18. Google Drive publishes no checksum and no stable size, so
+``md5``/``size`` are None and the zip is checked by its content (zip magic bytes, a listing that
+opens). The download goes through Drive's direct URL with ``confirm=t`` and, if Drive still answers
+with its "virus scan warning" page, through that page's form (:mod:`tasks.datasets.gdrive`); a page
+that is not the zip (e.g. a quota notice) is refused, kept as ``AVE_Dataset.zip.rejected.html``, and
+nothing is marked downloaded. A zip downloaded by hand (in a browser) and put at
+``<root>/ave/downloads/AVE_Dataset.zip`` is kept when it passes the same check.
 
 Licence: none stated by the authors; the videos are YouTube content (AudioSet-derived), for
 research use. ``duration`` is 10.0 (every AVE video is 10 s); ``start``/``end`` bound the event.
@@ -58,7 +63,7 @@ def prepare(root: Path) -> pd.DataFrame:
 INFO = register(
     DatasetInfo(
         name="ave",
-        description="AVE: 4143 ten-second videos, 28 audio-visual event classes with temporal boundaries",
+        description="AVE: 4143 ten-second clips (4097 videos), 28 audio-visual event classes with time bounds",
         homepage="https://github.com/YapengTian/AVE-ECCV18",
         licence="not stated by the authors (YouTube videos; research use)",
         citation=CITATION,

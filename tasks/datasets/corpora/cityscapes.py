@@ -8,8 +8,12 @@ labels are withheld), 30 classes of which 19 are evaluated. Two packages are fet
 Download needs an account: :func:`tasks.datasets.registry.fetch` logs in at
 https://www.cityscapes-dataset.com/login/ with ``CITYSCAPES_USERNAME`` / ``CITYSCAPES_PASSWORD``
 (:func:`credentials_from_env`, prompting on a TTY) and downloads with the session cookie; the password
-is never logged nor written anywhere. Checksums: the site offers no md5 on its download pages that
-could be recorded here, so ``md5`` is None (the ``.done`` marker still records the sha256 seen).
+is never logged nor written anywhere. Checksums: the site publishes an md5 per package to a
+logged-in session at ``https://www.cityscapes-dataset.com/md5-sum/?packageID=<n>`` (one ``md5sum``
+line, read the same way by the site's own downloader, cityscapesScripts' ``csDownload``); ``md5_url``
+points there and each package is verified against it, so an expired login (the site answering with
+its login page) or a corrupted transfer is refused instead of being kept. The sums are not copied
+here because the site shows them only after login.
 
 Licence: Cityscapes licence, non-commercial research and teaching use only; no redistribution.
 
@@ -31,10 +35,9 @@ CITATION = (
     "The Cityscapes Dataset for Semantic Urban Scene Understanding. CVPR 2016."
 )
 _URL = "https://www.cityscapes-dataset.com/file-handling/?packageID={}"
-FILES = (
-    RemoteFile(_URL.format(1), "gtFine_trainvaltest.zip", None, None),
-    RemoteFile(_URL.format(3), "leftImg8bit_trainvaltest.zip", None, None),
-)
+_MD5_URL = "https://www.cityscapes-dataset.com/md5-sum/?packageID={}"
+PACKAGES = {1: "gtFine_trainvaltest.zip", 3: "leftImg8bit_trainvaltest.zip"}
+FILES = tuple(RemoteFile(_URL.format(n), name, None, None, md5_url=_MD5_URL.format(n)) for n, name in PACKAGES.items())
 _IMG, _LAB = "_leftImg8bit.png", "_gtFine_labelIds.png"
 
 

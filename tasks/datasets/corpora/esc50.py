@@ -7,7 +7,7 @@ target, category, esc10, src_file, take``; the ``esc10`` column marks the ESC-10
 Source: the GitHub archive of the repository's master branch,
 https://github.com/karoldvl/ESC-50/archive/master.zip (about 600 MB). GitHub publishes no checksum
 for branch archives, and such archives are regenerated on demand, so ``md5`` and ``size`` are None:
-the download is not verified.
+the download is verified only by its content (a zip whose listing opens, not an error page).
 
 Licence: Creative Commons Attribution-NonCommercial 3.0 Unported (CC BY-NC 3.0); the ESC-10 subset
 is CC BY. Every clip is 5 s long, so ``duration`` is 5.0 without decoding.

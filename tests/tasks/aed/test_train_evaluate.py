@@ -1,15 +1,19 @@
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 import torch
 
 import tasks.aed.train as train_mod
+from soundflow import training_state
 from soundflow.config import AedDataParams, AedEvaluateParams, AedFeatureParams, AedModelParams, AedTrainParams
 from tasks.aed.evaluate import evaluate
 from tasks.aed.features import extract_chunks, read_index
 from tasks.aed.predict import predict_files
 from tasks.datasets.labelled_audio import read_labelled_audio
 from tasks.datasets.urban_synth import generate_dataset
+from tests.helpers.resume import kill_after_first_epoch, sha256
 
 FEATURES = AedFeatureParams(sample_rate=16000, chunk_seconds=3.0, chunk_hop_seconds=1.0, min_last_chunk_seconds=1.0,
                             window_seconds=0.02, frame_hop_seconds=0.047, n_freq_bins=64, n_frames=64,
@@ -108,3 +112,77 @@ def test_learns_evaluates_and_predicts(chunks: Path, tmp_path: Path) -> None:
     hist = pd.read_csv(res.history_csv)
     assert hist["train_loss"].iloc[-2:].mean() < hist["train_loss"].iloc[:2].mean()
     assert hist["train_accuracy"].iloc[-2:].mean() > 0.5
+
+
+# --------------------------------------------------------------------------- #
+# Resuming repeats an uninterrupted run; divergence and leftovers             #
+# --------------------------------------------------------------------------- #
+
+TIMING = ["seconds", "chunks_per_second"]  # wall-clock columns, the only ones allowed to differ
+
+
+@pytest.mark.usefixtures("one_torch_thread")
+@pytest.mark.parametrize("num_workers", [0, 2])
+def test_resumed_training_is_byte_identical_to_an_uninterrupted_one(chunks: Path, tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch,
+                                                                   num_workers: int) -> None:
+    p = _train_params(epochs=3, roll_prob=0.5, num_workers=num_workers)  # frequency-roll augmentation on
+    reference = _run(tmp_path / "uninterrupted", chunks, p)
+    kill_after_first_epoch(monkeypatch)
+    with pytest.raises(KeyboardInterrupt):
+        _run(tmp_path / "resumed", chunks, p)
+    assert torch.load(tmp_path / "resumed" / "state" / "last.pt", weights_only=False)["epoch"] == 0
+    resumed = _run(tmp_path / "resumed", chunks, p)
+    assert sha256(resumed.checkpoint) == sha256(reference.checkpoint)
+    pd.testing.assert_frame_equal(pd.read_csv(resumed.history_csv).drop(columns=TIMING),
+                                  pd.read_csv(reference.history_csv).drop(columns=TIMING))
+    # the weights after the last epoch too, not only the kept best
+    final, ref_final = (torch.load(d / "state" / "last.pt", weights_only=False)["model"]
+                        for d in (tmp_path / "resumed", tmp_path / "uninterrupted"))
+    assert all(torch.equal(final[k], ref_final[k]) for k in ref_final)
+
+
+@pytest.mark.usefixtures("one_torch_thread")
+def test_leftovers_of_a_killed_write_are_removed_on_the_next_start(chunks: Path, tmp_path: Path,
+                                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "state").mkdir()
+    leftovers = [tmp_path / "state" / ".last.pt.tmp-4242", tmp_path / ".model.pt.tmp-999999999"]
+    for f in leftovers:
+        f.write_bytes(b"\0" * 1000)
+    unrelated = tmp_path / "state" / "notes.tmp-1"
+    unrelated.write_text("not ours")
+    _run(tmp_path, chunks, _train_params(epochs=1))
+    assert not any(f.exists() for f in leftovers) and unrelated.exists()
+    out = capsys.readouterr().out
+    assert all(f"removed {f}" in out for f in leftovers)
+
+
+@pytest.mark.usefixtures("one_torch_thread")
+def test_a_diverging_loss_fails_the_stage_and_writes_nothing(chunks: Path, tmp_path: Path) -> None:
+    with pytest.raises(training_state.TrainingDiverged,
+                       match=r"aed_train .*training diverged at epoch 1 .*loss is nan.*aed\.train\.lr_start = inf"):
+        # the issue's reproduction; model_copy skips validation, which may come to refuse inf itself
+        _run(tmp_path, chunks, _train_params(epochs=2).model_copy(update={"lr_start": float("inf")}))
+    assert not any((tmp_path / name).exists() for name in ("model.pt", "hist.csv", "train.json", "state/last.pt"))
+
+
+class _Draws(torch.utils.data.Dataset):
+    """Each item is one draw of the dataset's augmentation generator, as ChunkDataset's rolls are."""
+
+    def __init__(self) -> None:
+        self.rng = np.random.default_rng(0)
+
+    def __len__(self) -> int:
+        return 4
+
+    def __getitem__(self, i: int) -> float:
+        return float(self.rng.random())
+
+
+def test_loader_workers_draw_distinct_augmentation_every_epoch() -> None:
+    gen = torch.Generator().manual_seed(0)
+    dl = torch.utils.data.DataLoader(_Draws(), batch_size=1, num_workers=2, generator=gen,
+                                     worker_init_fn=train_mod.seed_worker_augmentation)
+    draws = [float(x) for _ in range(2) for x in dl]
+    # copies of one generator would give both workers, and every epoch, the same draws
+    assert len(set(draws)) == len(draws) == 8

@@ -89,12 +89,39 @@ def us8k_tgz() -> bytes:
     )
 
 
+DRIVE_WARNING = """<!DOCTYPE html><html><head><title>Google Drive - Virus scan warning</title></head><body>
+<div class="uc-main"><p class="uc-warning-caption">Google Drive can't scan this file for viruses.</p>
+<form id="download-form" action="{action}" method="get">
+<input type="submit" id="uc-download-link" value="Download anyway"/>
+<input type="hidden" name="id" value="{file_id}"><input type="hidden" name="export" value="download">
+<input type="hidden" name="confirm" value="t"><input type="hidden" name="uuid" value="{uuid}">
+</form></div></body></html>"""
+
+
+def drive_uuid(file_id: str) -> str:
+    return f"uuid-{file_id[::-1]}"
+
+
 @dataclass
 class Server:
     base: str
     files: dict[str, bytes] = field(default_factory=dict)  # "path?query" -> body
     protected: set[str] = field(default_factory=set)
     requests: list[tuple[str, str, str | None]] = field(default_factory=list)  # method, path, cookie
+    content_types: dict[str, str] = field(default_factory=dict)  # "path?query" -> Content-Type header
+    # Google Drive stand-in at /download: file id -> body, served only once the warning's form is
+    # submitted (its uuid); before that, the virus-scan warning page, as Drive does for large files
+    drive: dict[str, bytes] = field(default_factory=dict)
+
+    def drive_answer(self, path: str) -> tuple[bytes, str] | None:
+        u = urlsplit(path)
+        q = {k: v[0] for k, v in parse_qs(u.query).items()}
+        if u.path != "/download" or q.get("id") not in self.drive:
+            return None
+        if q.get("uuid") == drive_uuid(q["id"]) and q.get("confirm") == "t":
+            return self.drive[q["id"]], "application/octet-stream"
+        page = DRIVE_WARNING.format(action=f"{self.base}/download", file_id=q["id"], uuid=drive_uuid(q["id"]))
+        return page.encode(), "text/html; charset=utf-8"
 
 
 @contextlib.contextmanager
@@ -120,15 +147,19 @@ def running_server() -> Iterator[Server]:
 
         def do_GET(self) -> None:
             state.requests.append(("GET", self.path, self.headers.get("Cookie")))
-            body = state.files.get(self.path)
+            body, ctype = state.files.get(self.path), state.content_types.get(self.path)
             if self.path in state.protected and f"PHPSESSID={TOKEN}" not in (self.headers.get("Cookie") or ""):
                 body = None
+            if body is None and (drive := state.drive_answer(self.path)) is not None:
+                body, ctype = drive
             if body is None:
                 self.send_response(404)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
                 return
             self.send_response(200)
+            if ctype:
+                self.send_header("Content-Type", ctype)
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
             self.wfile.write(body)
@@ -163,3 +194,14 @@ def serve_corpus(server: Server, name: str, bodies: list[bytes], monkeypatch,
              for f, md5 in zip(info.files, md5s or [md5_hex(b) for b in bodies])]
     monkeypatch.setitem(registry._REGISTRY, name, dataclasses.replace(info, files=tuple(files)))
 
+
+
+def serve_cityscapes(server: Server, packages: list[bytes], md5s: list[str]) -> None:
+    """The two Cityscapes packages behind the login, with the md5 sums its ``md5-sum`` page publishes."""
+    serve_files(server, "cityscapes", packages)
+    for f, md5 in zip(registry.get("cityscapes").files, md5s):
+        u = urlsplit(f.md5_url)
+        path = f"{u.path}?{u.query}"
+        server.files[path] = f"{md5}  {f.filename}\n".encode()
+        server.protected.add(path)
+    server.protected.update(f"{urlsplit(f.url).path}?{urlsplit(f.url).query}" for f in registry.get("cityscapes").files)

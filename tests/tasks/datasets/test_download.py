@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import logging
 import threading
+import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.cookies import SimpleCookie
@@ -20,11 +22,13 @@ import requests
 from tasks.datasets import download as dl
 from tasks.datasets.download import (
     ChecksumError,
+    ContentError,
     DownloadError,
     LoginError,
     credentials_from_env,
     download,
     login_session,
+    published_md5,
 )
 
 USER = "alice"
@@ -50,6 +54,7 @@ class Server:
     fail_first: dict[str, int] = field(default_factory=dict)  # path -> HTTP 500, N times
     corrupt: set[str] = field(default_factory=set)  # paths served with one byte flipped
     no_range: set[str] = field(default_factory=set)  # paths that ignore Range and answer 200
+    types: dict[str, str] = field(default_factory=dict)  # path -> Content-Type header (none by default)
     log: list[Log] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -118,6 +123,8 @@ def _handler(srv: Server) -> type[BaseHTTPRequestHandler]:
                 status = 206
                 headers["Content-Range"] = f"bytes {start}-{len(body) - 1}/{len(body)}"
             chunk = body[start:]
+            if path in srv.types:
+                headers["Content-Type"] = srv.types[path]
             self.send_response(status)
             for k, v in headers.items():
                 self.send_header(k, v)
@@ -167,7 +174,7 @@ def test_plain_download_verifies_md5_and_sha256(server: Server, tmp_path: Path) 
     assert got == dest and dest.read_bytes() == data
     assert not dest.with_name("a.bin.part").exists()
     marker = json.loads(dest.with_name("a.bin.done").read_text())
-    assert marker == {"size": len(data), "md5": _md5(data), "sha256": _sha(data)}
+    assert marker == {"size": len(data), "md5": _md5(data), "sha256": _sha(data), "kind": "binary"}
     assert [e.range for e in server.hits("/a.bin")] == [None]
 
 
@@ -271,6 +278,89 @@ def test_verified_file_without_marker_is_adopted(server: Server, tmp_path: Path)
     dest.write_bytes(data)  # e.g. a run killed between the rename and the marker
     download(server.url("/b.bin"), dest, md5=_md5(data), progress=False)
     assert server.log == [] and dest.with_name("b.bin.done").is_file()
+
+
+PAGE = b"<!DOCTYPE html>\n<html><head><title>Sign in &amp; continue</title></head><body>...</body></html>"
+
+
+def _zip_bytes() -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr("ds/meta.csv", "a,b\n1,2\n")
+    return buf.getvalue()
+
+
+def test_html_answer_where_a_zip_is_expected_is_refused(server: Server, tmp_path: Path) -> None:
+    server.files["/data.zip"] = PAGE
+    server.types["/data.zip"] = "text/html; charset=utf-8"
+    dest = tmp_path / "data.zip"
+    with pytest.raises(ContentError) as exc:
+        download(server.url("/data.zip"), dest, progress=False, sleep=lambda s: None)
+    msg = str(exc.value)
+    assert server.url("/data.zip") in msg and "expected a zip file" in msg and "'Sign in & continue'" in msg
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["data.zip.rejected.html"]
+    assert len(server.hits("/data.zip")) == 1  # a refusal is no transient error: not retried
+
+    # no marker: the next call asks the server again
+    server.files["/data.zip"] = archive = _zip_bytes()
+    del server.types["/data.zip"]
+    download(server.url("/data.zip"), dest, progress=False)
+    assert dest.read_bytes() == archive and len(server.hits("/data.zip")) == 2
+
+
+def test_html_answer_leaves_a_resumable_part_alone(server: Server, tmp_path: Path) -> None:
+    data = server.files["/a.bin"]
+    server.types["/a.bin"] = "text/html"
+    part = tmp_path / "a.bin.part"
+    part.write_bytes(data[:1000])
+    with pytest.raises(ContentError, match="expected a binary file for a.bin, got an HTML page"):
+        download(server.url("/a.bin"), tmp_path / "a.bin", progress=False)
+    assert part.read_bytes() == data[:1000]  # the prefix is still good for a resumed transfer
+    del server.types["/a.bin"]
+    download(server.url("/a.bin"), tmp_path / "a.bin", sha256=_sha(data), progress=False)
+    assert server.hits("/a.bin")[-1].range == "bytes=1000-"
+
+
+def test_html_is_accepted_where_html_is_expected(server: Server, tmp_path: Path) -> None:
+    server.files["/index.html"] = PAGE
+    server.types["/index.html"] = "text/html"
+    assert download(server.url("/index.html"), tmp_path / "index.html", progress=False).read_bytes() == PAGE
+    assert json.loads((tmp_path / "index.html.done").read_text())["kind"] == "html"
+
+
+def test_archive_that_does_not_open_is_refused_and_deleted(server: Server, tmp_path: Path) -> None:
+    archive = _zip_bytes()
+    server.files["/cut.zip"] = archive[: len(archive) - 30]  # no end-of-central-directory record
+    with pytest.raises(ContentError, match=r"expected a zip file for cut\.zip, got an unreadable zip archive"):
+        download(server.url("/cut.zip"), tmp_path / "cut.zip", progress=False)
+    assert list(tmp_path.iterdir()) == []  # a broken archive tells nothing: not kept
+
+    server.files["/x.tar.gz"] = archive  # a zip under a .tar.gz name is no tar either
+    with pytest.raises(ContentError, match=r"got no tar archive \(starts with b'PK"):
+        download(server.url("/x.tar.gz"), tmp_path / "x.tar.gz", progress=False)
+
+
+def test_marker_of_an_earlier_version_is_content_checked_once(server: Server, tmp_path: Path) -> None:
+    dest = tmp_path / "data.zip"
+    dest.write_bytes(archive := _zip_bytes())
+    marker = tmp_path / "data.zip.done"
+    marker.write_text(json.dumps({"size": len(archive), "md5": _md5(archive), "sha256": _sha(archive)}))
+    download(server.url("/data.zip"), dest, progress=False)  # not served: the file is kept as it is
+    assert server.log == [] and json.loads(marker.read_text())["kind"] == "zip"
+
+
+def test_published_md5_reads_an_md5sum_line_and_refuses_anything_else(server: Server) -> None:
+    digest = "9AA69802BBF37FB986F71EC1483A196E"
+    server.files["/md5"] = f"{digest}  UrbanSound8K.tar.gz\n".encode()
+    assert published_md5(server.url("/md5")) == digest.lower()
+    server.files["/md5-login"] = LOGIN_FORM
+    with pytest.raises(ContentError, match=r"/md5-login: expected an md5 sum, got a login page"):
+        published_md5(server.url("/md5-login"))
+    server.files["/md5-junk"] = b"no sum here\n"
+    with pytest.raises(DownloadError, match=r"/md5-junk: expected an md5 sum .* got 'no sum here"):
+        published_md5(server.url("/md5-junk"))
+    with pytest.raises(DownloadError, match=r"/md5-gone: HTTP 404"):
+        published_md5(server.url("/md5-gone"))
 
 
 def test_404_fails_at_once_naming_the_url(server: Server, tmp_path: Path) -> None:

@@ -10,8 +10,8 @@ import pytest
 
 from tasks.datasets import registry
 from tasks.datasets.download import ChecksumError
-from tests.tasks.datasets.corpus_server import (PASSWORD, TOKEN, USER, Server, esc50_zip, serve_corpus, us8k_tgz,
-                                                wav_bytes, zip_bytes)
+from tests.tasks.datasets.corpus_server import (PASSWORD, TOKEN, USER, Server, esc50_zip, md5_hex, serve_cityscapes,
+                                                serve_corpus, us8k_tgz, wav_bytes, zip_bytes)
 
 
 # --------------------------------------------------------------------------- #
@@ -37,9 +37,19 @@ def test_every_dataset_is_described() -> None:
             assert f.md5 is None or (len(f.md5) == 32 and int(f.md5, 16) >= 0)
             assert f.size is None or f.size > 0
     assert all(f.md5 for f in registry.get("tau2020_mobile").files)
+    assert [f.md5_url for f in registry.get("cityscapes").files] == [
+        "https://www.cityscapes-dataset.com/md5-sum/?packageID=1", "https://www.cityscapes-dataset.com/md5-sum/?packageID=3"]
+    assert [f.expected_kind for f in registry.get("urbansound8k").files] == ["tar"]
     assert len(registry.get("tau2020_mobile").files) == 18
     with pytest.raises(KeyError, match="unknown dataset"):
         registry.get("nope")
+
+
+def test_remote_file_kind_is_checked() -> None:
+    assert registry.RemoteFile("https://x.org/a.csv", "a.csv", None, None).expected_kind == "text"
+    assert registry.RemoteFile("https://x.org/a", "a.dat", None, None, kind="zip").expected_kind == "zip"
+    with pytest.raises(ValueError, match="a.dat: unknown kind 'rar'"):
+        registry.RemoteFile("https://x.org/a", "a.dat", None, None, kind="rar")
 
 
 def test_rebase_keeps_path_and_query() -> None:
@@ -103,8 +113,7 @@ def test_cityscapes_logs_in_and_never_leaks_the_password(
                "gtFine/val/bonn/bonn_000001_000019_gtFine_labelIds.png": png})
     img = zip_bytes({"leftImg8bit/train/aachen/aachen_000000_000019_leftImg8bit.png": png,
                 "leftImg8bit/val/bonn/bonn_000001_000019_leftImg8bit.png": png})
-    serve_corpus(server, "cityscapes", [gt, img], monkeypatch, md5s=[None, None])
-    server.protected.update({"/file-handling/?packageID=1", "/file-handling/?packageID=3"})
+    serve_cityscapes(server, [gt, img], [md5_hex(gt), md5_hex(img)])
     monkeypatch.setenv("CITYSCAPES_USERNAME", USER)
     monkeypatch.setenv("CITYSCAPES_PASSWORD", PASSWORD)
 
@@ -112,7 +121,9 @@ def test_cityscapes_logs_in_and_never_leaks_the_password(
     registry.fetch("cityscapes", tmp_path, base_url=server.base, progress=False)
     assert ("POST", "/login/", None) in server.requests
     gets = [r for r in server.requests if r[0] == "GET"]
-    assert len(gets) == 2 and all(f"PHPSESSID={TOKEN}" in (c or "") for _, _, c in gets)
+    assert [p for _, p, _ in gets] == ["/md5-sum/?packageID=1", "/file-handling/?packageID=1",
+                                       "/md5-sum/?packageID=3", "/file-handling/?packageID=3"]
+    assert all(f"PHPSESSID={TOKEN}" in (c or "") for _, _, c in gets)
 
     table = pd.read_csv(registry.prepare("cityscapes", tmp_path))
     assert table["split"].tolist() == ["train", "val"]

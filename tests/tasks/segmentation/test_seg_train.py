@@ -11,8 +11,10 @@ from sklearn.metrics import confusion_matrix, jaccard_score
 from torch.utils.data import Dataset
 
 import tasks.segmentation.train as train_mod
+from soundflow import training_state
 from tasks.segmentation.evaluate import evaluate
 from tasks.segmentation.predict import predict_folder
+from tests.helpers.resume import kill_after_first_epoch, sha256
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -170,3 +172,87 @@ def test_predict_folder_writes_labels_overlays_and_fractions(trained: Path, tmp_
         row = table[table["image"] == str(images / f"{name}.png")].iloc[0]
         assert row[CLASSES].to_numpy(float) == pytest.approx(np.bincount(labels.ravel(), minlength=N_CLASSES) / labels.size)
     assert not (out / "skipped_labels.png").exists()
+
+
+# --------------------------------------------------------------------------- #
+# Resuming repeats an uninterrupted run; divergence and leftovers             #
+# --------------------------------------------------------------------------- #
+
+TIMING = ["seconds", "images_per_second"]  # wall-clock columns, the only ones allowed to differ
+
+
+@pytest.fixture(scope="module")
+def city_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny Cityscapes-layout folder (8 train, 4 val images) for the real, augmenting dataset."""
+    root = tmp_path_factory.mktemp("city")
+    rng = np.random.default_rng(0)
+    ids = np.array([7, 8, 11, 21, 23, 26, 0])  # road, sidewalk, building, vegetation, sky, car, unlabelled
+    for split, n in (("train", 8), ("val", 4)):
+        for k in range(n):
+            for kind, suffix, arr in (("leftImg8bit", "leftImg8bit", rng.integers(0, 256, (32, 64, 3), dtype=np.uint8)),
+                                      ("gtFine", "gtFine_labelIds", rng.choice(ids, (32, 64)).astype(np.uint8))):
+                out = root / kind / split / "city" / f"city_{k:06d}_000019_{suffix}.png"
+                out.parent.mkdir(parents=True, exist_ok=True)
+                Image.fromarray(arr).save(out)
+    return root
+
+
+def _train_city(tmp: Path, root: Path, epochs: int = 3, num_workers: int = 0) -> Path:
+    from tasks.segmentation.cityscapes import CityscapesSegmentation
+
+    return train_mod.train(
+        CityscapesSegmentation(root, "train", size=(16, 32), augment=True, seed=0),
+        CityscapesSegmentation(root, "val", size=(16, 32)), np.ones(N_CLASSES), tmp / "model.pt",
+        tmp / "history.csv", tmp / "summary.json", epochs=epochs, batch_size=4, lr=1e-3, weight_decay=1e-4,
+        poly_power=0.9, num_workers=num_workers, device="cpu", seed=0, state_dir=tmp / "state", fingerprint="fp",
+        progress=False)
+
+
+@pytest.mark.parametrize("num_workers", [0, 1])
+def test_resumed_training_is_byte_identical_to_an_uninterrupted_one(city_root: Path, tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch,
+                                                                   num_workers: int) -> None:
+    reference = _train_city(tmp_path / "uninterrupted", city_root, num_workers=num_workers)
+    kill_after_first_epoch(monkeypatch)
+    with pytest.raises(KeyboardInterrupt):
+        _train_city(tmp_path / "resumed", city_root, num_workers=num_workers)
+    assert torch.load(tmp_path / "resumed" / "state" / "last.pt", weights_only=False)["epoch"] == 0
+    resumed = _train_city(tmp_path / "resumed", city_root, num_workers=num_workers)
+    assert sha256(resumed) == sha256(reference)
+    pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "resumed" / "history.csv").drop(columns=TIMING),
+                                  pd.read_csv(tmp_path / "uninterrupted" / "history.csv").drop(columns=TIMING))
+    final, ref_final = (torch.load(d / "state" / "last.pt", weights_only=False)["model"]
+                        for d in (tmp_path / "resumed", tmp_path / "uninterrupted"))
+    assert all(torch.equal(final[k], ref_final[k]) for k in ref_final)
+
+
+def test_leftovers_of_a_killed_write_are_removed_on_the_next_start(tmp_path: Path,
+                                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "state").mkdir()
+    leftovers = [tmp_path / "state" / ".last.pt.tmp-4242", tmp_path / ".model.pt.tmp-999999999"]
+    for f in leftovers:
+        f.write_bytes(b"\0" * 1000)
+    _train(tmp_path, epochs=1)
+    assert not any(f.exists() for f in leftovers)
+    out = capsys.readouterr().out
+    assert all(f"removed {f}" in out for f in leftovers)
+
+
+def test_a_loss_that_becomes_nan_fails_without_writing_outputs_or_a_nan_state(tmp_path: Path,
+                                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    real, calls = F.cross_entropy, {"n": 0}
+
+    def nan_from_epoch_2(*a: object, **k: object) -> torch.Tensor:
+        calls["n"] += 1
+        loss = real(*a, **k)
+        return loss * float("nan") if calls["n"] > 2 else loss  # 8 images in batches of 4: 2 steps an epoch
+
+    monkeypatch.setattr(F, "cross_entropy", nan_from_epoch_2)
+    with pytest.raises(training_state.TrainingDiverged,
+                       match=r"seg_train \(erfnet\): training diverged at epoch 2 \(step 1\).*nan"
+                             r".*seg\.train\.lr = 0\.001"):
+        _train(tmp_path, epochs=3)
+    assert not any((tmp_path / name).exists() for name in ("model.pt", "history.csv", "summary.json"))
+    state = torch.load(tmp_path / "state" / "last.pt", weights_only=False)
+    # the resumable state is epoch 1's, with its finite weights, not the broken ones
+    assert state["epoch"] == 0 and all(torch.isfinite(v.float()).all() for v in state["model"].values())
