@@ -160,10 +160,13 @@ def run_module(module: str, tests: list[str], work: Path, jobs: int, run: bool =
 
 
 def report(scores: list[Score], out: Path) -> str:
-    lines = ["| module | mutants | equivalent | killed (of which timeouts) | score |", "| --- | --- | --- | --- | --- |"]
+    lines = ["| module | mutants | equivalent | killed (of which timeouts) | score |",
+             "| --- | --- | --- | --- | --- |"]
     lines += [f"| {s.module} | {len(s.status)} | {len(s.equivalent)} | {s.killed} ({s.timeouts}) | {s.percent:.1f} % |"
               for s in scores]
     text = "\n".join(lines) + "\n"
+    if any(s.timeouts for s in scores):
+        text += "\nTimeouts count as killed, but a test process that hangs reads as one too: check them.\n"
     for s in scores:
         for name, diff in s.survivors.items():
             text += f"\n### survived: {name}: {diff}\n"
@@ -178,7 +181,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--work", type=Path, default=ROOT / ".soundflow" / "mutation")
     ap.add_argument("--jobs", type=int, default=1, help="mutants tested at once (CPU cores to use)")
     ap.add_argument("--min-score", type=float, default=90.0)
-    ap.add_argument("--score-only", action="store_true", help="score the last run again (after editing the equivalents)")
+    ap.add_argument("--score-only", action="store_true",
+                    help="score the last run again (after editing the equivalents)")
     args = ap.parse_args(argv)
     targets = [parse_target(a) for a in args.modules]  # all checked before the first (long) run
     scores = []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import sys
 import tomllib
 from pathlib import Path
 
@@ -15,12 +16,15 @@ ROOT = Path(__file__).resolve().parents[1]
 def mutation():
     spec = importlib.util.spec_from_file_location("mutation_script", ROOT / "scripts" / "mutation.py")
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while the class is built
     spec.loader.exec_module(module)
-    return module
+    yield module
+    sys.modules.pop(spec.name, None)
 
 
 def test_tests_by_convention_or_by_name(mutation) -> None:
-    assert mutation.parse_target("soundflow/metrics.py") == ("soundflow/metrics.py", ["tests/soundflow/test_metrics.py"])
+    metrics = ("soundflow/metrics.py", ["tests/soundflow/test_metrics.py"])
+    assert mutation.parse_target("soundflow/metrics.py") == metrics
     module, tests = mutation.parse_target("soundflow/dag.py")
     assert "tests/soundflow/test_dag_order.py" in tests and "tests/soundflow/test_dag.py" in tests
     named = "soundflow/dag.py=tests/soundflow/test_dag_order.py"
@@ -33,7 +37,8 @@ def test_tests_by_convention_or_by_name(mutation) -> None:
 
 def test_config_is_narrowed_to_one_module_and_keeps_the_rest(mutation) -> None:
     text = (ROOT / "pyproject.toml").read_text()
-    narrowed = tomllib.loads(mutation.narrowed_pyproject(text, "soundflow/metrics.py", ["tests/soundflow/test_metrics.py"]))
+    narrowed = tomllib.loads(mutation.narrowed_pyproject(text, "soundflow/metrics.py",
+                                                         ["tests/soundflow/test_metrics.py"]))
     original = tomllib.loads(text)
     config = narrowed["tool"]["mutmut"]
     assert config["only_mutate"] == ["soundflow/metrics.py"]

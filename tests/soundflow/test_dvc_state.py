@@ -1,7 +1,7 @@
 """The cache key and staleness both engines share, checked in a tiny DVC project of its own.
 
-The project is independent of the real pipeline so these tests run in seconds: three stages
-(one with a persistent output, one with no outputs), a params file and a dependency file.
+The project is independent of the real pipeline so these tests run in seconds: four stages
+(one with a persistent output, one with no outputs, one always changed), a params file and a dependency file.
 DVC's commit resolves the stage file against the working directory, as `dvc` itself does when
 run from inside the project, so each test works from the project's root.
 """
@@ -26,7 +26,8 @@ DVC_YAML = {
         "grow": {"cmd": "cp mid.txt store/x", "deps": ["mid.txt"], "params": ["b"],
                  "outs": [{"store": {"persist": True}}]},
         "check": {"cmd": "cat mid.txt", "deps": ["mid.txt"]},  # no outputs: nothing for a cache to restore
-        "fetch": {"cmd": "cp in.txt fetched.txt", "deps": ["in.txt"], "outs": ["fetched.txt"], "always_changed": True},
+        "fetch": {"cmd": "cp in.txt fetched.txt", "deps": ["in.txt"], "outs": ["fetched.txt"],
+                  "always_changed": True},
     }
 }
 

@@ -1,3 +1,5 @@
+import warnings
+
 import numpy as np
 import pytest
 import torch
@@ -101,6 +103,18 @@ def test_all_pixels_ignored_leaves_every_score_undefined() -> None:
     cm.update(torch.tensor([[0, 1]]), torch.full((1, 2), IGNORE_INDEX))
     assert cm.matrix.tolist() == [[0, 0], [0, 0]]
     assert np.isnan(cm.iou_per_class()).all() and np.isnan(cm.mean_iou()) and np.isnan(cm.pixel_accuracy())
+
+
+def test_undefined_scores_are_nan_without_warnings() -> None:
+    # 0 / 0 for a class or a split with no pixels is expected: NaN, and no RuntimeWarning in the stage log
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        cm = ConfusionMatrix(3)
+        assert np.isnan(cm.mean_iou()) and np.isnan(cm.pixel_accuracy())
+        cm.update(torch.tensor([0, 1]), torch.tensor([IGNORE_INDEX, IGNORE_INDEX]))
+        assert np.isnan(cm.iou_per_class()).all() and np.isnan(cm.mean_iou()) and np.isnan(cm.pixel_accuracy())
+        cm.update(torch.tensor([0, 1]), torch.tensor([0, 1]))
+        assert np.isnan(cm.iou_per_class()[2]) and cm.mean_iou() == 1.0 and cm.pixel_accuracy() == 1.0
 
 
 def test_custom_ignore_index() -> None:
