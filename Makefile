@@ -24,8 +24,10 @@ run: install data-raw
 	$(BIN)/dvc repro
 	@echo "results: reports/aed/metrics.json, reports/aed/*.png; MLflow: $(BIN)/mlflow ui --backend-store-uri sqlite:///mlruns.db"
 
-## test: the whole test suite (CPU)
+## test: lint and format checks (ruff), then the whole test suite (CPU; it runs the import-layer contracts too)
 test: install-test data-raw
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest
 
 system-deps:

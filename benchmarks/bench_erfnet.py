@@ -11,7 +11,7 @@ measurements, and on a shared machine they vary by tens of percent run to run.
 
 What is timed
     ``models.get("erfnet")(num_classes=19)`` (random weights) on random inputs
-    in [-1, 1] of 3 x H x W, 512 x 1024 by default (the spec's size; ``--size``
+    in [-1, 1] of 3 x H x W, 512 x 1024 by default (the paper's size; ``--size``
     changes it, both sides multiples of 8). Three variants, on the CPU always
     and on CUDA when available (``--device``):
 
@@ -69,8 +69,21 @@ from pathlib import Path
 from typing import Any
 
 # benchmarks/common.py: sys.path[0] is benchmarks/ when this runs as a script
-from common import (Budget, argument_parser, autocast, devices, fmt, load_average, log, machine_line, machine_meta,
-                    repeat, table, timed, write_json)
+from common import (
+    Budget,
+    argument_parser,
+    autocast,
+    devices,
+    fmt,
+    load_average,
+    log,
+    machine_line,
+    machine_meta,
+    repeat,
+    table,
+    timed,
+    write_json,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 # Run as a script, sys.path[0] is benchmarks/: import this checkout's packages.
@@ -82,8 +95,10 @@ NUM_CLASSES = 19  # Cityscapes' trainIds
 IGNORE_INDEX = 255
 TARGET_MS = 5.0  # per image, inference at batch 8, H100
 TARGET_BATCH = 8
-REFERENCE = ("the original reported 0.2 s per image on a Tesla P100; "
-             f"the target on an H100 is < {TARGET_MS:g} ms per image for inference at batch {TARGET_BATCH}")
+REFERENCE = (
+    "the original reported 0.2 s per image on a Tesla P100; "
+    f"the target on an H100 is < {TARGET_MS:g} ms per image for inference at batch {TARGET_BATCH}"
+)
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -151,17 +166,34 @@ def first_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text[0][:160] if text else ''}".rstrip(": ")
 
 
-def row(device: Any, mode: str, variant: Variant, batch: int, times: list[float] | None,
-        compile_s: float | None = None, note: str = "") -> dict[str, Any]:
+def row(
+    device: Any,
+    mode: str,
+    variant: Variant,
+    batch: int,
+    times: list[float] | None,
+    compile_s: float | None = None,
+    note: str = "",
+) -> dict[str, Any]:
     median = statistics.median(times) if times else None
-    return {"device": device.type, "mode": mode, "variant": variant.label, "batch": batch,
-            "ms_per_image": 1000 * median / batch if median else None,
-            "images_per_s": batch / median if median else None, "seconds_per_call": median,
-            "speedup": None, "compile_s": compile_s, "n": len(times) if times else 0, "note": note}
+    return {
+        "device": device.type,
+        "mode": mode,
+        "variant": variant.label,
+        "batch": batch,
+        "ms_per_image": 1000 * median / batch if median else None,
+        "images_per_s": batch / median if median else None,
+        "seconds_per_call": median,
+        "speedup": None,
+        "compile_s": compile_s,
+        "n": len(times) if times else 0,
+        "note": note,
+    }
 
 
-def measure(device: Any, mode: str, variant: Variant, batch: int, make: Callable[[], Callable[[], object]],
-            budget: Budget) -> dict[str, Any]:
+def measure(
+    device: Any, mode: str, variant: Variant, batch: int, make: Callable[[], Callable[[], object]], budget: Budget
+) -> dict[str, Any]:
     """Time the call that ``make()`` returns; compiled variants report their first call as compile time."""
     import torch
 
@@ -198,8 +230,9 @@ def time_inference(device: Any, variant: Variant, batch: int, size: tuple[int, i
     return measure(device, "inference", variant, batch, make, CUDA_INFER if device.type == "cuda" else CPU_INFER)
 
 
-def time_training(device: Any, variant: Variant, batch: int, size: tuple[int, int], lr: float,
-                  weight_decay: float) -> dict[str, Any]:
+def time_training(
+    device: Any, variant: Variant, batch: int, size: tuple[int, int], lr: float, weight_decay: float
+) -> dict[str, Any]:
     import torch
     import torch.nn.functional as F
 
@@ -248,13 +281,17 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
             for batch in args.batches:
                 for v in variants:
                     inference.append(time_inference(device, v, batch, size))
-                    log(f"{device.type} inference {v.label} batch {batch}: {fmt(inference[-1]['ms_per_image'])} "
-                        f"ms/image ({time.perf_counter() - T0:.0f} s so far)")
+                    log(
+                        f"{device.type} inference {v.label} batch {batch}: {fmt(inference[-1]['ms_per_image'])} "
+                        f"ms/image ({time.perf_counter() - T0:.0f} s so far)"
+                    )
         if not args.skip_training:
             for v in variants:
                 training.append(time_training(device, v, args.train_batch, size, t.lr, t.weight_decay))
-                log(f"{device.type} training {v.label} batch {args.train_batch}: "
-                    f"{fmt(training[-1]['images_per_s'])} images/s ({time.perf_counter() - T0:.0f} s so far)")
+                log(
+                    f"{device.type} training {v.label} batch {args.train_batch}: "
+                    f"{fmt(training[-1]['images_per_s'])} images/s ({time.perf_counter() - T0:.0f} s so far)"
+                )
         if device.type == "cuda":
             torch.cuda.empty_cache()
     set_speedups(inference)
@@ -268,37 +305,60 @@ def target(rows: list[dict[str, Any]]) -> dict[str, Any] | None:
     if not cands:
         return None
     best = min(cands, key=lambda r: r["ms_per_image"])
-    return {"variant": best["variant"], "ms_per_image": best["ms_per_image"], "target_ms": TARGET_MS,
-            "met": best["ms_per_image"] < TARGET_MS}
+    return {
+        "variant": best["variant"],
+        "ms_per_image": best["ms_per_image"],
+        "target_ms": TARGET_MS,
+        "met": best["ms_per_image"] < TARGET_MS,
+    }
 
 
 def print_rows(title: str, rows: list[dict[str, Any]]) -> None:
     if not rows:
         return
     print(f"## {title}\n")
-    print(table(["device", "variant", "batch", "ms/image", "images/s", "speed-up vs fp32 eager", "compile s", "n",
-                 "note"],
-                [[r["device"], r["variant"], r["batch"], r["ms_per_image"], r["images_per_s"],
-                  "baseline" if r["variant"] == FP32.label else
-                  (f"{r['speedup']:.2f}x" if r["speedup"] else "-"),
-                  fmt(r["compile_s"], 1), r["n"], r["note"]] for r in rows],
-                numeric=[False, False, True, True, True, True, True, True, False]))
+    print(
+        table(
+            ["device", "variant", "batch", "ms/image", "images/s", "speed-up vs fp32 eager", "compile s", "n", "note"],
+            [
+                [
+                    r["device"],
+                    r["variant"],
+                    r["batch"],
+                    r["ms_per_image"],
+                    r["images_per_s"],
+                    "baseline" if r["variant"] == FP32.label else (f"{r['speedup']:.2f}x" if r["speedup"] else "-"),
+                    fmt(r["compile_s"], 1),
+                    r["n"],
+                    r["note"],
+                ]
+                for r in rows
+            ],
+            numeric=[False, False, True, True, True, True, True, True, False],
+        )
+    )
     print()
 
 
 def print_results(result: dict[str, Any], meta: dict[str, Any]) -> None:
     h, w = meta["size"]
-    print_rows(f"ERFNet inference, {h}x{w}, {NUM_CLASSES} classes (eval, inference_mode; median of n calls)",
-               result["inference"])
-    print_rows(f"ERFNet training, {h}x{w}, {NUM_CLASSES} classes (AdamW step, weighted CE; median of n steps)",
-               result["training"])
+    print_rows(
+        f"ERFNet inference, {h}x{w}, {NUM_CLASSES} classes (eval, inference_mode; median of n calls)",
+        result["inference"],
+    )
+    print_rows(
+        f"ERFNet training, {h}x{w}, {NUM_CLASSES} classes (AdamW step, weighted CE; median of n steps)",
+        result["training"],
+    )
     print(f"reference: {result['reference']}")
     tg = result["target"]
     if tg:
-        print(f"target: best CUDA inference at batch {TARGET_BATCH}: {tg['variant']}, {tg['ms_per_image']:.2f} "
-              f"ms/image on {meta['cuda_device']}: {'met' if tg['met'] else 'not met'} (< {TARGET_MS:g} ms)")
+        print(
+            f"target: best CUDA inference at batch {TARGET_BATCH}: {tg['variant']}, {tg['ms_per_image']:.2f} "
+            f"ms/image on {meta['cuda_device']}: {'met' if tg['met'] else 'not met'} (< {TARGET_MS:g} ms)"
+        )
     if (h, w) != (512, 1024):
-        print(f"(timed at {h}x{w}, not the spec's 512x1024: the reference figures do not compare directly)")
+        print(f"(timed at {h}x{w}, not the paper's 512x1024: the reference figures do not compare directly)")
     print()
 
 
@@ -326,19 +386,31 @@ def meta(args: argparse.Namespace) -> dict[str, Any]:
 def print_header(m: dict[str, Any]) -> None:
     print("# ERFNet benchmark\n")
     cuda = m["cuda_device"]
-    print(machine_line(m)
-          + (f" (cudnn.benchmark {m['cudnn_benchmark']}, TF32 convs {m['cudnn_allow_tf32']})" if cuda else "")
-          + f"; load average at start {m['load_average_start']}\n")
+    print(
+        machine_line(m)
+        + (f" (cudnn.benchmark {m['cudnn_benchmark']}, TF32 convs {m['cudnn_allow_tf32']})" if cuda else "")
+        + f"; load average at start {m['load_average_start']}\n"
+    )
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap = argument_parser(__doc__)
-    ap.add_argument("--size", type=int, nargs=2, default=[512, 1024], metavar=("H", "W"),
-                    help="input height and width, multiples of 8 (default: the spec's 512 1024)")
+    ap.add_argument(
+        "--size",
+        type=int,
+        nargs=2,
+        default=[512, 1024],
+        metavar=("H", "W"),
+        help="input height and width, multiples of 8 (default: the paper's 512 1024)",
+    )
     ap.add_argument("--batches", type=int, nargs="+", default=[1, 8], metavar="B", help="inference batch sizes")
     ap.add_argument("--train-batch", type=int, default=8, metavar="B", help="training batch size")
-    ap.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto",
-                    help="cpu; auto adds cuda when available; cuda adds it or fails")
+    ap.add_argument(
+        "--device",
+        choices=["auto", "cpu", "cuda"],
+        default="auto",
+        help="cpu; auto adds cuda when available; cuda adds it or fails",
+    )
     ap.add_argument("--no-compile", action="store_true", help="leave out the torch.compile rows")
     ap.add_argument("--cudnn-benchmark", action="store_true", help="set torch.backends.cudnn.benchmark")
     ap.add_argument("--skip-inference", action="store_true", help="leave out the inference timings")
@@ -371,8 +443,10 @@ def main(argv: list[str] | None = None) -> int:
     print_results(results, results["meta"])
     results["meta"]["total_seconds"] = time.perf_counter() - T0
     results["meta"]["load_average_end"] = load_average()
-    print(f"benchmark total: {results['meta']['total_seconds']:.0f} s; "
-          f"load average at end {results['meta']['load_average_end']}")
+    print(
+        f"benchmark total: {results['meta']['total_seconds']:.0f} s; "
+        f"load average at end {results['meta']['load_average_end']}"
+    )
     if args.json:
         write_json(args.json, results)
     return 0

@@ -11,7 +11,7 @@
     ceiling of any extractor on this machine, printed so the speed-up can be judged against it.
 
 Audio: ``../shared/data/esc10/`` (meta.csv + audio/) relative to the repo root when present, else
-100 x 5 s synthetic clips from ``tasks.datasets.urban_synth.generate_dataset``.
+100 x 5 s synthetic clips from ``tasks.procedural.urban_sounds.generate_dataset``.
 
     .venv/bin/python benchmarks/bench_logmel.py [--limit N] [--workers 2] [--dask] [--json out.json]
 """
@@ -45,11 +45,12 @@ def dataset(tmp: Path, limit: int | None) -> tuple[pd.DataFrame, str]:
     esc = ROOT.parent / "shared" / "data" / "esc10"
     if (esc / "meta.csv").is_file():
         meta = pd.read_csv(esc / "meta.csv")
-        df = pd.DataFrame({"path": [str(esc / "audio" / f) for f in meta["filename"]],
-                           "label": meta["target"], "fold": meta["fold"]})
+        df = pd.DataFrame(
+            {"path": [str(esc / "audio" / f) for f in meta["filename"]], "label": meta["target"], "fold": meta["fold"]}
+        )
         name = "ESC-10 (shared/data/esc10)"
     else:
-        from tasks.datasets.urban_synth import generate_dataset
+        from tasks.procedural.urban_sounds import generate_dataset
 
         log("no shared/data/esc10: generating 100 x 5 s synthetic clips")
         csv = generate_dataset(tmp / "synth", clips_per_class=10, duration_range=(5.0, 5.0), progress=False)
@@ -68,9 +69,18 @@ def librosa_loop(df: pd.DataFrame, out_h5: Path) -> None:
         for i, path in enumerate(df["path"]):
             y, _ = librosa.load(path, sr=P.sample_rate, mono=True)
             mel = librosa.feature.melspectrogram(
-                y=y, sr=P.sample_rate, n_fft=P.n_fft, hop_length=P.hop_length, win_length=P.win_length,
-                window="hann", center=True, pad_mode="constant", power=2.0, n_mels=P.n_mels,
-                fmin=P.fmin, fmax=P.fmax,
+                y=y,
+                sr=P.sample_rate,
+                n_fft=P.n_fft,
+                hop_length=P.hop_length,
+                win_length=P.win_length,
+                window="hann",
+                center=True,
+                pad_mode="constant",
+                power=2.0,
+                n_mels=P.n_mels,
+                fmin=P.fmin,
+                fmax=P.fmax,
             )
             h5.create_dataset(f"{i:06d}", data=librosa.power_to_db(mel, ref=1.0, amin=AMIN_DB, top_db=None).T)
 
@@ -84,7 +94,7 @@ def dask_store(df: pd.DataFrame, tmp: Path, shard_size: int, workers: int) -> No
     # librosa row found it warm
     os.environ.setdefault("NUMBA_CACHE_DIR", str(tmp / "numba"))
     env.configure(tmp)
-    from flows.features import extract_features_dask
+    from tasks.features.dask_shards import extract_features_dask
 
     extract_features_dask(df, tmp / "store-dask", LogMelFeatures(P), shard_size=shard_size, workers=workers)
 
@@ -94,8 +104,11 @@ def warm_up(path: str) -> None:
     import torch
 
     y, _ = librosa.load(path, sr=P.sample_rate, mono=True)
-    librosa.power_to_db(librosa.feature.melspectrogram(y=y, sr=P.sample_rate, n_fft=P.n_fft, hop_length=P.hop_length,
-                                                       n_mels=P.n_mels, fmin=P.fmin, fmax=P.fmax))
+    librosa.power_to_db(
+        librosa.feature.melspectrogram(
+            y=y, sr=P.sample_rate, n_fft=P.n_fft, hop_length=P.hop_length, n_mels=P.n_mels, fmin=P.fmin, fmax=P.fmax
+        )
+    )
     LogMelFeatures(P).compute([y], torch.device("cpu"))
 
 
@@ -128,36 +141,72 @@ def main() -> None:
 
         methods = [
             ("(a) librosa per-file loop", lambda: librosa_loop(df, tmp / "librosa.h5")),
-            (f"(b) feature store, CPU (workers {args.workers})",
-             lambda: extract_features(df, tmp / "store-cpu", LogMelFeatures(P), workers=args.workers,
-                                      shard_size=args.shard_size, progress=False)),
+            (
+                f"(b) feature store, CPU (workers {args.workers})",
+                lambda: extract_features(
+                    df,
+                    tmp / "store-cpu",
+                    LogMelFeatures(P),
+                    workers=args.workers,
+                    shard_size=args.shard_size,
+                    progress=False,
+                ),
+            ),
         ]
         if torch.cuda.is_available():
-            methods.append((f"(c) feature store, CUDA (workers {args.workers})",
-                            lambda: extract_features(df, tmp / "store-cuda", LogMelFeatures(P), workers=args.workers,
-                                                     device="cuda", progress=False)))
+            methods.append(
+                (
+                    f"(c) feature store, CUDA (workers {args.workers})",
+                    lambda: extract_features(
+                        df, tmp / "store-cuda", LogMelFeatures(P), workers=args.workers, device="cuda", progress=False
+                    ),
+                )
+            )
         if args.dask:
-            methods.append((f"(e) feature store, Prefect + local Dask cluster (shards of {args.shard_size})",
-                            lambda: dask_store(df, tmp, args.shard_size, args.workers)))
-        methods.append((f"(d) read only: decode + resample (workers {args.workers})",
-                        lambda: read_only(df, args.workers)))
+            methods.append(
+                (
+                    f"(e) feature store, Prefect + local Dask cluster (shards of {args.shard_size})",
+                    lambda: dask_store(df, tmp, args.shard_size, args.workers),
+                )
+            )
+        methods.append(
+            (f"(d) read only: decode + resample (workers {args.workers})", lambda: read_only(df, args.workers))
+        )
         for method, fn in methods:
             log(f"running {method}")
             t0 = time.perf_counter()
             fn()
             wall = time.perf_counter() - t0
-            results.append({"method": method, "clips": len(df), "audio_seconds": seconds, "wall_seconds": wall,
-                            "audio_seconds_per_second": seconds / wall})
+            results.append(
+                {
+                    "method": method,
+                    "clips": len(df),
+                    "audio_seconds": seconds,
+                    "wall_seconds": wall,
+                    "audio_seconds_per_second": seconds / wall,
+                }
+            )
     base = results[0]["wall_seconds"]
     for r in results:
         r["speedup"] = base / r["wall_seconds"]
     print(f"Log-mel (PANN preset: 32 kHz, n_fft 1024, hop 320, 64 mels) to HDF5, {name}\n")
-    print(table(
-        ["method", "clips", "seconds of audio", "wall s", "audio s / s", "speed-up vs (a)"],
-        [[r["method"], r["clips"], f"{r['audio_seconds']:.0f}", r["wall_seconds"], f"{r['audio_seconds_per_second']:.0f}",
-          f"{r['speedup']:.2f}x"] for r in results],
-        numeric=[False, True, True, True, True, True],
-    ))
+    print(
+        table(
+            ["method", "clips", "seconds of audio", "wall s", "audio s / s", "speed-up vs (a)"],
+            [
+                [
+                    r["method"],
+                    r["clips"],
+                    f"{r['audio_seconds']:.0f}",
+                    r["wall_seconds"],
+                    f"{r['audio_seconds_per_second']:.0f}",
+                    f"{r['speedup']:.2f}x",
+                ]
+                for r in results
+            ],
+            numeric=[False, True, True, True, True, True],
+        )
+    )
     if args.json:
         doc = {"dataset": name, "preset": "pann", "results": results}
         args.json.write_text(json.dumps(doc, indent=2, allow_nan=False) + "\n")

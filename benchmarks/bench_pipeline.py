@@ -80,8 +80,19 @@ from typing import Any
 from unittest import mock
 
 # benchmarks/common.py: sys.path[0] is benchmarks/ when this runs as a script
-from common import (Budget, argument_parser, autocast, devices, fmt, log, machine_line, machine_meta, repeat,
-                    table, write_json)
+from common import (
+    Budget,
+    argument_parser,
+    autocast,
+    devices,
+    fmt,
+    log,
+    machine_line,
+    machine_meta,
+    repeat,
+    table,
+    write_json,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 # Run as a script, sys.path[0] is benchmarks/: import this checkout's packages.
@@ -135,8 +146,9 @@ def copy_env(copy: Path) -> dict[str, str]:
 def run_cmd(cmd: list[str], cwd: Path, env: dict[str, str], log_file: Path) -> tuple[float, str]:
     """Run ``cmd`` to completion; (wall seconds, its stdout+stderr). Output goes to ``log_file``, not the terminal."""
     t0 = time.perf_counter()
-    proc = subprocess.run(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                          errors="replace")
+    proc = subprocess.run(
+        cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace"
+    )
     seconds = time.perf_counter() - t0
     with log_file.open("a") as f:
         f.write(f"$ {' '.join(cmd)}  # {seconds:.2f} s, exit {proc.returncode}\n{proc.stdout}\n")
@@ -186,8 +198,12 @@ def stage_seconds(copy: Path, engine: str) -> dict[str, float]:
     exp = client.get_experiment_by_name(load_params(copy).tracking.experiment)
     if exp is None:
         return {}
-    runs = client.search_runs([exp.experiment_id], filter_string=f"tags.`soundflow.engine` = '{engine}'",
-                              order_by=["attributes.start_time ASC"], max_results=10_000)
+    runs = client.search_runs(
+        [exp.experiment_id],
+        filter_string=f"tags.`soundflow.engine` = '{engine}'",
+        order_by=["attributes.start_time ASC"],
+        max_results=10_000,
+    )
     out: dict[str, float] = {}
     for r in runs:
         stage, seconds = r.data.tags.get("soundflow.stage"), r.data.metrics.get("stage_seconds")
@@ -243,20 +259,34 @@ def bench_pipeline(size: str) -> dict[str, Any]:
 def print_pipeline(result: dict[str, Any]) -> None:
     runs = result["runs"]
     print(f"## Pipeline ({result['size']} parameters; scratch copies, wall seconds)\n")
-    print(table(["", "engine", "what", "seconds", "ratio to cold", "recomputed", "Cached tasks"],
-                [[r["label"], r["engine"], r["what"], r["seconds"], r["ratio"], r["recomputed"], r["cached"]]
-                 for r in runs], numeric=[False, False, False, True, True, True, True]))
+    print(
+        table(
+            ["", "engine", "what", "seconds", "ratio to cold", "recomputed", "Cached tasks"],
+            [
+                [r["label"], r["engine"], r["what"], r["seconds"], r["ratio"], r["recomputed"], r["cached"]]
+                for r in runs
+            ],
+            numeric=[False, False, False, True, True, True, True],
+        )
+    )
     setup = ", ".join(f"{k} {v:.1f} s" for k, v in result["prefect_db_setup_seconds"].items())
-    print(f"\nnot counted above: Prefect database set-up per copy (`prefect server database upgrade`, "
-          f"as `make install`): {setup}\n")
+    print(
+        f"\nnot counted above: Prefect database set-up per copy (`prefect server database upgrade`, "
+        f"as `make install`): {setup}\n"
+    )
     stages = result["stages"]
     total = {"dvc": sum(s["dvc"] or 0 for s in stages), "prefect": sum(s["prefect"] or 0 for s in stages)}
     cold = {r["engine"]: r["seconds"] for r in runs if r["label"] in ("a", "e")}
     rows = [[s["stage"], s["dvc"], s["prefect"]] for s in stages]
     rows.append(["sum of stages", total["dvc"], total["prefect"]])
     rows.append(["cold wall time", cold.get("dvc"), cold.get("prefect")])
-    rows.append(["engine overhead (wall - sum)", cold["dvc"] - total["dvc"] if "dvc" in cold else None,
-                 cold["prefect"] - total["prefect"] if "prefect" in cold else None])
+    rows.append(
+        [
+            "engine overhead (wall - sum)",
+            cold["dvc"] - total["dvc"] if "dvc" in cold else None,
+            cold["prefect"] - total["prefect"] if "prefect" in cold else None,
+        ]
+    )
     print("### Per-stage seconds of the cold runs (MLflow `stage_seconds`)\n")
     print(table(["stage", "dvc", "prefect"], rows, numeric=[False, True, True]))
     print()
@@ -302,8 +332,9 @@ def build(arch: Arch, device: Any, channels_last: bool) -> Any:
     import models
 
     torch.manual_seed(0)
-    model = models.get("aed_cnn")(n_classes=arch.n_classes, input_shape=arch.input_shape, width=arch.width,
-                                  dense=arch.dense, dropout=arch.dropout).to(device)
+    model = models.get("aed_cnn")(
+        n_classes=arch.n_classes, input_shape=arch.input_shape, width=arch.width, dense=arch.dense, dropout=arch.dropout
+    ).to(device)
     return model.to(memory_format=torch.channels_last) if channels_last else model
 
 
@@ -316,9 +347,18 @@ def batch_of(arch: Arch, batch: int, device: Any, channels_last: bool) -> Any:
 
 def row(arch: Arch, device: Any, mode: str, precision: str, batch: int, times: list[float]) -> dict[str, Any]:
     median = statistics.median(times)
-    return {"model": arch.label, "input": arch.shape, "device": device.type, "mode": mode, "precision": precision,
-            "batch": batch, "ms_per_chunk": 1000 * median / batch, "chunks_per_s": batch / median,
-            "seconds_per_call": median, "n": len(times)}
+    return {
+        "model": arch.label,
+        "input": arch.shape,
+        "device": device.type,
+        "mode": mode,
+        "precision": precision,
+        "batch": batch,
+        "ms_per_chunk": 1000 * median / batch,
+        "chunks_per_s": batch / median,
+        "seconds_per_call": median,
+        "n": len(times),
+    }
 
 
 def time_inference(arch: Arch, device: Any, batch: int, fast: bool) -> dict[str, Any]:
@@ -369,12 +409,19 @@ def time_features(device: Any, params: Params, n_chunks: int = 64) -> dict[str, 
     gen = torch.Generator().manual_seed(0)
     # white noise in [-1, 1], already on the device: decoding and host-to-device copies are not timed
     chunks = (torch.rand(n_chunks, samples, generator=gen) * 2 - 1).to(device)
-    times = repeat(lambda: spectrogram_batch(chunks, p.sample_rate, p), device,
-                   CUDA_INFER if device.type == "cuda" else CPU_INFER)
+    times = repeat(
+        lambda: spectrogram_batch(chunks, p.sample_rate, p), device, CUDA_INFER if device.type == "cuda" else CPU_INFER
+    )
     median = statistics.median(times)
-    return {"device": device.type, "chunks": n_chunks, "chunk": f"{p.chunk_seconds:g} s at {p.sample_rate} Hz",
-            "output": f"{p.n_freq_bins}x{p.n_frames}", "ms_per_chunk": 1000 * median / n_chunks,
-            "chunks_per_s": n_chunks / median, "n": len(times)}
+    return {
+        "device": device.type,
+        "chunks": n_chunks,
+        "chunk": f"{p.chunk_seconds:g} s at {p.sample_rate} Hz",
+        "output": f"{p.n_freq_bins}x{p.n_frames}",
+        "ms_per_chunk": 1000 * median / n_chunks,
+        "chunks_per_s": n_chunks / median,
+        "n": len(times),
+    }
 
 
 def bench_model(choice: str) -> dict[str, Any]:
@@ -391,12 +438,16 @@ def bench_model(choice: str) -> dict[str, Any]:
             for fast in variants:
                 for batch in (1, 64):
                     rows.append(time_inference(arch, device, batch, fast))
-                    log(f"{arch.label} {device.type} inference {rows[-1]['precision']} batch {batch}: "
-                        f"{rows[-1]['ms_per_chunk']:.2f} ms/chunk")
+                    log(
+                        f"{arch.label} {device.type} inference {rows[-1]['precision']} batch {batch}: "
+                        f"{rows[-1]['ms_per_chunk']:.2f} ms/chunk"
+                    )
             for bf16 in variants:
                 rows.append(time_training(arch, device, 32, bf16, params))
-                log(f"{arch.label} {device.type} training {rows[-1]['precision']}: "
-                    f"{rows[-1]['chunks_per_s']:.1f} chunks/s")
+                log(
+                    f"{arch.label} {device.type} training {rows[-1]['precision']}: "
+                    f"{rows[-1]['chunks_per_s']:.1f} chunks/s"
+                )
             if device.type == "cuda":
                 torch.cuda.empty_cache()  # the next architecture's timings start from the same free memory
     return {"rows": rows, "features": features, "reference": REFERENCE}
@@ -404,16 +455,46 @@ def bench_model(choice: str) -> dict[str, Any]:
 
 def print_model(result: dict[str, Any]) -> None:
     print("## AED CNN (random weights and inputs; median of n timed calls)\n")
-    print(table(["model", "input", "device", "mode", "precision", "batch", "ms/chunk", "chunks/s", "n"],
-                [[r["model"], r["input"], r["device"], r["mode"], r["precision"], r["batch"], r["ms_per_chunk"],
-                  fmt(r["chunks_per_s"], 1), r["n"]] for r in result["rows"]],
-                numeric=[False, False, False, False, False, True, True, True, True]))
+    print(
+        table(
+            ["model", "input", "device", "mode", "precision", "batch", "ms/chunk", "chunks/s", "n"],
+            [
+                [
+                    r["model"],
+                    r["input"],
+                    r["device"],
+                    r["mode"],
+                    r["precision"],
+                    r["batch"],
+                    r["ms_per_chunk"],
+                    fmt(r["chunks_per_s"], 1),
+                    r["n"],
+                ]
+                for r in result["rows"]
+            ],
+            numeric=[False, False, False, False, False, True, True, True, True],
+        )
+    )
     print(f"\nreference: {result['reference']}\n")
     print("### Feature extraction (`spectrogram_batch`, params.yaml `aed.features`)\n")
-    print(table(["device", "chunks", "chunk", "output", "ms/chunk", "chunks/s", "n"],
-                [[f["device"], f["chunks"], f["chunk"], f["output"], f["ms_per_chunk"], fmt(f["chunks_per_s"], 1),
-                  f["n"]] for f in result["features"]],
-                numeric=[False, True, False, False, True, True, True]))
+    print(
+        table(
+            ["device", "chunks", "chunk", "output", "ms/chunk", "chunks/s", "n"],
+            [
+                [
+                    f["device"],
+                    f["chunks"],
+                    f["chunk"],
+                    f["output"],
+                    f["ms_per_chunk"],
+                    fmt(f["chunks_per_s"], 1),
+                    f["n"],
+                ]
+                for f in result["features"]
+            ],
+            numeric=[False, True, False, False, True, True, True],
+        )
+    )
     print()
 
 
@@ -434,12 +515,20 @@ def print_header(m: dict[str, Any]) -> None:
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap = argument_parser(__doc__)
-    ap.add_argument("--size", choices=["default", "tiny"], default="default",
-                    help="pipeline parameters: the committed params.yaml, or soundflow.workspace.TINY")
+    ap.add_argument(
+        "--size",
+        choices=["default", "tiny"],
+        default="default",
+        help="pipeline parameters: the committed params.yaml, or soundflow.workspace.TINY",
+    )
     ap.add_argument("--skip-pipeline", action="store_true", help="leave out the pipeline runs")
     ap.add_argument("--skip-model", action="store_true", help="leave out the model and feature timings")
-    ap.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto",
-                    help="model timings: cpu; auto adds cuda when available; cuda adds it or fails")
+    ap.add_argument(
+        "--device",
+        choices=["auto", "cpu", "cuda"],
+        default="auto",
+        help="model timings: cpu; auto adds cuda when available; cuda adds it or fails",
+    )
     ap.add_argument("--json", type=Path, metavar="PATH", help="also write the results as JSON")
     return ap.parse_args(argv)
 

@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -44,8 +44,7 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[Any]], numeric: Sequen
     widths = [max([len(h), *(len(r[i]) for r in cells)]) for i, h in enumerate(headers)]
 
     def line(values: Sequence[str]) -> str:
-        return "| " + " | ".join(v.rjust(w) if num else v.ljust(w)
-                                 for v, w, num in zip(values, widths, numeric)) + " |"
+        return "| " + " | ".join(v.rjust(w) if num else v.ljust(w) for v, w, num in zip(values, widths, numeric)) + " |"
 
     rule = "|" + "|".join("-" * (w + 1) + (":" if num else "-") for w, num in zip(widths, numeric)) + "|"
     return "\n".join([line(headers), rule, *(line(r) for r in cells)])
@@ -87,8 +86,9 @@ def repeat(fn: Callable[[], object], device: Any, budget: Budget, warmup: int | 
     synchronize(device)
     times: list[float] = []
     start = time.perf_counter()
-    while len(times) < budget.max_repeats and (len(times) < budget.min_repeats
-                                               or time.perf_counter() - start < budget.seconds):
+    while len(times) < budget.max_repeats and (
+        len(times) < budget.min_repeats or time.perf_counter() - start < budget.seconds
+    ):
         times.append(timed(fn, device))
     return times
 
@@ -136,7 +136,7 @@ def machine_meta(cuda: bool) -> dict[str, Any]:
     import torch
 
     return {
-        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "python": platform.python_version(),
         "torch": torch.__version__,
         "torch_threads": torch.get_num_threads(),
@@ -148,14 +148,17 @@ def machine_meta(cuda: bool) -> dict[str, Any]:
 
 def machine_line(m: dict[str, Any]) -> str:
     """The header's line on ``machine_meta``'s keys (no trailing newline)."""
-    return (f"{m['date']}; python {m['python']}, torch {m['torch']}, torch threads {m['torch_threads']}; "
-            f"cpu: {m['cpu']} ({m['cpu_count']} cores); cuda: {m['cuda_device'] or 'none'}")
+    return (
+        f"{m['date']}; python {m['python']}, torch {m['torch']}, torch threads {m['torch_threads']}; "
+        f"cpu: {m['cpu']} ({m['cpu_count']} cores); cuda: {m['cuda_device'] or 'none'}"
+    )
 
 
 def argument_parser(doc: str) -> argparse.ArgumentParser:
     """A parser whose description is the first paragraph of the script's docstring ``doc`` (usage included)."""
-    return argparse.ArgumentParser(description=doc.split("\n\n")[0],
-                                   formatter_class=argparse.RawDescriptionHelpFormatter)
+    return argparse.ArgumentParser(
+        description=doc.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
 
 
 def write_json(path: Path, results: dict[str, Any]) -> None:

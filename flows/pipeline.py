@@ -11,9 +11,9 @@ from prefect.runtime import flow_run
 
 from flows.stage_task import for_stage
 from soundflow import dag, workspace_lock
-from soundflow.tracking import PIPELINE_KEY_ENV
 from soundflow.config import read_params_yaml
 from soundflow.stages import STAGES
+from soundflow.tracking import PIPELINE_KEY_ENV
 
 
 def _run(root: Path, names: list[str], force: bool) -> dict[str, Any]:
@@ -57,5 +57,8 @@ def image_to_soundscape(root: str = ".", force: bool = False) -> dict[str, Any]:
     return _workflow(root, "image_to_soundscape", force)
 
 
-FLOWS = {"soundflow": pipeline, "acoustic_event_classification": acoustic_event_classification,
-         "image_to_soundscape": image_to_soundscape}
+FLOWS = {
+    "soundflow": pipeline,
+    "acoustic_event_classification": acoustic_event_classification,
+    "image_to_soundscape": image_to_soundscape,
+}

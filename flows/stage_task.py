@@ -24,8 +24,9 @@ CACHE_DIR = Path(".soundflow") / "prefect" / "stage-cache"
 
 
 class DvcStageCache(CachePolicy):
-    def compute_key(self, task_ctx: TaskRunContext, inputs: dict[str, Any], flow_parameters: dict[str, Any],
-                    **kwargs: Any) -> str | None:
+    def compute_key(
+        self, task_ctx: TaskRunContext, inputs: dict[str, Any], flow_parameters: dict[str, Any], **kwargs: Any
+    ) -> str | None:
         name, root = inputs["name"], Path(inputs["root"])
         with dvc_state.open_repo(root) as repo:
             stage_hash = dvc_state.stage_hash(repo, name)

@@ -4,8 +4,10 @@
 registers every architecture it ships.
 """
 
+from models import (
+    aed_cnn,  # noqa: F401  (registers "aed_cnn")
+    erfnet,  # noqa: F401  (registers "erfnet")
+)
 from models.registry import available, get, register_model
-from models import aed_cnn  # noqa: F401  (registers "aed_cnn")
-from models import erfnet  # noqa: F401  (registers "erfnet")
 
 __all__ = ["available", "get", "register_model"]

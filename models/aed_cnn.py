@@ -1,7 +1,7 @@
 """CNN for acoustic event classification on magnitude-spectrogram chunks.
 
 The architecture of the "AED" research code that soundflow's workflow 2
-reproduces (numbers in ``shared/spec/workflows.md`` section 2), in the
+reproduces (numbers in docs/methods.md#aed-cnn), in the
 tradition of Piczak, "Environmental sound classification with convolutional
 neural networks", MLSP 2015: five conv blocks (conv + batch norm + ReLU +
 2x2 max-pool) with 7x7/64 stride 2, 5x5/128, then 3x3 convs of 256, 512 and
@@ -34,7 +34,9 @@ def _conv_block(c_in: int, c_out: int, kernel: int, stride: int) -> nn.Sequentia
 
 
 def _dense_block(n_in: int, n_out: int, dropout: float) -> nn.Sequential:
-    return nn.Sequential(nn.Linear(n_in, n_out, bias=False), nn.BatchNorm1d(n_out), nn.ReLU(inplace=True), nn.Dropout(dropout))
+    return nn.Sequential(
+        nn.Linear(n_in, n_out, bias=False), nn.BatchNorm1d(n_out), nn.ReLU(inplace=True), nn.Dropout(dropout)
+    )
 
 
 @register_model("aed_cnn")

@@ -3,7 +3,7 @@
 Romera, Alvarez, Bergasa and Arroyo, "ERFNet: Efficient Residual Factorized
 ConvNet for Real-time Semantic Segmentation", IEEE Transactions on Intelligent
 Transportation Systems 19(1), 2018 (IV 2017 conference version). The numbers are
-those of ``shared/spec/workflows.md`` section 1 and of the authors' reference
+those of the paper (docs/methods.md#erfnet) and of the authors' reference
 PyTorch implementation (``erfnet_pytorch``):
 
 - downsampler block: a 3x3 stride-2 conv with (out - in) channels concatenated
@@ -98,8 +98,12 @@ def _encoder(dropout_scale: float) -> nn.Sequential:
 
 def _decoder(num_classes: int) -> nn.Sequential:
     return nn.Sequential(
-        UpsamplerBlock(128, 64), NonBottleneck1d(64, 1, 0.0), NonBottleneck1d(64, 1, 0.0),
-        UpsamplerBlock(64, 16), NonBottleneck1d(16, 1, 0.0), NonBottleneck1d(16, 1, 0.0),
+        UpsamplerBlock(128, 64),
+        NonBottleneck1d(64, 1, 0.0),
+        NonBottleneck1d(64, 1, 0.0),
+        UpsamplerBlock(64, 16),
+        NonBottleneck1d(16, 1, 0.0),
+        NonBottleneck1d(16, 1, 0.0),
         nn.ConvTranspose2d(16, num_classes, 2, stride=2, padding=0, output_padding=0, bias=True),
     )
 

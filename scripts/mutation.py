@@ -65,8 +65,10 @@ def parse_target(arg: str) -> tuple[str, list[str]]:
         found = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "tests" / path.parent).glob(f"test_{path.stem}*.py"))
     missing = [t for t in found if not (ROOT / t).is_file()]
     if not found or missing:
-        raise SystemExit(f"mutation: {module}: test files {missing or 'tests/.../test_<name>*.py'} not found; "
-                         f"name them as {module}=tests/a.py,tests/b.py")
+        raise SystemExit(
+            f"mutation: {module}: test files {missing or 'tests/.../test_<name>*.py'} not found; "
+            f"name them as {module}=tests/a.py,tests/b.py"
+        )
     return module, found
 
 
@@ -96,8 +98,13 @@ def prepare(work: Path, module: str, tests: list[str]) -> None:
     pyproject.write_text(narrowed_pyproject(pyproject.read_text(), module, tests))
     # tests that open the project with DVC run inside mutants/, and DVC skips dvc.yaml files git ignores
     ignore = work / ".gitignore"
-    ignore.write_text("".join(line for line in ignore.read_text().splitlines(keepends=True)
-                              if line.strip() not in ("/mutants/", "mutants/")))
+    ignore.write_text(
+        "".join(
+            line
+            for line in ignore.read_text().splitlines(keepends=True)
+            if line.strip() not in ("/mutants/", "mutants/")
+        )
+    )
 
 
 def load_equivalents() -> dict[str, tuple[str, str]]:
@@ -131,8 +138,9 @@ def score(work: Path, module: str, env: dict[str, str]) -> Score:
     for name, status in sorted(result.status.items()):
         if status in KILLED:
             continue
-        diff = subprocess.run([sys.executable, "-m", "mutmut", "show", name], cwd=work, env=env, text=True,
-                              capture_output=True).stdout
+        diff = subprocess.run(
+            [sys.executable, "-m", "mutmut", "show", name], cwd=work, env=env, text=True, capture_output=True
+        ).stdout
         if name in known and known[name][0] == mutated_line(diff):
             result.equivalent.append(name)
         else:
@@ -144,26 +152,36 @@ def score(work: Path, module: str, env: dict[str, str]) -> Score:
 def run_module(module: str, tests: list[str], work: Path, jobs: int, run: bool = True) -> Score:
     # mutmut forks a test process per mutant from one that has run torch: a forked child waits forever on
     # the parent's OpenMP/BLAS thread pool (every mutant "timed out"), so each process keeps to one thread
-    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
-           "OPENBLAS_NUM_THREADS": "1"}
+    env = {
+        **os.environ,
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "OMP_NUM_THREADS": "1",
+        "MKL_NUM_THREADS": "1",
+        "OPENBLAS_NUM_THREADS": "1",
+    }
     env.pop("PYTHONPATH", None)
     if run:
         prepare(work, module, tests)
         print(f"== {module}: mutmut against {' '.join(tests)} in {work}", flush=True)
         done = subprocess.run([sys.executable, "-m", "mutmut", "run", "--max-children", str(jobs)], cwd=work, env=env)
         if done.returncode:
-            raise SystemExit(f"mutation: {module}: mutmut failed (exit {done.returncode}, output above); "
-                             f"its scratch copy is {work}")
+            raise SystemExit(
+                f"mutation: {module}: mutmut failed (exit {done.returncode}, output above); its scratch copy is {work}"
+            )
     if not (work / "mutants" / f"{module}.meta").is_file():
         raise SystemExit(f"mutation: {module}: no results in {work}/mutants: run it without --score-only first")
     return score(work, module, env)
 
 
 def report(scores: list[Score], out: Path) -> str:
-    lines = ["| module | mutants | equivalent | killed (of which timeouts) | score |",
-             "| --- | --- | --- | --- | --- |"]
-    lines += [f"| {s.module} | {len(s.status)} | {len(s.equivalent)} | {s.killed} ({s.timeouts}) | {s.percent:.1f} % |"
-              for s in scores]
+    lines = [
+        "| module | mutants | equivalent | killed (of which timeouts) | score |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    lines += [
+        f"| {s.module} | {len(s.status)} | {len(s.equivalent)} | {s.killed} ({s.timeouts}) | {s.percent:.1f} % |"
+        for s in scores
+    ]
     text = "\n".join(lines) + "\n"
     if any(s.timeouts for s in scores):
         text += "\nTimeouts count as killed, but a test process that hangs reads as one too: check them.\n"
@@ -181,8 +199,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--work", type=Path, default=ROOT / ".soundflow" / "mutation")
     ap.add_argument("--jobs", type=int, default=1, help="mutants tested at once (CPU cores to use)")
     ap.add_argument("--min-score", type=float, default=90.0)
-    ap.add_argument("--score-only", action="store_true",
-                    help="score the last run again (after editing the equivalents)")
+    ap.add_argument(
+        "--score-only", action="store_true", help="score the last run again (after editing the equivalents)"
+    )
     args = ap.parse_args(argv)
     targets = [parse_target(a) for a in args.modules]  # all checked before the first (long) run
     scores = []

@@ -80,8 +80,11 @@ def cmd_stage(args: argparse.Namespace) -> int:
     if args.code is not None and args.code != stage.run_digest:
         # dvc.yaml was generated before the stage's code in soundflow/stages.py changed: DVC's record of what
         # ran would be wrong, and other stages' code dependencies may be stale too
-        print(f"soundflow: dvc.yaml is out of date with soundflow/stages.py (stage {args.name}'s code changed): "
-              "run `soundflow dvc-yaml`, or `soundflow repro`, which regenerates it", file=sys.stderr)
+        print(
+            f"soundflow: dvc.yaml is out of date with soundflow/stages.py (stage {args.name}'s code changed): "
+            "run `soundflow dvc-yaml`, or `soundflow repro`, which regenerates it",
+            file=sys.stderr,
+        )
         return 2
     try:
         runner.execute(args.name, _root(), engine="dvc")
@@ -133,8 +136,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"soundflow run failed: {type(err).__name__}: {err}", file=sys.stderr)
         return 1
     ran = [n for n, r in results.items() if r["ran"]]
-    print(f"soundflow run: {len(results)} stage(s), {len(ran)} recomputed"
-          f"{' (' + ', '.join(ran) + ')' if ran else ''}, {time.perf_counter() - t0:.1f} s")
+    print(
+        f"soundflow run: {len(results)} stage(s), {len(ran)} recomputed"
+        f"{' (' + ', '.join(ran) + ')' if ran else ''}, {time.perf_counter() - t0:.1f} s"
+    )
     return 0
 
 
@@ -182,9 +187,16 @@ def cmd_segment(args: argparse.Namespace) -> int:
     root = _root()
     p = load_params(root).seg
     out = Path(args.out)
-    table = predict_folder(Path(args.checkpoint) if args.checkpoint else root / SEG_MODEL, Path(args.test_images), out,
-                           image_type=args.test_images_type, size=p.data.image_size, batch_size=p.predict.batch_size,
-                           device=p.train.device, progress=True)
+    table = predict_folder(
+        Path(args.checkpoint) if args.checkpoint else root / SEG_MODEL,
+        Path(args.test_images),
+        out,
+        image_type=args.test_images_type,
+        size=p.data.image_size,
+        batch_size=p.predict.batch_size,
+        device=p.train.device,
+        progress=True,
+    )
     print(f"{len(table)} image(s): label maps, <image>_pred.jpg overlays and fractions.csv in {out}")
     return 0
 
@@ -206,24 +218,34 @@ def cmd_features(args: argparse.Namespace) -> int:
         table = sets.labelled_audio_table(source, args.layout, root)
     out = Path(args.out).resolve()
     try:
-        rep = make_representation(args.representation, clip_seconds=args.clip_seconds,
-                                  aed_features=load_params(root).aed.features)
+        rep = make_representation(
+            args.representation, clip_seconds=args.clip_seconds, aed_features=load_params(root).aed.features
+        )
         sets.check_modality(sets.FeatureSet(source.name, args.representation), table)
-        summary = sets.extract_set(table, out, rep, root=root, shard_size=args.shard_size, workers=args.workers,
-                                   device=str(pick_device(args.device)), max_bad_fraction=args.max_bad_fraction,
-                                   runner="dask" if args.dask else "local")
+        summary = sets.extract_set(
+            table,
+            out,
+            rep,
+            root=root,
+            shard_size=args.shard_size,
+            workers=args.workers,
+            device=str(pick_device(args.device)),
+            max_bad_fraction=args.max_bad_fraction,
+            runner="dask" if args.dask else "local",
+        )
     except (ValueError, TooManyBadInputs) as err:  # bad input, not a bug: say what and where, no traceback
         print(f"soundflow features: {err}", file=sys.stderr)
         return 2
-    print(f"{args.representation}: {summary['n_clips']} input(s), {summary['n_items']} item(s), "
-          f"{summary['n_skipped']} skipped (listed in {out / 'skipped.csv'}) -> {out}")
+    print(
+        f"{args.representation}: {summary['n_clips']} input(s), {summary['n_items']} item(s), "
+        f"{summary['n_skipped']} skipped (listed in {out / 'skipped.csv'}) -> {out}"
+    )
     return 0
 
 
 def cmd_datasets(args: argparse.Namespace) -> int:
-    from tasks.datasets import registry
-
     from soundflow.stages import DATASETS
+    from tasks.datasets import registry
 
     root = _root()
     places = {"data/raw": root / "data" / "raw", DATASETS: root / DATASETS}  # `soundflow download`, the DAG stage
@@ -233,8 +255,9 @@ def cmd_datasets(args: argparse.Namespace) -> int:
         known = [f.size for f in info.files]
         size = f"{sum(known) / 1e9:.2f} GB" if known and all(k is not None for k in known) else "?"
         where = [label for label, folder in places.items() if registry.is_present(name, folder)]
-        rows.append((name, size, info.licence, ("in " + ", ".join(where)) if where else "no",
-                     " (login)" if info.login else ""))
+        rows.append(
+            (name, size, info.licence, ("in " + ", ".join(where)) if where else "no", " (login)" if info.login else "")
+        )
     w = max(len(r[0]) for r in rows)
     pw = max(7, *(len(r[3]) for r in rows))
     print(f"{'dataset':<{w}}  {'size':>9}  {'present':<{pw}}  licence")
@@ -254,12 +277,18 @@ def cmd_download(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(prog="soundflow", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        prog="soundflow", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     sub = ap.add_subparsers(dest="command", required=True)
     p = sub.add_parser("run", help="run the DAG (or STAGEs and their stale upstream) as a Prefect flow")
     p.add_argument("stages", nargs="*")
     p.add_argument("--force", action="store_true", help="recompute the named stages (all if none) even if up to date")
-    p.add_argument("--flow", choices=["soundflow", "acoustic_event_classification", "image_to_soundscape"], help="run one workflow's flow")
+    p.add_argument(
+        "--flow",
+        choices=["soundflow", "acoustic_event_classification", "image_to_soundscape"],
+        help="run one workflow's flow",
+    )
     p.set_defaults(fn=cmd_run, writes=True)
     p = sub.add_parser("repro", help="run `dvc repro` with all stages logged under one MLflow parent run")
     p.add_argument("stages", nargs="*")
@@ -278,18 +307,34 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--overlap", type=float, help="seconds of overlap between chunks (default: aed.predict.overlap)")
     p.add_argument("--checkpoint", help="model checkpoint (default: the aed_train stage's output)")
     p.set_defaults(fn=cmd_predict, writes=False)
-    p = sub.add_parser("features", help="a feature store of a labelled audio folder, a Cityscapes-layout image folder or a metadata CSV")
-    p.add_argument("representation", help="logmel_pann | logmel_yamnet | logmel_localisation | logmel_t2a | third_octave | stft_chunks | frames")
-    p.add_argument("source", help="a dataset folder, or a CSV with a path column (label/labels/label_path, fold/split optional)")
-    p.add_argument("--layout", choices=["urbansound8k", "esc50", "cityscapes"], default="urbansound8k",
-                   help="layout of a source folder (default urbansound8k)")
+    p = sub.add_parser(
+        "features",
+        help="a feature store of a labelled audio folder, a Cityscapes-layout image folder or a metadata CSV",
+    )
+    p.add_argument(
+        "representation",
+        help="logmel_pann | logmel_yamnet | logmel_localisation | logmel_t2a | third_octave | stft_chunks | frames",
+    )
+    p.add_argument(
+        "source", help="a dataset folder, or a CSV with a path column (label/labels/label_path, fold/split optional)"
+    )
+    p.add_argument(
+        "--layout",
+        choices=["urbansound8k", "esc50", "cityscapes"],
+        default="urbansound8k",
+        help="layout of a source folder (default urbansound8k)",
+    )
     p.add_argument("--out", required=True, help="store folder (rerunning resumes it)")
     p.add_argument("--clip-seconds", type=float, default=None, help="crop/pad audio to this length")
     p.add_argument("--shard-size", type=int, default=256)
     p.add_argument("--workers", type=int, default=2, help="reading threads")
     p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
     p.add_argument("--max-bad-fraction", type=float, default=0.05)
-    p.add_argument("--dask", action="store_true", help="shards as Prefect tasks on Dask ($DASK_SCHEDULER_ADDRESS or a local cluster)")
+    p.add_argument(
+        "--dask",
+        action="store_true",
+        help="shards as Prefect tasks on Dask ($DASK_SCHEDULER_ADDRESS or a local cluster)",
+    )
     p.set_defaults(fn=cmd_features, writes=True)
     p = sub.add_parser("segment", help="label maps and colour overlays for a folder of images (trained ERFNet)")
     p.add_argument("--test-images", required=True, help="folder of images (searched recursively)")

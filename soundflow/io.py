@@ -26,7 +26,7 @@ def remove_temp_leftovers(path: str | os.PathLike[str]) -> list[Path]:
     if not path.parent.is_dir():
         return []
     prefix = f".{path.name}.tmp-"
-    stale = sorted(p for p in path.parent.iterdir() if p.name.startswith(prefix) and p.name[len(prefix):].isdigit())
+    stale = sorted(p for p in path.parent.iterdir() if p.name.startswith(prefix) and p.name[len(prefix) :].isdigit())
     for p in stale:
         remove_path(p)
     return stale

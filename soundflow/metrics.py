@@ -18,9 +18,7 @@ def true_class_ranks(y_true: np.ndarray, scores: np.ndarray) -> np.ndarray:
     scores = np.asarray(scores)
     y_true = np.asarray(y_true)
     true_scores = scores[np.arange(len(y_true)), y_true]
-    return 1 + (scores > true_scores[:, None]).sum(axis=1) + (
-        (scores == true_scores[:, None]).sum(axis=1) - 1
-    )
+    return 1 + (scores > true_scores[:, None]).sum(axis=1) + ((scores == true_scores[:, None]).sum(axis=1) - 1)
 
 
 def mean_average_precision(y_true: np.ndarray, scores: np.ndarray, top_k: int = 10) -> float:

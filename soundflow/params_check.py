@@ -85,14 +85,29 @@ def _mapping(path: Path, p: Params, root: Path) -> None:
 
 LOCATIONS: tuple[DataLocation, ...] = (
     DataLocation("aed.data.root", lambda p: AUDIO_LAYOUTS[p.aed.data.format], _labelled_audio),
-    DataLocation("seg.data.root", lambda p: "Cityscapes' layout: leftImg8bit/<split>/<city>/*_leftImg8bit.png and "
-                 f"gtFine/<split>/<city>/*_gtFine_labelIds.png for the {' and '.join(SPLITS)} splits", _cityscapes),
-    DataLocation("seg.predict.images", lambda p: f"a folder of *.{p.seg.predict.image_type} images (searched "
-                 "recursively)", _images),
-    DataLocation("soundscapes.library", lambda p: "Scaper's layout: foreground/<label>/*.wav and "
-                 "background/<label>/*.wav", _library),
-    DataLocation("soundscapes.mapping", lambda p: "a class -> sound mapping file in the format of "
-                 "configs/soundscape_mapping.yaml", _mapping),
+    DataLocation(
+        "seg.data.root",
+        lambda p: (
+            "Cityscapes' layout: leftImg8bit/<split>/<city>/*_leftImg8bit.png and "
+            f"gtFine/<split>/<city>/*_gtFine_labelIds.png for the {' and '.join(SPLITS)} splits"
+        ),
+        _cityscapes,
+    ),
+    DataLocation(
+        "seg.predict.images",
+        lambda p: f"a folder of *.{p.seg.predict.image_type} images (searched recursively)",
+        _images,
+    ),
+    DataLocation(
+        "soundscapes.library",
+        lambda p: "Scaper's layout: foreground/<label>/*.wav and background/<label>/*.wav",
+        _library,
+    ),
+    DataLocation(
+        "soundscapes.mapping",
+        lambda p: "a class -> sound mapping file in the format of configs/soundscape_mapping.yaml",
+        _mapping,
+    ),
 )
 
 
@@ -130,8 +145,11 @@ def _problem(loc: DataLocation, params: Params, root: Path) -> str | None:
 def _refuse(locations: Iterable[DataLocation], params: Params, root: Path) -> None:
     problems = [msg for loc in locations if (msg := _problem(loc, params, root))]
     if problems:
-        raise ParamsError("\n".join([f"{root / PARAMS_FILE}: {len(problems)} unusable data location(s)",
-                                     *(f"  {m}" for m in problems)]))
+        raise ParamsError(
+            "\n".join(
+                [f"{root / PARAMS_FILE}: {len(problems)} unusable data location(s)", *(f"  {m}" for m in problems)]
+            )
+        )
 
 
 def check_data_locations(params: Params, root: Path) -> None:

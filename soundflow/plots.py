@@ -21,10 +21,14 @@ def _save(fig: plt.Figure, path: Path) -> Path:
     return Path(path)
 
 
-def training_curves(history: pd.DataFrame, path: Path, title: str = "training",
-                    panels: dict[str, list[str]] | None = None) -> Path:
+def training_curves(
+    history: pd.DataFrame, path: Path, title: str = "training", panels: dict[str, list[str]] | None = None
+) -> Path:
     """One panel per metric group, per epoch (default: loss and accuracy, train vs validation)."""
-    panels = panels or {"cross-entropy": ["train_loss", "val_loss"], "accuracy (val per file)": ["train_accuracy", "val_accuracy"]}
+    panels = panels or {
+        "cross-entropy": ["train_loss", "val_loss"],
+        "accuracy (val per file)": ["train_accuracy", "val_accuracy"],
+    }
     fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 3.8), squeeze=False)
     for ax, (ylabel, columns) in zip(axes[0], panels.items()):
         for col in columns:
@@ -47,8 +51,15 @@ def confusion_matrix(cm: np.ndarray, classes: list[str], path: Path, title: str 
     for i in range(n):
         for j in range(n):
             if cm[i, j]:
-                ax.text(j, i, str(cm[i, j]), ha="center", va="center", fontsize=8,
-                        color="white" if norm[i, j] > 0.5 else "black")
+                ax.text(
+                    j,
+                    i,
+                    str(cm[i, j]),
+                    ha="center",
+                    va="center",
+                    fontsize=8,
+                    color="white" if norm[i, j] > 0.5 else "black",
+                )
     ax.set_xticks(range(n), classes, rotation=60, ha="right", fontsize=8)
     ax.set_yticks(range(n), classes, fontsize=8)
     ax.set(xlabel="predicted", ylabel="true", title=title)
@@ -67,8 +78,15 @@ def feature_examples(examples: dict[str, tuple[np.ndarray, str]], path: Path, ti
             ax.set_axis_off()
         else:
             img = items[0] if items.ndim == 3 else items.T
-            im = ax.imshow(img, origin="lower", aspect="auto", cmap="magma", interpolation="nearest",
-                           vmin=float(np.percentile(img, 5)), vmax=float(img.max()))
+            im = ax.imshow(
+                img,
+                origin="lower",
+                aspect="auto",
+                cmap="magma",
+                interpolation="nearest",
+                vmin=float(np.percentile(img, 5)),
+                vmax=float(img.max()),
+            )
             ax.set_xlabel("frame")
             ax.set_ylabel("frequency bin" if items.ndim == 3 else "band")
             fig.colorbar(im, ax=ax, fraction=0.046, pad=0.02)

@@ -125,9 +125,15 @@ def _datasets(p: Params, root: Path) -> object:
         table = registry.prepare(name, dest)
         with table.open(newline="", encoding="utf-8") as f:
             rows = sum(1 for _ in csv.reader(f)) - 1  # csv.reader, not lines: quoted fields may hold newlines
-        listed.append({"name": name, "folder": folder.relative_to(root).as_posix(),
-                       "metadata": table.relative_to(root).as_posix(), "rows": rows,
-                       "licence": registry.get(name).licence})
+        listed.append(
+            {
+                "name": name,
+                "folder": folder.relative_to(root).as_posix(),
+                "metadata": table.relative_to(root).as_posix(),
+                "rows": rows,
+                "licence": registry.get(name).licence,
+            }
+        )
         print(f"datasets: {name}: {rows} row(s) in {table.relative_to(root).as_posix()}")
     return write_json(root / DATASETS_INDEX, {"datasets": listed})
 
@@ -170,11 +176,22 @@ def _features(p: Params, root: Path) -> object:
         table = _feature_table(p, root, s.dataset)
         sets.check_modality(fs, table)
         rep = make_representation(s.representation, clip_seconds=f.clip_seconds, aed_features=p.aed.features)
-        summary = sets.extract_set(table, out_root / fs.folder, rep, root=root, shard_size=f.shard_size,
-                                   workers=f.workers, device=device, max_bad_fraction=f.max_bad_fraction, runner=f.runner)
+        summary = sets.extract_set(
+            table,
+            out_root / fs.folder,
+            rep,
+            root=root,
+            shard_size=f.shard_size,
+            workers=f.workers,
+            device=device,
+            max_bad_fraction=f.max_bad_fraction,
+            runner=f.runner,
+        )
         summaries[fs.folder] = summary
-        print(f"features: {fs.folder}: {summary['n_clips']} input(s), {summary['n_items']} item(s), "
-              f"{summary['n_skipped']} skipped, {summary['seconds']:.1f} s ({f.runner})")
+        print(
+            f"features: {fs.folder}: {summary['n_clips']} input(s), {summary['n_items']} item(s), "
+            f"{summary['n_skipped']} skipped, {summary['seconds']:.1f} s ({f.runner})"
+        )
         with open_store(out_root / fs.folder, rep) as store:
             if len(store):
                 items, label, fold = store[0]
@@ -185,11 +202,18 @@ def _features(p: Params, root: Path) -> object:
 
 
 def _urban_synth(p: Params, root: Path) -> object:
-    from tasks.datasets.urban_synth import generate_dataset
+    from tasks.procedural.urban_sounds import generate_dataset
 
     s = p.data.urban_synth
-    return generate_dataset(root / URBAN_SYNTH, clips_per_class=s.clips_per_class, n_folds=s.n_folds,
-                            sample_rate=s.sample_rate, duration_range=s.duration, snr_db_range=s.snr_db, seed=s.seed)
+    return generate_dataset(
+        root / URBAN_SYNTH,
+        clips_per_class=s.clips_per_class,
+        n_folds=s.n_folds,
+        sample_rate=s.sample_rate,
+        duration_range=s.duration,
+        snr_db_range=s.snr_db,
+        seed=s.seed,
+    )
 
 
 def _aed_features(p: Params, root: Path) -> object:
@@ -199,10 +223,19 @@ def _aed_features(p: Params, root: Path) -> object:
 
     table = read_labelled_audio(root / p.aed.data.root, p.aed.data.format)
     table["path"] = relative_paths(table["path"], root)  # stores and predictions do not depend on the checkout's place
-    report = extract_chunks(table, root / AED_CHUNKS, root / AED_FEATURES_SUMMARY, root / AED_SKIPPED,
-                            p.aed.features, p.aed.data.max_bad_fraction, base_dir=root)
-    print(f"aed_features: {report.n_chunks} chunks from {report.n_files} files; "
-          f"{report.n_skipped} unreadable file(s) skipped (listed in {AED_SKIPPED})")
+    report = extract_chunks(
+        table,
+        root / AED_CHUNKS,
+        root / AED_FEATURES_SUMMARY,
+        root / AED_SKIPPED,
+        p.aed.features,
+        p.aed.data.max_bad_fraction,
+        base_dir=root,
+    )
+    print(
+        f"aed_features: {report.n_chunks} chunks from {report.n_files} files; "
+        f"{report.n_skipped} unreadable file(s) skipped (listed in {AED_SKIPPED})"
+    )
     return report
 
 
@@ -212,8 +245,16 @@ def _aed_train(p: Params, root: Path) -> object:
     from soundflow.plots import training_curves
     from tasks.aed.train import train
 
-    result = train(root / AED_CHUNKS, root / AED_MODEL, root / AED_HISTORY, root / AED_TRAIN_SUMMARY,
-                   p.aed.data, p.aed.model, p.aed.train, state_dir=root / STATE_DIR / "aed_train")
+    result = train(
+        root / AED_CHUNKS,
+        root / AED_MODEL,
+        root / AED_HISTORY,
+        root / AED_TRAIN_SUMMARY,
+        p.aed.data,
+        p.aed.model,
+        p.aed.train,
+        state_dir=root / STATE_DIR / "aed_train",
+    )
     training_curves(pd.read_csv(result.history_csv), root / AED_CURVES, title="AED CNN")
     return result
 
@@ -221,25 +262,41 @@ def _aed_train(p: Params, root: Path) -> object:
 def _aed_evaluate(p: Params, root: Path) -> object:
     from tasks.aed.evaluate import evaluate
 
-    result = evaluate(root / AED_CHUNKS, root / AED_MODEL, root / AED_METRICS, root / AED_PREDICTIONS,
-                      root / AED_CONFUSION, p.aed.data, p.aed.evaluate, device=p.aed.train.device)
+    result = evaluate(
+        root / AED_CHUNKS,
+        root / AED_MODEL,
+        root / AED_METRICS,
+        root / AED_PREDICTIONS,
+        root / AED_CONFUSION,
+        p.aed.data,
+        p.aed.evaluate,
+        device=p.aed.train.device,
+    )
     print(f"aed_evaluate: accuracy {result.accuracy:.3f}, MAP {result.map:.3f} on folds {p.aed.data.test_folds}")
     return result
 
 
 def _street_scenes(p: Params, root: Path) -> object:
-    from tasks.datasets.street_scenes import generate_street_scenes
+    from tasks.procedural.street_scenes import generate_street_scenes
 
     s = p.data.street_scenes
-    return generate_street_scenes(root / STREET_SCENES, n_train=s.n_train, n_val=s.n_val, n_test=s.n_test,
-                                  height=s.height, width=s.width, seed=s.seed)
+    return generate_street_scenes(
+        root / STREET_SCENES,
+        n_train=s.n_train,
+        n_val=s.n_val,
+        n_test=s.n_test,
+        height=s.height,
+        width=s.width,
+        seed=s.seed,
+    )
 
 
 def _seg_dataset(p: Params, root: Path, split: str, augment: bool = False):
     from tasks.segmentation.cityscapes import CityscapesSegmentation
 
-    return CityscapesSegmentation(root / p.seg.data.root, split, size=p.seg.data.image_size, augment=augment,
-                                  seed=p.seg.train.seed)
+    return CityscapesSegmentation(
+        root / p.seg.data.root, split, size=p.seg.data.image_size, augment=augment, seed=p.seg.train.seed
+    )
 
 
 def _seg_class_weights(p: Params, root: Path) -> object:
@@ -249,8 +306,13 @@ def _seg_class_weights(p: Params, root: Path) -> object:
     freq = class_pixel_frequencies(_seg_dataset(p, root, "train"))
     weights = enet_class_weights(freq, p.seg.train.class_weight_c)
     print("class weights: " + ", ".join(f"{c} {w:.2f}" for c, w in zip(TRAIN_CLASSES, weights)))
-    return write_json(root / SEG_WEIGHTS, {"frequency": dict(zip(TRAIN_CLASSES, map(float, freq))),
-                                           "weight": dict(zip(TRAIN_CLASSES, map(float, weights)))})
+    return write_json(
+        root / SEG_WEIGHTS,
+        {
+            "frequency": dict(zip(TRAIN_CLASSES, map(float, freq))),
+            "weight": dict(zip(TRAIN_CLASSES, map(float, weights))),
+        },
+    )
 
 
 def _seg_train(p: Params, root: Path) -> object:
@@ -267,23 +329,48 @@ def _seg_train(p: Params, root: Path) -> object:
     weights = np.asarray(list(weights_doc["weight"].values()), dtype=np.float64)
     t = p.seg.train
     # resuming is only valid for the same data, weights and parameters
-    fingerprint = hashlib.sha256(json.dumps([weights_doc, p.seg.model_dump(mode="json"),
-                                             p.data.street_scenes.model_dump()]).encode()).hexdigest()
-    ckpt = train(_seg_dataset(p, root, "train", augment=True), _seg_dataset(p, root, "val"), weights,
-                 root / SEG_MODEL, root / SEG_HISTORY, root / SEG_TRAIN_SUMMARY, epochs=t.epochs,
-                 batch_size=t.batch_size, lr=t.lr, weight_decay=t.weight_decay, poly_power=t.poly_power,
-                 num_workers=t.num_workers, device=t.device, seed=t.seed, state_dir=root / STATE_DIR / "seg_train",
-                 fingerprint=fingerprint)
-    training_curves(pd.read_csv(root / SEG_HISTORY), root / SEG_CURVES, title="ERFNet",
-                    panels={"cross-entropy": ["train_loss"], "mIoU / pixel accuracy (val)": ["val_miou", "val_pixel_accuracy"]})
+    fingerprint = hashlib.sha256(
+        json.dumps([weights_doc, p.seg.model_dump(mode="json"), p.data.street_scenes.model_dump()]).encode()
+    ).hexdigest()
+    ckpt = train(
+        _seg_dataset(p, root, "train", augment=True),
+        _seg_dataset(p, root, "val"),
+        weights,
+        root / SEG_MODEL,
+        root / SEG_HISTORY,
+        root / SEG_TRAIN_SUMMARY,
+        epochs=t.epochs,
+        batch_size=t.batch_size,
+        lr=t.lr,
+        weight_decay=t.weight_decay,
+        poly_power=t.poly_power,
+        num_workers=t.num_workers,
+        device=t.device,
+        seed=t.seed,
+        state_dir=root / STATE_DIR / "seg_train",
+        fingerprint=fingerprint,
+    )
+    training_curves(
+        pd.read_csv(root / SEG_HISTORY),
+        root / SEG_CURVES,
+        title="ERFNet",
+        panels={"cross-entropy": ["train_loss"], "mIoU / pixel accuracy (val)": ["val_miou", "val_pixel_accuracy"]},
+    )
     return ckpt
 
 
 def _seg_evaluate(p: Params, root: Path) -> object:
     from tasks.segmentation.evaluate import evaluate
 
-    out = evaluate(root / SEG_MODEL, _seg_dataset(p, root, "val"), root / SEG_METRICS, root / SEG_IOU_TABLE,
-                   root / SEG_IOU_PLOT, batch_size=p.seg.predict.batch_size, device=p.seg.train.device)
+    out = evaluate(
+        root / SEG_MODEL,
+        _seg_dataset(p, root, "val"),
+        root / SEG_METRICS,
+        root / SEG_IOU_TABLE,
+        root / SEG_IOU_PLOT,
+        batch_size=p.seg.predict.batch_size,
+        device=p.seg.train.device,
+    )
     print(f"seg_evaluate: mIoU {out['miou']:.3f}, pixel accuracy {out['pixel_accuracy']:.3f} on the val split")
     return out
 
@@ -292,27 +379,38 @@ def _seg_predict(p: Params, root: Path) -> object:
     from tasks.segmentation.predict import predict_folder
 
     q = p.seg.predict
-    table = predict_folder(root / SEG_MODEL, root / q.images, root / SEG_PREDICTIONS, image_type=q.image_type,
-                           size=p.seg.data.image_size, batch_size=q.batch_size, device=p.seg.train.device)
+    table = predict_folder(
+        root / SEG_MODEL,
+        root / q.images,
+        root / SEG_PREDICTIONS,
+        image_type=q.image_type,
+        size=p.seg.data.image_size,
+        batch_size=q.batch_size,
+        device=p.seg.train.device,
+    )
     print(f"seg_predict: {len(table)} image(s) segmented into {SEG_PREDICTIONS}")
     return table
 
 
 def _sound_library(p: Params, root: Path) -> object:
-    from tasks.soundscapes.library import build_sound_library
+    from tasks.procedural.sound_library import build_sound_library
 
     s = p.data.sound_library
-    return build_sound_library(root / SOUND_LIBRARY, clips_per_label=s.clips_per_label, sample_rate=s.sample_rate,
-                               event_duration=s.event_duration, background_duration=s.background_duration,
-                               seed=s.seed)
+    return build_sound_library(
+        root / SOUND_LIBRARY,
+        clips_per_label=s.clips_per_label,
+        sample_rate=s.sample_rate,
+        event_duration=s.event_duration,
+        background_duration=s.background_duration,
+        seed=s.seed,
+    )
 
 
 def _soundscapes(p: Params, root: Path) -> object:
-    from tasks.soundscapes.synthesis import SoundscapeParams, synthesize_all
+    from tasks.soundscapes.synthesis import synthesize_all
 
     q = p.soundscapes
-    summary = synthesize_all(root / SEG_FRACTIONS, root / q.mapping, root / q.library, root / SOUNDSCAPES,
-                             SoundscapeParams.from_dict(q.synthesis))
+    summary = synthesize_all(root / SEG_FRACTIONS, root / q.mapping, root / q.library, root / SOUNDSCAPES, q.synthesis)
     made = int(summary["n_soundscapes"].sum())
     print(f"soundscapes: {made} soundscape(s) for {len(summary)} image(s) in {SOUNDSCAPES}")
     for row in summary.itertuples():

@@ -98,11 +98,14 @@ class Tracker:
 
     def pipeline_run(self, key: str, engine: str, params_flat: dict[str, Any], tags: dict[str, str]) -> str:
         """The parent run for ``key``: found by tag, or created."""
-        found = self.client.search_runs([self.experiment_id], filter_string=f"tags.`{TAG_KEY}` = '{key}'", max_results=1)
+        found = self.client.search_runs(
+            [self.experiment_id], filter_string=f"tags.`{TAG_KEY}` = '{key}'", max_results=1
+        )
         if found:
             return found[0].info.run_id
-        run = self.client.create_run(self.experiment_id, run_name=f"pipeline ({engine})",
-                                     tags={TAG_KEY: key, "soundflow.engine": engine, **tags})
+        run = self.client.create_run(
+            self.experiment_id, run_name=f"pipeline ({engine})", tags={TAG_KEY: key, "soundflow.engine": engine, **tags}
+        )
         self._log_params(run.info.run_id, params_flat)
         return run.info.run_id
 
@@ -140,8 +143,12 @@ class Tracker:
 
         df = pd.read_csv(csv)
         now = int(time.time() * 1000)
-        items = [Metric(f"history/{col}", float(v), now, int(step))
-                 for col in df.columns if col != "epoch" for step, v in zip(df["epoch"], df[col])]
+        items = [
+            Metric(f"history/{col}", float(v), now, int(step))
+            for col in df.columns
+            if col != "epoch"
+            for step, v in zip(df["epoch"], df[col])
+        ]
         self._log_batched(run_id, "metrics", items)
 
     def _log_batched(self, run_id: str, kind: str, items: list[Any]) -> None:

@@ -14,6 +14,7 @@ an epoch boundary also restores the sampler's position) and the datasets' own au
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,10 @@ import numpy as np
 import torch
 
 from soundflow.io import atomic_path, remove_temp_leftovers
+
+# The layout of a saved state. A state of another layout (an older training loop's) is not resumed:
+# its keys would not mean what this loop reads from them.
+FORMAT = 2
 
 
 class TrainingDiverged(RuntimeError):
@@ -33,8 +38,10 @@ def check_loss(loss: float, *, model: str, epoch: int, step: int, lr_hint: str) 
     Called before the epoch's state, best copy or outputs are written, so a diverged run leaves none.
     """
     if not math.isfinite(loss):
-        raise TrainingDiverged(f"{model}: training diverged at epoch {epoch} (step {step}): training loss is "
-                               f"{loss}; lower the learning rate ({lr_hint})")
+        raise TrainingDiverged(
+            f"{model}: training diverged at epoch {epoch} (step {step}): training loss is "
+            f"{loss}; lower the learning rate ({lr_hint})"
+        )
 
 
 def weights_copy(model: torch.nn.Module) -> dict[str, torch.Tensor]:
@@ -77,53 +84,91 @@ def _cuda_rng_state() -> list[torch.Tensor] | None:
     return torch.cuda.get_rng_state_all() if torch.cuda.is_available() and torch.cuda.is_initialized() else None
 
 
-def _restore_cuda_rng(states: list[torch.Tensor] | None, path: Path) -> None:
+def _restore_cuda_rng(states: list[torch.Tensor] | None, path: Path, log: Callable[[str], None]) -> None:
     if states is None or not torch.cuda.is_available():
         return
     if len(states) != torch.cuda.device_count():
-        print(f"{path} holds the CUDA random state of {len(states)} device(s), this machine has "
-              f"{torch.cuda.device_count()}; the resumed run will not repeat the uninterrupted one exactly")
+        log(
+            f"{path} holds the CUDA random state of {len(states)} device(s), this machine has "
+            f"{torch.cuda.device_count()}; the resumed run will not repeat the uninterrupted one exactly"
+        )
         return
     torch.cuda.set_rng_state_all(states)
 
 
-def save(path: Path, *, fingerprint: str, epoch: int, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
-         scheduler: Any, loader_rng: torch.Generator, history: list[dict[str, float]], best: dict[str, Any],
-         data_state: dict[str, Any] | None = None) -> None:
+def save(
+    path: Path,
+    *,
+    fingerprint: str,
+    epoch: int,
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    scheduler: Any,
+    loader_rng: torch.Generator,
+    history: list[dict[str, float]],
+    best: dict[str, Any],
+    data_state: dict[str, Any] | None = None,
+) -> None:
     """Everything needed to continue after ``epoch`` (0-based): weights, optimiser, schedule, RNGs, history.
 
     ``data_state`` is the caller's snapshot of its datasets' random state, given back by :func:`restore`.
     """
     with atomic_path(path) as tmp:
-        torch.save({"fingerprint": fingerprint, "epoch": epoch, "model": model.state_dict(),
-                    "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(), "history": history,
-                    "best": best, "torch_rng": torch.get_rng_state(), "cuda_rng": _cuda_rng_state(),
-                    "loader_rng": loader_rng.get_state(), "numpy_rng": np.random.get_state(),
-                    "data_state": data_state or {}}, tmp)
+        torch.save(
+            {
+                "format": FORMAT,
+                "fingerprint": fingerprint,
+                "epoch": epoch,
+                "model": model.state_dict(),
+                "optimizer": optimizer.state_dict(),
+                "scheduler": scheduler.state_dict(),
+                "history": history,
+                "best": best,
+                "torch_rng": torch.get_rng_state(),
+                "cuda_rng": _cuda_rng_state(),
+                "loader_rng": loader_rng.get_state(),
+                "numpy_rng": np.random.get_state(),
+                "data_state": data_state or {},
+            },
+            tmp,
+        )
 
 
-def restore(path: Path, *, fingerprint: str, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
-            scheduler: Any, loader_rng: torch.Generator, total_epochs: int) -> dict[str, Any] | None:
+def restore(
+    path: Path,
+    *,
+    fingerprint: str,
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    scheduler: Any,
+    loader_rng: torch.Generator,
+    total_epochs: int,
+    log: Callable[[str], None] = print,
+) -> dict[str, Any] | None:
     """Load the state saved at ``path`` into the given objects if it was made with ``fingerprint``.
 
     Returns the saved dict (``epoch``, ``history``, ``best``, ``data_state`` for the caller to apply) or
-    None when there is nothing to resume.
+    None when there is nothing to resume. ``log`` gets the one-line account of the decision (in a
+    distributed run only rank 0 prints it).
     """
     if not path.exists():
         return None
     # on the CPU: RNG states must be CPU tensors, the kept best copy is CPU by design, and
     # load_state_dict moves weights and optimiser state to the model's device
     saved = torch.load(path, map_location="cpu", weights_only=False)
+    if saved.get("format", 1) != FORMAT:
+        log(f"{path} was written by another version of the training loop; training from scratch")
+        return None
     if saved.get("fingerprint") != fingerprint:
-        print(f"{path} was written for other inputs or parameters; training from scratch")
+        log(f"{path} was written for other inputs or parameters; training from scratch")
         return None
     model.load_state_dict(saved["model"])
     optimizer.load_state_dict(saved["optimizer"])
     scheduler.load_state_dict(saved["scheduler"])
     torch.set_rng_state(saved["torch_rng"])
-    _restore_cuda_rng(saved.get("cuda_rng"), path)
+    _restore_cuda_rng(saved.get("cuda_rng"), path, log)
     loader_rng.set_state(saved["loader_rng"])
     np.random.set_state(saved["numpy_rng"])
     saved.setdefault("data_state", {})
-    print(f"resuming from {path} after epoch {saved['epoch'] + 1}/{total_epochs}")
+    log(f"resuming from {path} after epoch {saved['epoch'] + 1}/{total_epochs}")
     return saved

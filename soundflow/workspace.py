@@ -18,8 +18,16 @@ def copy_project(src: Path, dst: Path, overrides: dict[str, Any] | None = None) 
     The copy has no outputs, no DVC cache, no MLflow store: a cold start, as in a fresh clone.
     """
     src, dst = Path(src).resolve(), Path(dst).resolve()
-    files = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=src,
-                           check=True, capture_output=True).stdout.decode().split("\0")
+    files = (
+        subprocess.run(
+            ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+            cwd=src,
+            check=True,
+            capture_output=True,
+        )
+        .stdout.decode()
+        .split("\0")
+    )
     for rel in filter(None, files):
         if (src / rel).is_file():
             (dst / rel).parent.mkdir(parents=True, exist_ok=True)

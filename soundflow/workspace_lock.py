@@ -143,17 +143,24 @@ def _default_command() -> str:
 
 
 def _new_record(command: str | None) -> dict[str, Any]:
-    return {"pid": os.getpid(), "token": f"{os.getpid()}:{uuid.uuid4().hex}",
-            "command": command or _default_command(), "host": socket.gethostname(),
-            "started": datetime.datetime.now().astimezone().isoformat(timespec="seconds")}
+    return {
+        "pid": os.getpid(),
+        "token": f"{os.getpid()}:{uuid.uuid4().hex}",
+        "command": command or _default_command(),
+        "host": socket.gethostname(),
+        "started": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
+    }
 
 
 def _take(root: Path, fd: int, command: str | None) -> Lease:
     """This process holds the flock: note a stale record it replaces, then write its own."""
     stale = read_record(root)
     if stale is not None:
-        print(f"soundflow: taking over the stale workspace lock of {describe(stale)} in {root}: "
-              "that process no longer holds it", file=sys.stderr)
+        print(
+            f"soundflow: taking over the stale workspace lock of {describe(stale)} in {root}: "
+            "that process no longer holds it",
+            file=sys.stderr,
+        )
     record = _new_record(command)
     try:
         sio.write_json(Path(root) / RECORD_FILE, record)

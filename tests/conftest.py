@@ -1,20 +1,15 @@
+"""Fixtures and hooks for the whole suite; utilities shared by test modules live in tests/helpers/."""
+
 from __future__ import annotations
 
 import os
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
-import soundfile as sf
 
-ROOT = Path(__file__).resolve().parents[1]
-# the team's shared real recordings sit beside the checkout; SOUNDFLOW_SHARED points elsewhere (e.g. in CI)
-SHARED = Path(os.environ.get("SOUNDFLOW_SHARED", ROOT.parent / "shared"))
-ESC10 = SHARED / "data" / "esc10"
-EXAMPLES = SHARED / "data" / "examples"
-
-from soundflow import env  # noqa: E402
+from soundflow import env
+from tests.helpers.paths import ROOT
 
 env.configure(ROOT)
 
@@ -53,10 +48,3 @@ def cli_env(tmp_path: Path) -> dict[str, str]:
         e.pop(k, None)
     e["PYTHONUNBUFFERED"] = "1"
     return e
-
-
-def write_wav(path: Path, seconds: float, sr: int = 16000, freq: float = 440.0) -> Path:
-    t = np.arange(int(seconds * sr)) / sr
-    path.parent.mkdir(parents=True, exist_ok=True)
-    sf.write(path, (0.5 * np.sin(2 * np.pi * freq * t)).astype(np.float32), sr)
-    return path

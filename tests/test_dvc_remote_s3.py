@@ -22,7 +22,7 @@ import pytest
 
 from soundflow.stages import AED_MODEL, URBAN_SYNTH
 from soundflow.workspace import TINY, copy_project
-from tests.conftest import ROOT
+from tests.helpers.paths import ROOT
 
 pytestmark = pytest.mark.slow
 
@@ -55,8 +55,9 @@ def s3_endpoint(tmp_path: Path) -> Iterator[str]:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     log = (tmp_path / "moto.log").open("w")
-    proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-                            stdout=log, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)], stdout=log, stderr=subprocess.STDOUT
+    )
     try:
         no_proxy = urllib.request.build_opener(urllib.request.ProxyHandler({}))
         deadline = time.monotonic() + 60
@@ -87,9 +88,13 @@ def s3_endpoint(tmp_path: Path) -> Iterator[str]:
 def s3_env(cli_env: dict[str, str], tmp_path: Path) -> dict[str, str]:
     """``cli_env`` with dummy AWS credentials, and nothing from the user's AWS set-up that could override them."""
     e = {k: v for k, v in cli_env.items() if not k.startswith("AWS_")}
-    e.update(AWS_ACCESS_KEY_ID=ACCESS_KEY, AWS_SECRET_ACCESS_KEY=SECRET_KEY, AWS_DEFAULT_REGION=REGION,
-             AWS_CONFIG_FILE=str(tmp_path / "no-aws-config"),
-             AWS_SHARED_CREDENTIALS_FILE=str(tmp_path / "no-aws-credentials"))
+    e.update(
+        AWS_ACCESS_KEY_ID=ACCESS_KEY,
+        AWS_SECRET_ACCESS_KEY=SECRET_KEY,
+        AWS_DEFAULT_REGION=REGION,
+        AWS_CONFIG_FILE=str(tmp_path / "no-aws-config"),
+        AWS_SHARED_CREDENTIALS_FILE=str(tmp_path / "no-aws-credentials"),
+    )
     e["NO_PROXY"] = e["no_proxy"] = "127.0.0.1,localhost"
     return e
 
@@ -111,21 +116,28 @@ def snapshot(project: Path) -> dict[str, str]:
 def bucket_keys(endpoint: str) -> set[str]:
     import boto3
 
-    s3 = boto3.client("s3", endpoint_url=endpoint, region_name=REGION,
-                      aws_access_key_id=ACCESS_KEY, aws_secret_access_key=SECRET_KEY)
+    s3 = boto3.client(
+        "s3", endpoint_url=endpoint, region_name=REGION, aws_access_key_id=ACCESS_KEY, aws_secret_access_key=SECRET_KEY
+    )
     pages = s3.get_paginator("list_objects_v2").paginate(Bucket=BUCKET, Prefix=f"{PREFIX}/")
     return {obj["Key"] for page in pages for obj in page.get("Contents", [])}
 
 
 def test_push_then_pull_from_an_s3_compatible_remote_restores_every_output(
-        tmp_path: Path, s3_endpoint: str, s3_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, s3_endpoint: str, s3_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     import boto3
 
     for k in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "AWS_PROFILE", "AWS_ENDPOINT_URL"):
         monkeypatch.delenv(k, raising=False)
     project = copy_project(ROOT, tmp_path / "project", TINY)
-    boto3.client("s3", endpoint_url=s3_endpoint, region_name=REGION, aws_access_key_id=ACCESS_KEY,
-                 aws_secret_access_key=SECRET_KEY).create_bucket(Bucket=BUCKET)
+    boto3.client(
+        "s3",
+        endpoint_url=s3_endpoint,
+        region_name=REGION,
+        aws_access_key_id=ACCESS_KEY,
+        aws_secret_access_key=SECRET_KEY,
+    ).create_bucket(Bucket=BUCKET)
     assert bucket_keys(s3_endpoint) == set()
 
     sh(["dvc", "remote", "add", "-d", "storage", f"s3://{BUCKET}/{PREFIX}"], project, s3_env)

@@ -12,7 +12,7 @@ import h5py
 import pytest
 
 from soundflow.workspace import TINY, copy_project, set_params
-from tests.conftest import ROOT
+from tests.helpers.paths import ROOT
 
 pytestmark = pytest.mark.slow
 
@@ -58,14 +58,27 @@ def test_stores_resume_and_follow_the_list_of_sets(project: Path, cli_env: dict[
     assert changed == ["urban_synth/logmel_pann/shard-00001.h5"]
 
     # a set taken off the list leaves no store behind; a new one is added without recomputing the others
-    set_params(project, {"features.sets": [{"dataset": "urban_synth", "representation": "logmel_pann"},
-                                           {"dataset": "urban_synth", "representation": "logmel_t2a"}]})
+    set_params(
+        project,
+        {
+            "features.sets": [
+                {"dataset": "urban_synth", "representation": "logmel_pann"},
+                {"dataset": "urban_synth", "representation": "logmel_t2a"},
+            ]
+        },
+    )
     dvc(project, cli_env, "repro", "features")
     assert sorted(p.relative_to(project / STORES).as_posix() for p in (project / STORES).glob("*/*")) == [
-        "urban_synth/logmel_pann", "urban_synth/logmel_t2a"]
+        "urban_synth/logmel_pann",
+        "urban_synth/logmel_t2a",
+    ]
     assert {k: v for k, v in mtimes(project / STORES).items() if "logmel_pann" in k} == {
-        k: v for k, v in after.items() if "logmel_pann" in k}
-    assert json.loads((project / STORES / "urban_synth/logmel_t2a/manifest.json").read_text())["params"]["hop_length"] == 512
+        k: v for k, v in after.items() if "logmel_pann" in k
+    }
+    assert (
+        json.loads((project / STORES / "urban_synth/logmel_t2a/manifest.json").read_text())["params"]["hop_length"]
+        == 512
+    )
     assert dvc(project, cli_env, "status", "features").strip().endswith("up to date.")
 
 
@@ -73,7 +86,7 @@ def test_dask_runner_gives_the_same_stores(project: Path, cli_env: dict[str, str
     sets = [{"dataset": "urban_synth", "representation": "third_octave"}]
     set_params(project, {"features.sets": sets})
     dvc(project, cli_env, "repro", "features")
-    local = (project / STORES / "urban_synth/third_octave")
+    local = project / STORES / "urban_synth/third_octave"
     reference = {}
     for path in sorted(local.glob("shard-*.h5")):
         with h5py.File(path) as h5:

@@ -18,11 +18,21 @@ from soundflow.config import Params, parse_params, read_params_yaml, set_dotted
 from soundflow.io import write_json
 from soundflow.stages import AED_METRICS, DATASETS_INDEX, SEG_METRICS, STAGES, get_stage
 from soundflow.workspace import TINY
-from tests.conftest import ROOT
+from tests.helpers.paths import ROOT
 
 # every stage that writes a metrics file, and what it needs upstream, in order
-PRODUCERS = ("datasets", "urban_synth", "street_scenes", "features", "aed_features", "aed_train", "aed_evaluate",
-             "seg_class_weights", "seg_train", "seg_evaluate")
+PRODUCERS = (
+    "datasets",
+    "urban_synth",
+    "street_scenes",
+    "features",
+    "aed_features",
+    "aed_train",
+    "aed_evaluate",
+    "seg_class_weights",
+    "seg_train",
+    "seg_evaluate",
+)
 
 
 def strict_loads(text: str) -> object:
@@ -47,9 +57,14 @@ def test_write_json_refuses_nan_and_infinity_naming_file_and_key(tmp_path: Path)
 
 def _tiny_params() -> Params:
     raw = copy.deepcopy(read_params_yaml(ROOT / "params.yaml"))
-    smaller = {"data.urban_synth.clips_per_class": 3, "aed.train.epochs": 1, "data.street_scenes.n_train": 3,
-               "data.street_scenes.n_val": 2, "data.street_scenes.n_test": 1,
-               "features.sets": [{"dataset": "urban_synth", "representation": "third_octave"}]}
+    smaller = {
+        "data.urban_synth.clips_per_class": 3,
+        "aed.train.epochs": 1,
+        "data.street_scenes.n_train": 3,
+        "data.street_scenes.n_val": 2,
+        "data.street_scenes.n_test": 1,
+        "features.sets": [{"dataset": "urban_synth", "representation": "third_octave"}],
+    }
     for key, value in {**TINY, **smaller}.items():
         set_dotted(raw, key, value)
     return parse_params(raw, ROOT / "params.yaml")
@@ -93,8 +108,9 @@ def test_undefined_metrics_are_null_exactly_where_documented(project: tuple[Path
         assert (aed["per_class_accuracy"][c] is None) == (cm[i].sum() == 0), c  # no test file of that class
 
 
-def test_a_non_finite_metric_fails_the_stage_instead_of_writing_it(project: tuple[Path, Params],
-                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_non_finite_metric_fails_the_stage_instead_of_writing_it(
+    project: tuple[Path, Params], monkeypatch: pytest.MonkeyPatch
+) -> None:
     import tasks.aed.evaluate
 
     root, params = project

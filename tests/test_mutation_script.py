@@ -37,8 +37,9 @@ def test_tests_by_convention_or_by_name(mutation) -> None:
 
 def test_config_is_narrowed_to_one_module_and_keeps_the_rest(mutation) -> None:
     text = (ROOT / "pyproject.toml").read_text()
-    narrowed = tomllib.loads(mutation.narrowed_pyproject(text, "soundflow/metrics.py",
-                                                         ["tests/soundflow/test_metrics.py"]))
+    narrowed = tomllib.loads(
+        mutation.narrowed_pyproject(text, "soundflow/metrics.py", ["tests/soundflow/test_metrics.py"])
+    )
     original = tomllib.loads(text)
     config = narrowed["tool"]["mutmut"]
     assert config["only_mutate"] == ["soundflow/metrics.py"]

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
@@ -14,36 +12,13 @@ import pytest
 from soundflow import dvc_state
 from soundflow.stages import STAGES
 from soundflow.workspace import TINY, copy_project, set_params
-from tasks.datasets.urban_synth import generate_dataset
-from tests.conftest import ROOT
+from tasks.procedural.urban_sounds import generate_dataset
+from tests.helpers.commands import cached_tasks, ran_by_dvc, ran_by_prefect, sh
+from tests.helpers.paths import ROOT
 
 pytestmark = pytest.mark.slow
 
 STAGE_NAMES = sorted(s.name for s in STAGES)
-
-
-def sh(args: list[str], cwd: Path, env: dict[str, str], ok: bool = True) -> str:
-    if args[0] == "soundflow":  # the copy's own code, not the editable install's
-        args = [sys.executable, "-m", "soundflow", *args[1:]]
-    proc = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, timeout=900)
-    out = proc.stdout + proc.stderr
-    if ok and proc.returncode != 0:
-        raise AssertionError(f"{' '.join(args)} exited {proc.returncode}:\n{out[-4000:]}")
-    return out
-
-
-def ran_by_dvc(log: str) -> list[str]:
-    return re.findall(r"Running stage '([^']+)'", log)
-
-
-def ran_by_prefect(log: str) -> list[str]:
-    m = re.search(r"soundflow run: \d+ stage\(s\), (\d+) recomputed(?: \(([^)]*)\))?", log)
-    assert m, log[-3000:]
-    return m.group(2).split(", ") if m.group(2) else []
-
-
-def cached_tasks(log: str) -> list[str]:
-    return re.findall(r"Task run '([^']+)' - Finished in state Cached", log)
 
 
 def mlflow_runs(project: Path) -> pd.DataFrame:
@@ -153,8 +128,12 @@ def test_image_to_soundscape_outputs(project: Path) -> None:
 
 def test_predict_prints_rates_classes_and_timing(project: Path, cli_env: dict[str, str]) -> None:
     clip = sorted((project / "data/generated/urban_synth/audio").rglob("*.wav"))[0]
-    out = sh(["soundflow", "predict", str(clip), str(ROOT.parent / "missing.wav"), "--results", "3",
-              "--confidence", "0"], project, cli_env, ok=False)
+    out = sh(
+        ["soundflow", "predict", str(clip), str(ROOT.parent / "missing.wav"), "--results", "3", "--confidence", "0"],
+        project,
+        cli_env,
+        ok=False,
+    )
     block = out.split(str(clip), 1)[1]
     assert "sample rate: 22050 Hz" in block and "ms per chunk" in block
     assert len(re.findall(r"^\s+\w+\s+\d+\.\d\d%$", block, flags=re.M)) == 3
@@ -162,16 +141,19 @@ def test_predict_prints_rates_classes_and_timing(project: Path, cli_env: dict[st
 
 
 def test_bad_clips_are_skipped_counted_and_reported(tmp_path: Path, cli_env: dict[str, str]) -> None:
-    project = copy_project(ROOT, tmp_path / "project", {**TINY, "aed.data.root": "data/raw/mixed",
-                                                        "aed.data.max_bad_fraction": 0.2})
+    project = copy_project(
+        ROOT, tmp_path / "project", {**TINY, "aed.data.root": "data/raw/mixed", "aed.data.max_bad_fraction": 0.2}
+    )
     ds = project / "data/raw/mixed"
-    generate_dataset(ds, clips_per_class=3, n_folds=3, sample_rate=16000, duration_range=(1.0, 2.0),
-                     progress=False)
+    generate_dataset(ds, clips_per_class=3, n_folds=3, sample_rate=16000, duration_range=(1.0, 2.0), progress=False)
     meta = ds / "metadata/UrbanSound8K.csv"
     table = pd.read_csv(meta)
     good = ds / "audio/fold1" / table.iloc[0]["slice_file_name"]
-    bad = {"corrupt.wav": b"RIFF\x24\x00\x00\x00WAVEfmt " + bytes(range(40)),
-           "empty.wav": b"", "readme.wav": b"this is text, not audio\n" * 10}
+    bad = {
+        "corrupt.wav": b"RIFF\x24\x00\x00\x00WAVEfmt " + bytes(range(40)),
+        "empty.wav": b"",
+        "readme.wav": b"this is text, not audio\n" * 10,
+    }
     for name, content in bad.items():
         (ds / "audio/fold1" / name).write_bytes(content)
     extra = pd.DataFrame([{**table.iloc[0].to_dict(), "slice_file_name": n} for n in bad])

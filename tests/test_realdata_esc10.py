@@ -10,10 +10,13 @@ from pathlib import Path
 import pytest
 
 from soundflow.workspace import copy_project
-from tests.conftest import ESC10, ROOT
+from tests.helpers.paths import ESC10, ROOT
 
-pytestmark = [pytest.mark.slow, pytest.mark.realdata,
-              pytest.mark.skipif(not (ESC10 / "meta.csv").is_file(), reason=f"{ESC10} not present")]
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.realdata,
+    pytest.mark.skipif(not (ESC10 / "meta.csv").is_file(), reason=f"{ESC10} not present"),
+]
 
 # The documented override (README, "Real data"), with features and model sized for a CPU test run.
 ESC10_PROFILE = {
@@ -31,8 +34,14 @@ ESC10_PROFILE = {
 
 def test_esc10_held_out_fold_beats_chance_clearly(tmp_path: Path, cli_env: dict[str, str]) -> None:
     project = copy_project(ROOT, tmp_path / "project", ESC10_PROFILE)
-    proc = subprocess.run([sys.executable, "-m", "soundflow", "run", "aed_evaluate"], cwd=project, env=cli_env, capture_output=True,
-                          text=True, timeout=1800)
+    proc = subprocess.run(
+        [sys.executable, "-m", "soundflow", "run", "aed_evaluate"],
+        cwd=project,
+        env=cli_env,
+        capture_output=True,
+        text=True,
+        timeout=1800,
+    )
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-4000:]
     assert "urban_synth" not in proc.stdout.split("soundflow run:")[-1]  # real data: the generator is not upstream
     features = json.loads((project / "reports/aed/features.json").read_text())

@@ -1,4 +1,4 @@
-"""Per-file evaluation of a trained AED classifier on the held-out folds (spec section 2).
+"""Per-file evaluation of a trained AED classifier on the held-out folds (docs/methods.md#aed-cnn).
 
 A file's prediction is the mean of its chunks' class probabilities. Reported:
 top-1 accuracy, MAP (mean over files of 1/rank of the true class within the
@@ -15,11 +15,12 @@ import pandas as pd
 from torch.utils.data import DataLoader
 
 from soundflow import metrics, plots
-from soundflow.config import AedDataParams, AedEvaluateParams
-from soundflow.io import atomic_path, write_json
-from tasks.aed.features import read_index
 from soundflow.devices import pick_device
-from tasks.aed.train import ChunkDataset, chunk_rows, load_checkpoint, pool_by_file, predict_rows
+from soundflow.io import atomic_path, write_json
+from tasks.aed.dataset import ChunkDataset, chunk_rows
+from tasks.aed.features import read_index
+from tasks.aed.inference import load_checkpoint, pool_by_file, predict_rows
+from tasks.aed.params import AedDataParams, AedEvaluateParams
 
 
 @dataclass(frozen=True)
@@ -61,18 +62,30 @@ def evaluate(
         "accuracy": metrics.accuracy(y, pooled),
         "map": metrics.mean_average_precision(y, pooled, p.map_top_k),
         "chunk_accuracy": metrics.accuracy(index.chunk_label[rows], probs),
-        "chunk_loss": loss, "n_files": int(len(files)), "n_chunks": int(len(rows)),
+        "chunk_loss": loss,
+        "n_files": int(len(files)),
+        "n_chunks": int(len(rows)),
         "chance_accuracy": 1.0 / n_classes,
         "per_class_accuracy": {c: (None if np.isnan(a) else float(a)) for c, a in zip(index.classes, per_class)},
-        "confusion_matrix": cm.tolist(), "classes": index.classes,
+        "confusion_matrix": cm.tolist(),
+        "classes": index.classes,
     }
     write_json(metrics_json, result)
     ranks = metrics.true_class_ranks(y, pooled)
-    table = pd.DataFrame({"path": index.file_path[files], "true": [index.classes[i] for i in y],
-                          "predicted": [index.classes[i] for i in pooled.argmax(1)],
-                          "confidence": pooled.max(1), "true_rank": ranks})
+    table = pd.DataFrame(
+        {
+            "path": index.file_path[files],
+            "true": [index.classes[i] for i in y],
+            "predicted": [index.classes[i] for i in pooled.argmax(1)],
+            "confidence": pooled.max(1),
+            "true_rank": ranks,
+        }
+    )
     with atomic_path(predictions_csv) as tmp:
         table.to_csv(tmp, index=False)
-    plots.confusion_matrix(cm, index.classes, confusion_png,
-                           title=f"test folds {data.test_folds}: accuracy {result['accuracy']:.3f}")
-    return EvaluationResult(Path(metrics_json), Path(predictions_csv), Path(confusion_png), result["accuracy"], result["map"])
+    plots.confusion_matrix(
+        cm, index.classes, confusion_png, title=f"test folds {data.test_folds}: accuracy {result['accuracy']:.3f}"
+    )
+    return EvaluationResult(
+        Path(metrics_json), Path(predictions_csv), Path(confusion_png), result["accuracy"], result["map"]
+    )

@@ -1,4 +1,4 @@
-"""Spectrogram chunks of labelled audio in a feature store (spec section 2).
+"""Spectrogram chunks of labelled audio in a feature store (docs/methods.md#spectrogram-chunks).
 
 The chunking and the spectrogram are :mod:`tasks.features.stft_chunks`; the storage is the sharded
 store of :mod:`tasks.features.store` with the ``stft_chunks`` representation (one item per chunk,
@@ -20,9 +20,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from soundflow.config import AedFeatureParams
 from soundflow.io import atomic_path, write_json
 from tasks.datasets.labelled_audio import class_names
+from tasks.features.params import AedFeatureParams
 from tasks.features.representations import StftChunkFeatures
 from tasks.features.store import SKIPPED, FeatureStore, extract_features, read_manifest
 
@@ -58,28 +58,42 @@ def extract_chunks(
         raise ValueError("no clips to extract: the dataset table is empty")
     out_dir = Path(out_dir)
     try:
-        extract_features(table[["path", "label", "fold"]], out_dir, StftChunkFeatures(p), shard_size=shard_size,
-                         workers=p.workers or os.cpu_count() or 1, max_bad_fraction=max_bad_fraction,
-                         progress=progress, base_dir=base_dir, extra={"classes": class_names(table)})
+        extract_features(
+            table[["path", "label", "fold"]],
+            out_dir,
+            StftChunkFeatures(p),
+            shard_size=shard_size,
+            workers=p.workers or os.cpu_count() or 1,
+            max_bad_fraction=max_bad_fraction,
+            progress=progress,
+            base_dir=base_dir,
+            extra={"classes": class_names(table)},
+        )
     finally:
         if (out_dir / SKIPPED).is_file():
             with atomic_path(skipped_csv) as tmp:
                 shutil.copyfile(out_dir / SKIPPED, tmp)
     manifest = read_manifest(out_dir)
     summary = {
-        "n_files": manifest["n_clips"], "n_chunks": manifest["n_items"], "n_skipped": manifest["n_skipped"],
-        "skipped_fraction": manifest["n_skipped"] / len(table), "n_classes": len(manifest["extra"]["classes"]),
+        "n_files": manifest["n_clips"],
+        "n_chunks": manifest["n_items"],
+        "n_skipped": manifest["n_skipped"],
+        "skipped_fraction": manifest["n_skipped"] / len(table),
+        "n_classes": len(manifest["extra"]["classes"]),
     }
     write_json(summary_json, summary)
-    return ExtractionReport(out_dir, Path(summary_json), Path(skipped_csv), manifest["n_clips"], manifest["n_items"],
-                            manifest["n_skipped"])
+    return ExtractionReport(
+        out_dir, Path(summary_json), Path(skipped_csv), manifest["n_clips"], manifest["n_items"], manifest["n_skipped"]
+    )
 
 
 def open_chunks(store_dir: Path) -> FeatureStore:
     """The chunk store at ``store_dir`` (complete, made by :func:`extract_chunks`)."""
     manifest = read_manifest(store_dir)
     if manifest.get("representation") != StftChunkFeatures.name or "classes" not in manifest.get("extra", {}):
-        raise ValueError(f"{store_dir}: not a soundflow AED chunk store (representation {manifest.get('representation')!r})")
+        raise ValueError(
+            f"{store_dir}: not a soundflow AED chunk store (representation {manifest.get('representation')!r})"
+        )
     return FeatureStore(store_dir, manifest)
 
 
@@ -118,4 +132,3 @@ def read_index(store_dir: Path) -> ChunkIndex:
             file_label=file_label,
             file_fold=st.table["fold"].to_numpy(dtype=np.int64),
         )
-

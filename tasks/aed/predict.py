@@ -11,10 +11,10 @@ import soundfile as sf
 import torch
 
 from soundflow.audio import load_audio
-from soundflow.config import AedFeatureParams
-from tasks.features.stft_chunks import spectrogram_chunks
 from soundflow.devices import pick_device
-from tasks.aed.train import load_checkpoint
+from tasks.aed.inference import chunk_probabilities, load_checkpoint
+from tasks.features.params import AedFeatureParams
+from tasks.features.stft_chunks import spectrogram_chunks
 
 
 @dataclass(frozen=True)
@@ -26,14 +26,25 @@ class FilePrediction:
     top: list[tuple[str, float]]  # (class, pooled probability), best first
 
     def render(self) -> str:
-        lines = [f"{self.path}", f"  sample rate: {self.sample_rate} Hz, {self.n_chunks} chunk(s), "
-                 f"{1000 * self.seconds_per_chunk:.1f} ms per chunk"]
-        lines += [f"  {name:<24s} {100 * p:6.2f}%" for name, p in self.top] or ["  (no class above the confidence threshold)"]
+        lines = [
+            f"{self.path}",
+            f"  sample rate: {self.sample_rate} Hz, {self.n_chunks} chunk(s), "
+            f"{1000 * self.seconds_per_chunk:.1f} ms per chunk",
+        ]
+        lines += [f"  {name:<24s} {100 * p:6.2f}%" for name, p in self.top] or [
+            "  (no class above the confidence threshold)"
+        ]
         return "\n".join(lines)
 
 
-def predict_files(checkpoint: Path, files: list[Path], results: int = 5, confidence: float = 0.01,
-                  overlap: float = 2.0, device: str = "auto") -> list[FilePrediction]:
+def predict_files(
+    checkpoint: Path,
+    files: list[Path],
+    results: int = 5,
+    confidence: float = 0.01,
+    overlap: float = 2.0,
+    device: str = "auto",
+) -> list[FilePrediction]:
     """Classify each file: chunk it (hop = chunk length - ``overlap``), average chunk probabilities,
     keep the ``results`` best classes whose pooled probability is at least ``confidence``."""
     model, ckpt = load_checkpoint(checkpoint, pick_device(device))
@@ -48,8 +59,7 @@ def predict_files(checkpoint: Path, files: list[Path], results: int = 5, confide
         audio = load_audio(path, p.sample_rate)
         t0 = time.perf_counter()
         specs, _ = spectrogram_chunks(audio, p.sample_rate, p)
-        with torch.no_grad():
-            probs = torch.softmax(model(torch.from_numpy(specs).unsqueeze(1).to(dev)).float(), 1).cpu().numpy()
+        probs = chunk_probabilities(model, specs)
         if dev.type == "cuda":
             torch.cuda.synchronize()
         elapsed = time.perf_counter() - t0

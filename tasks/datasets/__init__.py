@@ -1,1 +1,4 @@
-"""Dataset builders for the soundflow pipeline (procedural and downloaded)."""
+"""Real datasets: the registry, download, safe extraction and one recipe per corpus (``corpora/``).
+
+The generated ones (urban sounds, street scenes, the sound library) are in :mod:`tasks.procedural`.
+"""

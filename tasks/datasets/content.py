@@ -34,13 +34,20 @@ from pathlib import Path
 
 KINDS = ("zip", "tar", "json", "text", "wav", "html", "binary")
 TAR_SUFFIXES = (".tar.gz", ".tgz", ".tar.bz2", ".tar.xz", ".tar")
-_BY_SUFFIX = {".zip": "zip", ".json": "json", ".wav": "wav", ".html": "html", ".htm": "html",
-              **dict.fromkeys((".csv", ".tsv", ".txt", ".yaml", ".yml", ".md"), "text")}
+_BY_SUFFIX = {
+    ".zip": "zip",
+    ".json": "json",
+    ".wav": "wav",
+    ".html": "html",
+    ".htm": "html",
+    **dict.fromkeys((".csv", ".tsv", ".txt", ".yaml", ".yml", ".md"), "text"),
+}
 
 HEAD_BYTES = 64 * 1024
 # an XML prolog and comments may precede the first tag of a page
-_HTML_START = re.compile(rb"^\s*(?:<\?xml[^>]*>\s*)?(?:<!--.*?-->\s*)*<(?:!doctype\s+html|html|head|body)\b",
-                         re.I | re.S)
+_HTML_START = re.compile(
+    rb"^\s*(?:<\?xml[^>]*>\s*)?(?:<!--.*?-->\s*)*<(?:!doctype\s+html|html|head|body)\b", re.I | re.S
+)
 _TITLE = re.compile(rb"<title[^>]*>(.*?)</title", re.I | re.S)
 _PASSWORD_INPUT = re.compile(rb"<input\b[^>]*\btype\s*=\s*[\"']?password", re.I)
 _ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")  # a local file header, or the end record of an empty zip
@@ -123,8 +130,13 @@ def _wav(path: Path, first: bytes) -> str | None:
 
 
 _CHECKS: dict[str, Callable[[Path, bytes], str | None]] = {
-    "zip": _zip, "tar": _tar, "json": _json, "text": _text, "wav": _wav,
-    "html": lambda path, first: None, "binary": lambda path, first: None,
+    "zip": _zip,
+    "tar": _tar,
+    "json": _json,
+    "text": _text,
+    "wav": _wav,
+    "html": lambda path, first: None,
+    "binary": lambda path, first: None,
 }
 
 

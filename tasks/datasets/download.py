@@ -198,8 +198,10 @@ def _keep_page(page: bytes, dest: Path) -> Path:
 
 def _refusal(url: str, dest: Path, kind: str, what: str, kept: Path | None) -> str:
     where = f"; the page is kept as {kept}" if kept is not None else ""
-    return (f"{safe_url(url)}: expected a {kind} file for {dest.name}, got {what}{where}; "
-            "nothing was marked downloaded, so the next run fetches it again")
+    return (
+        f"{safe_url(url)}: expected a {kind} file for {dest.name}, got {what}{where}; "
+        "nothing was marked downloaded, so the next run fetches it again"
+    )
 
 
 def _refuse_in_place(dest: Path, why: str, found: str) -> None:
@@ -327,8 +329,9 @@ def download(
     return dest
 
 
-def _accept(part: Path, dest: Path, source: str, md5: str | None, sha256: str | None, size: int | None,
-            kind: str) -> dict:
+def _accept(
+    part: Path, dest: Path, source: str, md5: str | None, sha256: str | None, size: int | None, kind: str
+) -> dict:
     """The marker record of a complete ``part``: checksums first, then the content of its kind."""
     try:
         record = _verify(part, dest, md5, sha256, size)
@@ -465,8 +468,9 @@ def published_md5(url: str, session: requests.Session | None = None, *, timeout:
         raise DownloadError(f"{shown}: md5 request failed ({type(e).__name__}: {_scrub(str(e), url)})") from None
     if 300 <= r.status_code < 400:
         where = safe_url(r.headers.get("Location", "?"))
-        raise DownloadError(f"{shown}: redirected to {where} instead of an md5 sum "
-                            "(not logged in, or the session expired)")
+        raise DownloadError(
+            f"{shown}: redirected to {where} instead of an md5 sum (not logged in, or the session expired)"
+        )
     if r.status_code >= 400:
         raise DownloadError(f"{shown}: HTTP {r.status_code} {r.reason} instead of an md5 sum")
     if content.looks_like_html(r.content[:PAGE_LIMIT]):

@@ -169,4 +169,3 @@ def extract(archive: str | os.PathLike[str], dest: str | os.PathLike[str], *, me
         raise ValueError(f"{archive}: not a zip or tar archive")
     log.info("extracted %s -> %s", archive, dest)
     return dest
-

@@ -55,8 +55,14 @@ class _Forms(HTMLParser):
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         a = {k: v or "" for k, v in attrs}
         if tag == "form":
-            self.forms.append({"action": a.get("action", ""), "method": a.get("method", "get").lower(),
-                               "id": a.get("id", ""), "inputs": {}})
+            self.forms.append(
+                {
+                    "action": a.get("action", ""),
+                    "method": a.get("method", "get").lower(),
+                    "id": a.get("id", ""),
+                    "inputs": {},
+                }
+            )
             self._open = True
         elif tag == "input" and self._open and a.get("name") and a.get("type", "text").lower() != "submit":
             self.forms[-1]["inputs"][a["name"]] = a.get("value", "")

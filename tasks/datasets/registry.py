@@ -35,8 +35,14 @@ import pandas as pd
 
 from soundflow.io import atomic_path
 from tasks.datasets import content, gdrive
-from tasks.datasets.download import (credentials_from_env, download, is_downloaded, login_session, published_md5,
-                                     safe_url)
+from tasks.datasets.download import (
+    credentials_from_env,
+    download,
+    is_downloaded,
+    login_session,
+    published_md5,
+    safe_url,
+)
 from tasks.datasets.extract import MARKER, extract
 
 log = logging.getLogger(__name__)
@@ -153,8 +159,9 @@ def fetch(
     info = get(name)
     folder = Path(raw_root) / info.folder
     downloads = folder / "downloads"
-    pending = [f for f in info.files if not is_downloaded(downloads / f.filename, md5=f.md5, size=f.size,
-                                                          kind=f.expected_kind)]
+    pending = [
+        f for f in info.files if not is_downloaded(downloads / f.filename, md5=f.md5, size=f.size, kind=f.expected_kind)
+    ]
     if pending and info.login is not None and session is None:
         session = _login(info.login, base_url)
     archives = [(f, _download(name, f, downloads, base_url, session, progress)) for f in info.files]
@@ -187,8 +194,12 @@ def _download(name: str, f: RemoteFile, downloads: Path, base_url: str | None, s
         if md5 is None and f.md5_url is not None:
             md5 = published_md5(rebase(f.md5_url, base_url), session)
         if md5 is None and f.size is None:
-            log.warning("%s: %s publishes no checksum; only its content is checked (a %s file)",
-                        name, safe_url(url), f.expected_kind)
+            log.warning(
+                "%s: %s publishes no checksum; only its content is checked (a %s file)",
+                name,
+                safe_url(url),
+                f.expected_kind,
+            )
     return download(url, dest, md5=md5, size=f.size, kind=f.expected_kind, session=session, progress=progress)
 
 
@@ -237,8 +248,10 @@ def _relative_to(table: pd.DataFrame, folder: Path) -> pd.DataFrame:
 
 def find_one(root: Path, pattern: str) -> Path:
     """The single shallowest match of ``pattern`` (a glob) under ``root``, skipping ``downloads/``."""
-    hits = sorted((p for p in Path(root).glob(pattern) if "downloads" not in p.relative_to(root).parts[:1]),
-                  key=lambda p: (len(p.parts), str(p)))
+    hits = sorted(
+        (p for p in Path(root).glob(pattern) if "downloads" not in p.relative_to(root).parts[:1]),
+        key=lambda p: (len(p.parts), str(p)),
+    )
     if not hits:
         raise FileNotFoundError(f"{root}: nothing matches {pattern!r}; was the dataset fetched?")
     return hits[0]

@@ -1,4 +1,4 @@
-"""Video frames for the localisation workflow (spec section 3).
+"""Video frames for the localisation workflow (Qian et al., 2020; docs/methods.md#sound-localisation).
 
 RGB frames are resized to 256 x 256 (bilinear, antialiased: PIL's
 ``Image.BILINEAR`` filter widens its support when downscaling) and stored as

@@ -97,6 +97,8 @@ def content_problem(h5: h5py.File, manifest_entry: dict[str, Any] | None) -> Pro
         return Problem("content hash mismatch", f"recorded {str(recorded)[:12]}, data hash to {actual[:12]}")
     listed = None if manifest_entry is None else manifest_entry.get(HASH_ATTR)
     if manifest_entry is not None and listed != actual:
-        return Problem("content hash differs from manifest.json",
-                       f"data and {HASH_ATTR} attribute {actual[:12]}, manifest.json {str(listed)[:12]}")
+        return Problem(
+            "content hash differs from manifest.json",
+            f"data and {HASH_ATTR} attribute {actual[:12]}, manifest.json {str(listed)[:12]}",
+        )
     return None

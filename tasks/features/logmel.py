@@ -1,6 +1,6 @@
 """Batched log-mel spectrograms in torch that reproduce librosa.
 
-Presets (spec sections 3, 4 and 5):
+Presets (docs/methods.md#log-mel-presets):
 
 ==============  =======  =====  ===  ===  ======  ============  =============  ======
 preset          sr (Hz)  n_fft  win  hop  n_mels  fmin-fmax Hz  log            power
@@ -34,7 +34,7 @@ agree once aligned. ``n_frames`` and ``n_samples_for_frames`` give the counts.
 
 The ``yamnet`` preset uses ``power=1`` (magnitude), as YAMNet's front-end does
 (``log(mel(|STFT|) + 0.001)``); YAMNet's TF mel matrix is HTK-scaled, ours is
-librosa's Slaney one (spec: match librosa).
+librosa's Slaney one: one definition for every preset.
 """
 
 from __future__ import annotations

@@ -35,9 +35,9 @@ import numpy as np
 import torch
 
 from soundflow.audio import load_audio
-from soundflow.config import AedFeatureParams
 from tasks.features.frames import load_image, resize_frames
 from tasks.features.logmel import PRESETS, LogMel, LogMelParams, n_frames
+from tasks.features.params import AedFeatureParams
 from tasks.features.stft_chunks import spectrogram_chunks
 from tasks.features.third_octave import ThirdOctave, ThirdOctaveParams
 
@@ -137,8 +137,12 @@ class LogMelFeatures(_Waveforms):
         self.item_shape = (params.n_mels,)
 
     def describe(self) -> dict[str, Any]:
-        return {"representation": "logmel", **asdict(self.params), "clip_seconds": self.clip_seconds,
-                "dtype": self.dtype.name}
+        return {
+            "representation": "logmel",
+            **asdict(self.params),
+            "clip_seconds": self.clip_seconds,
+            "dtype": self.dtype.name,
+        }
 
     def too_short(self, n: int) -> str | None:
         p = self.params
@@ -175,8 +179,12 @@ class ThirdOctaveFeatures(_Waveforms):
         self.item_shape = (params.n_bands,)
 
     def describe(self) -> dict[str, Any]:
-        return {"representation": "third_octave", **asdict(self.params), "clip_seconds": self.clip_seconds,
-                "dtype": self.dtype.name}
+        return {
+            "representation": "third_octave",
+            **asdict(self.params),
+            "clip_seconds": self.clip_seconds,
+            "dtype": self.dtype.name,
+        }
 
     def frames(self, n: int) -> int:
         return max(1, n // self.params.hop)
@@ -221,8 +229,12 @@ class FrameFeatures(Representation):
         self.item_shape = (size, size, 3)
 
     def describe(self) -> dict[str, Any]:
-        return {"representation": "frames", "size": self.size, "resize": "PIL bilinear, aspect not kept",
-                "dtype": self.dtype.name}
+        return {
+            "representation": "frames",
+            "size": self.size,
+            "resize": "PIL bilinear, aspect not kept",
+            "dtype": self.dtype.name,
+        }
 
     def read(self, path: str | os.PathLike[str]) -> np.ndarray:
         return load_image(path)
@@ -243,11 +255,12 @@ NAMES: tuple[str, ...] = tuple(f"logmel_{p}" for p in PRESETS) + ("third_octave"
 IMAGE_NAMES = frozenset({"frames"})
 
 
-def make_representation(name: str, *, clip_seconds: float | None = None,
-                        aed_features: AedFeatureParams | None = None) -> Representation:
+def make_representation(
+    name: str, *, clip_seconds: float | None = None, aed_features: AedFeatureParams | None = None
+) -> Representation:
     """The representation called ``name`` (one of :data:`NAMES`)."""
-    if name.startswith("logmel_") and name[len("logmel_"):] in PRESETS:
-        return LogMelFeatures(PRESETS[name[len("logmel_"):]], clip_seconds, name=name)
+    if name.startswith("logmel_") and name[len("logmel_") :] in PRESETS:
+        return LogMelFeatures(PRESETS[name[len("logmel_") :]], clip_seconds, name=name)
     if name == "third_octave":
         return ThirdOctaveFeatures(ThirdOctaveParams(), clip_seconds)
     if name == "stft_chunks":

@@ -63,7 +63,9 @@ def image_folder_table(folder: Path, root: Path) -> pd.DataFrame:
     if not rows:
         raise FileNotFoundError(f"{folder}: no images under leftImg8bit/{{{','.join(IMAGE_SPLITS)}}}/<city>/")
     t = pd.DataFrame(rows)
-    return pd.DataFrame({"path": relative_paths(t["path"], root), "label": relative_paths(t["label"], root), "fold": t["fold"]})
+    return pd.DataFrame(
+        {"path": relative_paths(t["path"], root), "label": relative_paths(t["label"], root), "fold": t["fold"]}
+    )
 
 
 def metadata_table(csv: Path, root: Path) -> pd.DataFrame:
@@ -74,9 +76,13 @@ def metadata_table(csv: Path, root: Path) -> pd.DataFrame:
     fold = next((c for c in ("fold", "split") if c in t.columns), None)
     base = Path(csv).parent
     paths = t["path"].map(lambda p: str(p) if Path(str(p)).is_absolute() else str(base / str(p)))
-    return pd.DataFrame({"path": relative_paths(paths, root),
-                         "label": t[label].astype(str) if label else "",
-                         "fold": t[fold] if fold else "all"})
+    return pd.DataFrame(
+        {
+            "path": relative_paths(paths, root),
+            "label": t[label].astype(str) if label else "",
+            "fold": t[fold] if fold else "all",
+        }
+    )
 
 
 @dataclass(frozen=True)
@@ -94,25 +100,44 @@ def check_modality(fs: FeatureSet, table: pd.DataFrame) -> None:
     images = table["path"].astype(str).str.lower().str.endswith((".png", ".jpg", ".jpeg")).mean() > 0.5
     if images != (fs.representation in IMAGE_NAMES):
         kind = "images" if images else "audio"
-        raise ValueError(f"features.sets: {fs.dataset} holds {kind}, which representation {fs.representation!r} "
-                         f"cannot use ({'frames' if not images else 'an audio representation'} expected)")
+        raise ValueError(
+            f"features.sets: {fs.dataset} holds {kind}, which representation {fs.representation!r} "
+            f"cannot use ({'frames' if not images else 'an audio representation'} expected)"
+        )
 
 
 def set_summary(out_dir: Path, seconds: float) -> dict[str, Any]:
     manifest = json.loads((out_dir / "manifest.json").read_text())
-    return {"n_inputs": manifest["n_rows"], "n_clips": manifest["n_clips"], "n_items": manifest["n_items"],
-            "n_skipped": manifest["n_skipped"], "skipped_fraction": manifest["n_skipped"] / max(1, manifest["n_rows"]),
-            "n_shards": len(manifest["shards"]), "seconds": seconds}
+    return {
+        "n_inputs": manifest["n_rows"],
+        "n_clips": manifest["n_clips"],
+        "n_items": manifest["n_items"],
+        "n_skipped": manifest["n_skipped"],
+        "skipped_fraction": manifest["n_skipped"] / max(1, manifest["n_rows"]),
+        "n_shards": len(manifest["shards"]),
+        "seconds": seconds,
+    }
 
 
-def extract_set(table: pd.DataFrame, out_dir: Path, rep: Representation, *, root: Path, shard_size: int,
-                workers: int, device: str, max_bad_fraction: float, runner: str) -> dict[str, Any]:
+def extract_set(
+    table: pd.DataFrame,
+    out_dir: Path,
+    rep: Representation,
+    *,
+    root: Path,
+    shard_size: int,
+    workers: int,
+    device: str,
+    max_bad_fraction: float,
+    runner: str,
+) -> dict[str, Any]:
     """One store, in this process (``runner="local"``) or over Dask (``"dask"``); returns its summary."""
     t0 = time.perf_counter()
-    kwargs = dict(shard_size=shard_size, workers=workers, device=device, max_bad_fraction=max_bad_fraction,
-                  base_dir=root)
+    kwargs = dict(
+        shard_size=shard_size, workers=workers, device=device, max_bad_fraction=max_bad_fraction, base_dir=root
+    )
     if runner == "dask":
-        from flows.features import extract_features_dask
+        from tasks.features.dask_shards import extract_features_dask
 
         extract_features_dask(table, out_dir, rep, **kwargs)
     else:

@@ -1,4 +1,4 @@
-"""Fixed-size magnitude-spectrogram chunks (the acoustic-event CNN's input, spec section 2).
+"""Fixed-size magnitude-spectrogram chunks (the acoustic-event CNN's input, docs/methods.md#spectrogram-chunks).
 
 Audio resampled (44.1 kHz) and mono; chunks of 3 s every 1 s; frames of 20 ms every 5.85 ms; a
 magnitude spectrum folded to 256 linear frequency bins; min-max normalised per chunk; cropped or
@@ -19,7 +19,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from soundflow.config import AedFeatureParams
+from tasks.features.params import AedFeatureParams
 
 
 def chunk_starts(n_samples: int, sr: int, p: AedFeatureParams) -> list[int]:
@@ -60,8 +60,13 @@ def spectrogram_batch(chunks: torch.Tensor, sr: int, p: AedFeatureParams) -> tor
         chunks = F.pad(chunks, (0, win - chunks.shape[-1]))
     window = torch.hann_window(win, periodic=True) if p.window == "hann" else torch.ones(win)
     spec = torch.stft(
-        chunks, n_fft=n_fft, hop_length=hop, win_length=win, window=window.to(chunks.device),
-        center=False, return_complex=True,
+        chunks,
+        n_fft=n_fft,
+        hop_length=hop,
+        win_length=win,
+        window=window.to(chunks.device),
+        center=False,
+        return_complex=True,
     ).abs()  # (n, n_fft//2 + 1, frames)
     n, bins, frames = spec.shape
     spec = F.adaptive_avg_pool1d(spec.transpose(1, 2).reshape(n * frames, 1, bins), p.n_freq_bins)

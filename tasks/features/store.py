@@ -22,7 +22,7 @@ recomputes any other, warning about the shards that failed that check (damaged s
 prints how many shards were reused and how many built.
 
 Extraction is three steps so that shards can run anywhere (threads here, Dask workers through
-:mod:`flows.features`): :func:`plan_store` (validate, clear what is stale), :func:`extract_shard`
+:mod:`tasks.features.dask_shards`): :func:`plan_store` (validate, clear what is stale), :func:`extract_shard`
 (one shard, a no-op when already done) and :func:`finish_store` (skip list, threshold, manifest);
 :func:`extract_features` runs the three in this process.
 """
@@ -82,8 +82,12 @@ def _file_stamp(path: str, base_dir: Path | None) -> list[int]:
 
 
 def _rows_hash(rows: pd.DataFrame, base_dir: Path | None = None) -> str:
-    return _hash([[str(p), str(lab), str(f), _file_stamp(str(p), base_dir)]
-                  for p, lab, f in zip(rows["path"], rows["label"], rows["fold"])])
+    return _hash(
+        [
+            [str(p), str(lab), str(f), _file_stamp(str(p), base_dir)]
+            for p, lab, f in zip(rows["path"], rows["label"], rows["fold"])
+        ]
+    )
 
 
 # ------------------------------------------------------------------------------------------------ planning
@@ -103,8 +107,11 @@ def _previous_entries(out_dir: Path) -> dict[str, dict[str, Any]]:
         shards = json.loads(path.read_text())["shards"]
         return {str(e["file"]): dict(e) for e in shards}
     except (OSError, ValueError, KeyError, TypeError) as err:
-        print(f"warning: feature store {out_dir}: unreadable {MANIFEST} ({err!r}); checking shards against "
-              f"their own {HASH_ATTR} only", flush=True)
+        print(
+            f"warning: feature store {out_dir}: unreadable {MANIFEST} ({err!r}); checking shards against "
+            f"their own {HASH_ATTR} only",
+            flush=True,
+        )
         return {}
 
 
@@ -132,8 +139,9 @@ class StorePlan:
     base_dir: Path | None = None  # relative table paths are read from here (and stored relative: portable stores)
 
 
-def plan_store(table: pd.DataFrame, out_dir: Path, rep: Representation, *, shard_size: int = 256,
-               base_dir: Path | None = None) -> StorePlan:
+def plan_store(
+    table: pd.DataFrame, out_dir: Path, rep: Representation, *, shard_size: int = 256, base_dir: Path | None = None
+) -> StorePlan:
     """Validate ``table`` (columns ``path, label, fold``; relative paths are relative to ``base_dir``),
     split it into shards, clear the manifest and any shard file that no longer belongs to the store."""
     missing = {"path", "label", "fold"} - set(table.columns)
@@ -157,8 +165,16 @@ def plan_store(table: pd.DataFrame, out_dir: Path, rep: Representation, *, shard
     for stale in out_dir.glob("shard-*.h5"):
         if stale.name not in names:
             stale.unlink()
-    return StorePlan(out_dir, rep, json.dumps(params, sort_keys=True), _hash(params), len(table), shard_size,
-                     tuple(shards), None if base_dir is None else Path(base_dir))
+    return StorePlan(
+        out_dir,
+        rep,
+        json.dumps(params, sort_keys=True),
+        _hash(params),
+        len(table),
+        shard_size,
+        tuple(shards),
+        None if base_dir is None else Path(base_dir),
+    )
 
 
 # ------------------------------------------------------------------------------------------------ one shard
@@ -182,8 +198,9 @@ def _read_and_compute(rep: Representation, paths: list[str], device: torch.devic
     return [x if isinstance(x, str) else next(computed) for x in fitted]
 
 
-def _bounded_map(pool: ThreadPoolExecutor, rep: Representation, batches: list[list[str]], device: torch.device,
-                 ahead: int) -> Iterator[list[np.ndarray | str]]:
+def _bounded_map(
+    pool: ThreadPoolExecutor, rep: Representation, batches: list[list[str]], device: torch.device, ahead: int
+) -> Iterator[list[np.ndarray | str]]:
     """Batches in order, with at most ``ahead`` batches in flight beyond the one consumed (bounded memory)."""
     futures: deque = deque()
     try:
@@ -232,12 +249,20 @@ def _write_shard(path: Path, plan: StorePlan, shard: ShardSpec, payload: dict[st
         for key in ("path", "skipped_path", "skipped_reason"):
             h5.create_dataset(key, data=np.asarray(payload[key], dtype=object), dtype=str_dt)
         h5.attrs[HASH_ATTR] = content_hash(h5)
-        h5.attrs.update({
-            "format": FORMAT, "representation": plan.rep.name, "params": plan.params_json,
-            "params_hash": plan.params_hash, "rows_hash": shard.rows_hash, "soundflow_version": __version__,
-            "shard": shard.index, "first_row": shard.first_row, "n_rows": len(shard.rows),
-            "layout": "features[item, ...] (inputs concatenated); index[input] = start, stop item",
-        })
+        h5.attrs.update(
+            {
+                "format": FORMAT,
+                "representation": plan.rep.name,
+                "params": plan.params_json,
+                "params_hash": plan.params_hash,
+                "rows_hash": shard.rows_hash,
+                "soundflow_version": __version__,
+                "shard": shard.index,
+                "first_row": shard.first_row,
+                "n_rows": len(shard.rows),
+                "layout": "features[item, ...] (inputs concatenated); index[input] = start, stop item",
+            }
+        )
 
 
 def _reuse_check(path: Path, plan: StorePlan, shard: ShardSpec) -> tuple[str, Problem | None]:
@@ -265,13 +290,21 @@ def _str(v: Any) -> str:
 def _summary(path: Path, shard: ShardSpec) -> dict[str, Any]:
     with h5py.File(path, "r") as h5:
         skipped = [{"path": _str(p), "reason": _str(r)} for p, r in zip(h5["skipped_path"][:], h5["skipped_reason"][:])]
-        return {"file": shard.file, "rows_hash": shard.rows_hash, HASH_ATTR: _str(h5.attrs[HASH_ATTR]),
-                "n_rows": len(shard.rows), "n_clips": len(h5["row"]), "n_items": len(h5["features"]),
-                "n_skipped": len(skipped), "skipped": skipped}
+        return {
+            "file": shard.file,
+            "rows_hash": shard.rows_hash,
+            HASH_ATTR: _str(h5.attrs[HASH_ATTR]),
+            "n_rows": len(shard.rows),
+            "n_clips": len(h5["row"]),
+            "n_items": len(h5["features"]),
+            "n_skipped": len(skipped),
+            "skipped": skipped,
+        }
 
 
-def _compute_shard(plan: StorePlan, shard: ShardSpec, pool: ThreadPoolExecutor, ahead: int, device: torch.device,
-                   bar: tqdm | None) -> dict[str, Any]:
+def _compute_shard(
+    plan: StorePlan, shard: ShardSpec, pool: ThreadPoolExecutor, ahead: int, device: torch.device, bar: tqdm | None
+) -> dict[str, Any]:
     rep = plan.rep
     feats: list[np.ndarray] = []
     kept: list[int] = []
@@ -305,8 +338,15 @@ def _compute_shard(plan: StorePlan, shard: ShardSpec, pool: ThreadPoolExecutor, 
     }
 
 
-def extract_shard(plan: StorePlan, s: int, *, workers: int = 2, device: str | torch.device = "cpu",
-                  pool: ThreadPoolExecutor | None = None, bar: tqdm | None = None) -> dict[str, Any]:
+def extract_shard(
+    plan: StorePlan,
+    s: int,
+    *,
+    workers: int = 2,
+    device: str | torch.device = "cpu",
+    pool: ThreadPoolExecutor | None = None,
+    bar: tqdm | None = None,
+) -> dict[str, Any]:
     """Compute and write shard ``s`` unless its file is already done and intact; return its summary
     (file, rows, content hash, clips, items, skipped inputs; ``status`` reused/built/rebuilt and, when
     computed, ``reason`` and ``detail``). ``workers`` threads read and compute batches of inputs."""
@@ -349,8 +389,13 @@ def _check_bad(plan: StorePlan, skipped: list[dict[str, str]], max_bad_fraction:
         )
 
 
-def finish_store(plan: StorePlan, summaries: list[dict[str, Any]], *, max_bad_fraction: float = 0.05,
-                 extra: dict[str, Any] | None = None) -> Path:
+def finish_store(
+    plan: StorePlan,
+    summaries: list[dict[str, Any]],
+    *,
+    max_bad_fraction: float = 0.05,
+    extra: dict[str, Any] | None = None,
+) -> Path:
     """Write ``skipped.csv`` and, unless more than ``max_bad_fraction`` of the inputs were unusable
     (TooManyBadInputs), the manifest that marks the store complete, with ``extra`` (JSON: what the
     consumer needs beside the features, such as class names). Returns ``out_dir``."""
@@ -358,14 +403,25 @@ def finish_store(plan: StorePlan, summaries: list[dict[str, Any]], *, max_bad_fr
     print(reuse_line(plan.out_dir, summaries), flush=True)
     _check_bad(plan, skipped, max_bad_fraction)
     _write_skipped(plan.out_dir, skipped)
-    write_json(plan.out_dir / MANIFEST, {
-        "format": FORMAT, "representation": plan.rep.name, "soundflow_version": __version__,
-        "params": json.loads(plan.params_json), "params_hash": plan.params_hash, "shard_size": plan.shard_size,
-        "item_shape": list(plan.rep.item_shape), "dtype": np.dtype(plan.rep.dtype).name,
-        "shards": [{k: v for k, v in s.items() if k not in RUN_KEYS} for s in summaries],
-        "n_rows": plan.n_rows, "n_clips": sum(s["n_clips"] for s in summaries),
-        "n_items": sum(s["n_items"] for s in summaries), "n_skipped": len(skipped), "extra": extra or {},
-    })
+    write_json(
+        plan.out_dir / MANIFEST,
+        {
+            "format": FORMAT,
+            "representation": plan.rep.name,
+            "soundflow_version": __version__,
+            "params": json.loads(plan.params_json),
+            "params_hash": plan.params_hash,
+            "shard_size": plan.shard_size,
+            "item_shape": list(plan.rep.item_shape),
+            "dtype": np.dtype(plan.rep.dtype).name,
+            "shards": [{k: v for k, v in s.items() if k not in RUN_KEYS} for s in summaries],
+            "n_rows": plan.n_rows,
+            "n_clips": sum(s["n_clips"] for s in summaries),
+            "n_items": sum(s["n_items"] for s in summaries),
+            "n_skipped": len(skipped),
+            "extra": extra or {},
+        },
+    )
     return plan.out_dir
 
 
@@ -398,10 +454,10 @@ def extract_features(
     """``rep`` of every input of ``table`` (columns ``path, label, fold``) into a sharded store at ``out_dir``.
 
     Rows are split in table order into shards of ``shard_size``; a finished shard with the same
-    parameters and rows whose data still match its content hash is kept (resume). ``workers`` threads each read a batch of inputs and compute
-    it on ``device`` (at most ``2 * workers`` batches in flight). Unusable inputs are skipped and
-    listed in ``skipped.csv``; as soon as more than ``max_bad_fraction`` of all inputs are known bad,
-    TooManyBadInputs is raised and no manifest is written. Returns ``out_dir`` (complete).
+    parameters and rows whose data still match its content hash is kept (resume). ``workers`` threads
+    each read a batch of inputs and compute it on ``device`` (at most ``2 * workers`` batches in flight).
+    Unusable inputs are skipped and listed in ``skipped.csv``; as soon as more than ``max_bad_fraction``
+    of all inputs are known bad, TooManyBadInputs is raised and no manifest is written. Returns ``out_dir`` (complete).
     """
     plan = plan_store(table, out_dir, rep, shard_size=shard_size, base_dir=base_dir)
     workers = max(1, workers)
@@ -439,13 +495,23 @@ class FeatureStore:
         for s, shard in enumerate(manifest["shards"]):
             with h5py.File(self.out_dir / shard["file"], "r") as h5:
                 n = len(h5["row"])
-                parts.append(pd.DataFrame({
-                    "path": _decode(h5["path"][:]), "label": _decode(h5["label"][:]), "fold": _decode(h5["fold"][:]),
-                    "shard": np.full(n, s, dtype=np.int64), "row": h5["row"][:],
-                }))
+                parts.append(
+                    pd.DataFrame(
+                        {
+                            "path": _decode(h5["path"][:]),
+                            "label": _decode(h5["label"][:]),
+                            "fold": _decode(h5["fold"][:]),
+                            "shard": np.full(n, s, dtype=np.int64),
+                            "row": h5["row"][:],
+                        }
+                    )
+                )
                 index.append(h5["index"][:])
-        self.table = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(
-            columns=["path", "label", "fold", "shard", "row"])
+        self.table = (
+            pd.concat(parts, ignore_index=True)
+            if parts
+            else pd.DataFrame(columns=["path", "label", "fold", "shard", "row"])
+        )
         self._index = np.concatenate(index) if index else np.zeros((0, 2), np.int64)
         self._shard = self.table["shard"].to_numpy()
         self._float = np.dtype(manifest["dtype"]).kind == "f"
@@ -504,7 +570,9 @@ def read_manifest(out_dir: Path) -> dict[str, Any]:
         raise ValueError(f"{out_dir}: incomplete feature store (no {MANIFEST}); rerun the extraction")
     manifest = json.loads(path.read_text())
     if manifest.get("format") != FORMAT:
-        raise ValueError(f"{out_dir}: not a soundflow feature store of this version (format {manifest.get('format')!r})")
+        raise ValueError(
+            f"{out_dir}: not a soundflow feature store of this version (format {manifest.get('format')!r})"
+        )
     return manifest
 
 

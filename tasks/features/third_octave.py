@@ -1,4 +1,4 @@
-"""Third-octave band levels of the spectral transcoder (spec section 4).
+"""Third-octave band levels of the spectral transcoder (Tailleur et al., 2023; docs/methods.md#third-octave-levels).
 
 32 kHz audio; frames of 4096 samples every 4000 samples (125 ms); a Tukey
 window (alpha 0.2) with energy correction, i.e. scaled so that

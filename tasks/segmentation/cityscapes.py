@@ -11,15 +11,16 @@ The dataset reads the layout of the real download (``leftImg8bit_trainvaltest.zi
     <root>/leftImg8bit/<split>/<city>/<city>_<seq>_<frame>_leftImg8bit.png
     <root>/gtFine/<split>/<city>/<city>_<seq>_<frame>_gtFine_labelIds.png
 
-and so does the procedural generator :mod:`tasks.datasets.street_scenes`, so the loader tested
+and so does the procedural generator :mod:`tasks.procedural.street_scenes`, so the loader tested
 offline is the one that reads real Cityscapes.
 """
 
 from __future__ import annotations
 
 from collections import namedtuple
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -45,7 +46,9 @@ __all__ = [
 
 IGNORE_INDEX = 255
 
-Label = namedtuple("Label", ["name", "id", "train_id", "category", "category_id", "has_instances", "ignore_in_eval", "color"])
+Label = namedtuple(
+    "Label", ["name", "id", "train_id", "category", "category_id", "has_instances", "ignore_in_eval", "color"]
+)
 
 # fmt: off
 LABELS: tuple[Label, ...] = (
@@ -175,7 +178,9 @@ def find_pairs(root: Path, split: str) -> list[tuple[Path, Path]]:
         raise ValueError(f"split must be a folder name such as 'train', 'val' or 'test', got {split!r}")
     img_dir = root / "leftImg8bit" / split
     if not img_dir.is_dir():
-        raise FileNotFoundError(f"Cityscapes image folder {img_dir} does not exist (expected <root>/leftImg8bit/{split}/<city>/)")
+        raise FileNotFoundError(
+            f"Cityscapes image folder {img_dir} does not exist (expected <root>/leftImg8bit/{split}/<city>/)"
+        )
     images = sorted(p for p in img_dir.glob(f"*/*{_IMG_SUFFIX}") if p.is_file())
     if not images:
         raise FileNotFoundError(f"no *{_IMG_SUFFIX} images in {img_dir}/<city>/")
@@ -210,7 +215,7 @@ class CityscapesSegmentation(Dataset):
     """One split of a Cityscapes-layout folder as ``(image, label)`` tensors.
 
     ``image`` is float32 3xHxW, bilinearly resized to ``size`` = (height, width) and scaled to
-    [-1, 1] (``x / 127.5 - 1``; the spec allows [-1, 1] or ImageNet normalisation, we use [-1, 1]).
+    [-1, 1] (``x / 127.5 - 1``; docs/methods.md#erfnet allows it or ImageNet normalisation).
     ``label`` is int64 HxW of trainIds 0..18 with 255 = ignore, resized with nearest neighbour so no
     ids are interpolated.
 

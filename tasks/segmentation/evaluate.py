@@ -1,4 +1,4 @@
-"""Evaluation of a trained ERFNet on a labelled split at the labels' full resolution (spec section 1).
+"""Evaluation of a trained ERFNet on a labelled split at the labels' full resolution (docs/methods.md#erfnet).
 
 Each image's logits are bilinearly upsampled to its full-resolution trainId
 map (``ds.read_train_ids(i)``) before the argmax, and one confusion matrix is
@@ -22,10 +22,10 @@ import torch  # noqa: E402
 from torch.utils.data import DataLoader, Dataset  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
-from soundflow.io import atomic_path, write_json  # noqa: E402
-from tasks.segmentation.iou import ConfusionMatrix  # noqa: E402
 from soundflow.devices import pick_device
-from tasks.segmentation.train import load_checkpoint, predict_logits  # noqa: E402
+from soundflow.io import atomic_path, write_json  # noqa: E402
+from tasks.segmentation.inference import load_checkpoint, predict_logits  # noqa: E402
+from tasks.segmentation.iou import ConfusionMatrix  # noqa: E402
 
 
 def _none_if_nan(v: float) -> float | None:
@@ -83,22 +83,36 @@ def evaluate(
     iou = cm.iou_per_class()
     matrix = cm.matrix
     result = {
-        "miou": _none_if_nan(cm.mean_iou()), "pixel_accuracy": _none_if_nan(cm.pixel_accuracy()),
+        "miou": _none_if_nan(cm.mean_iou()),
+        "pixel_accuracy": _none_if_nan(cm.pixel_accuracy()),
         "iou": {c: _none_if_nan(v) for c, v in zip(classes, iou)},
-        "n_images": len(ds), "n_pixels": int(matrix.sum()), "classes": classes,
-        "checkpoint_best_epoch": ckpt.get("best_epoch"), "input_size": ckpt.get("input_size"),
+        "n_images": len(ds),
+        "n_pixels": int(matrix.sum()),
+        "classes": classes,
+        "checkpoint_best_epoch": ckpt.get("best_epoch"),
+        "input_size": ckpt.get("input_size"),
         "confusion_matrix": matrix.tolist(),
     }
     write_json(metrics_json, result)
     tp = np.diag(matrix)
-    table = pd.DataFrame({
-        "train_id": range(len(classes)), "class": classes, "iou": iou,
-        "true_pixels": matrix.sum(1), "predicted_pixels": matrix.sum(0), "true_positives": tp,
-        "false_positives": matrix.sum(0) - tp, "false_negatives": matrix.sum(1) - tp,
-    })
+    table = pd.DataFrame(
+        {
+            "train_id": range(len(classes)),
+            "class": classes,
+            "iou": iou,
+            "true_pixels": matrix.sum(1),
+            "predicted_pixels": matrix.sum(0),
+            "true_positives": tp,
+            "false_positives": matrix.sum(0) - tp,
+            "false_negatives": matrix.sum(1) - tp,
+        }
+    )
     with atomic_path(per_class_csv) as tmp:
         table.to_csv(tmp, index=False)
     miou = result["miou"]
-    iou_bar_chart(result["iou"], bar_png,
-                  title=f"per-class IoU, {len(ds)} images: mIoU {'n/a' if miou is None else f'{miou:.3f}'}")
+    iou_bar_chart(
+        result["iou"],
+        bar_png,
+        title=f"per-class IoU, {len(ds)} images: mIoU {'n/a' if miou is None else f'{miou:.3f}'}",
+    )
     return result

@@ -1,4 +1,4 @@
-"""Intersection over union for semantic segmentation, the Cityscapes benchmark's way (spec section 1).
+"""Intersection over union for semantic segmentation, the Cityscapes benchmark's way.
 
 One confusion matrix is accumulated over the whole evaluation split (rows =
 ground truth, columns = prediction); pixels whose ground truth is the ignore
@@ -7,7 +7,7 @@ label (255) count nowhere, neither as false positives nor as false negatives
 IoU_c = TP_c / (TP_c + FP_c + FN_c); mIoU is the mean over the classes, leaving
 out a class absent from both ground truth and prediction (its IoU is 0/0). This
 is cityscapesScripts' definition: one matrix for the split, not a mean of
-per-image scores.
+per-image scores (Cordts et al., 2016; docs/methods.md#cityscapes).
 """
 
 from __future__ import annotations
@@ -42,8 +42,10 @@ class ConfusionMatrix:
         n = self.num_classes
         bad = (target < 0) | (target >= n)
         if bad.any():
-            raise ValueError(f"ground-truth labels outside [0, {n}) and != {self.ignore_index}: "
-                             f"{sorted(set(target[bad].unique().tolist()))[:10]}")
+            raise ValueError(
+                f"ground-truth labels outside [0, {n}) and != {self.ignore_index}: "
+                f"{sorted(set(target[bad].unique().tolist()))[:10]}"
+            )
         if ((pred < 0) | (pred >= n)).any():
             raise ValueError(f"predicted labels outside [0, {n})")
         counts = torch.bincount(target * n + pred, minlength=n * n).reshape(n, n)

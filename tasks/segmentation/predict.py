@@ -1,4 +1,4 @@
-"""Segmentation of a folder of images with a trained ERFNet (spec section 1, prediction output).
+"""Segmentation of a folder of images with a trained ERFNet (Romera et al., 2018; docs/methods.md#erfnet).
 
 Every ``*.<image_type>`` under ``images_dir`` (recursively) is read with PIL as
 RGB, resized bilinearly to the network's input ``size`` and scaled to [-1, 1];
@@ -23,9 +23,9 @@ import torch
 from PIL import Image
 from tqdm import tqdm
 
-from soundflow.io import atomic_path
 from soundflow.devices import pick_device
-from tasks.segmentation.train import load_checkpoint, predict_logits
+from soundflow.io import atomic_path
+from tasks.segmentation.inference import load_checkpoint, predict_logits
 
 
 def load_image(path: Path, size: tuple[int, int]) -> tuple[np.ndarray, torch.Tensor]:
@@ -60,7 +60,7 @@ def predict_folder(
     device: str = "auto",
     progress: bool = False,
 ) -> pd.DataFrame:
-    """Segment every image under ``images_dir``; write label maps, overlays and ``fractions.csv``; return the fractions."""
+    """Segment every image under ``images_dir``: label maps, overlays and ``fractions.csv``; returns the fractions."""
     from tasks.segmentation.cityscapes import colorize
 
     images_dir, out_dir = Path(images_dir), Path(out_dir)
@@ -77,7 +77,7 @@ def predict_folder(
     rows: list[dict[str, object]] = []
     t0 = time.perf_counter()
     for start in tqdm(range(0, len(files), batch_size), desc="segment", disable=not progress, leave=False):
-        batch = files[start:start + batch_size]
+        batch = files[start : start + batch_size]
         loaded = [load_image(p, (h, w)) for p in batch]
         x = torch.stack([t for _, t in loaded])
         sizes = [rgb.shape[:2] for rgb, _ in loaded]

@@ -1,4 +1,4 @@
-"""Training of ERFNet on Cityscapes-style segmentation data (spec section 1).
+"""Training of ERFNet on Cityscapes-style segmentation data (Romera et al., 2018; docs/methods.md#erfnet).
 
 Pixel-wise cross-entropy with per-class weights (w_c = 1 / ln(1.1 + p_c), computed
 by the caller from the training set) and ``ignore_index`` 255, AdamW with the
@@ -10,14 +10,13 @@ count neither in the loss nor in IoU, validation uses the validation split
 passed in (the original validated on training images), and the best checkpoint
 is a *copy* of the weights taken when validation mIoU improves.
 
-Long runs resume: after every epoch the full training state is written
-atomically to ``state_dir/last.pt`` with the caller's ``fingerprint`` of
-inputs and parameters; a rerun with the same fingerprint continues from it
-(a finished one only rewrites the outputs), a different one starts afresh.
-A resumed run ends with the same checkpoint, byte for byte on the CPU, as an
-uninterrupted one: the state includes the training dataset's augmentation
-position and every other random source (:mod:`soundflow.training_state`).
-A training loss that becomes NaN or infinite stops the run with
+The loop is :func:`soundflow.training.fit`: long runs resume from
+``state_dir/last.pt`` when the caller's ``fingerprint`` of inputs and
+parameters is the same (a finished one only rewrites the outputs, a different
+one starts afresh) and end with the same checkpoint, byte for byte on the CPU,
+as an uninterrupted run (the state includes the training dataset's
+augmentation position and every other random source); a training loss that
+becomes NaN or infinite stops the run with
 :class:`~soundflow.training_state.TrainingDiverged` before anything is written
 from the broken weights.
 
@@ -27,30 +26,22 @@ for ignored pixels; H and W must be multiples of 8.
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
-import pandas as pd
 import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, Dataset
-from tqdm import tqdm
 
 import models
 from soundflow import training_state
 from soundflow.devices import autocast, pick_device
-from soundflow.io import atomic_path, write_json
+from soundflow.training import Augmentation, BestEpoch, FitFiles, FitOptions, FitResult, StepOutput, fit
+from tasks.segmentation.inference import to_device
 from tasks.segmentation.iou import IGNORE_INDEX, ConfusionMatrix
 
 MODEL_NAME = "erfnet"
-
-
-def to_device(x: torch.Tensor, device: torch.device) -> torch.Tensor:
-    """Move an image batch to ``device``, channels-last on CUDA (faster convolutions with bf16)."""
-    fmt = torch.channels_last if device.type == "cuda" else torch.contiguous_format
-    return x.to(device, non_blocking=True, memory_format=fmt)
 
 
 def class_names(ds: Dataset, num_classes: int) -> list[str]:
@@ -89,35 +80,12 @@ def set_augment_state(ds: Dataset, state: dict[str, Any]) -> None:
     draws = state.pop("_draws", None)
     if draws is not None:
         if getattr(ds, "_draws", None) is None or ds._draws.shape != draws.shape:
-            raise ValueError(f"the saved augmentation counters of {type(ds).__name__} are for {len(draws)} items, "
-                             f"the dataset has {len(ds)}")
+            raise ValueError(
+                f"the saved augmentation counters of {type(ds).__name__} are for {len(draws)} items, "
+                f"the dataset has {len(ds)}"
+            )
         ds._draws[...] = draws
     training_state.set_generator_states(ds, state)
-
-
-def _train_epoch(model: torch.nn.Module, train_dl: DataLoader, opt: torch.optim.Optimizer,
-                 sched: torch.optim.lr_scheduler.LRScheduler, weight_t: torch.Tensor, dev: torch.device,
-                 epoch: int, epochs: int, lr: float, progress: bool) -> tuple[float, int]:
-    """One pass over ``train_dl``: (loss sum, images seen). Raises TrainingDiverged at the first non-finite loss."""
-    model.train()
-    loss_sum, seen = 0.0, 0
-    bar = tqdm(train_dl, desc=f"epoch {epoch + 1}/{epochs}", disable=not progress, leave=False)
-    for step, (x, y) in enumerate(bar):
-        x, y = to_device(x, dev), y.to(dev, non_blocking=True)
-        with autocast(dev):
-            logits = model(x)
-        loss = F.cross_entropy(logits.float(), y, weight=weight_t, ignore_index=IGNORE_INDEX)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        sched.step()
-        loss_value = loss.item()
-        training_state.check_loss(loss_value, model=f"seg_train ({MODEL_NAME})", epoch=epoch + 1, step=step + 1,
-                                  lr_hint=f"seg.train.lr = {lr:g}")
-        loss_sum += loss_value * len(y)
-        seen += len(y)
-        bar.set_postfix(loss=f"{loss_sum / seen:.3f}")
-    return loss_sum, seen
 
 
 @torch.no_grad()
@@ -130,6 +98,96 @@ def validate(model: torch.nn.Module, loader: DataLoader, device: torch.device, n
             logits = model(to_device(x, device))
         cm.update(logits.argmax(1), y.to(device, non_blocking=True))
     return cm.mean_iou(), cm.pixel_accuracy()
+
+
+def _input_size(train_ds: Dataset) -> list[int]:
+    """(height, width) of the training images; ERFNet's three downsamplings need multiples of 8."""
+    # the dataset's ``size`` if it has one: reading an item would consume an augmentation draw
+    size = [int(s) for s in getattr(train_ds, "size", None) or train_ds[0][0].shape[-2:]]
+    if size[0] % 8 or size[1] % 8:
+        raise ValueError(f"training images are {size[0]}x{size[1]}; ERFNet needs sides that are multiples of 8")
+    return size
+
+
+def _loaders(
+    train_ds: Dataset, val_ds: Dataset, batch_size: int, num_workers: int, seed: int, device: torch.device
+) -> tuple[DataLoader, DataLoader]:
+    """The shuffled training loader (seeded generator) and the validation loader."""
+    gen = torch.Generator().manual_seed(seed)
+    loader_kw = dict(batch_size=batch_size, num_workers=num_workers, pin_memory=device.type == "cuda")
+    # no persistent workers, so that a resumed run repeats an uninterrupted one: each epoch's training
+    # workers get seeds drawn from ``gen`` (the datasets derive their augmentation from them) instead of
+    # carrying state across epochs that no saved state can capture, and each epoch's validation
+    # iterator draws its seed from the global torch generator, as it does without workers
+    train_dl = DataLoader(train_ds, shuffle=True, drop_last=len(train_ds) > batch_size, generator=gen, **loader_kw)
+    return train_dl, DataLoader(val_ds, shuffle=False, **loader_kw)
+
+
+def _weighted_loss(weight_t: torch.Tensor):
+    """The training step: class-weighted cross-entropy over the labelled pixels (float32 logits)."""
+
+    def step(model: torch.nn.Module, batch: tuple[torch.Tensor, torch.Tensor]) -> StepOutput:
+        x, y = batch
+        logits = model(x)
+        return StepOutput(F.cross_entropy(logits.float(), y, weight=weight_t, ignore_index=IGNORE_INDEX), len(y))
+
+    return step
+
+
+def _validation(val_dl: DataLoader, device: torch.device, num_classes: int):
+    def metrics(model: torch.nn.Module) -> dict[str, float]:
+        val_miou, val_acc = validate(model, val_dl, device, num_classes)
+        return {"val_miou": val_miou, "val_pixel_accuracy": val_acc}
+
+    return metrics
+
+
+def _best_miou(r: FitResult) -> float:
+    # a NaN mIoU (no labelled pixel) ranks below every number; the outputs write it as -1
+    miou = r.best_metrics["val_miou"]
+    return miou if np.isfinite(miou) else -1.0
+
+
+def _outputs(
+    model_kwargs: dict,
+    classes: list[str],
+    input_size: list[int],
+    weights: np.ndarray,
+    epochs: int,
+    train_ds: Dataset,
+    val_ds: Dataset,
+):
+    """(checkpoint contents, summary) builders; the checkpoint is what evaluation and prediction load."""
+
+    def checkpoint(r: FitResult) -> dict:
+        return {
+            "model_name": MODEL_NAME,
+            "model_kwargs": model_kwargs,
+            "state_dict": r.best_state,
+            "classes": classes,
+            "input_size": input_size,
+            "best_epoch": r.best_epoch,
+            "val_miou": _best_miou(r),
+            "class_weights": weights.tolist(),
+        }
+
+    def summary(r: FitResult) -> dict:
+        h = r.history
+        return {
+            "best_epoch": r.best_epoch,
+            "best_val_miou": _best_miou(r),
+            "best_val_pixel_accuracy": r.best_metrics["val_pixel_accuracy"],
+            "epochs": epochs,
+            "final_train_loss": h[-1]["train_loss"],
+            "final_val_miou": h[-1]["val_miou"],
+            "n_train_images": len(train_ds),
+            "n_val_images": len(val_ds),
+            "input_size": input_size,
+            "device": r.device.type,
+            "train_images_per_second": float(np.mean([e["images_per_second"] for e in h])),
+        }
+
+    return checkpoint, summary
 
 
 def train(
@@ -165,101 +223,33 @@ def train(
     np.random.seed(seed)
     dev = pick_device(device)
     weights = np.asarray(class_weights, dtype=np.float32)
-    num_classes = len(weights)
-    classes = class_names(train_ds, num_classes)
-    # the dataset's ``size`` if it has one: reading an item would consume an augmentation draw
-    input_size = [int(s) for s in getattr(train_ds, "size", None) or train_ds[0][0].shape[-2:]]
-    if input_size[0] % 8 or input_size[1] % 8:
-        raise ValueError(f"training images are {input_size[0]}x{input_size[1]}; ERFNet needs sides that are multiples of 8")
-
-    gen = torch.Generator().manual_seed(seed)
-    loader_kw = dict(batch_size=batch_size, num_workers=num_workers, pin_memory=dev.type == "cuda")
-    # no persistent workers, so that a resumed run repeats an uninterrupted one: each epoch's training
-    # workers get seeds drawn from ``gen`` (the datasets derive their augmentation from them) instead of
-    # carrying state across epochs that no saved state can capture, and each epoch's validation
-    # iterator draws its seed from the global torch generator, as it does without workers
-    train_dl = DataLoader(train_ds, shuffle=True, drop_last=len(train_ds) > batch_size, generator=gen, **loader_kw)
-    val_dl = DataLoader(val_ds, shuffle=False, **loader_kw)
-
-    model_kwargs = {"num_classes": num_classes}
-    model = models.get(MODEL_NAME)(**model_kwargs).to(dev)
-    if dev.type == "cuda":
-        model = model.to(memory_format=torch.channels_last)
-    weight_t = torch.from_numpy(weights).to(dev)
-    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
-    steps_per_epoch = len(train_dl)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, poly_lambda(epochs * steps_per_epoch, poly_power))
-
-    state_dir.mkdir(parents=True, exist_ok=True)
-    last = state_dir / "last.pt"
-    training_state.remove_leftovers(last, checkpoint, history_csv, summary_json)
-    history: list[dict[str, float]] = []
-    best: dict = {"val_miou": float("-inf"), "val_pixel_accuracy": float("nan"), "epoch": -1, "state": None}
-    start_epoch = 0
-    saved = training_state.restore(last, fingerprint=fingerprint, model=model, optimizer=opt, scheduler=sched,
-                                   loader_rng=gen, total_epochs=epochs)
-    if saved:
-        history, best, start_epoch = saved["history"], saved["best"], saved["epoch"] + 1
-        set_augment_state(train_ds, saved["data_state"].get("train", {}))
-
-    for epoch in range(start_epoch, epochs):
-        t0 = time.perf_counter()
-        loss_sum, seen = _train_epoch(model, train_dl, opt, sched, weight_t, dev, epoch, epochs, lr, progress)
-        train_seconds = time.perf_counter() - t0
-        val_miou, val_acc = validate(model, val_dl, dev, num_classes)
-        rec = {"epoch": epoch + 1, "train_loss": loss_sum / max(seen, 1), "val_miou": val_miou,
-               "val_pixel_accuracy": val_acc, "lr": sched.get_last_lr()[0],
-               "seconds": time.perf_counter() - t0, "images_per_second": seen / max(train_seconds, 1e-9)}
-        history.append(rec)
-        score = val_miou if np.isfinite(val_miou) else -1.0  # a NaN mIoU (no labelled pixel) never beats a number
-        if score > best["val_miou"]:
-            best = {"val_miou": score, "val_pixel_accuracy": val_acc, "epoch": epoch + 1,
-                    "state": training_state.weights_copy(model)}
-        print(f"epoch {epoch + 1}/{epochs}: train loss {rec['train_loss']:.4f} | val mIoU {val_miou:.4f} "
-              f"pixel acc {val_acc:.4f} | {rec['images_per_second']:.1f} images/s")
-        training_state.save(last, fingerprint=fingerprint, epoch=epoch, model=model, optimizer=opt, scheduler=sched,
-                            loader_rng=gen, history=history, best=best, data_state={"train": augment_state(train_ds)})
-
-    with atomic_path(checkpoint) as tmp:
-        torch.save({
-            "model_name": MODEL_NAME, "model_kwargs": model_kwargs, "state_dict": best["state"],
-            "classes": classes, "input_size": input_size, "best_epoch": best["epoch"], "val_miou": best["val_miou"],
-            "class_weights": weights.tolist(),
-        }, tmp)
-    with atomic_path(history_csv) as tmp:
-        pd.DataFrame(history).to_csv(tmp, index=False)
-    write_json(summary_json, {
-        "best_epoch": best["epoch"], "best_val_miou": best["val_miou"],
-        "best_val_pixel_accuracy": best["val_pixel_accuracy"], "epochs": epochs,
-        "final_train_loss": history[-1]["train_loss"], "final_val_miou": history[-1]["val_miou"],
-        "n_train_images": len(train_ds), "n_val_images": len(val_ds), "input_size": input_size,
-        "device": dev.type, "train_images_per_second": float(np.mean([h["images_per_second"] for h in history])),
-    })
+    classes, input_size = class_names(train_ds, len(weights)), _input_size(train_ds)
+    train_dl, val_dl = _loaders(train_ds, val_ds, batch_size, num_workers, seed, dev)
+    model_kwargs = {"num_classes": len(weights)}
+    model = models.get(MODEL_NAME)(**model_kwargs)  # its initial weights: after the seeding
+    ckpt_contents, summary = _outputs(model_kwargs, classes, input_size, weights, epochs, train_ds, val_ds)
+    options = FitOptions(
+        epochs=epochs,
+        best=BestEpoch("val_miou", "max"),
+        name=f"seg_train ({MODEL_NAME})",
+        lr_hint=f"seg.train.lr = {lr:g}",
+        items="images",
+        channels_last=True,
+        progress=progress,
+    )
+    fit(
+        model,
+        train_dl,
+        train_step=_weighted_loss(torch.from_numpy(weights).to(dev)),
+        validate=_validation(val_dl, dev, len(weights)),
+        make_optimizer=lambda params: torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay),
+        make_scheduler=lambda opt, total: torch.optim.lr_scheduler.LambdaLR(opt, poly_lambda(total, poly_power)),
+        options=options,
+        files=FitFiles(state_dir, checkpoint, history_csv, summary_json),
+        fingerprint=fingerprint,
+        make_checkpoint=ckpt_contents,
+        make_summary=summary,
+        device=dev,
+        augmentation=Augmentation(lambda: augment_state(train_ds), lambda s: set_augment_state(train_ds, s)),
+    )
     return Path(checkpoint)
-
-
-def load_checkpoint(path: Path, device: torch.device | str = "cpu") -> tuple[torch.nn.Module, dict]:
-    """Model (eval mode: BN running statistics, no dropout; on ``device``) and metadata of a :func:`train` checkpoint."""
-    try:
-        ckpt = torch.load(path, map_location=device, weights_only=False)
-    except FileNotFoundError:
-        raise FileNotFoundError(f"{path}: no trained segmentation checkpoint; run the training stage first") from None
-    model = models.get(ckpt["model_name"])(**ckpt["model_kwargs"])
-    model.load_state_dict(ckpt["state_dict"])
-    device = torch.device(device)
-    model = model.to(device)
-    if device.type == "cuda":
-        model = model.to(memory_format=torch.channels_last)
-    return model.eval(), ckpt
-
-
-def predict_logits(model: torch.nn.Module, x: torch.Tensor, device: torch.device,
-                   out_sizes: Sequence[tuple[int, int]] | None = None) -> list[torch.Tensor] | torch.Tensor:
-    """Float32 logits of an image batch; with ``out_sizes``, one (C, h, w) tensor per image, bilinearly resized."""
-    with torch.no_grad(), autocast(device):
-        logits = model(to_device(x, device))
-    logits = logits.float()
-    if out_sizes is None:
-        return logits
-    return [F.interpolate(logits[j:j + 1], size=tuple(s), mode="bilinear", align_corners=False)[0]
-            for j, s in enumerate(out_sizes)]

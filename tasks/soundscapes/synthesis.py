@@ -1,4 +1,4 @@
-"""Image -> soundscape synthesis with Scaper (spec: workflows.md section 1, "Soundscape synthesis").
+"""Image -> soundscape synthesis with Scaper (Salamon et al., 2017; docs/methods.md#scaper).
 
 The classes found by the segmentation model in an image choose the sounds of its soundscapes:
 
@@ -25,7 +25,8 @@ import math
 import os
 import re
 import warnings
-from collections.abc import Iterator, Mapping as AbcMapping, Sequence
+from collections.abc import Iterator, Sequence
+from collections.abc import Mapping as AbcMapping
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +37,7 @@ import yaml
 
 from soundflow.io import atomic_path
 from tasks.soundscapes.library import LIBRARY_LABELS, library_labels
+from tasks.soundscapes.params import SoundscapeParams
 
 __all__ = [
     "CITYSCAPES_CLASSES",
@@ -74,7 +76,7 @@ CITYSCAPES_CLASSES: tuple[str, ...] = (
 )  # the 19 Cityscapes trainIds, in trainId order
 
 _ROLES = ("foreground", "background")
-# Scaper warnings that are the expected path with the spec's settings, not problems: a background
+# Scaper warnings that are the expected path with the default settings, not problems: a background
 # at ref_db -3 LUFS with events 3-5 dB above it peaks around +15..+25 dBFS before peak normalisation,
 # so the mix always "clips" and the normalisation factor is often below Scaper's 0.05 alarm level.
 # Normalisation scales every source alike (SNRs are kept) and the wav is 32-bit PCM, so nothing is
@@ -91,134 +93,12 @@ _EXPECTED_WARNINGS = (
 # --------------------------------------------------------------------------- #
 
 
-# Upper bounds, far above the spec's values, so that a typo is refused before Scaper allocates it.
-MAX_DURATION = 600.0  # seconds of one soundscape or event (spec: 30 s soundscapes, 12-16 s events)
-MAX_EVENTS = 1000  # foreground events per soundscape (spec: 4-7)
-MAX_SOUNDSCAPES_PER_IMAGE = 1000  # spec: 3
-MAX_SAMPLE_RATE = 192_000  # Hz: the highest rate of studio audio hardware
-
-
-def _pair(name: str, value: Any, *, ordered: bool = True, positive: bool = False) -> tuple[float, float]:
-    try:
-        a, b = (float(v) for v in value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a pair of numbers, got {value!r}") from None
-    if not (math.isfinite(a) and math.isfinite(b)):
-        raise ValueError(f"{name} must be finite, got {value!r}")
-    if ordered and a > b:
-        raise ValueError(f"{name} must satisfy lo <= hi, got {value!r}")
-    if positive and a <= 0:
-        raise ValueError(f"{name} must be positive, got {value!r}")
-    return a, b
-
-
-def _is_int(v: object) -> bool:
-    return isinstance(v, (int, np.integer)) and not isinstance(v, bool)
-
-
-@dataclasses.dataclass(frozen=True)
-class SoundscapeParams:
-    """Soundscape parameters; every default is the spec's value (workflows.md section 1).
-
-    Distributions are Scaper's: ``bg_source_time`` is (mean, sd) of a normal, ``event_time`` (mean,
-    sd) of a normal truncated to [0, duration], the ``(lo, hi)`` pairs are uniform.
-    """
-
-    duration: float = 30.0  # seconds per soundscape
-    ref_db: float = -3.0  # background loudness (LUFS)
-    bg_source_time: tuple[float, float] = (20.0, 8.0)  # normal(mean, sd), clipped to the background clip
-    n_events: tuple[int, int] = (4, 7)  # uniform integer, inclusive
-    event_time: tuple[float, float] = (20.0, 9.0)  # normal(mean, sd) truncated to [0, duration]
-    source_time: float = 0.0  # seconds into the foreground clip
-    event_duration: tuple[float, float] = (12.0, 16.0)  # uniform; capped by Scaper at the source length
-    snr: tuple[float, float] = (3.0, 5.0)  # dB over the background, uniform
-    pitch_shift: bool = False
-    pitch_shift_range: tuple[float, float] = (-0.2, 0.2)  # semitones, used when pitch_shift is on
-    time_stretch: bool = False
-    time_stretch_range: tuple[float, float] = (0.5, 1.0)  # factor, used when time_stretch is on
-    reverb: float | None = 0.1  # Scaper reverb 0..1, None = off
-    peak_normalization: bool = True
-    soundscapes_per_image: int = 3
-    min_pixel_fraction: float = 0.0  # a class is present if fraction > 0 and >= this
-    sample_rate: int | None = None  # None = the library's sample rate
-    seed: int = 0
-
-    def __post_init__(self) -> None:
-        def set_(name: str, value: Any) -> None:
-            object.__setattr__(self, name, value)
-
-        try:
-            duration = float(self.duration)
-        except (TypeError, ValueError):
-            raise ValueError(f"duration must be a number of seconds, got {self.duration!r}") from None
-        if not (math.isfinite(duration) and 0 < duration <= MAX_DURATION):
-            raise ValueError(f"duration must be a number of seconds in (0, {MAX_DURATION:g}], got {self.duration!r}")
-        set_("duration", duration)
-        if not (isinstance(self.ref_db, (int, float)) and math.isfinite(self.ref_db)):
-            raise ValueError(f"ref_db must be a finite number, got {self.ref_db!r}")
-        set_("ref_db", float(self.ref_db))
-        mean, sd = _pair("bg_source_time", self.bg_source_time, ordered=False)
-        if sd < 0:
-            raise ValueError(f"bg_source_time standard deviation must be >= 0, got {self.bg_source_time!r}")
-        set_("bg_source_time", (mean, sd))
-        try:
-            lo, hi = self.n_events
-        except (TypeError, ValueError):
-            raise ValueError(f"n_events must be a pair (lo, hi) of integers, got {self.n_events!r}") from None
-        if not (_is_int(lo) and _is_int(hi) and 0 <= lo <= hi <= MAX_EVENTS):
-            raise ValueError(f"n_events must be integers with 0 <= lo <= hi <= {MAX_EVENTS}, got {self.n_events!r}")
-        set_("n_events", (int(lo), int(hi)))
-        mean, sd = _pair("event_time", self.event_time, ordered=False)
-        if sd < 0:
-            raise ValueError(f"event_time standard deviation must be >= 0, got {self.event_time!r}")
-        set_("event_time", (mean, sd))
-        st = self.source_time
-        if not (isinstance(st, (int, float)) and math.isfinite(st) and st >= 0):
-            raise ValueError(f"source_time must be a number of seconds >= 0, got {self.source_time!r}")
-        set_("source_time", float(self.source_time))
-        set_("event_duration", _pair("event_duration", self.event_duration, positive=True))
-        if self.event_duration[1] > MAX_DURATION:
-            raise ValueError(f"event_duration must not exceed {MAX_DURATION:g} s, got {self.event_duration!r}")
-        set_("snr", _pair("snr", self.snr))
-        set_("pitch_shift_range", _pair("pitch_shift_range", self.pitch_shift_range))
-        set_("time_stretch_range", _pair("time_stretch_range", self.time_stretch_range, positive=True))
-        for flag in ("pitch_shift", "time_stretch", "peak_normalization"):
-            if not isinstance(getattr(self, flag), bool):
-                raise ValueError(f"{flag} must be true or false, got {getattr(self, flag)!r}")
-        if self.reverb is not None:
-            if not (isinstance(self.reverb, (int, float)) and 0.0 <= self.reverb <= 1.0):
-                raise ValueError(f"reverb must be None or a number in [0, 1], got {self.reverb!r}")
-            set_("reverb", float(self.reverb))
-        if not _is_int(self.soundscapes_per_image) or not 1 <= self.soundscapes_per_image <= MAX_SOUNDSCAPES_PER_IMAGE:
-            raise ValueError(f"soundscapes_per_image must be an integer in [1, {MAX_SOUNDSCAPES_PER_IMAGE}], "
-                             f"got {self.soundscapes_per_image!r}")
-        if not (isinstance(self.min_pixel_fraction, (int, float)) and 0.0 <= self.min_pixel_fraction <= 1.0):
-            raise ValueError(f"min_pixel_fraction must be a number in [0, 1], got {self.min_pixel_fraction!r}")
-        set_("min_pixel_fraction", float(self.min_pixel_fraction))
-        rate = self.sample_rate
-        if rate is not None and (not _is_int(rate) or not 8000 <= rate <= MAX_SAMPLE_RATE):
-            raise ValueError(f"sample_rate must be None or an integer in [8000, {MAX_SAMPLE_RATE}] Hz, "
-                             f"got {self.sample_rate!r}")
-        if not _is_int(self.seed) or self.seed < 0:
-            raise ValueError(f"seed must be a non-negative integer, got {self.seed!r}")
-
-    @classmethod
-    def from_dict(cls, values: AbcMapping[str, Any]) -> "SoundscapeParams":
-        """Build from a config mapping (e.g. a params.yaml section); lists become tuples.
-
-        Raises:
-            ValueError: on unknown keys (naming them) or invalid values.
-        """
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - names)
-        if unknown:
-            raise ValueError(f"unknown soundscape parameters {unknown}; expected some of {sorted(names)}")
-        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()})
+# SoundscapeParams (the ``soundscapes.synthesis`` section) lives in tasks.soundscapes.params.
 
 
 def seed_for(seed: int, image_stem: str, n: int) -> int:
     """Scaper seed of soundscape ``n`` of an image: a stable 32-bit hash of (seed, stem, n)."""
-    digest = hashlib.sha256(f"{int(seed)}\0{image_stem}\0{int(n)}".encode("utf-8")).digest()
+    digest = hashlib.sha256(f"{int(seed)}\0{image_stem}\0{int(n)}".encode()).digest()
     return int.from_bytes(digest[:4], "little")
 
 
@@ -266,9 +146,7 @@ def _construct_unique_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, 
     for key_node, _ in node.value:
         key = loader.construct_object(key_node, deep=deep)
         if key in seen:
-            raise yaml.constructor.ConstructorError(
-                None, None, f"duplicate entry {key!r}", key_node.start_mark
-            )
+            raise yaml.constructor.ConstructorError(None, None, f"duplicate entry {key!r}", key_node.start_mark)
         seen.add(key)
     return yaml.SafeLoader.construct_mapping(loader, node, deep=deep)
 
@@ -446,8 +324,7 @@ def choose_labels(
             silent.append(c)
     if background is None and not foreground:
         notes.append(
-            f"No present class maps to a sound in the library (present: {', '.join(present)}): "
-            "no soundscape generated."
+            f"No present class maps to a sound in the library (present: {', '.join(present)}): no soundscape generated."
         )
         return None, [], notes
     if silent:
@@ -529,9 +406,7 @@ def _stale_outputs(out_dir: Path, stem: str, keep: set[str]) -> list[Path]:
 
 def _write_note(path: Path, stem: str, notes: list[str], fractions: AbcMapping[str, float]) -> None:
     present = ", ".join(f"{c} {f:.4f}" for c, f in sorted(fractions.items(), key=lambda kv: -kv[1]) if f > 0)
-    text = "\n".join(
-        [f"No soundscape for image {stem!r}.", *notes, f"Class pixel fractions: {present or 'none'}.", ""]
-    )
+    text = "\n".join([f"No soundscape for image {stem!r}.", *notes, f"Class pixel fractions: {present or 'none'}.", ""])
     with atomic_path(path) as tmp:
         tmp.write_text(text, encoding="utf-8")
 
@@ -548,9 +423,53 @@ def _generate_one(
     bg_source_time: tuple | None,
 ) -> tuple[Path, int, int]:
     """Generate soundscape ``n``; returns (wav path, number of events, number of events shortened)."""
+    seed = seed_for(params.seed, stem, n)
+    sc, n_events = _scaper_for(seed, background, foreground, library, params, sr, bg_source_time)
+    name = f"{stem}_soundscape_{n}"
+    final = {ext: out_dir / f"{name}.{ext}" for ext in ("wav", "jams", "txt")}
+    # Scaper writes the wav itself (soundfile needs a .wav suffix): give it a hidden temporary name.
+    tmp_wav = out_dir / f".{name}.tmp-{os.getpid()}.wav"
+    try:
+        jam, events = _run_scaper(sc, tmp_wav, params)
+        _fix_length(tmp_wav, int(params.duration * sr))
+        ann = jam.annotations.search(namespace="scaper")[0]
+        shortened = _events_shortened_to_source(ann, params)
+        _record_final_paths(ann, final)
+        ann.sandbox.soundflow = {
+            "image": stem,
+            "soundscape": n,
+            "seed": seed,
+            "background": background,
+            "foreground_labels": list(foreground),
+            "events_shortened_to_source": shortened,
+        }
+        jam.file_metadata.title = name
+        with atomic_path(final["txt"]) as tmp:
+            tmp.write_text("".join(f"{on:.6f}\t{off:.6f}\t{label}\n" for on, off, label in events), encoding="utf-8")
+        with atomic_path(final["jams"]) as tmp:
+            jam.save(str(tmp), fmt="jams")
+        os.replace(tmp_wav, final["wav"])  # last: a wav is only ever there with its jams and txt
+    finally:
+        tmp_wav.unlink(missing_ok=True)
+    return final["wav"], n_events, shortened
+
+
+def _scaper_for(
+    seed: int,
+    background: str | None,
+    foreground: list[str],
+    library: Path,
+    params: SoundscapeParams,
+    sr: int,
+    bg_source_time: tuple | None,
+) -> tuple[Any, int]:
+    """A Scaper soundscape specification: the background and the foreground events (Scaper, number of events).
+
+    The number of events is drawn from ``seed`` first; Scaper then draws everything else (files,
+    times, durations, SNRs) from the same RandomState, so the seed fixes the whole soundscape.
+    """
     import scaper  # imported lazily: it pulls in sox bindings and is only needed here
 
-    seed = seed_for(params.seed, stem, n)
     rs = np.random.RandomState(seed)
     n_events = int(rs.randint(params.n_events[0], params.n_events[1] + 1)) if foreground else 0
     sc = scaper.Scaper(params.duration, str(library / "foreground"), str(library / "background"), random_state=rs)
@@ -569,67 +488,66 @@ def _generate_one(
             pitch_shift=("uniform", *params.pitch_shift_range) if params.pitch_shift else None,
             time_stretch=("uniform", *params.time_stretch_range) if params.time_stretch else None,
         )
+    return sc, n_events
 
-    name = f"{stem}_soundscape_{n}"
-    final = {ext: out_dir / f"{name}.{ext}" for ext in ("wav", "jams", "txt")}
-    # Scaper writes the wav itself (soundfile needs a .wav suffix): give it a hidden temporary name.
-    tmp_wav = out_dir / f".{name}.tmp-{os.getpid()}.wav"
-    try:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            _, jam, events, _ = sc.generate(
-                audio_path=str(tmp_wav),
-                jams_path=None,  # written below, once its recorded paths are the final ones
-                allow_repeated_label=True,
-                allow_repeated_source=True,
-                reverb=params.reverb,
-                fix_clipping=True,
-                peak_normalization=params.peak_normalization,
-                disable_sox_warnings=True,
-                txt_path=None,  # written below from the annotation, with the same format
-                disable_instantiation_warnings=True,
-            )
-        for w in caught:
-            if not any(str(w.message).startswith(m) for m in _EXPECTED_WARNINGS):
-                warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
-        # Guard the spec's "exactly `duration` seconds" against any length change in sox's reverb.
-        want = int(params.duration * sr)
-        info = sf.info(str(tmp_wav))
-        if info.frames != want:
-            audio, file_sr = sf.read(str(tmp_wav), always_2d=True, dtype="float64")
-            audio = np.pad(audio[:want], ((0, max(0, want - audio.shape[0])), (0, 0)))
-            sf.write(str(tmp_wav), audio, file_sr, subtype="PCM_32", format="WAV")
-        ann = jam.annotations.search(namespace="scaper")[0]
-        # Scaper caps an event at its source clip's length (silently: instantiation warnings are off).
-        shortened = sum(
-            1
-            for obs in ann.data
-            if obs.value["role"] == "foreground"
-            and obs.value["event_duration"] < params.event_duration[0] - 1e-6
-            and abs(obs.value["event_duration"] - sf.info(obs.value["source_file"]).duration) < 1e-6
+
+def _run_scaper(sc: Any, wav: Path, params: SoundscapeParams) -> tuple[Any, list]:
+    """Write the soundscape's audio to ``wav``; returns (JAMS annotation, foreground event list).
+
+    Scaper's warnings that are expected with these settings (``_EXPECTED_WARNINGS``) are dropped, any
+    other is passed on.
+    """
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        _, jam, events, _ = sc.generate(
+            audio_path=str(wav),
+            jams_path=None,  # written by the caller, once its recorded paths are the final ones
+            allow_repeated_label=True,
+            allow_repeated_source=True,
+            reverb=params.reverb,
+            fix_clipping=True,
+            peak_normalization=params.peak_normalization,
+            disable_sox_warnings=True,
+            txt_path=None,  # written by the caller from the annotation, with the same format
+            disable_instantiation_warnings=True,
         )
-        ann.sandbox.scaper.audio_path = str(final["wav"])
-        ann.sandbox.scaper.soundscape_audio_path = str(final["wav"])
-        ann.sandbox.scaper.jams_path = str(final["jams"])
-        ann.sandbox.scaper.txt_path = str(final["txt"])
-        ann.sandbox.scaper.txt_sep = "\t"
-        ann.sandbox.soundflow = {
-            "image": stem,
-            "soundscape": n,
-            "seed": seed,
-            "background": background,
-            "foreground_labels": list(foreground),
-            "events_shortened_to_source": shortened,
-        }
-        jam.file_metadata.title = name
-        with atomic_path(final["txt"]) as tmp:
-            tmp.write_text("".join(f"{on:.6f}\t{off:.6f}\t{label}\n" for on, off, label in events), encoding="utf-8")
-        with atomic_path(final["jams"]) as tmp:
-            jam.save(str(tmp), fmt="jams")
-        os.replace(tmp_wav, final["wav"])  # last: a wav is only ever there with its jams and txt
-    finally:
-        tmp_wav.unlink(missing_ok=True)
-    return final["wav"], n_events, shortened
+    for w in caught:
+        if not any(str(w.message).startswith(m) for m in _EXPECTED_WARNINGS):
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    return jam, events
+
+
+def _fix_length(wav: Path, frames: int) -> None:
+    """Cut or zero-pad ``wav`` to ``frames`` samples: exactly `duration` seconds per soundscape, whatever
+    length change sox's reverb makes."""
+    info = sf.info(str(wav))
+    if info.frames != frames:
+        audio, file_sr = sf.read(str(wav), always_2d=True, dtype="float64")
+        audio = np.pad(audio[:frames], ((0, max(0, frames - audio.shape[0])), (0, 0)))
+        sf.write(str(wav), audio, file_sr, subtype="PCM_32", format="WAV")
+
+
+def _events_shortened_to_source(ann: Any, params: SoundscapeParams) -> int:
+    """Foreground events shorter than the drawn duration because their source clip is shorter.
+
+    Scaper caps an event at its source clip's length (silently: instantiation warnings are off).
+    """
+    return sum(
+        1
+        for obs in ann.data
+        if obs.value["role"] == "foreground"
+        and obs.value["event_duration"] < params.event_duration[0] - 1e-6
+        and abs(obs.value["event_duration"] - sf.info(obs.value["source_file"]).duration) < 1e-6
+    )
+
+
+def _record_final_paths(ann: Any, final: dict[str, Path]) -> None:
+    """Point the annotation at the final wav, jams and txt (Scaper recorded the temporary wav)."""
+    ann.sandbox.scaper.audio_path = str(final["wav"])
+    ann.sandbox.scaper.soundscape_audio_path = str(final["wav"])
+    ann.sandbox.scaper.jams_path = str(final["jams"])
+    ann.sandbox.scaper.txt_path = str(final["txt"])
+    ann.sandbox.scaper.txt_sep = "\t"
 
 
 def synthesize_image(

@@ -26,7 +26,7 @@ sys.path.insert(0, {root!r})
 from soundflow import env
 env.configure(Path({work!r}))
 import pandas as pd
-from flows.features import dask_task_runner, extract_shards
+from tasks.features.dask_shards import dask_task_runner, extract_shards
 from tasks.features.representations import make_representation
 from tasks.features.store import finish_store, plan_store
 
@@ -60,11 +60,15 @@ def _run(tmp_path: Path, env_extra: dict[str, str]) -> list[str | None]:
     csv = _table(tmp_path)
     script = tmp_path / "run_flow.py"
     report = tmp_path / "workers.json"
-    script.write_text(SCRIPT.format(root=str(ROOT), work=str(tmp_path), table=str(csv), out=str(tmp_path / "store"),
-                                    report=str(report)))
+    script.write_text(
+        SCRIPT.format(
+            root=str(ROOT), work=str(tmp_path), table=str(csv), out=str(tmp_path / "store"), report=str(report)
+        )
+    )
     env = {**os.environ, **env_extra}
-    done = subprocess.run([sys.executable, str(script)], cwd=tmp_path, env=env, capture_output=True, text=True,
-                          timeout=300)
+    done = subprocess.run(
+        [sys.executable, str(script)], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300
+    )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     return json.loads(report.read_text())
 
@@ -74,8 +78,9 @@ def _check_store(tmp_path: Path) -> None:
     from tasks.features.store import extract_features, open_store
 
     rep = make_representation("logmel_pann")
-    local = extract_features(pd.read_csv(tmp_path / "table.csv"), tmp_path / "local", rep, shard_size=3,
-                             max_bad_fraction=0.5, progress=False)
+    local = extract_features(
+        pd.read_csv(tmp_path / "table.csv"), tmp_path / "local", rep, shard_size=3, max_bad_fraction=0.5, progress=False
+    )
     with open_store(tmp_path / "store", rep) as dask_store, open_store(local, rep) as ref:
         assert len(dask_store) == len(ref) == 7
         for i in range(7):

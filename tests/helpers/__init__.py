@@ -1,0 +1,8 @@
+"""Utilities shared by several test modules (conftest.py keeps only fixtures and hooks).
+
+- ``paths``: the checkout (``ROOT``) and the shared real recordings (``SHARED``, ``ESC10``);
+- ``audio``: a sine-tone wav writer and tables of noise clips for feature stores;
+- ``commands``: running soundflow/DVC in a scratch project and reading which stages ran;
+- ``corpus_server``: a local HTTP server standing in for the corpora's hosts, and tiny archives;
+- ``resume``: killing a training run between epochs.
+"""

@@ -5,8 +5,13 @@ import models
 
 
 def _expected_params(n_classes: int, width: int, dense: int, flat: int) -> int:
-    convs = [(1, width, 7), (width, 2 * width, 5), (2 * width, 4 * width, 3), (4 * width, 8 * width, 3),
-             (8 * width, 16 * width, 3)]
+    convs = [
+        (1, width, 7),
+        (width, 2 * width, 5),
+        (2 * width, 4 * width, 3),
+        (4 * width, 8 * width, 3),
+        (8 * width, 16 * width, 3),
+    ]
     n = sum(ci * co * k * k + 2 * co for ci, co, k in convs)  # bias-free convs + BN scale/shift
     n += flat * dense + 2 * dense + dense * dense + 2 * dense  # bias-free dense layers + BN
     return n + dense * n_classes + n_classes

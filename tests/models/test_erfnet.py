@@ -4,12 +4,12 @@ import torch.nn.functional as F
 
 import models
 
-
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _expected_params(num_classes: int) -> int:
     """Parameter count from the architecture description (every conv with a bias, BN scale + shift)."""
+
     def down(ci: int, co: int) -> int:
         return (co - ci) * ci * 9 + (co - ci) + 2 * co
 

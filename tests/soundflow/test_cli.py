@@ -6,12 +6,22 @@ import pytest
 from soundflow import cli
 
 
-def test_datasets_lists_the_registry(root: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_datasets_lists_the_registry(
+    root: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.chdir(root)
     assert cli.main(["datasets"]) == 0
     out = capsys.readouterr().out
-    for name in ("esc50", "urbansound8k", "sonyc_ust", "tau2020_mobile", "cityscapes", "ave", "soundnet_flickr",
-                 "audioset_instruments"):
+    for name in (
+        "esc50",
+        "urbansound8k",
+        "sonyc_ust",
+        "tau2020_mobile",
+        "cityscapes",
+        "ave",
+        "soundnet_flickr",
+        "audioset_instruments",
+    ):
         assert name in out
     assert "(login)" in out.split("cityscapes", 1)[1].splitlines()[0]
 
@@ -21,8 +31,9 @@ def test_dvc_yaml_check_passes_on_the_committed_file(root: Path, monkeypatch: py
     assert cli.main(["dvc-yaml", "--check"]) == 0
 
 
-def test_bad_params_exit_2_naming_the_key(tmp_path: Path, root: Path, monkeypatch: pytest.MonkeyPatch,
-                                          capsys: pytest.CaptureFixture[str]) -> None:
+def test_bad_params_exit_2_naming_the_key(
+    tmp_path: Path, root: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     text = (root / "params.yaml").read_text().replace("    epochs: 12", "    epochs: -1", 1)
     (tmp_path / "params.yaml").write_text(text)
     (tmp_path / "dvc.yaml").write_text((root / "dvc.yaml").read_text())
@@ -31,8 +42,9 @@ def test_bad_params_exit_2_naming_the_key(tmp_path: Path, root: Path, monkeypatc
     assert "aed.train.epochs" in capsys.readouterr().err
 
 
-def test_features_builds_a_store_of_any_folder(tmp_path: Path, root: Path, monkeypatch: pytest.MonkeyPatch,
-                                                capsys: pytest.CaptureFixture[str]) -> None:
+def test_features_builds_a_store_of_any_folder(
+    tmp_path: Path, root: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     import numpy as np
     import pandas as pd
     import soundfile as sf
@@ -55,8 +67,19 @@ def test_features_builds_a_store_of_any_folder(tmp_path: Path, root: Path, monke
     pd.DataFrame(rows).to_csv(tmp_path / "esc" / "meta.csv", index=False)
     monkeypatch.chdir(project)
     out = tmp_path / "store"
-    args = ["features", "logmel_t2a", str(tmp_path / "esc"), "--layout", "esc50", "--out", str(out),
-            "--max-bad-fraction", "0.5", "--device", "cpu"]
+    args = [
+        "features",
+        "logmel_t2a",
+        str(tmp_path / "esc"),
+        "--layout",
+        "esc50",
+        "--out",
+        str(out),
+        "--max-bad-fraction",
+        "0.5",
+        "--device",
+        "cpu",
+    ]
     assert cli.main(args) == 0
     assert "logmel_t2a: 3 input(s), 96 item(s), 1 skipped" in capsys.readouterr().out
     with open_store(out, make_representation("logmel_t2a")) as st:
@@ -66,12 +89,22 @@ def test_features_builds_a_store_of_any_folder(tmp_path: Path, root: Path, monke
 
 
 # Every command, with arguments it parses: those that write the workspace hold its lock while they run.
-WRITERS = {"run": ["run", "aed_train"], "repro": ["repro"], "stage": ["stage", "aed_train"],
-           "features": ["features", "frames", "src", "--out", "store"], "download": ["download", "esc50"],
-           "dvc-yaml": ["dvc-yaml"]}
-READERS = {"list": ["list"], "params": ["params"], "predict": ["predict", "clip.wav"],
-           "segment": ["segment", "--test-images", "images"], "datasets": ["datasets"],
-           "dvc-yaml --check": ["dvc-yaml", "--check"]}
+WRITERS = {
+    "run": ["run", "aed_train"],
+    "repro": ["repro"],
+    "stage": ["stage", "aed_train"],
+    "features": ["features", "frames", "src", "--out", "store"],
+    "download": ["download", "esc50"],
+    "dvc-yaml": ["dvc-yaml"],
+}
+READERS = {
+    "list": ["list"],
+    "params": ["params"],
+    "predict": ["predict", "clip.wav"],
+    "segment": ["segment", "--test-images", "images"],
+    "datasets": ["datasets"],
+    "dvc-yaml --check": ["dvc-yaml", "--check"],
+}
 
 
 @pytest.fixture
@@ -122,8 +155,9 @@ def test_writing_commands_hold_the_lock_while_they_run(bodies: list[dict | None]
 
 
 @pytest.mark.parametrize("argv", READERS.values(), ids=READERS.keys())
-def test_reading_commands_do_not_lock_and_run_beside_a_holder(lock_project: Path, bodies: list[dict | None],
-                                                              argv: list[str]) -> None:
+def test_reading_commands_do_not_lock_and_run_beside_a_holder(
+    lock_project: Path, bodies: list[dict | None], argv: list[str]
+) -> None:
     from soundflow import workspace_lock
 
     assert cli.main(argv) == 0 and bodies == [None]
@@ -136,7 +170,8 @@ def test_reading_commands_do_not_lock_and_run_beside_a_holder(lock_project: Path
 
 @pytest.mark.parametrize("argv", WRITERS.values(), ids=WRITERS.keys())
 def test_writing_commands_are_refused_before_any_work_beside_a_holder(
-        lock_project: Path, bodies: list[dict | None], argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    lock_project: Path, bodies: list[dict | None], argv: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
     from soundflow import workspace_lock
 
     lease = workspace_lock.acquire(lock_project, "soundflow run aed_train")
@@ -149,8 +184,9 @@ def test_writing_commands_are_refused_before_any_work_beside_a_holder(
     assert "\n" not in err and f"in use by pid {os.getpid()} (soundflow run aed_train, since " in err
 
 
-def test_a_diverged_stage_fails_with_one_line(tmp_path: Path, root: Path, monkeypatch: pytest.MonkeyPatch,
-                                              capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_diverged_stage_fails_with_one_line(
+    tmp_path: Path, root: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     from soundflow import runner
     from soundflow.training_state import TrainingDiverged
 
@@ -166,8 +202,9 @@ def test_a_diverged_stage_fails_with_one_line(tmp_path: Path, root: Path, monkey
     assert err.count("\n") == 0 and "stage aed_train failed" in err and "diverged at epoch 3" in err
 
 
-def test_stage_refuses_a_dvc_yaml_older_than_its_code(tmp_path: Path, root: Path, monkeypatch: pytest.MonkeyPatch,
-                                                      capsys: pytest.CaptureFixture[str]) -> None:
+def test_stage_refuses_a_dvc_yaml_older_than_its_code(
+    tmp_path: Path, root: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     from soundflow import runner
 
     ran: list[str] = []

@@ -43,15 +43,24 @@ PACKAGE = {
 def test_closure_follows_every_kind_of_import(tmp_path: Path) -> None:
     _write(tmp_path, PACKAGE)
     assert import_closure([("synth_app.main", ())], tmp_path) == [
-        "synth_app/__init__.py", "synth_app/deep/__init__.py", "synth_app/deep/leaf.py", "synth_app/helpers.py",
-        "synth_app/lazy.py", "synth_app/main.py", "synth_app/util.py",
+        "synth_app/__init__.py",
+        "synth_app/deep/__init__.py",
+        "synth_app/deep/leaf.py",
+        "synth_app/helpers.py",
+        "synth_app/lazy.py",
+        "synth_app/main.py",
+        "synth_app/util.py",
     ]  # not unused.py (it imports main, main does not import it), not synth_other, nothing outside tmp_path
 
 
 def test_closure_of_a_submodule_includes_its_packages(tmp_path: Path) -> None:
     _write(tmp_path, PACKAGE)
     assert import_closure([("synth_app.deep", ("leaf",))], tmp_path) == [
-        "synth_app/__init__.py", "synth_app/deep/__init__.py", "synth_app/deep/leaf.py", "synth_app/util.py"]
+        "synth_app/__init__.py",
+        "synth_app/deep/__init__.py",
+        "synth_app/deep/leaf.py",
+        "synth_app/util.py",
+    ]
     assert import_closure([("json", ()), ("synth_missing", ("x",))], tmp_path) == []
 
 
@@ -102,7 +111,11 @@ def table(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
 def test_stage_code_follows_helpers_and_module_level_names(table) -> None:
     # the table module is not a dependency, but what its run() reaches is: the helper's lazy import and `util`
     assert code_closure(table.run, table_module="synth_table") == (
-        "synth_app/__init__.py", "synth_app/deep/__init__.py", "synth_app/deep/leaf.py", "synth_app/util.py")
+        "synth_app/__init__.py",
+        "synth_app/deep/__init__.py",
+        "synth_app/deep/leaf.py",
+        "synth_app/util.py",
+    )
 
 
 def test_a_task_module_is_its_own_dependency(table) -> None:

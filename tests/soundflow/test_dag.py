@@ -28,7 +28,9 @@ def test_dvcs_graph_equals_ours(root: Path) -> None:
 
 def test_persistent_outs_reach_dvc(root: Path) -> None:
     with dvc_state.open_repo(root) as repo:
-        dvcs = {(s.name, o.def_path) for s in repo.index.stages if getattr(s, "name", None) for o in s.outs if o.persist}
+        dvcs = {
+            (s.name, o.def_path) for s in repo.index.stages if getattr(s, "name", None) for o in s.outs if o.persist
+        }
     ours = {(s.name, o) for s in STAGES for o in s.persist}
     assert dvcs == ours and ("datasets", "data/datasets") in ours
 
@@ -54,8 +56,9 @@ def _imported_files(root: Path, modules: list[str]) -> set[str]:
     finder = ModuleFinder(path=[str(root)])  # only the repository: the standard library and packages stay out
     for module in modules:
         finder.import_hook(module)
-    return {Path(m.__file__).resolve().relative_to(root.resolve()).as_posix()
-            for m in finder.modules.values() if m.__file__}
+    return {
+        Path(m.__file__).resolve().relative_to(root.resolve()).as_posix() for m in finder.modules.values() if m.__file__
+    }
 
 
 def _dvc_yaml_code_deps(root: Path) -> dict[str, list[str]]:
@@ -76,14 +79,17 @@ def test_code_deps_are_closed_under_imports(root: Path) -> None:
         assert table not in files or table in imported, f"{name}: lists {table}, which none of its code imports"
 
 
-@pytest.mark.parametrize(("stage", "files"), [
-    ("seg_train", ["tasks/segmentation/cityscapes.py"]),  # ERFNet's augmentation
-    ("aed_evaluate", ["tasks/aed/train.py", "models/aed_cnn.py"]),
-    ("seg_evaluate", ["tasks/segmentation/train.py", "models/erfnet.py"]),
-    ("seg_predict", ["tasks/segmentation/train.py", "models/erfnet.py"]),
-    ("street_scenes", ["tasks/segmentation/cityscapes.py"]),  # the generator draws with Cityscapes' colours
-    ("soundscapes", ["tasks/soundscapes/library.py"]),
-])
+@pytest.mark.parametrize(
+    ("stage", "files"),
+    [
+        ("seg_train", ["tasks/segmentation/cityscapes.py"]),  # ERFNet's augmentation
+        ("aed_evaluate", ["tasks/aed/inference.py", "models/aed_cnn.py"]),  # the checkpoint loader, not training
+        ("seg_evaluate", ["tasks/segmentation/inference.py", "models/erfnet.py"]),
+        ("seg_predict", ["tasks/segmentation/inference.py", "models/erfnet.py"]),
+        ("street_scenes", ["tasks/segmentation/cityscapes.py"]),  # the generator draws with Cityscapes' colours
+        ("soundscapes", ["tasks/soundscapes/library.py"]),
+    ],
+)
 def test_code_the_stage_runs_is_a_dependency(root: Path, stage: str, files: list[str]) -> None:
     deps = _dvc_yaml_code_deps(root)[stage]
     assert set(files) <= set(deps), f"{stage}: {sorted(set(files) - set(deps))} missing from its deps in dvc.yaml"
@@ -92,7 +98,12 @@ def test_code_the_stage_runs_is_a_dependency(root: Path, stage: str, files: list
 def test_topological_order_and_downstream(root: Path) -> None:
     raw = read_params_yaml(root / "params.yaml")
     order = dag.topological_order(raw)
-    assert order.index("urban_synth") < order.index("aed_features") < order.index("aed_train") < order.index("aed_evaluate")
+    assert (
+        order.index("urban_synth")
+        < order.index("aed_features")
+        < order.index("aed_train")
+        < order.index("aed_evaluate")
+    )
     assert dag.topological_order(raw, ["aed_train"]) == ["urban_synth", "aed_features", "aed_train"]
     assert dag.downstream(raw, "aed_train") == ["aed_evaluate"]
     # a real dataset instead of the generated one cuts the generator out of the AED branch

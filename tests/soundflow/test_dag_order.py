@@ -60,23 +60,30 @@ def test_upstream_uses_dvcs_path_rule(use_stages) -> None:
 
 
 def test_upstream_reads_metrics_and_plots_as_outputs(use_stages) -> None:
-    use_stages(stage("train", outs=("m.pt",), metrics=("r/train.json",), plots=("r/curve.png",)),
-               stage("summary", deps=("r/train.json", "r/curve.png")))
+    use_stages(
+        stage("train", outs=("m.pt",), metrics=("r/train.json",), plots=("r/curve.png",)),
+        stage("summary", deps=("r/train.json", "r/curve.png")),
+    )
     assert dag.upstream({}) == {"train": [], "summary": ["train"]}
 
 
 def test_a_dependency_containing_an_output_is_an_edge(use_stages) -> None:
     # reading a whole folder depends on every stage writing inside it
-    use_stages(stage("writer", outs=("data/x/part",)), stage("reader", deps=("data/x",)),
-               stage("sibling", deps=("data/xy",)))
+    use_stages(
+        stage("writer", outs=("data/x/part",)), stage("reader", deps=("data/x",)), stage("sibling", deps=("data/xy",))
+    )
     assert dag.upstream({}) == {"writer": [], "reader": ["writer"], "sibling": []}
 
 
 def test_only_a_trailing_slash_is_normalised_away(use_stages) -> None:
     # an absolute path outside the repository is not the repository's folder of the same name, and folder
     # names are compared whole (a sibling sharing a prefix or a last letter is not nested)
-    use_stages(stage("w", outs=("data/src", "data/stores/X", "data/raw ")), stage("abs", deps=("/data/src",)),
-               stage("sib", deps=("data/stores/Y",)), stage("raw", deps=("data/raw",)))
+    use_stages(
+        stage("w", outs=("data/src", "data/stores/X", "data/raw ")),
+        stage("abs", deps=("/data/src",)),
+        stage("sib", deps=("data/stores/Y",)),
+        stage("raw", deps=("data/raw",)),
+    )
     assert dag.upstream({}) == {"w": [], "abs": [], "sib": [], "raw": []}
 
 
@@ -99,8 +106,12 @@ def test_topological_order_of_targets_is_their_upstream_closure(use_stages) -> N
 
 
 def test_cycle_is_an_error_naming_a_stage_on_it(use_stages) -> None:
-    use_stages(stage("a", deps=("c.txt",), outs=("a.txt",)), stage("b", deps=("a.txt",), outs=("b.txt",)),
-               stage("c", deps=("b.txt",), outs=("c.txt",)), stage("free", outs=("f.txt",)))
+    use_stages(
+        stage("a", deps=("c.txt",), outs=("a.txt",)),
+        stage("b", deps=("a.txt",), outs=("b.txt",)),
+        stage("c", deps=("b.txt",), outs=("c.txt",)),
+        stage("free", outs=("f.txt",)),
+    )
     with pytest.raises(ValueError, match=r"cycle in the stage graph through '[abc]'"):
         dag.topological_order({})
     with pytest.raises(ValueError, match="cycle"):
@@ -124,8 +135,11 @@ def test_downstream_is_the_transitive_closure_in_declaration_order(use_stages) -
 
 
 def test_templated_dependencies_follow_params(use_stages) -> None:
-    use_stages(stage("gen", outs=("data/generated",)), stage("real", outs=("data/real",)),
-               stage("train", deps=("${train.root}/meta.csv",), outs=("model.pt",)))
+    use_stages(
+        stage("gen", outs=("data/generated",)),
+        stage("real", outs=("data/real",)),
+        stage("train", deps=("${train.root}/meta.csv",), outs=("model.pt",)),
+    )
     assert dag.upstream({"train": {"root": "data/generated"}})["train"] == ["gen"]
     assert dag.upstream({"train": {"root": "data/real"}})["train"] == ["real"]
     assert dag.downstream({"train": {"root": "data/real"}}, "gen") == []
@@ -140,18 +154,32 @@ def test_resolve_substitutes_every_key() -> None:
 
 
 def test_dvc_yaml_entries(use_stages) -> None:
-    train = stage("train", deps=("data/in",), outs=("model.pt", "state"), persist=("state",),
-                  metrics=("r/m.json",), plots=("r/c.png",))
+    train = stage(
+        "train",
+        deps=("data/in",),
+        outs=("model.pt", "state"),
+        persist=("state",),
+        metrics=("r/m.json",),
+        plots=("r/c.png",),
+    )
     source = stage("source", outs=("data/in",))
     use_stages(train, source)
     text = dag.render_dvc_yaml()
     assert text.startswith(dag.HEADER)
-    assert yaml.safe_load(text) == {"stages": {
-        "train": {"desc": "train", "cmd": train.cmd, "deps": ["data/in"], "params": [],
-                  "outs": ["model.pt", {"state": {"persist": True}}],
-                  "metrics": [{"r/m.json": {"cache": False}}], "plots": [{"r/c.png": {"cache": False}}]},
-        "source": {"desc": "source", "cmd": source.cmd, "params": [], "outs": ["data/in"]},  # no deps: no key
-    }}
+    assert yaml.safe_load(text) == {
+        "stages": {
+            "train": {
+                "desc": "train",
+                "cmd": train.cmd,
+                "deps": ["data/in"],
+                "params": [],
+                "outs": ["model.pt", {"state": {"persist": True}}],
+                "metrics": [{"r/m.json": {"cache": False}}],
+                "plots": [{"r/c.png": {"cache": False}}],
+            },
+            "source": {"desc": "source", "cmd": source.cmd, "params": [], "outs": ["data/in"]},  # no deps: no key
+        }
+    }
     assert list(yaml.safe_load(text)["stages"]) == ["train", "source"]  # declaration order, not sorted
 
 

@@ -13,7 +13,7 @@ from soundflow import cli, runner
 from soundflow.config import Params, ParamsError, parse_params, read_params_yaml, set_dotted
 from soundflow.params_check import check_data_locations, check_stage_inputs, generated_by
 from soundflow.stages import get_stage
-from tests.conftest import ESC10
+from tests.helpers.paths import ESC10
 
 
 @pytest.fixture(scope="module")
@@ -93,11 +93,16 @@ def test_audio_root_in_another_layout_is_refused(committed: dict, project: Path,
 
 def test_recognised_layouts_are_accepted(committed: dict, project: Path, tmp_path: Path) -> None:
     check_data_locations(_params(committed, aed__data__root=str(_urbansound8k(tmp_path / "us8k"))), project)
-    check_data_locations(_params(committed, aed__data__root=str(_esc50(tmp_path / "esc")), aed__data__format="esc50"),
-                         project)
+    check_data_locations(
+        _params(committed, aed__data__root=str(_esc50(tmp_path / "esc")), aed__data__format="esc50"), project
+    )
     city = _cityscapes(project / "data" / "raw" / "cityscapes")
-    check_data_locations(_params(committed, seg__data__root="data/raw/cityscapes",
-                                 seg__predict__images="data/raw/cityscapes/leftImg8bit/val"), project)
+    check_data_locations(
+        _params(
+            committed, seg__data__root="data/raw/cityscapes", seg__predict__images="data/raw/cityscapes/leftImg8bit/val"
+        ),
+        project,
+    )
     assert city.is_dir()
 
 
@@ -118,20 +123,30 @@ def test_cityscapes_root_without_its_layout_is_refused(committed: dict, project:
 def test_empty_image_folder_and_missing_library_and_mapping_are_refused(committed: dict, project: Path) -> None:
     (project / "photos").mkdir()
     (project / "photos" / "a.jpg").write_bytes(b"")
-    msg = _refusal(_params(committed, seg__predict__images="photos", soundscapes__library="sounds",
-                           soundscapes__mapping="configs/missing.yaml"), project)
+    msg = _refusal(
+        _params(
+            committed,
+            seg__predict__images="photos",
+            soundscapes__library="sounds",
+            soundscapes__mapping="configs/missing.yaml",
+        ),
+        project,
+    )
     assert "3 unusable data location(s)" in msg
     assert "seg.predict.images: 'photos' is not usable: no *.png image in it" in msg
     assert "soundscapes.library: 'sounds' does not exist" in msg and "foreground/<label>/*.wav" in msg
     assert "soundscapes.mapping: 'configs/missing.yaml' does not exist" in msg
 
 
-def test_a_stage_refuses_its_missing_generated_input_before_any_work(committed: dict, project: Path,
-                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_stage_refuses_its_missing_generated_input_before_any_work(
+    committed: dict, project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     params = _params(committed)
     check_data_locations(params, project)  # generated: `soundflow params` cannot check it before the first run
-    with pytest.raises(ParamsError, match="aed.data.root: 'data/generated/urban_synth' does not exist; it is made by "
-                                          "the urban_synth stage"):
+    with pytest.raises(
+        ParamsError,
+        match="aed.data.root: 'data/generated/urban_synth' does not exist; it is made by the urban_synth stage",
+    ):
         check_stage_inputs(params, project, get_stage("aed_features"))
     check_stage_inputs(params, project, get_stage("aed_train"))  # reads the chunk store, not the dataset folder
     _urbansound8k(project / "data" / "generated" / "urban_synth")
@@ -148,8 +163,9 @@ def test_a_stage_refuses_its_missing_generated_input_before_any_work(committed: 
         runner.execute("seg_class_weights", project, engine="dvc")
 
 
-def test_cli_params_refuses_a_missing_real_root(project: Path, monkeypatch: pytest.MonkeyPatch,
-                                                capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_params_refuses_a_missing_real_root(
+    project: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     text = (project / "params.yaml").read_text()
     old = "root: data/generated/urban_synth"
     assert old in text

@@ -54,19 +54,31 @@ def committed(root: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _stale(project: Path, env: dict[str, str]) -> set[str]:
-    out = subprocess.run([sys.executable, "-m", "dvc", "status", "--json"], cwd=project, env=env, check=True,
-                         capture_output=True, text=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-m", "dvc", "status", "--json"],
+        cwd=project,
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
     return set(json.loads(out))
 
 
-@pytest.mark.parametrize(("path", "named"), [
-    # the issue's cases: ERFNet's augmentation must rerun training, evaluation and prediction, not only the weights
-    ("tasks/segmentation/cityscapes.py", {"seg_class_weights", "seg_train", "seg_evaluate", "seg_predict",
-                                          "street_scenes"}),
-    ("models/aed_cnn.py", {"aed_train", "aed_evaluate"}),
-])
-def test_a_comment_in_imported_code_makes_exactly_its_stages_stale(committed: Path, cli_env: dict[str, str],
-                                                                  path: str, named: set[str]) -> None:
+@pytest.mark.parametrize(
+    ("path", "named"),
+    [
+        # the issue's cases: ERFNet's augmentation must rerun training, evaluation and prediction, not only the weights
+        (
+            "tasks/segmentation/cityscapes.py",
+            {"seg_class_weights", "seg_train", "seg_evaluate", "seg_predict", "street_scenes"},
+        ),
+        ("models/aed_cnn.py", {"aed_train", "aed_evaluate"}),
+    ],
+)
+def test_a_comment_in_imported_code_makes_exactly_its_stages_stale(
+    committed: Path, cli_env: dict[str, str], path: str, named: set[str]
+) -> None:
     expected = {s.name for s in STAGES if path in s.code_deps}
     assert named <= expected
     assert _stale(committed, cli_env) == set()
@@ -126,10 +138,18 @@ def invisible_leaves(entry: dict[str, Any]) -> list[str]:
 
 def test_dvc_hides_size_and_nfiles_at_any_depth() -> None:
     # treeverse/dvc#10296: the reason for the check below, and proof that the check can fail
-    entry = {"cmd": "python -m soundflow stage x", "deps": [{"path": "a.py", "md5": "0" * 32, "size": 1}],
-             "params": {"params.yaml": {"seg.data": {"root": "r", "size": [8, 16]}, "f": {"sets": [{"nfiles": 2}]},
-                                        "seg.data.root": "r"}},
-             "outs": [{"path": "o", "md5": "1" * 32}]}
+    entry = {
+        "cmd": "python -m soundflow stage x",
+        "deps": [{"path": "a.py", "md5": "0" * 32, "size": 1}],
+        "params": {
+            "params.yaml": {
+                "seg.data": {"root": "r", "size": [8, 16]},
+                "f": {"sets": [{"nfiles": 2}]},
+                "seg.data.root": "r",
+            }
+        },
+        "outs": [{"path": "o", "md5": "1" * 32}],
+    }
     assert invisible_leaves(entry) == ["seg.data.size.0", "seg.data.size.1", "f.sets.0.nfiles"]
 
 

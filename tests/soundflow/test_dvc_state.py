@@ -23,11 +23,14 @@ PARAMS = {"a": {"x": 1, "y": 2}, "b": 3, "unused": 4}
 DVC_YAML = {
     "stages": {
         "make": {"cmd": "cp in.txt mid.txt", "deps": ["in.txt"], "params": ["a.x", "a.y"], "outs": ["mid.txt"]},
-        "grow": {"cmd": "cp mid.txt store/x", "deps": ["mid.txt"], "params": ["b"],
-                 "outs": [{"store": {"persist": True}}]},
+        "grow": {
+            "cmd": "cp mid.txt store/x",
+            "deps": ["mid.txt"],
+            "params": ["b"],
+            "outs": [{"store": {"persist": True}}],
+        },
         "check": {"cmd": "cat mid.txt", "deps": ["mid.txt"]},  # no outputs: nothing for a cache to restore
-        "fetch": {"cmd": "cp in.txt fetched.txt", "deps": ["in.txt"], "outs": ["fetched.txt"],
-                  "always_changed": True},
+        "fetch": {"cmd": "cp in.txt fetched.txt", "deps": ["in.txt"], "outs": ["fetched.txt"], "always_changed": True},
     }
 }
 

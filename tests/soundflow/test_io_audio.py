@@ -6,7 +6,7 @@ import soundfile as sf
 
 from soundflow.audio import AudioError, load_audio
 from soundflow.io import atomic_path, write_json
-from tests.conftest import write_wav
+from tests.helpers.audio import write_wav
 
 
 def test_atomic_path_keeps_the_old_file_when_writing_fails(tmp_path: Path) -> None:
@@ -37,8 +37,10 @@ def test_load_audio_resamples_and_downmixes(tmp_path: Path) -> None:
     assert np.median(y) == pytest.approx(0.125, abs=1e-3)
 
 
-@pytest.mark.parametrize(("content", "problem"), [(b"", "empty file"), (b"RIFF....WAVEgarbage" * 4, "cannot decode"),
-                                                 (None, "file not found")])
+@pytest.mark.parametrize(
+    ("content", "problem"),
+    [(b"", "empty file"), (b"RIFF....WAVEgarbage" * 4, "cannot decode"), (None, "file not found")],
+)
 def test_bad_audio_names_file_and_problem(tmp_path: Path, content: bytes | None, problem: str) -> None:
     path = tmp_path / "clip.wav"
     if content is not None:

@@ -2,20 +2,21 @@ import warnings
 
 import numpy as np
 import pytest
-from sklearn.metrics import accuracy_score
+from sklearn.metrics import accuracy_score, label_ranking_average_precision_score
 from sklearn.metrics import confusion_matrix as sk_confusion
-from sklearn.metrics import label_ranking_average_precision_score
 
 from soundflow import metrics
 
 
 def test_accuracy_and_map_hand_computed() -> None:
-    scores = np.array([
-        [0.7, 0.2, 0.1],  # true 0: rank 1
-        [0.5, 0.3, 0.2],  # true 1: rank 2
-        [0.6, 0.3, 0.1],  # true 2: rank 3
-        [0.1, 0.1, 0.8],  # true 2: rank 1
-    ])
+    scores = np.array(
+        [
+            [0.7, 0.2, 0.1],  # true 0: rank 1
+            [0.5, 0.3, 0.2],  # true 1: rank 2
+            [0.6, 0.3, 0.1],  # true 2: rank 3
+            [0.1, 0.1, 0.8],  # true 2: rank 1
+        ]
+    )
     y = np.array([0, 1, 2, 2])
     assert metrics.accuracy(y, scores) == 0.5
     assert metrics.mean_average_precision(y, scores, top_k=10) == pytest.approx((1 + 1 / 2 + 1 / 3 + 1) / 4)
@@ -36,7 +37,8 @@ def test_map_equals_sklearn_lrap_for_single_label() -> None:
     y = rng.integers(0, 10, 200)
     onehot = np.eye(10)[y]
     assert metrics.mean_average_precision(y, scores, top_k=10) == pytest.approx(
-        label_ranking_average_precision_score(onehot, scores))
+        label_ranking_average_precision_score(onehot, scores)
+    )
 
 
 def test_confusion_and_per_class_accuracy_match_sklearn() -> None:

@@ -70,8 +70,11 @@ def test_non_finite_numbers_are_refused_by_key(committed: dict, key: str, value:
 
 def test_yaml_infinities_and_nan_are_refused(tmp_path: Path, root: Path) -> None:
     text = (root / "params.yaml").read_text()
-    for old, new in [("lr_start: 1.0e-3", "lr_start: .inf"), ("lr_end: 1.0e-6", "lr_end: .nan"),
-                     ("snr_db: [0.0, 20.0]", "snr_db: [-.inf, 20.0]")]:
+    for old, new in [
+        ("lr_start: 1.0e-3", "lr_start: .inf"),
+        ("lr_end: 1.0e-6", "lr_end: .nan"),
+        ("snr_db: [0.0, 20.0]", "snr_db: [-.inf, 20.0]"),
+    ]:
         assert old in text, old
         text = text.replace(old, new, 1)
     (tmp_path / "params.yaml").write_text(text)
@@ -79,8 +82,11 @@ def test_yaml_infinities_and_nan_are_refused(tmp_path: Path, root: Path) -> None
         load_params(tmp_path)
     msg = str(err.value)
     assert "3 invalid parameter(s)" in msg
-    for line in ("aed.train.lr_start: must be a finite number (got inf)", "aed.train.lr_end: must be a finite number "
-                 "(got nan)", "data.urban_synth.snr_db.0: must be a finite number (got -inf)"):
+    for line in (
+        "aed.train.lr_start: must be a finite number (got inf)",
+        "aed.train.lr_end: must be a finite number (got nan)",
+        "data.urban_synth.snr_db.0: must be a finite number (got -inf)",
+    ):
         assert line in msg
 
 
@@ -129,27 +135,40 @@ def test_a_registered_network_that_is_no_classifier_is_refused(committed: dict) 
 )
 def test_absurd_sizes_are_refused(committed: dict, key: str, value: object) -> None:
     msg = _refused(committed, key, value)
-    section, _, field = key.rpartition(".")
-    if section == "soundscapes.synthesis":  # one mapping, validated by SoundscapeParams, which names the field
-        assert f"  {section}: Value error, {field} must" in msg
-    else:
-        assert f"  {key}: " in msg
+    assert f"  {key}: " in msg or f"  {key}." in msg  # the key, or the end of a range (duration.1)
 
 
 def test_the_papers_sizes_are_accepted(committed: dict) -> None:
-    # the spec's and papers' values (shared/spec/workflows.md) and real datasets' sizes must all fit the bounds
-    _accepted(committed, seg__data__image_size=[512, 1024], seg__train__epochs=70, seg__train__batch_size=8,
-              aed__model__width=64, aed__train__epochs=55, aed__train__batch_size=32, aed__features__sample_rate=44100,
-              aed__features__n_freq_bins=256, aed__features__n_frames=512, data__street_scenes__height=1024,
-              data__street_scenes__width=2048, data__street_scenes__n_train=2975,
-              data__urban_synth__clips_per_class=1000)
-    _accepted(committed, seg__data__image_size=[1024, 2048], aed__features__sample_rate=192_000,
-              aed__features__chunk_seconds=60.0, data__sound_library__sample_rate=192_000,
-              soundscapes__synthesis__sample_rate=48_000)
+    # the papers' values (docs/methods.md) and real datasets' sizes must all fit the bounds
+    _accepted(
+        committed,
+        seg__data__image_size=[512, 1024],
+        seg__train__epochs=70,
+        seg__train__batch_size=8,
+        aed__model__width=64,
+        aed__train__epochs=55,
+        aed__train__batch_size=32,
+        aed__features__sample_rate=44100,
+        aed__features__n_freq_bins=256,
+        aed__features__n_frames=512,
+        data__street_scenes__height=1024,
+        data__street_scenes__width=2048,
+        data__street_scenes__n_train=2975,
+        data__urban_synth__clips_per_class=1000,
+    )
+    _accepted(
+        committed,
+        seg__data__image_size=[1024, 2048],
+        aed__features__sample_rate=192_000,
+        aed__features__chunk_seconds=60.0,
+        data__sound_library__sample_rate=192_000,
+        soundscapes__synthesis__sample_rate=48_000,
+    )
 
 
-def test_cli_params_refuses_an_infinite_learning_rate(tmp_path: Path, root: Path, monkeypatch: pytest.MonkeyPatch,
-                                                      capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_params_refuses_an_infinite_learning_rate(
+    tmp_path: Path, root: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     text = (root / "params.yaml").read_text().replace("lr_start: 1.0e-3", "lr_start: .inf", 1)
     (tmp_path / "params.yaml").write_text(text)
     (tmp_path / "dvc.yaml").write_text((root / "dvc.yaml").read_text())

@@ -40,8 +40,14 @@ def env(cli_env: dict[str, str]) -> dict[str, str]:
 
 
 def start_holder(project: Path, env: dict[str, str], command: str) -> subprocess.Popen[str]:
-    proc = subprocess.Popen([sys.executable, "-c", HOLDER, str(project), command], cwd=project, env=env,
-                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, str(project), command],
+        cwd=project,
+        env=env,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     assert proc.stdout is not None and proc.stdout.readline().strip() == "held"
     return proc
 
@@ -56,12 +62,14 @@ def holder(project: Path, env: dict[str, str]) -> Iterator[subprocess.Popen[str]
 
 
 def soundflow(args: list[str], project: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "soundflow", *args], cwd=project, env=env, capture_output=True,
-                          text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "soundflow", *args], cwd=project, env=env, capture_output=True, text=True, timeout=120
+    )
 
 
 def test_a_second_writer_is_refused_with_one_line_naming_the_holder(
-        project: Path, env: dict[str, str], holder: subprocess.Popen[str]) -> None:
+    project: Path, env: dict[str, str], holder: subprocess.Popen[str]
+) -> None:
     # an unknown stage name: past the lock this exits 2 with "unknown stage", so 75 proves the lock came first
     proc = soundflow(["stage", "no_such_stage"], project, env)
     assert proc.returncode == EXIT_BUSY
@@ -71,14 +79,24 @@ def test_a_second_writer_is_refused_with_one_line_naming_the_holder(
     assert str(project) in lines[0] and "wait for it or stop it" in lines[0]
 
 
-def test_the_lock_api_is_refused_while_the_cli_holds_it(project: Path, env: dict[str, str],
-                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_lock_api_is_refused_while_the_cli_holds_it(
+    project: Path, env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The reverse order: `soundflow stage` holds the workspace; another process asking for it is refused."""
     seen: list[subprocess.CompletedProcess[str]] = []
 
     def stage_that_asks_around(args: object) -> int:
-        seen.append(subprocess.run([sys.executable, "-c", HOLDER, str(project), "other"], cwd=project, env=env,
-                                   input="", capture_output=True, text=True, timeout=60))
+        seen.append(
+            subprocess.run(
+                [sys.executable, "-c", HOLDER, str(project), "other"],
+                cwd=project,
+                env=env,
+                input="",
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
+        )
         return 0
 
     monkeypatch.chdir(project)
@@ -102,16 +120,18 @@ def test_a_killed_holders_lock_is_taken_over_saying_so(project: Path, env: dict[
     assert workspace_lock.read_record(project) is None
 
 
-def test_children_of_the_holder_proceed_and_others_are_refused(project: Path, env: dict[str, str],
-                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+def test_children_of_the_holder_proceed_and_others_are_refused(
+    project: Path, env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     """`soundflow repro` holds the lock; the `soundflow stage` its dvc starts carries the token and runs."""
     results: dict[str, subprocess.CompletedProcess[str]] = {}
 
     def repro_spawning_stages(args: object) -> int:
         inherited = {**env, TOKEN_ENV: os.environ[TOKEN_ENV]}
         results["child"] = soundflow(["stage", "no_such_stage"], project, inherited)
-        results["wrong token"] = soundflow(["stage", "no_such_stage"], project,
-                                           {**env, TOKEN_ENV: f"{os.getpid()}:not-the-nonce"})
+        results["wrong token"] = soundflow(
+            ["stage", "no_such_stage"], project, {**env, TOKEN_ENV: f"{os.getpid()}:not-the-nonce"}
+        )
         return 0
 
     monkeypatch.chdir(project)
@@ -125,8 +145,7 @@ def test_children_of_the_holder_proceed_and_others_are_refused(project: Path, en
     assert TOKEN_ENV not in os.environ  # the holder's token does not outlive the command
 
 
-def test_the_lock_is_reentrant_in_its_holder_and_released_after(project: Path,
-                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_lock_is_reentrant_in_its_holder_and_released_after(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv(TOKEN_ENV, raising=False)
     with workspace_lock.hold(project, "outer") as outer:
         assert outer.owner and workspace_lock.read_record(project)["command"] == "outer"
@@ -142,9 +161,9 @@ def test_the_lock_is_reentrant_in_its_holder_and_released_after(project: Path,
         assert again.owner
 
 
-def test_a_flow_started_without_the_cli_takes_the_lock(project: Path, env: dict[str, str],
-                                                       holder: subprocess.Popen[str],
-                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_flow_started_without_the_cli_takes_the_lock(
+    project: Path, env: dict[str, str], holder: subprocess.Popen[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     # a Prefect deployment calls the flow directly: it must be refused beside a holder, before any stage starts
     import flows.pipeline as fp
 

@@ -27,8 +27,11 @@ CITATION = (
     "Audio Set: An ontology and human-labeled dataset for audio events. ICASSP 2017."
 )
 _CSV = "https://storage.googleapis.com/us_audioset/youtube_corpus/v1/csv/"
-SPLITS = {"eval": "eval_segments.csv", "balanced_train": "balanced_train_segments.csv",
-          "unbalanced_train": "unbalanced_train_segments.csv"}
+SPLITS = {
+    "eval": "eval_segments.csv",
+    "balanced_train": "balanced_train_segments.csv",
+    "unbalanced_train": "unbalanced_train_segments.csv",
+}
 FILES = tuple(RemoteFile(_CSV + f, f, None, None) for f in (*SPLITS.values(), "class_labels_indices.csv")) + (
     RemoteFile("https://raw.githubusercontent.com/audioset/ontology/master/ontology.json", "ontology.json", None, None),
 )
@@ -48,8 +51,15 @@ def instrument_ids(ontology: list[dict], root_id: str = INSTRUMENT_ROOT) -> set[
 
 
 def read_segments(path: Path) -> pd.DataFrame:
-    return pd.read_csv(path, comment="#", header=None, names=["youtube_id", "start", "end", "labels"],
-                       skipinitialspace=True, quotechar='"', dtype={"youtube_id": str})
+    return pd.read_csv(
+        path,
+        comment="#",
+        header=None,
+        names=["youtube_id", "start", "end", "labels"],
+        skipinitialspace=True,
+        quotechar='"',
+        dtype={"youtube_id": str},
+    )
 
 
 def prepare(root: Path) -> pd.DataFrame:

@@ -27,9 +27,7 @@ import pandas as pd
 
 from tasks.datasets.registry import DatasetInfo, RemoteFile, find_one, register
 
-CITATION = (
-    "Y. Tian, J. Shi, B. Li, Z. Duan, C. Xu. Audio-Visual Event Localization in Unconstrained Videos. ECCV 2018."
-)
+CITATION = "Y. Tian, J. Shi, B. Li, Z. Duan, C. Xu. Audio-Visual Event Localization in Unconstrained Videos. ECCV 2018."
 _COLS = ["label", "video_id", "quality", "start", "end"]
 
 

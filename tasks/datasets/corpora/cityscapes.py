@@ -52,8 +52,15 @@ def prepare(root: Path) -> pd.DataFrame:
             lab = gt_root / "gtFine" / split_dir.name / img.parent.name / (img.name[: -len(_IMG)] + _LAB)
             if not lab.is_file():
                 raise FileNotFoundError(f"label file {lab} for image {img} is missing")
-            rows.append({"path": str(img), "label_path": str(lab), "split": split_dir.name,
-                         "city": img.parent.name, "duration": np.nan})
+            rows.append(
+                {
+                    "path": str(img),
+                    "label_path": str(lab),
+                    "split": split_dir.name,
+                    "city": img.parent.name,
+                    "duration": np.nan,
+                }
+            )
     return pd.DataFrame(rows, columns=["path", "label_path", "split", "city", "duration"])
 
 

@@ -33,7 +33,11 @@ CITATION = (
 def prepare(root: Path) -> pd.DataFrame:
     """``path`` (image), ``audio_path``, ``label_path`` (annotation XML), ``split`` = test, ``duration`` NaN."""
     root = Path(root)
-    ids = [Path(ln.strip().split()[0]).stem for ln in find_one(root, "test_list.txt").read_text().splitlines() if ln.strip()]
+    ids = [
+        Path(ln.strip().split()[0]).stem
+        for ln in find_one(root, "test_list.txt").read_text().splitlines()
+        if ln.strip()
+    ]
     index: dict[tuple[str, str], Path] = {}
     for p in root.rglob("*"):
         if p.suffix.lower() in (".jpg", ".jpeg", ".png", ".wav", ".mp3", ".xml") and "downloads" not in p.parts:

@@ -6,20 +6,24 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from soundflow.config import AedFeatureParams, load_params
 from soundflow.audio import load_audio
+from soundflow.config import load_params
 from tasks.aed.features import extract_chunks, open_chunks, read_index
+from tasks.features.params import AedFeatureParams
 from tasks.features.stft_chunks import chunk_starts, spectrogram_chunks
-from tests.conftest import write_wav
+from tests.helpers.aed import tiny_aed_features
+from tests.helpers.audio import write_wav
 
 
 @pytest.fixture
 def spec_params(root: Path) -> AedFeatureParams:
-    return load_params(root).aed.features  # the spec's numbers: 44.1 kHz, 3 s / 1 s, 256 x 512
+    return load_params(root).aed.features  # docs/methods.md#spectrogram-chunks: 44.1 kHz, 3 s / 1 s, 256 x 512
 
 
-@pytest.mark.parametrize(("seconds", "expected"), [(0.5, [0.0]), (3.0, [0.0]), (3.4, [0.0]),
-                                                   (10.0, [0, 1, 2, 3, 4, 5, 6, 7]), (4.5, [0.0, 1.0])])
+@pytest.mark.parametrize(
+    ("seconds", "expected"),
+    [(0.5, [0.0]), (3.0, [0.0]), (3.4, [0.0]), (10.0, [0, 1, 2, 3, 4, 5, 6, 7]), (4.5, [0.0, 1.0])],
+)
 def test_chunk_counts_for_edge_lengths(spec_params: AedFeatureParams, seconds: float, expected: list[float]) -> None:
     sr = spec_params.sample_rate
     starts = chunk_starts(round(seconds * sr), sr, spec_params)
@@ -53,7 +57,7 @@ def test_spectrum_matches_independent_numpy_computation(spec_params: AedFeatureP
     frame = audio[:win] * np.hanning(win + 1)[:-1]  # periodic Hann, as torch's
     mag = np.abs(np.fft.rfft(frame, n=1024))  # 513 bins
     # the 256 output bins average the 513 FFT bins in equal-width groups (adaptive average pooling)
-    ref = np.array([mag[(i * 513) // 256: -(-((i + 1) * 513) // 256)].mean() for i in range(256)])
+    ref = np.array([mag[(i * 513) // 256 : -(-((i + 1) * 513) // 256)].mean() for i in range(256)])
     col = spec[:, 0]
     ref_norm = ref / ref.max()
     assert np.argmax(col) == np.argmax(ref_norm) == int(1000 / (sr / 2) * 256)
@@ -73,15 +77,25 @@ def test_extract_chunks_writes_index_attrs_and_skips_bad_files(tmp_path: Path) -
     raw = bytearray(good[1].read_bytes())
     raw[20:36] = b"\xff" * 16  # garbled format chunk: codec, channels, rate
     corrupt.write_bytes(bytes(raw))
-    table = pd.DataFrame({
-        "path": [str(p) for p in [*good, empty, text, corrupt]],
-        "label": [0, 1, 1, 0, 1, 0], "class": ["x", "y", "y", "x", "y", "x"], "fold": [1, 1, 2, 2, 1, 2],
-    })
-    p = AedFeatureParams(sample_rate=16000, chunk_seconds=3.0, chunk_hop_seconds=1.0, min_last_chunk_seconds=1.0,
-                         window_seconds=0.02, frame_hop_seconds=0.047, n_freq_bins=32, n_frames=64,
-                         window="hann", scale="linear", workers=2)
-    rep = extract_chunks(table, tmp_path / "out" / "chunks", tmp_path / "out" / "summary.json",
-                         tmp_path / "out" / "skipped.csv", p, max_bad_fraction=0.6, progress=False, shard_size=2)
+    table = pd.DataFrame(
+        {
+            "path": [str(p) for p in [*good, empty, text, corrupt]],
+            "label": [0, 1, 1, 0, 1, 0],
+            "class": ["x", "y", "y", "x", "y", "x"],
+            "fold": [1, 1, 2, 2, 1, 2],
+        }
+    )
+    p = tiny_aed_features()
+    rep = extract_chunks(
+        table,
+        tmp_path / "out" / "chunks",
+        tmp_path / "out" / "summary.json",
+        tmp_path / "out" / "skipped.csv",
+        p,
+        max_bad_fraction=0.6,
+        progress=False,
+        shard_size=2,
+    )
     assert (rep.n_files, rep.n_chunks, rep.n_skipped) == (3, 1 + 1 + 2, 3)
     skipped = pd.read_csv(rep.skipped)
     assert sorted(Path(s).name for s in skipped["path"]) == ["corrupt.wav", "empty.wav", "notes.wav"]
@@ -106,9 +120,7 @@ def test_too_many_bad_files_fail_the_stage_and_leave_no_file(tmp_path: Path) -> 
     bad.write_text("nope")
     good = write_wav(tmp_path / "good.wav", 1.0)
     table = pd.DataFrame({"path": [str(bad), str(good)], "label": [0, 0], "class": ["x", "x"], "fold": [1, 1]})
-    p = AedFeatureParams(sample_rate=16000, chunk_seconds=3.0, chunk_hop_seconds=1.0, min_last_chunk_seconds=1.0,
-                         window_seconds=0.02, frame_hop_seconds=0.047, n_freq_bins=32, n_frames=64,
-                         window="rect", scale="log", workers=1)
+    p = tiny_aed_features(window="rect", scale="log", workers=1)
     out = tmp_path / "chunks"
     with pytest.raises(RuntimeError, match=r"1 of 2 inputs unusable .*bad\.wav"):
         extract_chunks(table, out, tmp_path / "s.json", tmp_path / "s.csv", p, max_bad_fraction=0.1, progress=False)

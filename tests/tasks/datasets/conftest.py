@@ -4,7 +4,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.tasks.datasets.corpus_server import Server, running_server
+from tests.helpers.corpus_server import Server, running_server
 
 
 @pytest.fixture

@@ -12,8 +12,8 @@ import yaml
 from soundflow.config import Params, ParamsError, parse_params, read_params_yaml, set_dotted
 from soundflow.stages import DATASETS_INDEX, get_stage
 from tasks.datasets import registry
-from tests.conftest import ROOT
-from tests.tasks.datasets.corpus_server import Server, esc50_zip, serve_corpus, serve_files, us8k_tgz
+from tests.helpers.corpus_server import Server, esc50_zip, serve_corpus, serve_files, us8k_tgz
+from tests.helpers.paths import ROOT
 
 
 def _params(datasets: list[str], base_url: str | None = None) -> Params:
@@ -38,11 +38,20 @@ def test_fetches_prepares_and_indexes_with_relative_paths(server: Server, tmp_pa
 
     index = _run(tmp_path, ["esc50", "urbansound8k"], server.base)
     assert index == [
-        {"name": "esc50", "folder": "data/datasets/esc50", "metadata": "data/datasets/esc50/metadata.csv",
-         "rows": 3, "licence": registry.get("esc50").licence},
-        {"name": "urbansound8k", "folder": "data/datasets/urbansound8k",
-         "metadata": "data/datasets/urbansound8k/metadata.csv", "rows": 2,
-         "licence": registry.get("urbansound8k").licence},
+        {
+            "name": "esc50",
+            "folder": "data/datasets/esc50",
+            "metadata": "data/datasets/esc50/metadata.csv",
+            "rows": 3,
+            "licence": registry.get("esc50").licence,
+        },
+        {
+            "name": "urbansound8k",
+            "folder": "data/datasets/urbansound8k",
+            "metadata": "data/datasets/urbansound8k/metadata.csv",
+            "rows": 2,
+            "licence": registry.get("urbansound8k").licence,
+        },
     ]
     esc = pd.read_csv(tmp_path / index[0]["metadata"])
     assert esc["class"].tolist() == ["dog", "rooster", "dog"]
@@ -87,8 +96,11 @@ def test_committed_default_lists_nothing() -> None:
 @pytest.mark.parametrize(
     ("datasets", "expected"),
     [
-        (["esc50", "esc-50"], r"data\.download\.datasets: Value error, unknown dataset\(s\) 'esc-50'; known: "
-                              r"audioset_instruments, .*esc50, .*urbansound8k"),
+        (
+            ["esc50", "esc-50"],
+            r"data\.download\.datasets: Value error, unknown dataset\(s\) 'esc-50'; known: "
+            r"audioset_instruments, .*esc50, .*urbansound8k",
+        ),
         (["esc50", "urbansound8k", "esc50"], r"data\.download\.datasets: Value error, listed more than once: esc50"),
         ("esc50", r"data\.download\.datasets: Input should be a valid list"),
     ],
@@ -110,12 +122,13 @@ def test_base_url_is_a_plain_http_url_and_never_echoes_credentials() -> None:
 @pytest.mark.slow
 def test_dvc_repro_runs_the_stage_once(server: Server, tmp_path: Path, cli_env: dict[str, str]) -> None:
     from soundflow.workspace import copy_project
-    from tests.test_pipeline_e2e import cached_tasks, ran_by_dvc, ran_by_prefect, sh
+    from tests.helpers.commands import cached_tasks, ran_by_dvc, ran_by_prefect, sh
 
     # ESC-50 publishes no checksum, so the registry as committed accepts the fake archive in DVC's subprocess
     serve_files(server, "esc50", [esc50_zip()])
-    project = copy_project(ROOT, tmp_path / "project",
-                           {"data.download.datasets": ["esc50"], "data.download.base_url": server.base})
+    project = copy_project(
+        ROOT, tmp_path / "project", {"data.download.datasets": ["esc50"], "data.download.base_url": server.base}
+    )
 
     assert ran_by_dvc(sh(["dvc", "repro", "datasets"], project, cli_env)) == ["datasets"]
     assert len(_gets(server)) == 1

@@ -87,7 +87,11 @@ def _handler(srv: Server) -> type[BaseHTTPRequestHandler]:
                 return self._send(200, b"<html>Welcome</html>")
             if path != "/login":
                 return self._send(404)
-            ok = form.get("username") == [USER] and form.get("password") == [PASSWORD] and form.get("submit") == ["Login"]
+            ok = (
+                form.get("username") == [USER]
+                and form.get("password") == [PASSWORD]
+                and form.get("submit") == ["Login"]
+            )
             if ok:
                 return self._send(200, b"<html>Welcome, alice</html>", {"Set-Cookie": f"session={TOKEN}; Path=/"})
             # like many sites, a cookie is set even when the login is refused; the form comes back
@@ -170,7 +174,9 @@ def _sha(b: bytes) -> str:
 def test_plain_download_verifies_md5_and_sha256(server: Server, tmp_path: Path) -> None:
     data = server.files["/a.bin"]
     dest = tmp_path / "out" / "a.bin"
-    got = download(server.url("/a.bin"), dest, md5=_md5(data), sha256=_sha(data).upper(), size=len(data), progress=False)
+    got = download(
+        server.url("/a.bin"), dest, md5=_md5(data), sha256=_sha(data).upper(), size=len(data), progress=False
+    )
     assert got == dest and dest.read_bytes() == data
     assert not dest.with_name("a.bin.part").exists()
     marker = json.loads(dest.with_name("a.bin.done").read_text())
@@ -373,7 +379,9 @@ def test_404_fails_at_once_naming_the_url(server: Server, tmp_path: Path) -> Non
     assert list(tmp_path.iterdir()) == []
 
 
-def test_query_string_secrets_stay_out_of_logs(server: Server, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+def test_query_string_secrets_stay_out_of_logs(
+    server: Server, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.DEBUG)
     server.fail_first["/b.bin"] = 1
     secret = "querysecret-91xq"

@@ -15,12 +15,23 @@ import pytest
 
 from tasks.datasets import registry
 from tasks.datasets.download import ChecksumError, ContentError, safe_url
-from tests.tasks.datasets.corpus_server import (PASSWORD, USER, Server, drive_uuid, esc50_zip, md5_hex,
-                                                serve_cityscapes, serve_files, zip_bytes)
+from tests.helpers.corpus_server import (
+    PASSWORD,
+    USER,
+    Server,
+    drive_uuid,
+    esc50_zip,
+    md5_hex,
+    serve_cityscapes,
+    serve_files,
+    zip_bytes,
+)
 
-LOGIN_PAGE = (b"<!DOCTYPE html>\n<html><head><title>Login | Cityscapes Dataset</title></head><body>"
-              b'<form method="post"><input name="username"><input type="password" name="password"></form>'
-              b"</body></html>")
+LOGIN_PAGE = (
+    b"<!DOCTYPE html>\n<html><head><title>Login | Cityscapes Dataset</title></head><body>"
+    b'<form method="post"><input name="username"><input type="password" name="password"></form>'
+    b"</body></html>"
+)
 AVE_ID = "1FjKwe79e0u96vdjIVwfRQ1V6SoDHe7kK"
 AVE_HEADER = "Category&VideoID&Quality&StartTime&EndTime\n"
 
@@ -36,13 +47,16 @@ def _esc50_path() -> str:
 def ave_zip() -> bytes:
     """A tiny AVE_Dataset.zip; zip member times come from the clock, so build it once per test."""
     root = "AVE_Dataset/"
-    return zip_bytes({
-        root + "Annotations.txt": (AVE_HEADER + "Church bell&vid1&good&0&10\nDog&vid2&good&2&5\n").encode(),
-        root + "trainSet.txt": (AVE_HEADER + "Church bell&vid1&good&0&10\n").encode(),
-        root + "valSet.txt": AVE_HEADER.encode(),
-        root + "testSet.txt": (AVE_HEADER + "Dog&vid2&good&2&5\n").encode(),
-        root + "AVE/vid1.mp4": b"\0\0\0\x18ftypmp42", root + "AVE/vid2.mp4": b"\0\0\0\x18ftypmp42",
-    })
+    return zip_bytes(
+        {
+            root + "Annotations.txt": (AVE_HEADER + "Church bell&vid1&good&0&10\nDog&vid2&good&2&5\n").encode(),
+            root + "trainSet.txt": (AVE_HEADER + "Church bell&vid1&good&0&10\n").encode(),
+            root + "valSet.txt": AVE_HEADER.encode(),
+            root + "testSet.txt": (AVE_HEADER + "Dog&vid2&good&2&5\n").encode(),
+            root + "AVE/vid1.mp4": b"\0\0\0\x18ftypmp42",
+            root + "AVE/vid2.mp4": b"\0\0\0\x18ftypmp42",
+        }
+    )
 
 
 @pytest.mark.parametrize("content_type", ["text/html; charset=UTF-8", None])
@@ -91,8 +105,10 @@ def test_google_drive_warning_form_is_followed_to_the_zip(server: Server, tmp_pa
 
 
 def test_google_drive_page_without_a_download_form_is_refused(server: Server, tmp_path: Path) -> None:
-    quota = (b"<html><head><title>Google Drive - Quota exceeded</title></head><body>Too many users have "
-             b"viewed or downloaded this file recently.</body></html>")
+    quota = (
+        b"<html><head><title>Google Drive - Quota exceeded</title></head><body>Too many users have "
+        b"viewed or downloaded this file recently.</body></html>"
+    )
     server.files[f"/download?id={AVE_ID}&export=download&confirm=t"] = quota
     with pytest.raises(ContentError, match="Google Drive quota-exceeded page titled 'Google Drive - Quota exceeded'"):
         registry.fetch("ave", tmp_path, base_url=server.base, progress=False)
@@ -106,8 +122,9 @@ def test_page_marked_done_by_an_earlier_version_is_checked_and_fetched_again(ser
     downloads.mkdir(parents=True)
     page = b"<!DOCTYPE html><html><head><title>Google Drive - Virus scan warning</title></head></html>"
     (downloads / "AVE_Dataset.zip").write_bytes(page)
-    (downloads / "AVE_Dataset.zip.done").write_text(json.dumps({"size": len(page), "md5": md5_hex(page),
-                                                                 "sha256": "0" * 64}))
+    (downloads / "AVE_Dataset.zip.done").write_text(
+        json.dumps({"size": len(page), "md5": md5_hex(page), "sha256": "0" * 64})
+    )
     archive = server.drive[AVE_ID] = ave_zip()
     registry.fetch("ave", tmp_path, base_url=server.base, progress=False)
     assert (downloads / "AVE_Dataset.zip").read_bytes() == archive
@@ -154,7 +171,7 @@ def test_cityscapes_packages_are_checked_against_the_published_md5(
     member = "leftImg8bit/train/aachen/aachen_000000_000019_leftImg8bit.png"
     img = zip_bytes({member: png})
     at = 30 + len(member) + 2  # a byte of the stored member's data, after its 30-byte local header and name
-    corrupted = img[:at] + bytes([img[at] ^ 0xFF]) + img[at + 1:]  # a zip whose listing still opens
+    corrupted = img[:at] + bytes([img[at] ^ 0xFF]) + img[at + 1 :]  # a zip whose listing still opens
     serve_cityscapes(server, [gt, corrupted], [md5_hex(gt), md5_hex(img)])
     monkeypatch.setenv("CITYSCAPES_USERNAME", USER)
     monkeypatch.setenv("CITYSCAPES_PASSWORD", PASSWORD)

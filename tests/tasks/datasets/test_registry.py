@@ -10,17 +10,35 @@ import pytest
 
 from tasks.datasets import registry
 from tasks.datasets.download import ChecksumError
-from tests.tasks.datasets.corpus_server import (PASSWORD, TOKEN, USER, Server, esc50_zip, md5_hex, serve_cityscapes,
-                                                serve_corpus, us8k_tgz, wav_bytes, zip_bytes)
-
+from tests.helpers.corpus_server import (
+    PASSWORD,
+    TOKEN,
+    USER,
+    Server,
+    esc50_zip,
+    md5_hex,
+    serve_cityscapes,
+    serve_corpus,
+    us8k_tgz,
+    wav_bytes,
+    zip_bytes,
+)
 
 # --------------------------------------------------------------------------- #
 
 
 def test_every_dataset_is_described() -> None:
     names = registry.available()
-    assert {"esc50", "urbansound8k", "sonyc_ust", "tau2020_mobile", "cityscapes", "ave", "soundnet_flickr",
-            "audioset_instruments"} <= set(names)
+    assert {
+        "esc50",
+        "urbansound8k",
+        "sonyc_ust",
+        "tau2020_mobile",
+        "cityscapes",
+        "ave",
+        "soundnet_flickr",
+        "audioset_instruments",
+    } <= set(names)
     folders = set()
     for name in names:
         info = registry.get(name)
@@ -38,7 +56,9 @@ def test_every_dataset_is_described() -> None:
             assert f.size is None or f.size > 0
     assert all(f.md5 for f in registry.get("tau2020_mobile").files)
     assert [f.md5_url for f in registry.get("cityscapes").files] == [
-        "https://www.cityscapes-dataset.com/md5-sum/?packageID=1", "https://www.cityscapes-dataset.com/md5-sum/?packageID=3"]
+        "https://www.cityscapes-dataset.com/md5-sum/?packageID=1",
+        "https://www.cityscapes-dataset.com/md5-sum/?packageID=3",
+    ]
     assert [f.expected_kind for f in registry.get("urbansound8k").files] == ["tar"]
     assert len(registry.get("tau2020_mobile").files) == 18
     with pytest.raises(KeyError, match="unknown dataset"):
@@ -109,10 +129,18 @@ def test_cityscapes_logs_in_and_never_leaks_the_password(
     server: Server, tmp_path: Path, monkeypatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     png = b"\x89PNG fake"
-    gt = zip_bytes({"gtFine/train/aachen/aachen_000000_000019_gtFine_labelIds.png": png,
-               "gtFine/val/bonn/bonn_000001_000019_gtFine_labelIds.png": png})
-    img = zip_bytes({"leftImg8bit/train/aachen/aachen_000000_000019_leftImg8bit.png": png,
-                "leftImg8bit/val/bonn/bonn_000001_000019_leftImg8bit.png": png})
+    gt = zip_bytes(
+        {
+            "gtFine/train/aachen/aachen_000000_000019_gtFine_labelIds.png": png,
+            "gtFine/val/bonn/bonn_000001_000019_gtFine_labelIds.png": png,
+        }
+    )
+    img = zip_bytes(
+        {
+            "leftImg8bit/train/aachen/aachen_000000_000019_leftImg8bit.png": png,
+            "leftImg8bit/val/bonn/bonn_000001_000019_leftImg8bit.png": png,
+        }
+    )
     serve_cityscapes(server, [gt, img], [md5_hex(gt), md5_hex(img)])
     monkeypatch.setenv("CITYSCAPES_USERNAME", USER)
     monkeypatch.setenv("CITYSCAPES_PASSWORD", PASSWORD)
@@ -121,8 +149,12 @@ def test_cityscapes_logs_in_and_never_leaks_the_password(
     registry.fetch("cityscapes", tmp_path, base_url=server.base, progress=False)
     assert ("POST", "/login/", None) in server.requests
     gets = [r for r in server.requests if r[0] == "GET"]
-    assert [p for _, p, _ in gets] == ["/md5-sum/?packageID=1", "/file-handling/?packageID=1",
-                                       "/md5-sum/?packageID=3", "/file-handling/?packageID=3"]
+    assert [p for _, p, _ in gets] == [
+        "/md5-sum/?packageID=1",
+        "/file-handling/?packageID=1",
+        "/md5-sum/?packageID=3",
+        "/file-handling/?packageID=3",
+    ]
     assert all(f"PHPSESSID={TOKEN}" in (c or "") for _, _, c in gets)
 
     table = pd.read_csv(registry.prepare("cityscapes", tmp_path))
@@ -174,7 +206,9 @@ def test_prepare_of_the_other_corpora_on_tiny_layouts(tmp_path: Path) -> None:
         "audio/airport-lisbon-1000-40000-a.wav\tairport\tlisbon-1000\ta\n"
         "audio/park-paris-3-100-s2.wav\tpark\tparis-3\ts2\n"
     )
-    (meta / "evaluation_setup" / "fold1_train.csv").write_text("filename\tscene_label\naudio/airport-lisbon-1000-40000-a.wav\tairport\n")
+    (meta / "evaluation_setup" / "fold1_train.csv").write_text(
+        "filename\tscene_label\naudio/airport-lisbon-1000-40000-a.wav\tairport\n"
+    )
     (root / f"{name}.audio.1" / name / "audio").mkdir(parents=True)
     (root / f"{name}.audio.1" / name / "audio" / "airport-lisbon-1000-40000-a.wav").write_bytes(wav_bytes())
     t = registry.get("tau2020_mobile").prepare(root)
@@ -202,7 +236,10 @@ def test_prepare_of_the_other_corpora_on_tiny_layouts(tmp_path: Path) -> None:
         ' {"id": "/m/guitar", "name": "Guitar", "child_ids": []}, {"id": "/m/dog", "name": "Dog", "child_ids": []}]'
     )
     (root / "class_labels_indices.csv").write_text("index,mid,display_name\n0,/m/guitar,Guitar\n1,/m/dog,Dog\n")
-    rows = '# a\n# b\n# YTID, start_seconds, end_seconds, positive_labels\nabc, 30.000, 40.000, "/m/dog,/m/guitar"\nxyz, 0.000, 10.000, "/m/dog"\n'
+    rows = (
+        "# a\n# b\n# YTID, start_seconds, end_seconds, positive_labels\n"
+        'abc, 30.000, 40.000, "/m/dog,/m/guitar"\nxyz, 0.000, 10.000, "/m/dog"\n'
+    )
     for f in ("eval_segments.csv", "balanced_train_segments.csv", "unbalanced_train_segments.csv"):
         (root / f).write_text(rows)
     t = registry.get("audioset_instruments").prepare(root)

@@ -34,7 +34,8 @@ def test_imagenet_normalise_by_hand() -> None:
     img[0, 0, 1] = (255, 0, 51)
     out = imagenet_normalise(img)
     assert out.shape == (1, 3, 2, 2) and out.dtype == torch.float32
-    # pixel (0, 1): R = (1 - 0.485) / 0.229 = 2.24891, G = (0 - 0.456) / 0.224 = -2.03571, B = (0.2 - 0.406) / 0.225 = -0.91556
+    # pixel (0, 1): R = (1 - 0.485) / 0.229 = 2.24891, G = (0 - 0.456) / 0.224 = -2.03571,
+    # B = (0.2 - 0.406) / 0.225 = -0.91556
     assert torch.allclose(out[0, :, 0, 1], torch.tensor([2.24891, -2.03571, -0.91556]), atol=1e-4)
     zero = torch.tensor([-m / s for m, s in zip(IMAGENET_MEAN, IMAGENET_STD)])
     assert torch.allclose(out[0, :, 0, 0], zero, atol=1e-6)

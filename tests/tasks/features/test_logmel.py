@@ -54,7 +54,7 @@ def test_reflect_padding_matches_librosa() -> None:
 @pytest.mark.parametrize(
     ("preset", "samples", "frames"),
     [
-        ("pann", 32000, 101),  # one second -> 101 x 64 (spec section 4)
+        ("pann", 32000, 101),  # one second -> 101 x 64 (docs/methods.md#mel-targets)
         ("localisation", 5 * 22050, 251),  # 5 s -> 251 x 64 (section 3)
         ("t2a", 4 * 16000, 126),  # 4 s -> 126 x 64 (section 5)
         ("yamnet", 15712, 96),  # a 96 x 64 patch with center=False (librosa framing, see module docstring)

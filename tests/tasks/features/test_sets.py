@@ -53,8 +53,9 @@ def test_image_folder_table_pairs_images_with_label_maps(tmp_path):
 def test_metadata_table_normalises_columns(tmp_path):
     csv = tmp_path / "data" / "datasets" / "x" / "metadata.csv"
     csv.parent.mkdir(parents=True)
-    pd.DataFrame({"path": [str(tmp_path / "a.wav"), "b.wav"], "split": ["train", "test"],
-                  "label_path": ["a.png", "b.png"]}).to_csv(csv, index=False)
+    pd.DataFrame(
+        {"path": [str(tmp_path / "a.wav"), "b.wav"], "split": ["train", "test"], "label_path": ["a.png", "b.png"]}
+    ).to_csv(csv, index=False)
     t = sets.metadata_table(csv, tmp_path)
     assert t.path.tolist() == ["a.wav", "data/datasets/x/b.wav"]
     assert t.fold.tolist() == ["train", "test"] and t.label.tolist() == ["a.png", "b.png"]
@@ -74,13 +75,16 @@ def test_modality_mismatch_is_a_clear_error():
     sets.check_modality(sets.FeatureSet("urban_synth", "third_octave"), audio)
 
 
-@pytest.mark.parametrize(("key", "value", "message"), [
-    ("features.sets", [{"dataset": "urban_synth", "representation": "mfcc"}], "unknown representation 'mfcc'"),
-    ("features.sets", [{"dataset": "esc50", "representation": "logmel_pann"}], "features.sets.0.dataset.*esc50"),
-    ("features.sets", [{"dataset": "urban_synth", "representation": "frames"}] * 2, "listed more than once"),
-    ("features.runner", "spark", "features.runner"),
-    ("features.workers", 0, "features.workers"),
-])
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        ("features.sets", [{"dataset": "urban_synth", "representation": "mfcc"}], "unknown representation 'mfcc'"),
+        ("features.sets", [{"dataset": "esc50", "representation": "logmel_pann"}], "features.sets.0.dataset.*esc50"),
+        ("features.sets", [{"dataset": "urban_synth", "representation": "frames"}] * 2, "listed more than once"),
+        ("features.runner", "spark", "features.runner"),
+        ("features.workers", 0, "features.workers"),
+    ],
+)
 def test_feature_params_are_validated(key, value, message):
     raw = read_params_yaml(ROOT / "params.yaml")
     set_dotted(raw, key, value)

@@ -17,21 +17,11 @@ from tasks.features import store as store_mod
 from tasks.features.logmel import PRESETS, LogMel
 from tasks.features.representations import LogMelFeatures
 from tasks.features.store import extract_features, open_store
+from tests.helpers.aed import tiny_aed_features
+from tests.helpers.audio import noise_clips
 
 P = PRESETS["pann"]
 SR = P.sample_rate
-
-
-def _clips(tmp_path, n, *, lengths=None, seed=0):
-    rng = np.random.default_rng(seed)
-    rows = []
-    for i in range(n):
-        length = lengths[i] if lengths else SR // 2
-        path = tmp_path / "audio" / f"c{i}.wav"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        sf.write(path, (0.3 * rng.standard_normal(length)).astype(np.float32), SR, subtype="FLOAT")
-        rows.append({"path": str(path), "label": i % 3, "fold": i % 2 + 1})
-    return pd.DataFrame(rows)
 
 
 def _reference(path, clip_seconds=None):
@@ -46,7 +36,7 @@ def _reference(path, clip_seconds=None):
 @pytest.mark.parametrize("clip_seconds", [None, 0.4])
 def test_values_match_logmel_and_shards(tmp_path, clip_seconds):
     lengths = [SR // 2, SR // 3, SR, 7000, SR // 2, 20000, 12345]
-    table = _clips(tmp_path, 7, lengths=lengths)
+    table = noise_clips(tmp_path, 7, lengths=lengths)
     out = extract_features(table, tmp_path / "store", LogMelFeatures(P, clip_seconds), shard_size=3, progress=False)
     assert sorted(p.name for p in out.glob("shard-*.h5")) == ["shard-00000.h5", "shard-00001.h5", "shard-00002.h5"]
     manifest = json.loads((out / "manifest.json").read_text())
@@ -72,7 +62,7 @@ def test_values_match_logmel_and_shards(tmp_path, clip_seconds):
 
 
 def test_resume_after_crash_and_param_change(tmp_path, monkeypatch):
-    table = _clips(tmp_path, 7)
+    table = noise_clips(tmp_path, 7)
     out = tmp_path / "store"
     real = store_mod._write_shard
     calls: list[int] = []
@@ -129,10 +119,12 @@ def _bad_files(tmp_path):
 
 
 def test_bad_clips_skipped_and_listed(tmp_path):
-    good = _clips(tmp_path, 5)
+    good = noise_clips(tmp_path, 5)
     bad = pd.DataFrame({"path": _bad_files(tmp_path), "label": 0, "fold": 1})
     table = pd.concat([good.iloc[:2], bad, good.iloc[2:]], ignore_index=True)
-    out = extract_features(table, tmp_path / "store", LogMelFeatures(P), shard_size=3, max_bad_fraction=0.5, progress=False)
+    out = extract_features(
+        table, tmp_path / "store", LogMelFeatures(P), shard_size=3, max_bad_fraction=0.5, progress=False
+    )
     skipped = pd.read_csv(out / "skipped.csv")
     assert list(skipped.path) == bad.path.tolist()
     assert "empty" in skipped.reason[0] and "decode" in skipped.reason[1] and "NaN" in skipped.reason[2]
@@ -143,7 +135,7 @@ def test_bad_clips_skipped_and_listed(tmp_path):
 
 
 def test_too_many_bad_clips_fail_without_manifest(tmp_path):
-    good = _clips(tmp_path, 3)
+    good = noise_clips(tmp_path, 3)
     bad = pd.DataFrame({"path": _bad_files(tmp_path), "label": 0, "fold": 1})
     table = pd.concat([good, bad], ignore_index=True)
     out = tmp_path / "store"
@@ -156,7 +148,7 @@ def test_too_many_bad_clips_fail_without_manifest(tmp_path):
 
 
 def test_open_store_refuses_other_params(tmp_path):
-    table = _clips(tmp_path, 2)
+    table = noise_clips(tmp_path, 2)
     out = extract_features(table, tmp_path / "store", LogMelFeatures(P, 0.5), progress=False)
     with pytest.raises(ValueError, match=r"hop_length.*sample_rate|fmax"):
         open_store(out, LogMelFeatures(PRESETS["yamnet"], 0.5))
@@ -175,7 +167,7 @@ def test_third_octave_store_matches_module_on_ragged_clips(tmp_path):
     from tasks.features.third_octave import ThirdOctave
 
     lengths = [SR, SR // 2 + 123, 3 * SR, 900]  # the last is shorter than one frame: one zero-padded frame
-    table = _clips(tmp_path, 4, lengths=lengths)
+    table = noise_clips(tmp_path, 4, lengths=lengths)
     rep = ThirdOctaveFeatures()
     out = extract_features(table, tmp_path / "store", rep, shard_size=4, progress=False)
     with open_store(out, rep) as st:
@@ -190,15 +182,20 @@ def test_third_octave_store_matches_module_on_ragged_clips(tmp_path):
 
 
 def test_stft_chunk_store_matches_aed_chunks(tmp_path):
-    from soundflow.config import AedFeatureParams
     from tasks.features.representations import make_representation
     from tasks.features.stft_chunks import spectrogram_chunks
 
-    aed = AedFeatureParams(sample_rate=SR, chunk_seconds=0.5, chunk_hop_seconds=0.25, min_last_chunk_seconds=0.1,
-                           window_seconds=0.02, frame_hop_seconds=0.01, n_freq_bins=32, n_frames=48,
-                           window="hann", scale="linear", workers=1)
+    aed = tiny_aed_features(
+        sample_rate=SR,
+        chunk_seconds=0.5,
+        chunk_hop_seconds=0.25,
+        min_last_chunk_seconds=0.1,
+        frame_hop_seconds=0.01,
+        n_frames=48,
+        workers=1,
+    )
     rep = make_representation("stft_chunks", aed_features=aed)
-    table = _clips(tmp_path, 3, lengths=[SR, SR // 3, 2 * SR])
+    table = noise_clips(tmp_path, 3, lengths=[SR, SR // 3, 2 * SR])
     out = extract_features(table, tmp_path / "store", rep, progress=False)
     with open_store(out, rep) as st:
         for i, path in enumerate(table.path):
@@ -231,7 +228,11 @@ def test_frame_store_resizes_and_skips_broken_images(tmp_path):
     skipped = pd.read_csv(out / "skipped.csv")
     assert skipped.path.tolist() == [str(tmp_path / "broken.png")] and "decode image" in skipped.reason[0]
     with open_store(out, rep) as st:
-        assert len(st) == 3 and st.table.label.tolist() == ["img0_labelIds.png", "img1_labelIds.png", "img2_labelIds.png"]
+        assert len(st) == 3 and st.table.label.tolist() == [
+            "img0_labelIds.png",
+            "img1_labelIds.png",
+            "img2_labelIds.png",
+        ]
         for i, row in enumerate(r for r in rows if "broken" not in r["path"]):
             feats = st[i][0]
             assert feats.dtype == np.uint8 and feats.shape == (1, 32, 32, 3)
@@ -243,7 +244,7 @@ def test_frame_store_resizes_and_skips_broken_images(tmp_path):
 
 def test_reflect_padding_ragged_clips_computed_alone(tmp_path):
     reflect = dataclasses.replace(P, pad_mode="reflect")
-    table = _clips(tmp_path, 3, lengths=[SR // 2, 5000, SR // 3])
+    table = noise_clips(tmp_path, 3, lengths=[SR // 2, 5000, SR // 3])
     rep = LogMelFeatures(reflect)
     out = extract_features(table, tmp_path / "store", rep, progress=False)
     with open_store(out, rep) as st:
@@ -258,8 +259,15 @@ def test_unknown_representation_and_bad_table(tmp_path):
 
     with pytest.raises(ValueError, match="unknown representation 'mfcc'"):
         make_representation("mfcc")
-    assert {"logmel_pann", "logmel_yamnet", "logmel_localisation", "logmel_t2a", "third_octave", "stft_chunks",
-            "frames"} == set(NAMES)
+    assert {
+        "logmel_pann",
+        "logmel_yamnet",
+        "logmel_localisation",
+        "logmel_t2a",
+        "third_octave",
+        "stft_chunks",
+        "frames",
+    } == set(NAMES)
     with pytest.raises(ValueError, match="lacks columns"):
         extract_features(pd.DataFrame({"path": ["x"]}), tmp_path / "s", LogMelFeatures(P), progress=False)
 
@@ -270,7 +278,7 @@ def test_unknown_representation_and_bad_table(tmp_path):
 def test_cuda_store_matches_cpu_store(tmp_path, name):
     from tasks.features.representations import make_representation
 
-    table = _clips(tmp_path, 5, lengths=[SR, SR // 2, 3 * SR, 7000, SR])
+    table = noise_clips(tmp_path, 5, lengths=[SR, SR // 2, 3 * SR, 7000, SR])
     rep = make_representation(name)
     cpu = extract_features(table, tmp_path / "cpu", rep, progress=False)
     gpu = extract_features(table, tmp_path / "gpu", rep, device="cuda", progress=False)

@@ -12,18 +12,25 @@ from tasks.features import integrity
 from tasks.features import store as store_mod
 from tasks.features.integrity import content_hash
 from tasks.features.store import CorruptStore, extract_features, open_store, verify_store
-from tests.tasks.features.test_store import SR, _clips
+from tests.helpers.aed import tiny_aed_features
+from tests.helpers.audio import NOISE_SR as SR
+from tests.helpers.audio import noise_clips
 
 
 @pytest.fixture
 def rep():
     """The AED representation (normalised spectrogram chunks, <= 1), at a tiny size."""
-    from soundflow.config import AedFeatureParams
     from tasks.features.representations import make_representation
 
-    aed = AedFeatureParams(sample_rate=SR, chunk_seconds=0.5, chunk_hop_seconds=0.25, min_last_chunk_seconds=0.1,
-                           window_seconds=0.02, frame_hop_seconds=0.01, n_freq_bins=32, n_frames=48,
-                           window="hann", scale="linear", workers=1)
+    aed = tiny_aed_features(
+        sample_rate=SR,
+        chunk_seconds=0.5,
+        chunk_hop_seconds=0.25,
+        min_last_chunk_seconds=0.1,
+        frame_hop_seconds=0.01,
+        n_frames=48,
+        workers=1,
+    )
     return make_representation("stft_chunks", aed_features=aed)
 
 
@@ -42,7 +49,7 @@ def written(monkeypatch):
 
 
 def _build(tmp_path, rep):
-    table = _clips(tmp_path, 7, lengths=[SR, SR // 2, 2 * SR, SR, 3 * SR // 2, SR // 3, SR])
+    table = noise_clips(tmp_path, 7, lengths=[SR, SR // 2, 2 * SR, SR, 3 * SR // 2, SR // 3, SR])
     out = tmp_path / "store"
     extract_features(table, out, rep, shard_size=3, progress=False)
     return table, out
@@ -119,8 +126,12 @@ def test_shard_with_bad_hash_record_is_rebuilt(tmp_path, rep, written, capsys, d
                 h5.attrs["content_hash"] = "0" * 64
 
     log = _rerun(tmp_path, out, rep, table, capsys, written)
-    reason = {"removed": "no content hash", "altered": "content hash mismatch",
-              "data and attribute": "content hash differs from manifest.json", "signature": "unreadable"}[damage]
+    reason = {
+        "removed": "no content hash",
+        "altered": "content hash mismatch",
+        "data and attribute": "content hash differs from manifest.json",
+        "signature": "unreadable",
+    }[damage]
     assert written == [1]
     assert f"1 rebuilt: {reason} in shard-00001.h5" in log and "rebuilding shard-00001.h5" in log
     for got, want in zip(_values(out, rep), original, strict=True):

@@ -18,7 +18,7 @@ P = ThirdOctaveParams()
 
 
 def reference_levels(x: np.ndarray, p: ThirdOctaveParams = P) -> np.ndarray:
-    """Direct float64 implementation of spec section 4: loop over frames and bands."""
+    """Direct float64 implementation of docs/methods.md#third-octave-levels: loop over frames and bands."""
     n = max(1, len(x) // p.hop)
     x = np.concatenate([x, np.zeros(max(0, (n - 1) * p.hop + p.frame - len(x)))])
     w = scipy.signal.windows.tukey(p.frame, p.tukey_alpha)
@@ -51,7 +51,9 @@ def test_band_matrix() -> None:
 def test_matches_numpy_reference() -> None:
     rng = np.random.default_rng(0)
     t = np.arange(32000) / 32000
-    sigs = np.stack([0.1 * rng.standard_normal(32000), 0.2 * np.sin(2 * np.pi * 440 * t) + 0.01 * rng.standard_normal(32000)])
+    sigs = np.stack(
+        [0.1 * rng.standard_normal(32000), 0.2 * np.sin(2 * np.pi * 440 * t) + 0.01 * rng.standard_normal(32000)]
+    )
     out = ThirdOctave()(torch.from_numpy(sigs).float()).numpy()
     for i, s in enumerate(sigs):
         ref = reference_levels(s)
@@ -100,7 +102,8 @@ def test_batch_consistency() -> None:
         assert torch.allclose(m(x[i]), b[i], atol=1e-4)
 
 
-# The spec's numbers, written out here rather than read from ThirdOctaveParams, so a changed default fails.
+# The transcoder's numbers (Tailleur et al., 2023), written out here rather than read from ThirdOctaveParams,
+# so a changed default fails.
 SR, N, HOP, ALPHA, BANDS, OFFSET = 32000, 4096, 4000, 0.2, 29, 26.0
 
 
@@ -120,7 +123,7 @@ def literal_levels(x: np.ndarray) -> np.ndarray:
     x = np.concatenate([np.asarray(x, np.float64), np.zeros((frames - 1) * HOP + N)])
     freqs = np.arange(N // 2 + 1) * SR / N
     fc = 1000 * 10 ** ((np.arange(BANDS) - 17) / 10)
-    masks = (freqs >= fc[:, None] * 10 ** -0.05) & (freqs < fc[:, None] * 10**0.05)
+    masks = (freqs >= fc[:, None] * 10**-0.05) & (freqs < fc[:, None] * 10**0.05)
     c = np.where((freqs == 0) | (freqs == SR / 2), 1.0, 2.0)
     w = literal_tukey()
     out = np.empty((frames, BANDS))

@@ -80,8 +80,25 @@ def test_label_table_matches_cityscapes_scripts() -> None:
     assert [lab.id for lab in LABELS if lab.id >= 0] == list(range(34))
     assert [lab.name for lab in LABELS if lab.id == -1] == ["license plate"]
     assert TRAIN_CLASSES == (
-        "road", "sidewalk", "building", "wall", "fence", "pole", "traffic light", "traffic sign", "vegetation",
-        "terrain", "sky", "person", "rider", "car", "truck", "bus", "train", "motorcycle", "bicycle",
+        "road",
+        "sidewalk",
+        "building",
+        "wall",
+        "fence",
+        "pole",
+        "traffic light",
+        "traffic sign",
+        "vegetation",
+        "terrain",
+        "sky",
+        "person",
+        "rider",
+        "car",
+        "truck",
+        "bus",
+        "train",
+        "motorcycle",
+        "bicycle",
     )
     assert len(TRAIN_COLORS) == 19
     assert TRAIN_COLORS[0] == (128, 64, 128)  # road

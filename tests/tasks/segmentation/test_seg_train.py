@@ -13,6 +13,7 @@ from torch.utils.data import Dataset
 import tasks.segmentation.train as train_mod
 from soundflow import training_state
 from tasks.segmentation.evaluate import evaluate
+from tasks.segmentation.inference import load_checkpoint
 from tasks.segmentation.predict import predict_folder
 from tests.helpers.resume import kill_after_first_epoch, sha256
 
@@ -49,10 +50,24 @@ class TinySegmentation(Dataset):
 
 def _train(tmp: Path, epochs: int = 2, fingerprint: str = "fp", seed: int = 0) -> Path:
     return train_mod.train(
-        TinySegmentation(8, seed=1), TinySegmentation(4, seed=2), np.linspace(1.0, 3.0, N_CLASSES),
-        tmp / "model.pt", tmp / "history.csv", tmp / "summary.json", epochs=epochs, batch_size=4, lr=1e-3,
-        weight_decay=1e-4, poly_power=0.9, num_workers=0, device="cpu", seed=seed, state_dir=tmp / "state",
-        fingerprint=fingerprint, progress=False)
+        TinySegmentation(8, seed=1),
+        TinySegmentation(4, seed=2),
+        np.linspace(1.0, 3.0, N_CLASSES),
+        tmp / "model.pt",
+        tmp / "history.csv",
+        tmp / "summary.json",
+        epochs=epochs,
+        batch_size=4,
+        lr=1e-3,
+        weight_decay=1e-4,
+        poly_power=0.9,
+        num_workers=0,
+        device="cpu",
+        seed=seed,
+        state_dir=tmp / "state",
+        fingerprint=fingerprint,
+        progress=False,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -65,7 +80,9 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
         torch.set_num_threads(n)
 
 
-def test_train_writes_outputs_and_the_best_checkpoint_is_a_copy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_train_writes_outputs_and_the_best_checkpoint_is_a_copy(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     scores = iter([(0.9, 0.8), (0.5, 0.7)])  # validation gets worse after epoch 1
     monkeypatch.setattr(train_mod, "validate", lambda *a: next(scores))
     ckpt_path = _train(tmp_path, epochs=2)
@@ -79,16 +96,24 @@ def test_train_writes_outputs_and_the_best_checkpoint_is_a_copy(tmp_path: Path, 
     # a reference instead of a copy would have saved the final weights
     assert not torch.equal(ckpt["state_dict"][w], last["model"][w])
     hist = pd.read_csv(tmp_path / "history.csv")
-    assert list(hist.columns) == ["epoch", "train_loss", "val_miou", "val_pixel_accuracy", "lr", "seconds",
-                                  "images_per_second"]
+    assert list(hist.columns) == [
+        "epoch",
+        "train_loss",
+        "val_miou",
+        "val_pixel_accuracy",
+        "lr",
+        "seconds",
+        "images_per_second",
+    ]
     assert hist["epoch"].tolist() == [1, 2] and hist["val_miou"].tolist() == [0.9, 0.5]
-    assert hist["lr"].iloc[0] == pytest.approx(1e-3 * 0.5 ** 0.9) and hist["lr"].iloc[1] == 0.0  # poly decay to 0
+    assert hist["lr"].iloc[0] == pytest.approx(1e-3 * 0.5**0.9) and hist["lr"].iloc[1] == 0.0  # poly decay to 0
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert summary["best_epoch"] == 1 and summary["n_train_images"] == 8 and summary["device"] == "cpu"
 
 
-def test_training_resumes_after_a_crash(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                        capsys: pytest.CaptureFixture[str]) -> None:
+def test_training_resumes_after_a_crash(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     reference = _train(tmp_path / "uninterrupted")
     real, calls = train_mod.validate, {"n": 0}
 
@@ -115,7 +140,8 @@ def test_training_resumes_after_a_crash(tmp_path: Path, monkeypatch: pytest.Monk
     ref_final = torch.load(tmp_path / "uninterrupted" / "state" / "last.pt", weights_only=False)["model"]
     assert all(torch.allclose(final[k].float(), ref_final[k].float(), atol=1e-5) for k in final)
     assert pd.read_csv(tmp_path / "uninterrupted" / "history.csv")["val_miou"].tolist() == pytest.approx(
-        hist["val_miou"].tolist())
+        hist["val_miou"].tolist()
+    )
     best_epochs = [torch.load(c, weights_only=False)["best_epoch"] for c in (reference, tmp_path / "model.pt")]
     assert best_epochs[0] == best_epochs[1]
     # other inputs or parameters: a fresh start, not a resume
@@ -125,9 +151,10 @@ def test_training_resumes_after_a_crash(tmp_path: Path, monkeypatch: pytest.Monk
 
 def test_evaluate_agrees_with_sklearn_on_the_same_predictions(trained: Path, tmp_path: Path) -> None:
     ds = TinySegmentation(3, seed=5)
-    res = evaluate(trained, ds, tmp_path / "m.json", tmp_path / "per_class.csv", tmp_path / "iou.png",
-                   batch_size=2, device="cpu")
-    model, _ = train_mod.load_checkpoint(trained, "cpu")
+    res = evaluate(
+        trained, ds, tmp_path / "m.json", tmp_path / "per_class.csv", tmp_path / "iou.png", batch_size=2, device="cpu"
+    )
+    model, _ = load_checkpoint(trained, "cpu")
     assert not model.training
     t, p = [], []
     with torch.no_grad():
@@ -170,7 +197,9 @@ def test_predict_folder_writes_labels_overlays_and_fractions(trained: Path, tmp_
         with Image.open(out / f"{name}_pred.jpg") as overlay:
             assert overlay.size == (w, h) and overlay.mode == "RGB"
         row = table[table["image"] == str(images / f"{name}.png")].iloc[0]
-        assert row[CLASSES].to_numpy(float) == pytest.approx(np.bincount(labels.ravel(), minlength=N_CLASSES) / labels.size)
+        assert row[CLASSES].to_numpy(float) == pytest.approx(
+            np.bincount(labels.ravel(), minlength=N_CLASSES) / labels.size
+        )
     assert not (out / "skipped_labels.png").exists()
 
 
@@ -189,8 +218,10 @@ def city_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     ids = np.array([7, 8, 11, 21, 23, 26, 0])  # road, sidewalk, building, vegetation, sky, car, unlabelled
     for split, n in (("train", 8), ("val", 4)):
         for k in range(n):
-            for kind, suffix, arr in (("leftImg8bit", "leftImg8bit", rng.integers(0, 256, (32, 64, 3), dtype=np.uint8)),
-                                      ("gtFine", "gtFine_labelIds", rng.choice(ids, (32, 64)).astype(np.uint8))):
+            for kind, suffix, arr in (
+                ("leftImg8bit", "leftImg8bit", rng.integers(0, 256, (32, 64, 3), dtype=np.uint8)),
+                ("gtFine", "gtFine_labelIds", rng.choice(ids, (32, 64)).astype(np.uint8)),
+            ):
                 out = root / kind / split / "city" / f"city_{k:06d}_000019_{suffix}.png"
                 out.parent.mkdir(parents=True, exist_ok=True)
                 Image.fromarray(arr).save(out)
@@ -202,16 +233,29 @@ def _train_city(tmp: Path, root: Path, epochs: int = 3, num_workers: int = 0) ->
 
     return train_mod.train(
         CityscapesSegmentation(root, "train", size=(16, 32), augment=True, seed=0),
-        CityscapesSegmentation(root, "val", size=(16, 32)), np.ones(N_CLASSES), tmp / "model.pt",
-        tmp / "history.csv", tmp / "summary.json", epochs=epochs, batch_size=4, lr=1e-3, weight_decay=1e-4,
-        poly_power=0.9, num_workers=num_workers, device="cpu", seed=0, state_dir=tmp / "state", fingerprint="fp",
-        progress=False)
+        CityscapesSegmentation(root, "val", size=(16, 32)),
+        np.ones(N_CLASSES),
+        tmp / "model.pt",
+        tmp / "history.csv",
+        tmp / "summary.json",
+        epochs=epochs,
+        batch_size=4,
+        lr=1e-3,
+        weight_decay=1e-4,
+        poly_power=0.9,
+        num_workers=num_workers,
+        device="cpu",
+        seed=0,
+        state_dir=tmp / "state",
+        fingerprint="fp",
+        progress=False,
+    )
 
 
 @pytest.mark.parametrize("num_workers", [0, 1])
-def test_resumed_training_is_byte_identical_to_an_uninterrupted_one(city_root: Path, tmp_path: Path,
-                                                                   monkeypatch: pytest.MonkeyPatch,
-                                                                   num_workers: int) -> None:
+def test_resumed_training_is_byte_identical_to_an_uninterrupted_one(
+    city_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, num_workers: int
+) -> None:
     reference = _train_city(tmp_path / "uninterrupted", city_root, num_workers=num_workers)
     kill_after_first_epoch(monkeypatch)
     with pytest.raises(KeyboardInterrupt):
@@ -219,15 +263,20 @@ def test_resumed_training_is_byte_identical_to_an_uninterrupted_one(city_root: P
     assert torch.load(tmp_path / "resumed" / "state" / "last.pt", weights_only=False)["epoch"] == 0
     resumed = _train_city(tmp_path / "resumed", city_root, num_workers=num_workers)
     assert sha256(resumed) == sha256(reference)
-    pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "resumed" / "history.csv").drop(columns=TIMING),
-                                  pd.read_csv(tmp_path / "uninterrupted" / "history.csv").drop(columns=TIMING))
-    final, ref_final = (torch.load(d / "state" / "last.pt", weights_only=False)["model"]
-                        for d in (tmp_path / "resumed", tmp_path / "uninterrupted"))
+    pd.testing.assert_frame_equal(
+        pd.read_csv(tmp_path / "resumed" / "history.csv").drop(columns=TIMING),
+        pd.read_csv(tmp_path / "uninterrupted" / "history.csv").drop(columns=TIMING),
+    )
+    final, ref_final = (
+        torch.load(d / "state" / "last.pt", weights_only=False)["model"]
+        for d in (tmp_path / "resumed", tmp_path / "uninterrupted")
+    )
     assert all(torch.equal(final[k], ref_final[k]) for k in ref_final)
 
 
-def test_leftovers_of_a_killed_write_are_removed_on_the_next_start(tmp_path: Path,
-                                                                   capsys: pytest.CaptureFixture[str]) -> None:
+def test_leftovers_of_a_killed_write_are_removed_on_the_next_start(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     (tmp_path / "state").mkdir()
     leftovers = [tmp_path / "state" / ".last.pt.tmp-4242", tmp_path / ".model.pt.tmp-999999999"]
     for f in leftovers:
@@ -238,8 +287,9 @@ def test_leftovers_of_a_killed_write_are_removed_on_the_next_start(tmp_path: Pat
     assert all(f"removed {f}" in out for f in leftovers)
 
 
-def test_a_loss_that_becomes_nan_fails_without_writing_outputs_or_a_nan_state(tmp_path: Path,
-                                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_loss_that_becomes_nan_fails_without_writing_outputs_or_a_nan_state(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     real, calls = F.cross_entropy, {"n": 0}
 
     def nan_from_epoch_2(*a: object, **k: object) -> torch.Tensor:
@@ -248,9 +298,11 @@ def test_a_loss_that_becomes_nan_fails_without_writing_outputs_or_a_nan_state(tm
         return loss * float("nan") if calls["n"] > 2 else loss  # 8 images in batches of 4: 2 steps an epoch
 
     monkeypatch.setattr(F, "cross_entropy", nan_from_epoch_2)
-    with pytest.raises(training_state.TrainingDiverged,
-                       match=r"seg_train \(erfnet\): training diverged at epoch 2 \(step 1\).*nan"
-                             r".*seg\.train\.lr = 0\.001"):
+    with pytest.raises(
+        training_state.TrainingDiverged,
+        match=r"seg_train \(erfnet\): training diverged at epoch 2 \(step 1\).*nan"
+        r".*seg\.train\.lr = 0\.001",
+    ):
         _train(tmp_path, epochs=3)
     assert not any((tmp_path / name).exists() for name in ("model.pt", "history.csv", "summary.json"))
     state = torch.load(tmp_path / "state" / "last.pt", weights_only=False)

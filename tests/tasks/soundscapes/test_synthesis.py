@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 import soundfile as sf
 
-from tasks.soundscapes.library import build_sound_library
+from tasks.procedural.sound_library import build_sound_library
 from tasks.soundscapes.synthesis import (
     CITYSCAPES_CLASSES,
     SoundscapeParams,
@@ -26,7 +26,7 @@ from tasks.soundscapes.synthesis import (
 ROOT = Path(__file__).resolve().parents[3]
 MAPPING = ROOT / "configs" / "soundscape_mapping.yaml"
 SR = 16000
-# Short soundscapes for speed; the distributions keep the spec's shapes (event time centred at 2/3 of
+# Short soundscapes for speed; the distributions keep the default shapes (event time centred at 2/3 of
 # the soundscape like 20 s of 30 s), event durations are scaled to the library's clip lengths.
 PARAMS = SoundscapeParams(duration=8.0, event_time=(5.0, 2.5), event_duration=(1.5, 2.5), seed=11)
 LIB_LABELS = {

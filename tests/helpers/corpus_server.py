@@ -1,6 +1,7 @@
 """A local HTTP server standing in for the corpora's hosts, and tiny archives in their layouts.
 
-Shared by the registry tests and the ``datasets`` stage tests; the fixture ``server`` is in conftest.py.
+Shared by the registry, download and ``datasets`` stage tests; the fixture ``server`` is in
+``tests/tasks/datasets/conftest.py``.
 """
 
 from __future__ import annotations
@@ -136,7 +137,11 @@ def running_server() -> Iterator[Server]:
             n = int(self.headers.get("Content-Length") or 0)
             form = parse_qs(self.rfile.read(n).decode())
             state.requests.append(("POST", urlsplit(self.path).path, self.headers.get("Cookie")))
-            ok = form.get("username") == [USER] and form.get("password") == [PASSWORD] and form.get("submit") == ["Login"]
+            ok = (
+                form.get("username") == [USER]
+                and form.get("password") == [PASSWORD]
+                and form.get("submit") == ["Login"]
+            )
             body = b"<html>welcome</html>" if ok else b'<form><input type="password" name="password"></form>'
             self.send_response(200)
             if ok:
@@ -185,15 +190,16 @@ def serve_files(server: Server, name: str, bodies: list[bytes]) -> None:
         server.files[u.path + (f"?{u.query}" if u.query else "")] = body
 
 
-def serve_corpus(server: Server, name: str, bodies: list[bytes], monkeypatch,
-                 md5s: list[str | None] | None = None) -> None:
+def serve_corpus(
+    server: Server, name: str, bodies: list[bytes], monkeypatch, md5s: list[str | None] | None = None
+) -> None:
     """:func:`serve_files`, and patch the registered md5s/sizes to match (in this process only)."""
     serve_files(server, name, bodies)
     info = registry.get(name)
-    files = [dataclasses.replace(f, md5=md5, size=None)
-             for f, md5 in zip(info.files, md5s or [md5_hex(b) for b in bodies])]
+    files = [
+        dataclasses.replace(f, md5=md5, size=None) for f, md5 in zip(info.files, md5s or [md5_hex(b) for b in bodies])
+    ]
     monkeypatch.setitem(registry._REGISTRY, name, dataclasses.replace(info, files=tuple(files)))
-
 
 
 def serve_cityscapes(server: Server, packages: list[bytes], md5s: list[str]) -> None:

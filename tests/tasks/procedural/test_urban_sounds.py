@@ -1,4 +1,4 @@
-"""Tests for the procedural UrbanSound8K-style generator (tasks.datasets.urban_synth)."""
+"""Tests for the procedural urban sounds and their UrbanSound8K-style dataset (tasks.procedural.urban_sounds)."""
 
 from __future__ import annotations
 
@@ -11,8 +11,7 @@ import pytest
 import soundfile as sf
 from scipy import signal
 
-from tasks.datasets import urban_synth as us
-from tasks.datasets.urban_synth import (
+from tasks.procedural.urban_sounds import (
     BACKGROUNDS,
     CLASSES,
     generate_dataset,
@@ -20,6 +19,7 @@ from tasks.datasets.urban_synth import (
     synthesize_background,
     synthesize_event,
 )
+from tasks.procedural.urban_sounds.clips import render_components
 
 SR = 16000
 NAME_RE = re.compile(r"^(\d+)-(\d)-(\d+)-(\d+)\.wav$")
@@ -121,7 +121,7 @@ def test_render_clip_is_float32_peak_limited(label: str) -> None:
 def test_render_clip_hits_requested_snr(label: str, snr_db: float, background: str | None) -> None:
     seed = 11
     # The private helper returns the two tracks render_clip sums, so the SNR can be measured.
-    event, bg, start, end = us._render_components(label, 2.5, SR, snr_db, np.random.default_rng(seed), background)
+    event, bg, start, end = render_components(label, 2.5, SR, snr_db, np.random.default_rng(seed), background)
     mix = render_clip(label, 2.5, SR, snr_db, np.random.default_rng(seed), background)
     np.testing.assert_array_equal(mix, event + bg)
     assert 0 <= start < end <= mix.size
@@ -132,8 +132,8 @@ def test_render_clip_hits_requested_snr(label: str, snr_db: float, background: s
 
 def test_snr_changes_the_mix() -> None:
     # Guard against an SNR argument that is silently ignored.
-    loud, bg_a, s, e = us._render_components("siren", 2.0, SR, 20.0, np.random.default_rng(5), "park")
-    quiet, bg_b, _, _ = us._render_components("siren", 2.0, SR, 0.0, np.random.default_rng(5), "park")
+    loud, bg_a, s, e = render_components("siren", 2.0, SR, 20.0, np.random.default_rng(5), "park")
+    quiet, bg_b, _, _ = render_components("siren", 2.0, SR, 0.0, np.random.default_rng(5), "park")
     ratio_loud = _rms(loud[s:e]) / _rms(bg_a)
     ratio_quiet = _rms(quiet[s:e]) / _rms(bg_b)
     assert ratio_loud / ratio_quiet == pytest.approx(10.0, rel=0.02)
@@ -221,7 +221,7 @@ def test_each_clip_is_seeded_from_seed_class_and_index(tmp_path: Path) -> None:
         rng = np.random.default_rng([SMALL["seed"], class_id, k])
         duration = rng.uniform(*SMALL["duration_range"])
         snr_db = rng.uniform(0.0, 20.0)
-        event, bg, start, end = us._render_components(r["class"], duration, 8000, snr_db, rng)
+        event, bg, start, end = render_components(r["class"], duration, 8000, snr_db, rng)
         audio, _ = sf.read(out / "audio" / f"fold{r['fold']}" / r["slice_file_name"], dtype="float32")
         assert audio.shape == event.shape
         assert np.max(np.abs(audio - (event + bg))) <= 1.01 / 32767  # equal up to 16-bit quantisation
@@ -270,7 +270,7 @@ def test_failed_generation_keeps_old_dataset_and_leaves_no_temp(tmp_path: Path, 
             raise OSError("disk full")
         return real_write(*args, **kwargs)
 
-    monkeypatch.setattr(us.sf, "write", flaky_write)
+    monkeypatch.setattr(sf, "write", flaky_write)
     with pytest.raises(OSError, match="disk full"):
         generate_dataset(out, **{**SMALL, "seed": 99})
     assert _tree_bytes(out) == before

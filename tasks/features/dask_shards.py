@@ -1,10 +1,15 @@
-"""Feature extraction fanned out over shards with Prefect's Dask task runner.
+"""Feature extraction fanned out over shards with Prefect's Dask task runner (``features.runner: dask``).
 
 One Prefect task per shard (not per clip: Prefect's per-task overhead is tens of milliseconds,
 a shard is seconds to minutes of decoding), each calling :func:`tasks.features.store.extract_shard`
 on a Dask worker. Planning and the manifest stay in the calling process, so the store is complete
 only when every shard has been written, whichever worker wrote it; a killed run resumes from the
 finished shards like the in-process extraction does.
+
+It lives with the feature tasks, not in ``flows/`` (the pipeline's layer, which no task may import),
+because the ``features`` stage runs it: as task code it is in that stage's code closure, and an edit
+reruns the stage. Prefect is imported only here, and :mod:`tasks.features.sets` imports this module
+only for the Dask runner, so the local runner needs no Prefect.
 
 Where the shards run: ``DASK_SCHEDULER_ADDRESS`` (or ``address``) names an existing Dask scheduler,
 e.g. ``tcp://10.0.0.5:8786`` of a cluster started with ``dask scheduler`` / ``dask worker``; its
@@ -37,8 +42,9 @@ def dask_task_runner(address: str | None = None, *, workers: int = 2):
     if address:
         return DaskTaskRunner(address=address)
     n_workers = max(1, (os.cpu_count() or 1) // max(1, workers))
-    return DaskTaskRunner(cluster_kwargs={"n_workers": n_workers, "threads_per_worker": 1, "processes": True,
-                                          "dashboard_address": ":0"})
+    return DaskTaskRunner(
+        cluster_kwargs={"n_workers": n_workers, "threads_per_worker": 1, "processes": True, "dashboard_address": ":0"}
+    )
 
 
 @task(name="feature-shard", cache_policy=NO_CACHE, persist_result=False)
@@ -56,8 +62,10 @@ def shard_task(plan: StorePlan, s: int, workers: int, device: str) -> dict[str, 
 
 @flow(name="feature-extraction", log_prints=True)
 def extract_shards(plan: StorePlan, workers: int = 2, device: str = "cpu") -> list[dict[str, Any]]:
-    futures = [shard_task.with_options(task_run_name=f"{plan.rep.name}-{sh.file}").submit(plan, sh.index, workers, device)
-               for sh in plan.shards]
+    futures = [
+        shard_task.with_options(task_run_name=f"{plan.rep.name}-{sh.file}").submit(plan, sh.index, workers, device)
+        for sh in plan.shards
+    ]
     summaries = [f.result() for f in futures]
     done = sum(s["n_clips"] for s in summaries)
     hosts = sorted({s["worker"] for s in summaries if s["worker"]})
@@ -82,5 +90,9 @@ def extract_features_dask(
     plan = plan_store(table, out_dir, rep, shard_size=shard_size, base_dir=base_dir)
     runner = dask_task_runner(address, workers=workers)
     summaries = extract_shards.with_options(task_runner=runner)(plan, workers, device)
-    return finish_store(plan, [{k: v for k, v in s.items() if k != "worker"} for s in summaries],
-                        max_bad_fraction=max_bad_fraction, extra=extra)
+    return finish_store(
+        plan,
+        [{k: v for k, v in s.items() if k != "worker"} for s in summaries],
+        max_bad_fraction=max_bad_fraction,
+        extra=extra,
+    )

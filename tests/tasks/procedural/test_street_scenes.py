@@ -1,4 +1,4 @@
-"""Tests for the procedural Cityscapes-layout street-scene generator (tasks.datasets.street_scenes)."""
+"""Tests for the procedural Cityscapes-layout street-scene generator (tasks.procedural.street_scenes)."""
 
 from __future__ import annotations
 
@@ -11,8 +11,7 @@ import pytest
 import torch
 from PIL import Image
 
-from tasks.datasets import street_scenes as ss
-from tasks.datasets.street_scenes import CITIES, SPLITS, generate_street_scenes, render_scene
+from tasks.procedural.street_scenes import CITIES, FRAME, SPLITS, generate_street_scenes, render_scene, writer
 from tasks.segmentation.cityscapes import (
     ID_TO_COLOR,
     LABEL_TO_TRAIN,
@@ -65,7 +64,7 @@ def test_layout_and_file_names_are_cityscapes(twenty: Path) -> None:
             m = STEM_RE.match(stem)
             assert m, img.name
             city = m.group(1)
-            assert city in CITIES[split] and img.parent.name == city and int(m.group(3)) == ss.FRAME
+            assert city in CITIES[split] and img.parent.name == city and int(m.group(3)) == FRAME
             assert img.parent.parent == twenty / "leftImg8bit" / split
             color = lab.with_name(f"{stem}_gtFine_color.png")
             expected |= {str(p.relative_to(twenty)) for p in (img, lab, color)}
@@ -154,10 +153,27 @@ def test_image_i_depends_only_on_seed_split_and_index(tmp_path: Path) -> None:
     assert (few / rel).read_bytes() == (many / rel).read_bytes()
     # the documented per-image generator: default_rng([seed, split_index, i])
     rgb, ids = render_scene(64, 128, np.random.default_rng([0, 0, 4]), "synthville")
-    np.testing.assert_array_equal(_read(many / "leftImg8bit/train/synthville/synthville_000001_000019_leftImg8bit.png"), rgb)
-    np.testing.assert_array_equal(_read(many / "gtFine/train/synthville/synthville_000001_000019_gtFine_labelIds.png"), ids)
+    np.testing.assert_array_equal(
+        _read(many / "leftImg8bit/train/synthville/synthville_000001_000019_leftImg8bit.png"), rgb
+    )
+    np.testing.assert_array_equal(
+        _read(many / "gtFine/train/synthville/synthville_000001_000019_gtFine_labelIds.png"), ids
+    )
     rgb_val, _ = render_scene(64, 128, np.random.default_rng([0, 1, 0]), "pixelheim")
-    np.testing.assert_array_equal(_read(many / "leftImg8bit/val/pixelheim/pixelheim_000000_000019_leftImg8bit.png"), rgb_val)
+    np.testing.assert_array_equal(
+        _read(many / "leftImg8bit/val/pixelheim/pixelheim_000000_000019_leftImg8bit.png"), rgb_val
+    )
+
+
+def test_a_parking_lot_cut_short_by_the_cross_street_renders(tmp_path: Path) -> None:
+    # Training image 4 of seed 9 has a parking lot less than 4 m long (the cross street cuts it): placing
+    # a parked car in it used to raise "high - low < 0" from the rng, so the whole dataset failed.
+    out = generate_street_scenes(
+        tmp_path / "d", n_train=5, n_val=0, n_test=0, height=32, width=64, seed=9, progress=False
+    )
+    assert len(find_pairs(out, "train")) == 5
+    rgb, ids = render_scene(32, 64, np.random.default_rng([9, 0, 4]), None)
+    assert rgb.shape == (32, 64, 3) and ids.shape == (32, 64)
 
 
 def test_render_scene_is_fast_enough() -> None:
@@ -223,7 +239,7 @@ def test_failed_generation_keeps_old_dataset(tmp_path: Path, monkeypatch: pytest
     generate_street_scenes(out, **SMALL)
     before = _tree_bytes(out)
     calls = {"n": 0}
-    real = ss.render_scene
+    real = writer.render_scene
 
     def flaky(*args, **kwargs):
         calls["n"] += 1
@@ -231,7 +247,7 @@ def test_failed_generation_keeps_old_dataset(tmp_path: Path, monkeypatch: pytest
             raise OSError("disk full")
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(ss, "render_scene", flaky)
+    monkeypatch.setattr(writer, "render_scene", flaky)
     with pytest.raises(OSError, match="disk full"):
         generate_street_scenes(out, **{**SMALL, "seed": 5})
     assert _tree_bytes(out) == before

@@ -1,0 +1,65 @@
+"""Inference with a trained AED classifier: checkpoint loading, batched chunk probabilities, per-file pooling.
+
+Evaluation, prediction and the training's validation all use these, so they compute the same thing; this
+module imports no training code (a checkpoint is all they need).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch.utils.data import DataLoader
+
+import models
+from soundflow.devices import autocast
+
+
+def load_checkpoint(path: Path, device: torch.device | str = "cpu") -> tuple[torch.nn.Module, dict]:
+    """Model (eval mode, on ``device``) and metadata of a checkpoint written by the aed_train stage."""
+    try:
+        ckpt = torch.load(path, map_location=device, weights_only=False)
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{path}: no trained checkpoint; run the aed_train stage first") from None
+    kwargs = dict(ckpt["model_kwargs"], input_shape=tuple(ckpt["model_kwargs"]["input_shape"]))
+    model = models.get(ckpt["model_name"])(**kwargs)
+    model.load_state_dict(ckpt["state_dict"])
+    return model.to(device).eval(), ckpt
+
+
+@torch.no_grad()
+def predict_rows(model: torch.nn.Module, loader: DataLoader, device: torch.device) -> tuple[np.ndarray, float]:
+    """Softmax probabilities of every chunk of ``loader`` and the mean cross-entropy."""
+    model.eval()
+    probs, loss_sum, n = [], 0.0, 0
+    for x, y in loader:
+        x, y = x.to(device, non_blocking=True), y.to(device)
+        with autocast(device):
+            logits = model(x).float()
+        loss_sum += F.cross_entropy(logits, y, reduction="sum").item()
+        n += len(y)
+        probs.append(torch.softmax(logits, 1).cpu().numpy())
+    return np.concatenate(probs), loss_sum / max(n, 1)
+
+
+@torch.no_grad()
+def chunk_probabilities(model: torch.nn.Module, specs: np.ndarray) -> np.ndarray:
+    """Class probabilities of a batch of spectrogram chunks (n, freq, time), on the model's device."""
+    device = next(model.parameters()).device
+    return torch.softmax(model(torch.from_numpy(specs).unsqueeze(1).to(device)).float(), 1).cpu().numpy()
+
+
+def pool_by_file(chunk_probs: np.ndarray, chunk_file: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(file ids, mean of each file's chunk probabilities): the per-file prediction."""
+    files, inv = np.unique(chunk_file, return_inverse=True)
+    pooled = np.zeros((len(files), chunk_probs.shape[1]))
+    np.add.at(pooled, inv, chunk_probs)
+    return files, pooled / np.bincount(inv)[:, None]
+
+
+def file_level_accuracy(chunk_probs: np.ndarray, chunk_file: np.ndarray, file_label: np.ndarray) -> float:
+    """Accuracy of the per-file predictions (:func:`pool_by_file`) against each file's label."""
+    files, pooled = pool_by_file(chunk_probs, chunk_file)
+    return float(np.mean(pooled.argmax(1) == file_label[files]))
