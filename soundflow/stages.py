@@ -7,6 +7,10 @@ built from it, and ``python -m soundflow stage NAME`` (the command DVC runs)
 executes a stage by calling its plain task function with the paths declared
 here. Paths are relative to the repository root; a dependency may name a
 parameter as ``${key}`` (DVC's templating), resolved from ``params.yaml``.
+
+Declarations only: each ``run`` picks the stage's parameters and paths and
+returns the call of one task function; every loop, branch and file read is in
+``tasks/`` (``tests/soundflow/test_stages_declarations.py`` checks this).
 """
 
 from __future__ import annotations
@@ -61,10 +65,9 @@ class Stage:
     (:mod:`soundflow.code_deps`), so no edit of the task code can leave a stage "up to date". This file
     itself is not among them, although every ``run`` lives here: it is the table of all stages, and as a
     dependency any edit of one row would rerun every stage. A row's declarations reach DVC through
-    ``dvc.yaml`` anyway, the helpers a ``run`` calls here are followed into their imports, and the source of
-    ``run`` and of those helpers is hashed into the stage's command (``--code``), so an edit of them reruns
-    exactly the stages that execute it. Should task code ever import this module, it joins that stage's
-    closure like any other file.
+    ``dvc.yaml`` anyway, and the source of ``run`` (and of any function here it calls) is hashed into the
+    stage's command (``--code``), so an edit of it reruns exactly the stages that execute it. Should task
+    code ever import this module, it joins that stage's closure like any other file.
     """
 
     name: str
@@ -109,96 +112,19 @@ class Stage:
 
 
 def _datasets(p: Params, root: Path) -> object:
-    import csv
-
-    from soundflow.io import write_json
-    from tasks.datasets import registry
+    from tasks.datasets.fetch import fetch_listed
 
     d = p.data.download
-    dest = root / DATASETS
-    dest.mkdir(parents=True, exist_ok=True)
-    listed = []
-    # fetch() skips files whose .done markers an earlier run left (the out is persistent), so adding one
-    # dataset downloads only that one; a dataset taken off the list stays on disk but leaves the index
-    for name in d.datasets:
-        folder = registry.fetch(name, dest, base_url=d.base_url)
-        table = registry.prepare(name, dest)
-        with table.open(newline="", encoding="utf-8") as f:
-            rows = sum(1 for _ in csv.reader(f)) - 1  # csv.reader, not lines: quoted fields may hold newlines
-        listed.append(
-            {
-                "name": name,
-                "folder": folder.relative_to(root).as_posix(),
-                "metadata": table.relative_to(root).as_posix(),
-                "rows": rows,
-                "licence": registry.get(name).licence,
-            }
-        )
-        print(f"datasets: {name}: {rows} row(s) in {table.relative_to(root).as_posix()}")
-    return write_json(root / DATASETS_INDEX, {"datasets": listed})
-
-
-def _feature_table(p: Params, root: Path, dataset: str):
-    import json
-
-    from tasks.features import sets
-
-    if dataset == "urban_synth":
-        return sets.labelled_audio_table(root / URBAN_SYNTH, "urbansound8k", root)
-    if dataset == "street_scenes":
-        return sets.image_folder_table(root / STREET_SCENES, root)
-    index = json.loads((root / DATASETS_INDEX).read_text())["datasets"]
-    entry = next((d for d in index if d["name"] == dataset), None)
-    if entry is None:
-        raise ValueError(f"features: dataset {dataset!r} is not in {DATASETS_INDEX}; run the datasets stage first")
-    return sets.metadata_table(root / entry["metadata"], root)
+    return fetch_listed(d.datasets, root / DATASETS, root / DATASETS_INDEX, root=root, base_url=d.base_url)
 
 
 def _features(p: Params, root: Path) -> object:
-    from soundflow.devices import pick_device
-    from soundflow.io import remove_path
-    from soundflow.plots import feature_examples
-    from tasks.features import sets
-    from tasks.features.representations import make_representation
-    from tasks.features.store import open_store
+    from tasks.features.build import FeatureSources, build_feature_sets
 
-    f = p.features
-    out_root = root / FEATURE_STORES
-    wanted = {f"{s.dataset}/{s.representation}" for s in f.sets}
-    # the out is persistent (a rerun resumes finished shards), so stores of sets taken off the list go here
-    for folder in sorted(out_root.glob("*/*")):
-        if folder.is_dir() and folder.relative_to(out_root).as_posix() not in wanted:
-            remove_path(folder)
-    device = str(pick_device(f.device))
-    summaries, examples = {}, {}
-    for s in f.sets:
-        fs = sets.FeatureSet(s.dataset, s.representation)
-        table = _feature_table(p, root, s.dataset)
-        sets.check_modality(fs, table)
-        rep = make_representation(s.representation, clip_seconds=f.clip_seconds, aed_features=p.aed.features)
-        summary = sets.extract_set(
-            table,
-            out_root / fs.folder,
-            rep,
-            root=root,
-            shard_size=f.shard_size,
-            workers=f.workers,
-            device=device,
-            max_bad_fraction=f.max_bad_fraction,
-            runner=f.runner,
-        )
-        summaries[fs.folder] = summary
-        print(
-            f"features: {fs.folder}: {summary['n_clips']} input(s), {summary['n_items']} item(s), "
-            f"{summary['n_skipped']} skipped, {summary['seconds']:.1f} s ({f.runner})"
-        )
-        with open_store(out_root / fs.folder, rep) as store:
-            if len(store):
-                items, label, fold = store[0]
-                label = Path(str(label)).name if "/" in str(label) else label
-                examples[fs.folder] = (items, f"{Path(str(store.table.path[0])).name}\nlabel {label}, fold {fold}")
-    sets.write_summary(root / FEATURES_SUMMARY, summaries)
-    return feature_examples(examples, root / FEATURES_EXAMPLES, title="first input of each feature store")
+    sources = FeatureSources(root, URBAN_SYNTH, STREET_SCENES, DATASETS_INDEX)
+    return build_feature_sets(
+        p.features, p.aed.features, sources, root / FEATURE_STORES, root / FEATURES_SUMMARY, root / FEATURES_EXAMPLES
+    )
 
 
 def _urban_synth(p: Params, root: Path) -> object:
@@ -217,52 +143,32 @@ def _urban_synth(p: Params, root: Path) -> object:
 
 
 def _aed_features(p: Params, root: Path) -> object:
-    from tasks.aed.features import extract_chunks
-    from tasks.datasets.labelled_audio import read_labelled_audio
-    from tasks.features.sets import relative_paths
+    from tasks.aed.extract import extract_dataset_chunks
 
-    table = read_labelled_audio(root / p.aed.data.root, p.aed.data.format)
-    table["path"] = relative_paths(table["path"], root)  # stores and predictions do not depend on the checkout's place
-    report = extract_chunks(
-        table,
+    return extract_dataset_chunks(
+        root / p.aed.data.root,
+        p.aed.data.format,
+        p.aed.features,
+        p.aed.data.max_bad_fraction,
         root / AED_CHUNKS,
         root / AED_FEATURES_SUMMARY,
         root / AED_SKIPPED,
-        p.aed.features,
-        p.aed.data.max_bad_fraction,
-        base_dir=root,
+        root=root,
     )
-    print(
-        f"aed_features: {report.n_chunks} chunks from {report.n_files} files; "
-        f"{report.n_skipped} unreadable file(s) skipped (listed in {AED_SKIPPED})"
-    )
-    return report
 
 
 def _aed_train(p: Params, root: Path) -> object:
-    import pandas as pd
+    from soundflow.training import FitFiles
+    from tasks.aed.train import train_and_plot
 
-    from soundflow.plots import training_curves
-    from tasks.aed.train import train
-
-    result = train(
-        root / AED_CHUNKS,
-        root / AED_MODEL,
-        root / AED_HISTORY,
-        root / AED_TRAIN_SUMMARY,
-        p.aed.data,
-        p.aed.model,
-        p.aed.train,
-        state_dir=root / STATE_DIR / "aed_train",
-    )
-    training_curves(pd.read_csv(result.history_csv), root / AED_CURVES, title="AED CNN")
-    return result
+    files = FitFiles(root / STATE_DIR / "aed_train", root / AED_MODEL, root / AED_HISTORY, root / AED_TRAIN_SUMMARY)
+    return train_and_plot(root / AED_CHUNKS, files, root / AED_CURVES, p.aed.data, p.aed.model, p.aed.train)
 
 
 def _aed_evaluate(p: Params, root: Path) -> object:
-    from tasks.aed.evaluate import evaluate
+    from tasks.aed.evaluate import evaluate_test_folds
 
-    result = evaluate(
+    return evaluate_test_folds(
         root / AED_CHUNKS,
         root / AED_MODEL,
         root / AED_METRICS,
@@ -272,8 +178,6 @@ def _aed_evaluate(p: Params, root: Path) -> object:
         p.aed.evaluate,
         device=p.aed.train.device,
     )
-    print(f"aed_evaluate: accuracy {result.accuracy:.3f}, MAP {result.map:.3f} on folds {p.aed.data.test_folds}")
-    return result
 
 
 def _street_scenes(p: Params, root: Path) -> object:
@@ -291,105 +195,36 @@ def _street_scenes(p: Params, root: Path) -> object:
     )
 
 
-def _seg_dataset(p: Params, root: Path, split: str, augment: bool = False):
-    from tasks.segmentation.cityscapes import CityscapesSegmentation
-
-    return CityscapesSegmentation(
-        root / p.seg.data.root, split, size=p.seg.data.image_size, augment=augment, seed=p.seg.train.seed
-    )
-
-
 def _seg_class_weights(p: Params, root: Path) -> object:
-    from soundflow.io import write_json
-    from tasks.segmentation.cityscapes import TRAIN_CLASSES, class_pixel_frequencies, enet_class_weights
+    from tasks.segmentation.weights import class_weights_report
 
-    freq = class_pixel_frequencies(_seg_dataset(p, root, "train"))
-    weights = enet_class_weights(freq, p.seg.train.class_weight_c)
-    print("class weights: " + ", ".join(f"{c} {w:.2f}" for c, w in zip(TRAIN_CLASSES, weights)))
-    return write_json(
-        root / SEG_WEIGHTS,
-        {
-            "frequency": dict(zip(TRAIN_CLASSES, map(float, freq))),
-            "weight": dict(zip(TRAIN_CLASSES, map(float, weights))),
-        },
-    )
+    return class_weights_report(p.seg, root / p.seg.data.root, root / SEG_WEIGHTS)
 
 
 def _seg_train(p: Params, root: Path) -> object:
-    import hashlib
-    import json
+    from soundflow.training import FitFiles
+    from tasks.segmentation.train import train_from_weights
 
-    import numpy as np
-    import pandas as pd
-
-    from soundflow.plots import training_curves
-    from tasks.segmentation.train import train
-
-    weights_doc = json.loads((root / SEG_WEIGHTS).read_text())
-    weights = np.asarray(list(weights_doc["weight"].values()), dtype=np.float64)
-    t = p.seg.train
-    # resuming is only valid for the same data, weights and parameters
-    fingerprint = hashlib.sha256(
-        json.dumps([weights_doc, p.seg.model_dump(mode="json"), p.data.street_scenes.model_dump()]).encode()
-    ).hexdigest()
-    ckpt = train(
-        _seg_dataset(p, root, "train", augment=True),
-        _seg_dataset(p, root, "val"),
-        weights,
-        root / SEG_MODEL,
-        root / SEG_HISTORY,
-        root / SEG_TRAIN_SUMMARY,
-        epochs=t.epochs,
-        batch_size=t.batch_size,
-        lr=t.lr,
-        weight_decay=t.weight_decay,
-        poly_power=t.poly_power,
-        num_workers=t.num_workers,
-        device=t.device,
-        seed=t.seed,
-        state_dir=root / STATE_DIR / "seg_train",
-        fingerprint=fingerprint,
+    files = FitFiles(root / STATE_DIR / "seg_train", root / SEG_MODEL, root / SEG_HISTORY, root / SEG_TRAIN_SUMMARY)
+    # the generator's parameters stand for the generated images' content in the resume fingerprint
+    identity = p.data.street_scenes.model_dump()
+    return train_from_weights(
+        root / SEG_WEIGHTS, root / p.seg.data.root, p.seg, files, root / SEG_CURVES, data_identity=identity
     )
-    training_curves(
-        pd.read_csv(root / SEG_HISTORY),
-        root / SEG_CURVES,
-        title="ERFNet",
-        panels={"cross-entropy": ["train_loss"], "mIoU / pixel accuracy (val)": ["val_miou", "val_pixel_accuracy"]},
-    )
-    return ckpt
 
 
 def _seg_evaluate(p: Params, root: Path) -> object:
-    from tasks.segmentation.evaluate import evaluate
+    from tasks.segmentation.evaluate import evaluate_val_split
 
-    out = evaluate(
-        root / SEG_MODEL,
-        _seg_dataset(p, root, "val"),
-        root / SEG_METRICS,
-        root / SEG_IOU_TABLE,
-        root / SEG_IOU_PLOT,
-        batch_size=p.seg.predict.batch_size,
-        device=p.seg.train.device,
+    return evaluate_val_split(
+        root / SEG_MODEL, root / p.seg.data.root, p.seg, root / SEG_METRICS, root / SEG_IOU_TABLE, root / SEG_IOU_PLOT
     )
-    print(f"seg_evaluate: mIoU {out['miou']:.3f}, pixel accuracy {out['pixel_accuracy']:.3f} on the val split")
-    return out
 
 
 def _seg_predict(p: Params, root: Path) -> object:
-    from tasks.segmentation.predict import predict_folder
+    from tasks.segmentation.predict import predict_test_images
 
-    q = p.seg.predict
-    table = predict_folder(
-        root / SEG_MODEL,
-        root / q.images,
-        root / SEG_PREDICTIONS,
-        image_type=q.image_type,
-        size=p.seg.data.image_size,
-        batch_size=q.batch_size,
-        device=p.seg.train.device,
-    )
-    print(f"seg_predict: {len(table)} image(s) segmented into {SEG_PREDICTIONS}")
-    return table
+    return predict_test_images(root / SEG_MODEL, root / p.seg.predict.images, root / SEG_PREDICTIONS, p.seg, root=root)
 
 
 def _sound_library(p: Params, root: Path) -> object:
@@ -407,16 +242,12 @@ def _sound_library(p: Params, root: Path) -> object:
 
 
 def _soundscapes(p: Params, root: Path) -> object:
-    from tasks.soundscapes.synthesis import synthesize_all
+    from tasks.soundscapes.report import synthesize_and_report
 
     q = p.soundscapes
-    summary = synthesize_all(root / SEG_FRACTIONS, root / q.mapping, root / q.library, root / SOUNDSCAPES, q.synthesis)
-    made = int(summary["n_soundscapes"].sum())
-    print(f"soundscapes: {made} soundscape(s) for {len(summary)} image(s) in {SOUNDSCAPES}")
-    for row in summary.itertuples():
-        if row.n_soundscapes == 0:
-            print(f"  {Path(str(row.image)).name}: {row.note}")
-    return summary
+    return synthesize_and_report(
+        root / SEG_FRACTIONS, root / q.mapping, root / q.library, root / SOUNDSCAPES, q.synthesis, root=root
+    )
 
 
 STAGES: tuple[Stage, ...] = (

@@ -24,8 +24,10 @@ This is the bottom layer of training: it knows nothing of the pipeline's paramet
 from __future__ import annotations
 
 import hashlib
+import inspect
 import json
 import math
+import sys
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -252,6 +254,7 @@ def fit(
         device,
         augmentation,
         *process_rank(rank, world_size),
+        train_step=train_step,
     )
     for epoch in range(_resume(run), options.epochs):
         if _out_of_patience(run):
@@ -287,6 +290,8 @@ def _start(
     augmentation: Augmentation | None,
     rank: int,
     world_size: int,
+    *,
+    train_step: TrainStep,
 ) -> _Run:
     """Model on the device, optimiser and schedule, leftovers of killed writes removed (rank 0)."""
     if loader.generator is None:
@@ -312,7 +317,7 @@ def _start(
         channels_last=channels_last,
         options=options,
         files=files,
-        fingerprint=_state_fingerprint(fingerprint, options.epochs, steps),
+        fingerprint=_state_fingerprint(fingerprint, options.epochs, steps, code_identity(model, loader, train_step)),
         augmentation=augmentation or Augmentation.generators_of(loader.dataset),
         rank=rank,
     )
@@ -322,9 +327,30 @@ def _start(
     return run
 
 
-def _state_fingerprint(fingerprint: str, epochs: int, steps_per_epoch: int) -> str:
-    # the schedule spans epochs x steps: a state saved for another length must not be continued
-    return hashlib.sha256(json.dumps([fingerprint, epochs, steps_per_epoch]).encode()).hexdigest()
+def _state_fingerprint(fingerprint: str, epochs: int, steps_per_epoch: int, code: str) -> str:
+    # the schedule spans epochs x steps: a state saved for another length must not be continued; nor one
+    # saved by other code (a fixed loss, a changed model), which DVC reruns the stage for
+    return hashlib.sha256(json.dumps([fingerprint, epochs, steps_per_epoch, code]).encode()).hexdigest()
+
+
+def code_identity(model: torch.nn.Module, loader: DataLoader, train_step: Callable[..., Any]) -> str:
+    """A hash of the source files that define the model, the dataset (its augmentation), the training step,
+    this loop and its state: a resumable state written by other code is not continued."""
+    dataset = loader.dataset
+    while isinstance(dataset, torch.utils.data.Subset):
+        dataset = dataset.dataset
+    objects = (type(model), type(dataset), train_step, sys.modules[__name__], training_state)
+    digest = hashlib.sha256()
+    for path in sorted({f for f in map(_source_file, objects) if f}):
+        digest.update(Path(path).read_bytes())
+    return digest.hexdigest()
+
+
+def _source_file(obj: object) -> str | None:
+    try:
+        return inspect.getsourcefile(obj)  # type: ignore[arg-type]
+    except TypeError:  # built-in: no source, nothing of ours to change
+        return None
 
 
 def _runner(model: torch.nn.Module, options: FitOptions, device: torch.device, world_size: int) -> torch.nn.Module:

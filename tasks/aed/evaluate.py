@@ -89,3 +89,20 @@ def evaluate(
     return EvaluationResult(
         Path(metrics_json), Path(predictions_csv), Path(confusion_png), result["accuracy"], result["map"]
     )
+
+
+def evaluate_test_folds(
+    chunks: Path,
+    checkpoint: Path,
+    metrics_json: Path,
+    predictions_csv: Path,
+    confusion_png: Path,
+    data: AedDataParams,
+    p: AedEvaluateParams,
+    *,
+    device: str,
+) -> EvaluationResult:
+    """:func:`evaluate` on ``data.test_folds``, with the headline numbers printed for the stage's log."""
+    result = evaluate(chunks, checkpoint, metrics_json, predictions_csv, confusion_png, data, p, device=device)
+    print(f"aed_evaluate: accuracy {result.accuracy:.3f}, MAP {result.map:.3f} on folds {data.test_folds}")
+    return result

@@ -25,12 +25,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader
 
 import models
 from soundflow.devices import pick_device
+from soundflow.plots import training_curves
 from soundflow.training import BestEpoch, FitFiles, FitOptions, FitResult, StepOutput, fit
 from tasks.aed.dataset import ChunkDataset, chunk_rows, seed_worker_augmentation
 from tasks.aed.features import ChunkIndex, fingerprint, read_index
@@ -218,3 +220,30 @@ def train(
         device=device,
     )
     return TrainResult(Path(checkpoint), Path(history_csv), Path(summary_json))
+
+
+def train_and_plot(
+    chunks: Path,
+    files: FitFiles,
+    curves_png: Path,
+    data: AedDataParams,
+    model_p: AedModelParams,
+    p: AedTrainParams,
+) -> TrainResult:
+    """:func:`train`, then the per-epoch loss and accuracy curves of its history drawn into ``curves_png``.
+
+    The curves are drawn from the history file, not from memory, so a resumed or already finished run
+    draws every epoch, including those an earlier process trained.
+    """
+    result = train(
+        chunks,
+        files.checkpoint,
+        files.history_csv,
+        files.summary_json,
+        data,
+        model_p,
+        p,
+        state_dir=files.state_dir,
+    )
+    training_curves(pd.read_csv(result.history_csv), curves_png, title="AED CNN")
+    return result

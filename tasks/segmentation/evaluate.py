@@ -26,6 +26,8 @@ from soundflow.devices import pick_device
 from soundflow.io import atomic_path, write_json  # noqa: E402
 from tasks.segmentation.inference import load_checkpoint, predict_logits  # noqa: E402
 from tasks.segmentation.iou import ConfusionMatrix  # noqa: E402
+from tasks.segmentation.params import SegParams  # noqa: E402
+from tasks.segmentation.splits import split_dataset  # noqa: E402
 
 
 def _none_if_nan(v: float) -> float | None:
@@ -116,3 +118,20 @@ def evaluate(
         title=f"per-class IoU, {len(ds)} images: mIoU {'n/a' if miou is None else f'{miou:.3f}'}",
     )
     return result
+
+
+def evaluate_val_split(
+    model_ckpt: Path, data_root: Path, seg: SegParams, metrics_json: Path, per_class_csv: Path, bar_png: Path
+) -> dict:
+    """:func:`evaluate` on the val split of ``data_root``, on the device training used; the headline printed."""
+    out = evaluate(
+        model_ckpt,
+        split_dataset(seg, data_root, "val"),
+        metrics_json,
+        per_class_csv,
+        bar_png,
+        batch_size=seg.predict.batch_size,
+        device=seg.train.device,
+    )
+    print(f"seg_evaluate: mIoU {out['miou']:.3f}, pixel accuracy {out['pixel_accuracy']:.3f} on the val split")
+    return out

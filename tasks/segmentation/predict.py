@@ -14,6 +14,7 @@ fraction of every class (the input of the soundscape synthesis).
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 
@@ -26,6 +27,7 @@ from tqdm import tqdm
 from soundflow.devices import pick_device
 from soundflow.io import atomic_path
 from tasks.segmentation.inference import load_checkpoint, predict_logits
+from tasks.segmentation.params import SegParams
 
 
 def load_image(path: Path, size: tuple[int, int]) -> tuple[np.ndarray, torch.Tensor]:
@@ -93,4 +95,25 @@ def predict_folder(
     table = pd.DataFrame(rows, columns=["image", *classes])
     with atomic_path(out_dir / "fractions.csv") as tmp:
         table.to_csv(tmp, index=False)
+    return table
+
+
+def predict_test_images(
+    model_ckpt: Path, images_dir: Path, out_dir: Path, seg: SegParams, *, root: Path
+) -> pd.DataFrame:
+    """:func:`predict_folder` with the ``seg`` parameters (the training size and device); a count printed.
+
+    ``root`` is the project root: the output folder is named relative to it in the message.
+    """
+    q = seg.predict
+    table = predict_folder(
+        model_ckpt,
+        images_dir,
+        out_dir,
+        image_type=q.image_type,
+        size=seg.data.image_size,
+        batch_size=q.batch_size,
+        device=seg.train.device,
+    )
+    print(f"seg_predict: {len(table)} image(s) segmented into {os.path.relpath(out_dir, root)}")
     return table

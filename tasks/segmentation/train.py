@@ -26,10 +26,13 @@ for ignored pixels; H and W must be multiples of 8.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, Dataset
@@ -37,9 +40,13 @@ from torch.utils.data import DataLoader, Dataset
 import models
 from soundflow import training_state
 from soundflow.devices import autocast, pick_device
+from soundflow.plots import training_curves
 from soundflow.training import Augmentation, BestEpoch, FitFiles, FitOptions, FitResult, StepOutput, fit
+from tasks.segmentation.cityscapes import TRAIN_CLASSES
 from tasks.segmentation.inference import to_device
 from tasks.segmentation.iou import IGNORE_INDEX, ConfusionMatrix
+from tasks.segmentation.params import SegParams
+from tasks.segmentation.splits import split_dataset
 
 MODEL_NAME = "erfnet"
 
@@ -253,3 +260,56 @@ def train(
         augmentation=Augmentation(lambda: augment_state(train_ds), lambda s: set_augment_state(train_ds, s)),
     )
     return Path(checkpoint)
+
+
+def resume_fingerprint(weights_doc: dict[str, Any], seg: SegParams, data_identity: object) -> str:
+    """What a resumed run must share with the one that saved the state: class weights, parameters and data.
+
+    ``data_identity`` stands for the training images' content (the generator's parameters, for generated
+    data), which neither the weights nor the parameters name.
+    """
+    parts = [weights_doc, seg.model_dump(mode="json"), data_identity]
+    return hashlib.sha256(json.dumps(parts).encode()).hexdigest()
+
+
+def train_from_weights(
+    weights_json: Path,
+    data_root: Path,
+    seg: SegParams,
+    files: FitFiles,
+    curves_png: Path,
+    *,
+    data_identity: object,
+) -> Path:
+    """:func:`train` on the train and val splits of ``data_root`` with the class weights of ``weights_json``.
+
+    ``weights_json`` is what :func:`tasks.segmentation.weights.class_weights_report` writes. Afterwards the
+    loss and validation curves of the history are drawn into ``curves_png``. Returns the checkpoint.
+    """
+    weights_doc = json.loads(Path(weights_json).read_text())
+    # by class name, in trainId order: the file's key order is alphabetical (write_json sorts keys), and the
+    # loss indexes weights by trainId
+    weights = np.asarray([weights_doc["weight"][c] for c in TRAIN_CLASSES], dtype=np.float64)
+    fingerprint = resume_fingerprint(weights_doc, seg, data_identity)
+    t = seg.train
+    ckpt = train(
+        split_dataset(seg, data_root, "train", augment=True),
+        split_dataset(seg, data_root, "val"),
+        weights,
+        files.checkpoint,
+        files.history_csv,
+        files.summary_json,
+        epochs=t.epochs,
+        batch_size=t.batch_size,
+        lr=t.lr,
+        weight_decay=t.weight_decay,
+        poly_power=t.poly_power,
+        num_workers=t.num_workers,
+        device=t.device,
+        seed=t.seed,
+        state_dir=files.state_dir,
+        fingerprint=fingerprint,
+    )
+    panels = {"cross-entropy": ["train_loss"], "mIoU / pixel accuracy (val)": ["val_miou", "val_pixel_accuracy"]}
+    training_curves(pd.read_csv(files.history_csv), curves_png, title="ERFNet", panels=panels)
+    return ckpt

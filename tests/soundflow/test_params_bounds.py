@@ -10,6 +10,7 @@ bounded field is covered without touching this file, and a new kind of constrain
 from __future__ import annotations
 
 import copy
+import importlib
 import math
 import sys
 import types
@@ -236,9 +237,14 @@ def test_a_generator_accepts_every_value_its_schema_accepts(
         params = parse_params(_with(case.key, case.inside, both_ends=True), Path("params.yaml"))
     except ParamsError:
         pytest.skip("a rule between values refuses it (one sample at the sample rate): no stage gets it")
-    run = next(s for s in STAGES if s.name == stage).run
+    declared = next(s for s in STAGES if s.name == stage)
+    # import the stage's code first, so the patches below are undone in every module that holds the name
+    # (patching soundflow.io before a generator imports it would leave the stub there for later tests)
+    for path in declared.code_deps:
+        importlib.import_module(path.removesuffix(".py").removesuffix("/__init__").replace("/", "."))
+    run = declared.run
     with pytest.raises(_Writing):
-        # the generator is only imported by its stage: stop it at the first write, where it opens its folder
+        # stop the generator at the first write, where it opens its folder
         monkeypatch.setattr(soundflow.io, "generated_folder", _refuse_to_write)
         for module in [m for name, m in sys.modules.items() if name.startswith("tasks.")]:
             if getattr(module, "generated_folder", None) is not None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib
+import inspect
 import json
 import math
 from pathlib import Path
@@ -228,6 +230,29 @@ def test_a_state_of_another_length_of_training_is_not_resumed(
     capsys.readouterr()
     result = _fit(tmp_path, epochs=3)  # the schedule spans another number of steps: starting over is right
     assert "training from scratch" in capsys.readouterr().out and len(result.history) == 3
+
+
+def test_a_state_saved_by_other_training_code_is_not_resumed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # the step lives in a module of its own, edited between the kill and the rerun (a fixed loss, say):
+    # continuing the old code's state would serve weights the new code never trained
+    step_file = tmp_path / "edited_step.py"
+    header = (
+        "from __future__ import annotations\nimport torch.nn.functional as F\n"
+        "from soundflow.training import StepOutput\n"
+    )
+    step_file.write_text(header + inspect.getsource(_step).replace("def _step", "def step", 1))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    step = importlib.import_module("edited_step").step
+    kill_after_first_epoch(monkeypatch)
+    with pytest.raises(KeyboardInterrupt):
+        _fit(tmp_path / "run", step=step)
+    _fit(tmp_path / "run", step=step, epochs=3)  # same code: resumed
+    assert "resuming from" in capsys.readouterr().out
+    step_file.write_text(step_file.read_text() + "# edited\n")
+    _fit(tmp_path / "run", step=step)
+    assert "training from scratch" in capsys.readouterr().out
 
 
 def test_only_rank_zero_writes_and_prints(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

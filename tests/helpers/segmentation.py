@@ -1,0 +1,38 @@
+"""Segmentation at test size: ``seg`` parameters and Cityscapes-layout folders written from label maps."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from tasks.segmentation.params import SegParams
+
+
+def seg_params(**train: Any) -> SegParams:
+    """Test-size ``seg`` parameters, on the CPU; ``train`` overrides ``seg.train`` values.
+
+    The data root in them is a placeholder: the tasks take the data folder apart, resolved.
+    """
+    t = dict(epochs=1, batch_size=2, lr=1e-3, weight_decay=1e-4, poly_power=0.9, class_weight_c=1.1)
+    return SegParams.model_validate(
+        {
+            "data": {"root": "scenes", "image_size": [16, 32]},
+            "train": {**t, "num_workers": 0, "device": "cpu", "seed": 0, **train},
+            "predict": {"images": "scenes/leftImg8bit/test", "image_type": "png", "batch_size": 2},
+        }
+    )
+
+
+def write_split(root: Path, split: str, label_ids: list[np.ndarray]) -> None:
+    """Cityscapes-layout pairs under ``root``: a grey image and the given labelIds map for each."""
+    for k, ids in enumerate(label_ids):
+        for kind, suffix, arr in (
+            ("leftImg8bit", "leftImg8bit", np.full((*ids.shape, 3), 128, np.uint8)),
+            ("gtFine", "gtFine_labelIds", ids.astype(np.uint8)),
+        ):
+            out = root / kind / split / "city" / f"city_{k:06d}_000019_{suffix}.png"
+            out.parent.mkdir(parents=True, exist_ok=True)
+            Image.fromarray(arr).save(out)
