@@ -38,7 +38,9 @@ def upstream(raw_params: dict[str, Any]) -> dict[str, list[str]]:
     writers = [(s.name, _normal(o)) for s in STAGES for o in s.all_outs]
     graph: dict[str, list[str]] = {}
     for s in STAGES:
-        deps = [_normal(resolve(d, raw_params)) for d in s.all_deps]
+        # data deps only: code deps are repository sources, which no stage writes, and deriving every
+        # stage's import closure here would cost each graph query a walk of the code
+        deps = [_normal(resolve(d, raw_params)) for d in s.deps]
         graph[s.name] = sorted({w for w, out in writers if w != s.name and any(_inside(d, out) for d in deps)})
     return graph
 

@@ -110,12 +110,19 @@ def _remove_stale_siblings(out_dir: Path) -> None:
             pid = path.name[len(out_dir.name + prefix) :]
             if not pid.isdigit() or int(pid) == os.getpid():
                 continue
-            try:
-                os.kill(int(pid), 0)
-            except ProcessLookupError:
+            if not pid_alive(int(pid)):  # alive: another run may still be using it
                 remove_path(path)
-            except OSError:
-                pass  # alive (or not ours to signal): another run may still be using it
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` exists on this host (one we may not signal counts as alive)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True
+    return True
 
 
 # The licence section that ends every generator's README (the generated data is the project's own work).

@@ -103,15 +103,8 @@ def read_record(root: Path) -> dict[str, Any] | None:
 
 
 def _pid_alive(pid: Any) -> bool:
-    if not isinstance(pid, int) or pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # alive, someone else's
-        return True
-    return True
+    # a record's pid is read from a file: anything but a positive int names no process
+    return isinstance(pid, int) and pid > 0 and sio.pid_alive(pid)
 
 
 def _record_is_live(record: dict[str, Any] | None) -> bool:
