@@ -57,8 +57,15 @@ def image_to_soundscape(root: str = ".", force: bool = False) -> dict[str, Any]:
     return _workflow(root, "image_to_soundscape", force)
 
 
+@flow(name="text_to_audio", log_prints=True)
+def text_to_audio(root: str = ".", force: bool = False) -> dict[str, Any]:
+    """Workflow 5: prompts -> generated clips -> log-mel stores -> classifiers per configuration -> summary."""
+    return _workflow(root, "text_to_audio", force)
+
+
 FLOWS = {
     "soundflow": pipeline,
     "acoustic_event_classification": acoustic_event_classification,
     "image_to_soundscape": image_to_soundscape,
+    "text_to_audio": text_to_audio,
 }

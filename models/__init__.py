@@ -6,7 +6,9 @@ registers every architecture it ships.
 
 from models import (
     aed_cnn,  # noqa: F401  (registers "aed_cnn")
+    crnn,  # noqa: F401  (registers "crnn")
     erfnet,  # noqa: F401  (registers "erfnet")
+    salamon_cnn,  # noqa: F401  (registers "salamon_cnn")
 )
 from models.registry import available, get, register_model
 

@@ -122,6 +122,8 @@ def _log_outputs(tracker: Any, run_id: str, stage: Stage, root: Path) -> None:
             tracker.log_artifact(run_id, root / p, "outputs")
     if stage.history:
         tracker.log_history(run_id, root / stage.history)
+    if stage.runs:
+        tracker.log_runs(run_id, root / stage.runs)
 
 
 def run_stage_if_stale(name: str, root: Path, *, force: bool = False) -> StageOutcome:

@@ -162,3 +162,29 @@ class Tracker:
 
     def log_text(self, run_id: str, text: str, name: str) -> None:
         self.client.log_text(run_id, text, name)
+
+    def log_runs(self, parent_id: str, csv: Path) -> list[str]:
+        """One nested run per row of a per-configuration CSV: ``name``; ``tag.*``, ``param.*``, ``metric.*`` columns.
+
+        The tags carry what a comparison groups by (e.g. classifier, training set, fold), so the MLflow UI
+        can filter and compare the configurations of one stage run side by side.
+        """
+        import pandas as pd
+
+        df = pd.read_csv(csv)
+        parent = self.client.get_run(parent_id)
+        inherited = {k: v for k, v in parent.data.tags.items() if k in ("git_commit", "soundflow.stage")}
+        ids = []
+        for _, row in df.iterrows():
+            tags = {c[4:]: str(v) for c, v in row.items() if c.startswith("tag.")}
+            run = self.client.create_run(
+                self.experiment_id,
+                run_name=str(row["name"]),
+                tags={**inherited, **tags, "mlflow.parentRunId": parent_id},
+            )
+            self._log_params(run.info.run_id, {c[6:]: v for c, v in row.items() if c.startswith("param.")})
+            metrics = {c[7:]: float(v) for c, v in row.items() if c.startswith("metric.") and pd.notna(v)}
+            self.log_metrics(run.info.run_id, {k: v for k, v in metrics.items() if math.isfinite(v)})
+            self.finish(run.info.run_id)
+            ids.append(run.info.run_id)
+        return ids

@@ -163,6 +163,26 @@ class LogMelFeatures(_Waveforms):
         return not (p.center and p.pad_mode == "reflect" and len({len(x) for x in xs}) > 1)
 
 
+class RepeatPaddedLogMel(LogMelFeatures):
+    """Log-mel frames of clips repeat-padded (tiled) or cropped to exactly ``clip_seconds``.
+
+    Ronchini et al. (DCASE 2024) repeat a short clip until it fills 4 s instead of padding it with
+    silence: a 1 s dog bark then covers the whole input as the longer clips do.
+    """
+
+    def __init__(self, params: LogMelParams, clip_seconds: float, name: str = "logmel") -> None:
+        super().__init__(params, clip_seconds, name=name)
+
+    def describe(self) -> dict[str, Any]:
+        return {**super().describe(), "pad": "repeat"}
+
+    def fit(self, x: np.ndarray) -> np.ndarray | str:
+        n = round(self.clip_seconds * self.sample_rate)
+        if len(x) == 0:
+            return "empty clip"
+        return self.too_short(n) or np.tile(x, -(-n // len(x)))[:n]
+
+
 class ThirdOctaveFeatures(_Waveforms):
     """Third-octave levels in dB, 29 bands every 125 ms (:mod:`tasks.features.third_octave`).
 
