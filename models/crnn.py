@@ -2,10 +2,10 @@
 
 Cakir et al., "Convolutional recurrent neural networks for polyphonic sound event detection", IEEE/ACM
 TASLP 25(6), 2017, in the form Ronchini et al. (DCASE 2024) used as their second classifier: convolution
-blocks (3x3 conv, batch norm, ReLU, max-pool: by 4, 4 and 2 along frequency, by 2 in the first two blocks
-along time, leaving the recurrent layers steps of about 130 ms; ``channels`` filters each, 64 by default), then a 2-layer bidirectional GRU of 128
-units per direction over the frames, the frame outputs averaged over time, dropout and a linear class
-layer. Input ``(batch, 1, frames, bands)``.
+blocks (3x3 conv with ``channels`` filters, 64 by default, batch norm, ReLU, max-pool: by 4, 4 and 2 along
+frequency, by 2 in the first two blocks along time, leaving the recurrent layers steps of about 130 ms),
+then a 2-layer bidirectional GRU of 128 units per direction over the steps, its outputs averaged over time,
+dropout and a linear class layer. Input ``(batch, 1, frames, bands)``.
 """
 
 from __future__ import annotations
@@ -40,7 +40,8 @@ class CRNN(nn.Module):
             raise ValueError(f"input {input_shape} too small: fewer than 32 bands for the frequency pools")
         blocks, c_in = [], 1
         for t, f in zip(TIME_POOLS, FREQ_POOLS):
-            blocks += [nn.Conv2d(c_in, channels, 3, padding=1), nn.BatchNorm2d(channels), nn.ReLU(), nn.MaxPool2d((t, f))]
+            conv = nn.Conv2d(c_in, channels, 3, padding=1)
+            blocks += [conv, nn.BatchNorm2d(channels), nn.ReLU(), nn.MaxPool2d((t, f))]
             c_in = channels
         self.conv = nn.Sequential(*blocks)
         self.gru = nn.GRU(c_in * pooled, hidden, num_layers=2, batch_first=True, bidirectional=True)

@@ -89,4 +89,11 @@ TINY = {
     "data.sound_library.background_duration": 12.0,
     "soundscapes.synthesis.duration": 10.0,
     "soundscapes.synthesis.soundscapes_per_image": 2,
+    "text_to_audio.generate.multipliers": [1.0],
+    "text_to_audio.generate.seconds": 1.0,
+    "text_to_audio.features.clip_seconds": 1.0,
+    "text_to_audio.experiment.data_types": ["real", "generated", "real_generated"],  # 3 folds: one training fold
+    "text_to_audio.experiment.test_folds": [1],
+    "text_to_audio.experiment.epochs": 1,
+    "text_to_audio.experiment.crnn_channels": 4,
 }

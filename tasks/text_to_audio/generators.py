@@ -80,9 +80,11 @@ class ProceduralGenerator:
 
 
 AUDIOGEN_CONFLICT = (
-    "the audiogen generator needs AudioCraft, which cannot be installed beside this project's torch: "
-    "audiocraft 1.3.0 pins torch==2.1.0 (this project runs torch 2.14.1) and av==11.0.0, which has no "
-    "wheel here and builds only against FFmpeg's development libraries; see the README (workflow 5)"
+    "the audiogen generator needs AudioCraft, which cannot be installed beside this project's torch: audiocraft "
+    "pins torch==2.1.0 (this project runs torch==2.14.1), and audiocraft 1.3.0 also pins av==11.0.0, which has no "
+    "wheel here and builds only against FFmpeg's development libraries; a separate environment resolves only to "
+    "audiocraft 1.2.0 with torch 2.1.0 and its CUDA 12.1 libraries (about 2.5 GB) and was not installed; see the "
+    "README, workflow 5"
 )
 
 

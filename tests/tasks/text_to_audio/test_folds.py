@@ -26,10 +26,12 @@ def test_the_four_training_sets() -> None:
     real_fold = np.array([1, 2, 3, 4, 5, 3])
     gen_fold = np.array([1, 2, 3, 4, 5, 3])
     used = np.array([True, True, True, True, True, False])
-    rows = {k: training_rows(k, r, real_fold, gen_fold, used, 1) for k in ("real", "generated", "real_generated", "replaced")}
+    kinds = ("real", "generated", "real_generated", "replaced")
+    rows = {k: training_rows(k, r, real_fold, gen_fold, used, 1) for k in kinds}
     assert rows["real"].real.tolist() == [2, 3, 4, 5] and rows["real"].generated.tolist() == []
     assert rows["generated"].real.tolist() == [] and rows["generated"].generated.tolist() == [2, 3, 4]
-    assert rows["real_generated"].real.tolist() == [2, 3, 4, 5] and rows["real_generated"].generated.tolist() == [2, 3, 4]
+    both = rows["real_generated"]
+    assert both.real.tolist() == [2, 3, 4, 5] and both.generated.tolist() == [2, 3, 4]
     # fold 3 (the first training fold after validation) is replaced by its generated clips
     assert rows["replaced"].real.tolist() == [3, 4] and rows["replaced"].generated.tolist() == [2]
     with pytest.raises(ValueError, match="replace all 3"):
