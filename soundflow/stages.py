@@ -312,7 +312,8 @@ def _t2a_evaluate(p: Params, root: Path) -> object:
 def _t2a_summary(p: Params, root: Path) -> object:
     from tasks.text_to_audio.summary import summarise
 
-    return summarise(root / T2A_RUNS, root / T2A_SUMMARY, root / T2A_SUMMARY_PNG, root / T2A_ACCURACY_PLOT)
+    plot, generator = root / T2A_ACCURACY_PLOT, p.text_to_audio.generate.generator
+    return summarise(root / T2A_RUNS, root / T2A_SUMMARY, root / T2A_SUMMARY_PNG, plot, generator)
 
 
 STAGES: tuple[Stage, ...] = (
@@ -501,7 +502,7 @@ STAGES: tuple[Stage, ...] = (
         desc="Accuracy mean and std over folds per configuration (CSV, PNG) and against the synthetic share",
         run=_t2a_summary,
         deps=(T2A_RUNS,),
-        params=(),
+        params=("text_to_audio.generate.generator",),
         outs=(),
         plots=(T2A_SUMMARY, T2A_SUMMARY_PNG, T2A_ACCURACY_PLOT),
         flow="text_to_audio",

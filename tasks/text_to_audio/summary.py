@@ -40,7 +40,7 @@ def _table_png(table: pd.DataFrame, png: Path) -> None:
     plt.close(fig)
 
 
-def _accuracy_plot(table: pd.DataFrame, png: Path) -> None:
+def _accuracy_plot(table: pd.DataFrame, png: Path, generator: str) -> None:
     fig, ax = plt.subplots(figsize=(7, 4.5))
     for (clf, kind), g in table.groupby(["classifier", "data_type"]):
         if kind == "real":
@@ -59,6 +59,7 @@ def _accuracy_plot(table: pd.DataFrame, png: Path) -> None:
             capsize=3,
             label=f"{clf}: {kind}",
         )
+    ax.set_title(f"Accuracy against the amount of generated data ({generator})")
     ax.set_xlabel("synthetic data (% of the real training set)")
     ax.set_ylabel("test accuracy (%)")
     ax.grid(alpha=0.3)
@@ -68,11 +69,12 @@ def _accuracy_plot(table: pd.DataFrame, png: Path) -> None:
     plt.close(fig)
 
 
-def summarise(runs_csv: Path, table_csv: Path, table_png: Path, plot_png: Path) -> pd.DataFrame:
+def summarise(runs_csv: Path, table_csv: Path, table_png: Path, plot_png: Path, generator: str) -> pd.DataFrame:
+    """The table (CSV, PNG) and the plot, whose title names the ``generator`` that made the synthetic clips."""
     table = summary_table(pd.read_csv(runs_csv))
     with atomic_path(table_csv) as tmp:
         table.to_csv(tmp, index=False)
     _table_png(table, table_png)
-    _accuracy_plot(table, plot_png)
+    _accuracy_plot(table, plot_png, generator)
     print(table[["classifier", "data_type", "multiplier", "n_folds", "accuracy"]].to_string(index=False))
     return table

@@ -57,6 +57,6 @@ def test_tiny_experiment_produces_the_summary(tmp_path: Path, one_torch_thread: 
     assert r.loc["salamon_cnn-real_generated-x1-fold1", "synthetic_percent"] == 50.0
     runs = evaluate_runs(stores, tmp_path / "t.csv", tmp_path / "m", t, tmp_path / "runs.csv", tmp_path / "m.json")
     assert runs["metric.test_accuracy"].between(0, 1).all() and set(runs["tag.generator"]) == {"procedural"}
-    table = summarise(tmp_path / "runs.csv", tmp_path / "s.csv", tmp_path / "s.png", tmp_path / "a.png")
+    table = summarise(tmp_path / "runs.csv", tmp_path / "s.csv", tmp_path / "s.png", tmp_path / "a.png", "procedural")
     assert len(table) == 8 and (table["n_folds"] == 2).all()
     assert (tmp_path / "a.png").stat().st_size > 0 and pd.read_csv(tmp_path / "s.csv").shape[0] == 8
