@@ -32,6 +32,10 @@ PRODUCERS = (
     "seg_class_weights",
     "seg_train",
     "seg_evaluate",
+    "t2a_generate",
+    "t2a_features",
+    "t2a_train",
+    "t2a_evaluate",
 )
 
 
@@ -64,6 +68,7 @@ def _tiny_params() -> Params:
         "data.street_scenes.n_val": 2,
         "data.street_scenes.n_test": 1,
         "features.sets": [{"dataset": "urban_synth", "representation": "third_octave"}],
+        "text_to_audio.prompts": str(ROOT / "configs/text_to_audio/prompts.yaml"),  # the scratch folder has none
     }
     for key, value in {**TINY, **smaller}.items():
         set_dotted(raw, key, value)
