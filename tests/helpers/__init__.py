@@ -5,4 +5,6 @@
 - ``commands``: running soundflow/DVC in a scratch project and reading which stages ran;
 - ``corpus_server``: a local HTTP server standing in for the corpora's hosts, and tiny archives;
 - ``resume``: killing a training run between epochs.
+- ``audioldm2``: a tiny, randomly initialised AudioLDM2 pipeline built offline (a local model folder);
+- ``t2a``: a small real dataset and the text-to-audio parameters for it.
 """
