@@ -85,6 +85,9 @@ class ExperimentParams(Strict):
     crnn_channels: int = Field(ge=1, le=1024)  # filters of each CRNN conv block
     seed: Seed
     device: Literal["auto", "cpu", "cuda"]
+    # local: one configuration after another in this process; dask: one Prefect task each on Prefect's
+    # DaskTaskRunner, on $DASK_SCHEDULER_ADDRESS or a temporary local cluster (tasks/text_to_audio/dask_configs.py)
+    runner: Literal["local", "dask"]
 
 
 class TextToAudioParams(Strict):

@@ -5,6 +5,10 @@ early stopping after 15 epochs without a lower validation loss; the kept weights
 lowest validation loss (:class:`soundflow.training.BestEpoch`). Each configuration is one
 :func:`soundflow.training.fit` call with its own resumable state, so a killed stage resumes inside the
 configuration it was training and skips the finished ones (a finished fit only rewrites its outputs).
+
+``experiment.runner`` says where the configurations run: one after another in this process (``local``),
+or one Prefect task each on Prefect's Dask task runner (``dask``, :mod:`tasks.text_to_audio.dask_configs`,
+imported only then). Both call :func:`train_configuration`, so their results are the same.
 """
 
 from __future__ import annotations
@@ -113,7 +117,9 @@ def _validation(x: torch.Tensor, y: torch.Tensor, device: torch.device, batch: i
 
 def _fingerprint(stores: Path, cfg: Config, e: ExperimentParams, replace_folds: int) -> str:
     manifests = [read_manifest(Path(stores) / s)["shards"] for s in ("real", "generated")]
-    return hashlib.sha256(json.dumps([manifests, asdict(cfg), e.model_dump(), replace_folds]).encode()).hexdigest()
+    # where a configuration runs is no input of it: a run killed under one runner resumes under the other
+    settings = e.model_dump(exclude={"runner"})
+    return hashlib.sha256(json.dumps([manifests, asdict(cfg), settings, replace_folds]).encode()).hexdigest()
 
 
 def train_one(
@@ -188,6 +194,39 @@ def _row(cfg: Config, rot: Rotation, split: Split, result: FitResult, seconds: f
     }
 
 
+@dataclass(frozen=True)
+class Inputs:
+    """What every configuration trains from: the real and the generated clips, the classes and folds."""
+
+    real: Clips
+    gen: Clips
+    n_classes: int
+    folds: list[int]
+
+
+def load_inputs(stores: Path, fp: T2aFeatureParams) -> Inputs:
+    real, gen = load_clips(Path(stores) / "real", fp), load_clips(Path(stores) / "generated", fp)
+    n_classes = len(json.loads((Path(stores) / "classes.json").read_text()))
+    return Inputs(real, gen, n_classes, sorted(set(real.fold.tolist())))
+
+
+def train_configuration(
+    cfg: Config, inputs: Inputs, stores: Path, e: ExperimentParams, out_dir: Path, state_root: Path
+) -> dict:
+    """Train one configuration into ``out_dir/<key>.pt`` (resumable from ``state_root/<key>``); its table row."""
+    rot = rotation(cfg.test_fold, inputs.folds)
+    split = make_split(cfg, rot, inputs.real, inputs.gen, e.replace_folds)
+    files = FitFiles(
+        Path(state_root) / cfg.key,
+        Path(out_dir) / f"{cfg.key}.pt",
+        Path(out_dir) / f"{cfg.key}.history.csv",
+        Path(out_dir) / f"{cfg.key}.summary.json",
+    )
+    t0 = time.perf_counter()
+    result = train_one(cfg, split, inputs.n_classes, e, files, _fingerprint(stores, cfg, e, e.replace_folds))
+    return _row(cfg, rot, split, result, time.perf_counter() - t0, files.checkpoint)
+
+
 def train_configurations(
     stores: Path,
     fp: T2aFeatureParams,
@@ -198,22 +237,17 @@ def train_configurations(
     runs_csv: Path,
 ) -> pd.DataFrame:
     """Train every configuration into ``out_dir/<key>.pt`` (history and summary beside); their table to ``runs_csv``."""
-    real, gen = load_clips(Path(stores) / "real", fp), load_clips(Path(stores) / "generated", fp)
-    n_classes = len(json.loads((Path(stores) / "classes.json").read_text()))
-    folds = sorted(set(real.fold.tolist()))
-    rows = []
-    for cfg in tqdm(configurations(e, multipliers), desc="t2a_train", unit="run"):
-        rot = rotation(cfg.test_fold, folds)
-        split = make_split(cfg, rot, real, gen, e.replace_folds)
-        files = FitFiles(
-            Path(state_root) / cfg.key,
-            Path(out_dir) / f"{cfg.key}.pt",
-            Path(out_dir) / f"{cfg.key}.history.csv",
-            Path(out_dir) / f"{cfg.key}.summary.json",
-        )
-        t0 = time.perf_counter()
-        result = train_one(cfg, split, n_classes, e, files, _fingerprint(stores, cfg, e, e.replace_folds))
-        rows.append(_row(cfg, rot, split, result, time.perf_counter() - t0, files.checkpoint))
+    configs = configurations(e, multipliers)
+    if e.runner == "dask":
+        from tasks.text_to_audio.dask_configs import train_configurations_dask
+
+        rows = train_configurations_dask(configs, stores, fp, e, out_dir, state_root)
+    else:
+        inputs = load_inputs(stores, fp)
+        rows = [
+            train_configuration(cfg, inputs, stores, e, out_dir, state_root)
+            for cfg in tqdm(configs, desc="t2a_train", unit="run")
+        ]
     table = pd.DataFrame(rows)
     with atomic_path(runs_csv) as tmp:
         table.to_csv(tmp, index=False)
