@@ -173,7 +173,10 @@ class Tracker:
 
         df = pd.read_csv(csv)
         parent = self.client.get_run(parent_id)
-        inherited = {k: v for k, v in parent.data.tags.items() if k in ("git_commit", "soundflow.stage")}
+        # not tagged soundflow.stage: that tag marks a stage's own run (a child of a pipeline run); these are
+        # configurations inside one stage run, found by soundflow.configuration_of
+        inherited = {k: v for k, v in parent.data.tags.items() if k == "git_commit"}
+        inherited["soundflow.configuration_of"] = parent.data.tags.get("soundflow.stage", "")
         ids = []
         for _, row in df.iterrows():
             tags = {c[4:]: str(v) for c, v in row.items() if c.startswith("tag.")}

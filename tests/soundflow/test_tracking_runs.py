@@ -25,7 +25,9 @@ def test_each_row_is_a_nested_run(tmp_path: Path, monkeypatch) -> None:
     runs = [tracker.client.get_run(i) for i in ids]
     assert [r.info.run_name for r in runs] == ["cnn-real-fold1", "cnn-real-fold2"]
     assert runs[1].data.tags["mlflow.parentRunId"] == parent and runs[1].data.tags["test_fold"] == "2"
-    assert runs[0].data.tags["soundflow.stage"] == "t2a_evaluate" and runs[0].data.tags["git_commit"] == "abc"
+    assert runs[0].data.tags["soundflow.configuration_of"] == "t2a_evaluate"
+    assert runs[0].data.tags["git_commit"] == "abc"
+    assert "soundflow.stage" not in runs[0].data.tags  # the stage runs stay one per stage
     assert runs[0].data.params == {"n_train_real": "120"}
     assert runs[0].data.metrics == {"test_accuracy": 0.5} and runs[1].data.metrics == {}  # NaN is no metric
     assert runs[0].info.status == "FINISHED"
