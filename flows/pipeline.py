@@ -57,8 +57,15 @@ def image_to_soundscape(root: str = ".", force: bool = False) -> dict[str, Any]:
     return _workflow(root, "image_to_soundscape", force)
 
 
+@flow(name="spectral_transcoder", log_prints=True)
+def spectral_transcoder(root: str = ".", force: bool = False) -> dict[str, Any]:
+    """Workflow 4: third-octave -> Mel transcoders (PINV, CNN-mels, CNN-logits) judged through a frozen teacher."""
+    return _workflow(root, "spectral_transcoder", force)
+
+
 FLOWS = {
     "soundflow": pipeline,
     "acoustic_event_classification": acoustic_event_classification,
     "image_to_soundscape": image_to_soundscape,
+    "spectral_transcoder": spectral_transcoder,
 }

@@ -29,6 +29,7 @@ from tasks.features.params import AedFeatureParams, FeatureParams, FeatureSetPar
 from tasks.procedural.params import SoundLibraryParams, StreetScenesParams, UrbanSynthParams
 from tasks.segmentation.params import SegDataParams, SegParams, SegPredictParams, SegTrainParams
 from tasks.soundscapes.params import SoundscapeParams, SoundscapesParams
+from tasks.transcoder.params import TranscoderParams
 
 PARAMS_FILE = "params.yaml"
 NOT_FINITE = "must be a finite number"
@@ -90,6 +91,7 @@ class Params(Strict):
     aed: AedParams
     seg: SegParams
     soundscapes: SoundscapesParams
+    transcoder: TranscoderParams
 
     @model_validator(mode="after")
     def _feature_sources_exist(self) -> Params:
