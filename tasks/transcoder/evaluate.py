@@ -2,7 +2,9 @@
 
 For each input (true Mel, PINV, CNN-mels, CNN-logits):
 
-- ``teacher_top1_agreement`` with the teacher on the true Mel, over the test chunks of the training source;
+- ``teacher_top1_agreement`` with the teacher on the true Mel: over the test chunks of the multilabel source
+  and of the training source (the paper's; the same chunks by default) and over every chunk of the
+  single-label source, which no model of the workflow is trained on;
 - multilabel (SONYC-UST style, 8 coarse classes) on the test chunks of the multilabel source: macro-AUPRC
   (the paper's "mAUC"), micro-AUPRC, macro ROC-AUC and per class, with the deep head (trained on the train
   split, best validation epoch) and the grouping head;
@@ -11,7 +13,7 @@ For each input (true Mel, PINV, CNN-mels, CNN-logits):
   head, the rest train it) with the deep head, and with the grouping head.
 
 Outputs: ``metrics.json`` (``<dataset>.<head>.<transcoder>.<metric>``, the top-1 agreement under
-``top1.<transcoder>``), ``results.csv`` (one row per value with its teacher, transcoder, dataset and
+``top1.<dataset>.<transcoder>``), ``results.csv`` (one row per value with its teacher, transcoder, dataset and
 head), ``per_class.csv`` and the paper-like table (:mod:`tasks.transcoder.table`).
 """
 
@@ -71,17 +73,20 @@ def _head_files(ctx: Context, tag: str) -> FitFiles:
     return FitFiles(d / "state", d / "head.pt", d / "history.csv", d / "summary.json")
 
 
-def top1(ctx: Context) -> dict[str, dict[str, float]]:
-    pairs = load_pairs(ctx.paths.features / ctx.p.data.train_source, ctx.mel, splits=("test",))
-    probs = teacher_probabilities(ctx.teacher, condition_mels(pairs, ctx.transcoders, ctx.device), ctx.device)
+def top1(probs: dict[str, np.ndarray]) -> dict[str, dict[str, float]]:
     return {c: teacher_top1_agreement(probs["mel"], probs[c]) for c in CONDITIONS}
+
+
+def train_source_top1(ctx: Context) -> dict[str, dict[str, float]]:
+    pairs = load_pairs(ctx.paths.features / ctx.p.data.train_source, ctx.mel, splits=("test",))
+    return top1(teacher_probabilities(ctx.teacher, condition_mels(pairs, ctx.transcoders, ctx.device), ctx.device))
 
 
 def _fine_to_coarse(label_sets: list[set[str]], groups: dict[str, list[str]]) -> list[set[str]]:
     return [{t for t, members in groups.items() if labels & set(members)} for labels in label_sets]
 
 
-def multilabel(ctx: Context) -> tuple[dict[str, Any], pd.DataFrame]:
+def multilabel(ctx: Context) -> tuple[dict[str, Any], pd.DataFrame, dict[str, dict[str, float]]]:
     source = ctx.p.data.multilabel_source
     grouping = yaml.safe_load(ctx.paths.grouping.read_text())
     targets = list(grouping["vocabularies"]["sonyc_coarse"])
@@ -121,10 +126,11 @@ def multilabel(ctx: Context) -> tuple[dict[str, Any], pd.DataFrame]:
             res = multilabel_scores(y[masks["test"]], s, targets)
             per_class += [{"transcoder": c, "head": head, "class": k, **v} for k, v in res.pop("per_class").items()]
             out[head][c] = res
-    return out, pd.DataFrame(per_class).assign(dataset=source)
+    agreement = top1({c: v[masks["test"]] for c, v in probs.items()})
+    return out, pd.DataFrame(per_class).assign(dataset=source), agreement
 
 
-def singlelabel(ctx: Context) -> dict[str, Any]:
+def singlelabel(ctx: Context) -> tuple[dict[str, Any], dict[str, dict[str, float]]]:
     source = ctx.p.data.singlelabel_source
     pairs = load_pairs(ctx.paths.features / source, ctx.mel, clip_seconds=ctx.p.data.singlelabel_clip_seconds)
     clips = np.unique(pairs.clip)
@@ -155,23 +161,19 @@ def singlelabel(ctx: Context) -> dict[str, Any]:
             correct += accuracy(labels[test], s) * test.sum()
         out["deep"][c] = {"accuracy": correct / len(clips), "folds": len(fold_names)}
         out["grouping"][c] = {"accuracy": accuracy(labels, grouping_scores(per_clip[c], ctx.classes, groups))}
-    return out
+    return out, top1(probs)
 
 
 def long_rows(metrics: dict[str, Any], teacher: str) -> pd.DataFrame:
-    rows = [
-        {"teacher": teacher, "transcoder": c, "dataset": "top1", "head": "none", "metric": k, "value": v}
-        for c, m in metrics["top1"].items()
-        for k, v in m.items()
-    ]
-    for dataset, heads in metrics.items():
-        if dataset == "top1":
-            continue
-        for head, by_c in heads.items():
+    """One row per value: teacher, transcoder, dataset, head (``none`` for the top-1 agreement), metric, value."""
+    tables = {f"{d}|none": by_c for d, by_c in metrics["top1"].items()}
+    tables |= {f"{d}|{h}": by_c for d, heads in metrics.items() if d != "top1" for h, by_c in heads.items()}
+    rows = []
+    for key, by_c in tables.items():
+        dataset, head = key.split("|")
+        for c, m in by_c.items():
             rows += [
-                {"teacher": teacher, "transcoder": c, "dataset": dataset, "head": head, "metric": k, "value": v}
-                for c, m in by_c.items()
-                for k, v in m.items()
+                dict(teacher=teacher, transcoder=c, dataset=dataset, head=head, metric=k, value=v) for k, v in m.items()
             ]
     return pd.DataFrame(rows)
 
@@ -190,8 +192,12 @@ def evaluate_transcoders(paths: EvalPaths, p: TranscoderParams) -> Path:
         device,
         mel,
     )
-    ml, per_class = multilabel(ctx)
-    metrics = {"top1": top1(ctx), p.data.multilabel_source: ml, p.data.singlelabel_source: singlelabel(ctx)}
+    ml, per_class, ml_top1 = multilabel(ctx)
+    sl, sl_top1 = singlelabel(ctx)
+    agreement = {p.data.multilabel_source: ml_top1, p.data.singlelabel_source: sl_top1}
+    if p.data.train_source != p.data.multilabel_source:  # the paper's: the training source's test split
+        agreement[p.data.train_source] = train_source_top1(ctx)
+    metrics = {"top1": agreement, p.data.multilabel_source: ml, p.data.singlelabel_source: sl}
     write_json(paths.metrics_json, metrics)
     write_text(paths.results_csv, long_rows(metrics, p.teacher.name).to_csv(index=False))
     write_text(paths.per_class_csv, per_class.to_csv(index=False))

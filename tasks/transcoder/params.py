@@ -31,7 +31,8 @@ class TranscoderDataParams(Strict):
     train_source: str = Field(min_length=1)  # soundscapes | a listed dataset (the paper: tau2020_mobile)
     multilabel_source: str = Field(min_length=1)  # soundscapes | sonyc_ust
     singlelabel_source: str = Field(min_length=1)  # urban_synth | urbansound8k
-    singlelabel_clip_seconds: float = Field(ge=1, le=MAX_CLIP_SECONDS)
+    # null: clips as they are (a clip under 1 s then gives no chunk); UrbanSound8K: 4.0
+    singlelabel_clip_seconds: Annotated[float, Field(ge=1, le=MAX_CLIP_SECONDS)] | None
     val_fraction: float = Field(gt=0, lt=0.5)  # of the clips, split by clip (paper: 75 / 12.5 / 12.5 %)
     test_fraction: float = Field(gt=0, lt=0.5)
     max_bad_fraction: float = Field(ge=0, le=1)

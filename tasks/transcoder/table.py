@@ -17,7 +17,9 @@ from tasks.transcoder.conditions import CONDITIONS, ROW_NAMES
 def results_table(metrics: dict[str, Any], multilabel: str, singlelabel: str) -> pd.DataFrame:
     rows = []
     for c in CONDITIONS:
-        row = {"input": ROW_NAMES[c], "teacher top-1 agreement (%)": 100 * metrics["top1"][c]["teacher_top1_agreement"]}
+        row: dict[str, object] = {"input": ROW_NAMES[c]}
+        for dataset, by_c in metrics["top1"].items():
+            row[f"{dataset} teacher top-1 agreement (%)"] = 100 * by_c[c]["teacher_top1_agreement"]
         for head in ("deep", "grouping"):
             ml = metrics[multilabel][head][c]
             row[f"{multilabel} macro-AUPRC ({head})"] = ml["macro_auprc"]
