@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, field_validator
 
-from soundflow.params_base import MAX_BATCH, MAX_CLIP_SECONDS, MAX_EPOCHS, Seed, Strict, ordered
+from soundflow.params_base import MAX_BATCH, MAX_CLIP_SECONDS, MAX_EPOCHS, SampleRate, Seed, Strict, ordered
 
 MAX_SOUNDSCAPES = 100_000
 MAX_CHANNELS = 1024  # transcoder CNN channels; the paper's 64
@@ -27,6 +27,7 @@ class TranscoderDataParams(Strict):
     snr: tuple[Db, Db]
     library_clips_per_class: int = Field(ge=1, le=1000)
     library_event_seconds: float = Field(ge=0.5, le=MAX_CLIP_SECONDS)
+    library_sample_rate: SampleRate  # the procedural clips' rate, so both sources share their band limit
     min_event_overlap: float = Field(ge=0, le=1)  # seconds of an event inside a 1 s chunk for its label
     train_source: str = Field(min_length=1)  # soundscapes | a listed dataset (the paper: tau2020_mobile)
     multilabel_source: str = Field(min_length=1)  # soundscapes | sonyc_ust
@@ -72,7 +73,9 @@ class HeadParams(Strict):
     epochs: int = Field(ge=1, le=MAX_EPOCHS)
     batch_size: int = Field(ge=1, le=MAX_BATCH)
     lr: float = Field(gt=0, le=1)
-    train_input: Literal["own", "mel"]  # heads trained on each input's own teacher outputs, or on true-Mel ones
+    # mel: each head is trained on the teacher's outputs on the true Mel (the classifier as built on Mel data)
+    # and fed those of each input; own: each input's head is trained on that input's outputs
+    train_input: Literal["own", "mel"]
     grouping: str = Field(min_length=1)  # YAML: teacher class -> target class (the grouping head)
 
 

@@ -1,10 +1,12 @@
 """The offline default data of the spectral transcoder: Scaper soundscapes mixed from procedural urban sounds.
 
-A Scaper library (Salamon et al., 2017) is synthesised first: ``library_clips_per_class`` dry events of each
-of the ten UrbanSound8K classes (:func:`tasks.procedural.urban_sounds.synthesize_event`) under
-``foreground/<class>/`` and one ambience of each kind under ``background/<kind>/``. Each soundscape then
-mixes a random background with ``events`` events (uniform integer), each of a random class, onset
-uniform over the soundscape, duration uniform in ``event_duration``, SNR uniform in ``snr``. Its JAMS
+A Scaper library (Salamon et al., 2017) is synthesised first, at ``library_sample_rate`` (the procedural
+clips' 22,050 Hz by default, so the training soundscapes and the single-label clips share a band limit):
+``library_clips_per_class`` dry events of each of the ten UrbanSound8K classes
+(:func:`tasks.procedural.urban_sounds.synthesize_event`) under ``foreground/<class>/`` and one ambience of
+each kind under ``background/<kind>/``. Each soundscape then mixes a random background with ``events``
+events (uniform integer), each of a random class, onset uniform over the soundscape, duration uniform in
+``event_duration``, SNR uniform in ``snr``. Its JAMS
 annotation gives the multilabel truth: ``metadata.csv`` lists per soundscape the classes present and the
 events as ``label@onset-offset`` (seconds), from which each 1 s chunk gets its labels
 (:func:`tasks.transcoder.sources.chunk_labels`).
@@ -27,19 +29,19 @@ from tasks.procedural.urban_sounds import BACKGROUNDS, CLASSES, synthesize_backg
 from tasks.transcoder.params import TranscoderDataParams
 
 README_TITLE = "# Transcoder soundscapes"
-SAMPLE_RATE = 32000  # the third-octave and PANN Mel rate: no resampling of the training audio
+SAMPLE_RATE = 32000  # the soundscapes' rate: the third-octave and PANN Mel rate
 
 
 def build_library(folder: Path, p: TranscoderDataParams, rng: np.random.Generator) -> None:
     for label in CLASSES:
         (folder / "foreground" / label).mkdir(parents=True)
         for i in range(p.library_clips_per_class):
-            wave = synthesize_event(label, p.library_event_seconds, SAMPLE_RATE, rng)
-            sf.write(folder / "foreground" / label / f"{label}_{i}.wav", wave, SAMPLE_RATE, subtype="FLOAT")
+            wave = synthesize_event(label, p.library_event_seconds, p.library_sample_rate, rng)
+            sf.write(folder / "foreground" / label / f"{label}_{i}.wav", wave, p.library_sample_rate, subtype="FLOAT")
     for kind in BACKGROUNDS:
         (folder / "background" / kind).mkdir(parents=True)
-        wave = synthesize_background(kind, p.soundscape_seconds, SAMPLE_RATE, rng)
-        sf.write(folder / "background" / kind / f"{kind}.wav", wave, SAMPLE_RATE, subtype="FLOAT")
+        wave = synthesize_background(kind, p.soundscape_seconds, p.library_sample_rate, rng)
+        sf.write(folder / "background" / kind / f"{kind}.wav", wave, p.library_sample_rate, subtype="FLOAT")
 
 
 def _scaper(library: Path, p: TranscoderDataParams, seed: int):  # noqa: ANN202 (scaper has no types)

@@ -17,6 +17,7 @@ def tiny_params(**data: Any) -> TranscoderParams:
             "snr": [6.0, 12.0],
             "library_clips_per_class": 1,
             "library_event_seconds": 1.5,
+            "library_sample_rate": 22050,
             "min_event_overlap": 0.1,
             "train_source": "soundscapes",
             "multilabel_source": "soundscapes",
