@@ -57,6 +57,12 @@ def image_to_soundscape(root: str = ".", force: bool = False) -> dict[str, Any]:
     return _workflow(root, "image_to_soundscape", force)
 
 
+@flow(name="spectral_transcoder", log_prints=True)
+def spectral_transcoder(root: str = ".", force: bool = False) -> dict[str, Any]:
+    """Workflow 4: third-octave -> Mel transcoders (PINV, CNN-mels, CNN-logits) judged through a frozen teacher."""
+    return _workflow(root, "spectral_transcoder", force)
+
+
 @flow(name="text_to_audio", log_prints=True)
 def text_to_audio(root: str = ".", force: bool = False) -> dict[str, Any]:
     """Workflow 5: prompts -> generated clips -> log-mel stores -> classifiers per configuration -> summary."""
@@ -67,5 +73,6 @@ FLOWS = {
     "soundflow": pipeline,
     "acoustic_event_classification": acoustic_event_classification,
     "image_to_soundscape": image_to_soundscape,
+    "spectral_transcoder": spectral_transcoder,
     "text_to_audio": text_to_audio,
 }

@@ -8,7 +8,11 @@ from models import (
     aed_cnn,  # noqa: F401  (registers "aed_cnn")
     crnn,  # noqa: F401  (registers "crnn")
     erfnet,  # noqa: F401  (registers "erfnet")
+    pann_cnn14,  # noqa: F401  (registers "pann_cnn14")
+    pann_resnet38,  # noqa: F401  (registers "pann_resnet38")
     salamon_cnn,  # noqa: F401  (registers "salamon_cnn")
+    transcoder_cnn,  # noqa: F401  (registers "transcoder_cnn", "deep_head")
+    yamnet,  # noqa: F401  (registers "yamnet")
 )
 from models.registry import available, get, register_model
 

@@ -7,6 +7,7 @@
   soundflow predict FILE.wav [...]                   top classes per file from the trained AED checkpoint
   soundflow segment --test-images DIR [--test-images-type png|jpg]   ERFNet label maps and overlays
   soundflow features REPR SOURCE --out DIR [--dask]  a feature store of any labelled audio / image folder or CSV
+  soundflow transcode-audio FILE.wav [...]           a wav's Mel and each transcoder's Mel back to audio (Griffin-Lim)
   soundflow datasets                                 the dataset registry (size, licence, present locally)
   soundflow download NAME                            fetch, verify, extract and prepare one dataset into data/raw
   soundflow dvc-yaml [--check]                       write (or check) dvc.yaml from soundflow/stages.py
@@ -243,6 +244,33 @@ def cmd_features(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_transcode_audio(args: argparse.Namespace) -> int:
+    from soundflow.config import load_params
+    from soundflow.devices import pick_device
+    from soundflow.stages import TC_CNN_LOGITS, TC_CNN_MELS
+    from tasks.transcoder.audio import audio_from_spectra
+    from tasks.transcoder.conditions import Transcoders
+    from tasks.transcoder.pairs import MEL_FOR_TEACHER
+
+    root = _root()
+    p = load_params(root).transcoder
+    device = pick_device(args.device or p.device)
+    mels = Path(args.cnn_mels) if args.cnn_mels else root / TC_CNN_MELS
+    logits = Path(args.cnn_logits) if args.cnn_logits else root / TC_CNN_LOGITS
+    transcoders = Transcoders.load(MEL_FOR_TEACHER[p.teacher.name], mels, logits, device)
+    status = 0
+    for f in args.files:
+        try:
+            written = audio_from_spectra(
+                Path(f), Path(args.out), MEL_FOR_TEACHER[p.teacher.name], transcoders, p.audio.n_iter, device
+            )
+            print(f"{f}: " + ", ".join(w.name for w in written))
+        except ValueError as err:  # AudioError included: say which file and why, go on with the others
+            print(f"{err}", file=sys.stderr)
+            status = 1
+    return status
+
+
 def cmd_datasets(args: argparse.Namespace) -> int:
     from soundflow.stages import DATASETS
     from tasks.datasets import registry
@@ -286,7 +314,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="recompute the named stages (all if none) even if up to date")
     p.add_argument(
         "--flow",
-        choices=["soundflow", "acoustic_event_classification", "image_to_soundscape", "text_to_audio"],
+        choices=[
+            "soundflow",
+            "image_to_soundscape",
+            "acoustic_event_classification",
+            "sound_localisation",
+            "spectral_transcoder",
+            "text_to_audio",
+        ],
         help="run one workflow's flow",
     )
     p.set_defaults(fn=cmd_run, writes=True)
@@ -342,6 +377,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="outputs/seg/segment", help="output folder")
     p.add_argument("--checkpoint", help="model checkpoint (default: the seg_train stage's output)")
     p.set_defaults(fn=cmd_segment, writes=False)  # only its own --out, which no stage owns
+    p = sub.add_parser(
+        "transcode-audio",
+        help="audio back from spectra: a wav's true Mel and each transcoder's Mel inverted by Griffin-Lim",
+    )
+    p.add_argument("files", nargs="+")
+    p.add_argument("--out", default="outputs/transcoder/transcode_audio", help="output folder")
+    p.add_argument("--cnn-mels", help="CNN-mels checkpoint (default: the transcoder_cnn_mels stage's output)")
+    p.add_argument("--cnn-logits", help="CNN-logits checkpoint (default: the transcoder_cnn_logits stage's output)")
+    p.add_argument("--device", choices=["auto", "cpu", "cuda"], help="default: transcoder.device")
+    p.set_defaults(fn=cmd_transcode_audio, writes=False)  # only its own --out, which no stage owns
     p = sub.add_parser("datasets", help="the dataset registry: name, size, licence, present locally")
     p.set_defaults(fn=cmd_datasets, writes=False)
     p = sub.add_parser("download", help="fetch, verify, extract and prepare one registered dataset into data/raw")

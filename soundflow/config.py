@@ -30,6 +30,7 @@ from tasks.procedural.params import SoundLibraryParams, StreetScenesParams, Urba
 from tasks.segmentation.params import SegDataParams, SegParams, SegPredictParams, SegTrainParams
 from tasks.soundscapes.params import SoundscapeParams, SoundscapesParams
 from tasks.text_to_audio.params import TextToAudioParams
+from tasks.transcoder.params import TranscoderParams
 
 PARAMS_FILE = "params.yaml"
 NOT_FINITE = "must be a finite number"
@@ -92,6 +93,7 @@ class Params(Strict):
     seg: SegParams
     soundscapes: SoundscapesParams
     text_to_audio: TextToAudioParams
+    transcoder: TranscoderParams
 
     @model_validator(mode="after")
     def _feature_sources_exist(self) -> Params:

@@ -93,3 +93,18 @@ def feature_examples(examples: dict[str, tuple[np.ndarray, str]], path: Path, ti
         ax.set_title(f"{name}\n{caption}", fontsize=8)
     fig.suptitle(title)
     return _save(fig, path)
+
+
+def table_figure(table: pd.DataFrame, path: Path, title: str = "results", digits: int = 3) -> Path:
+    """A table of results drawn as a figure: one row per table row, headers wrapped."""
+    rows = table.itertuples(index=False)
+    cells = [[f"{v:.{digits}g}" if isinstance(v, float) else str(v) for v in row] for row in rows]
+    headers = [c.replace(" (", "\n(") for c in table.columns]
+    fig, ax = plt.subplots(figsize=(max(6, 1.55 * len(headers)), 0.5 * len(cells) + 1.4))
+    ax.axis("off")
+    t = ax.table(cellText=cells, colLabels=headers, loc="center", cellLoc="center")
+    t.auto_set_font_size(False)
+    t.set_fontsize(8)
+    t.scale(1, 2.2)
+    ax.set_title(title)
+    return _save(fig, path)

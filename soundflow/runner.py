@@ -120,6 +120,9 @@ def _log_outputs(tracker: Any, run_id: str, stage: Stage, root: Path) -> None:
     for p in stage.plots + stage.artifacts:
         if (root / p).is_file():
             tracker.log_artifact(run_id, root / p, "outputs")
+        elif (root / p).is_dir():  # a folder of outputs (the transcoder's audio examples): each file under it
+            for f in sorted(x for x in (root / p).rglob("*") if x.is_file()):
+                tracker.log_artifact(run_id, f, f"outputs/{Path(p).name}")
     if stage.history:
         tracker.log_history(run_id, root / stage.history)
     if stage.runs:

@@ -65,6 +65,28 @@ T2A_METRICS = "reports/t2a/metrics.json"
 T2A_SUMMARY = "reports/t2a/summary.csv"
 T2A_SUMMARY_PNG = "reports/t2a/summary.png"
 T2A_ACCURACY_PLOT = "reports/t2a/accuracy_vs_synthetic.png"
+# workflow 4: spectral transcoding (third-octave -> Mel; Tailleur et al., DCASE 2023)
+TC_SOUNDSCAPES = "data/generated/transcoder_soundscapes"
+TC_FEATURES = "data/features/transcoder"  # <source>/{third_octave,logmel_*}/ stores and <source>/table.csv
+TC_FEATURES_SUMMARY = "reports/transcoder/features.json"
+TC_TEACHER = "outputs/transcoder/teacher.pt"
+TC_TEACHER_SUMMARY = "reports/transcoder/teacher.json"
+TC_TEACHER_HISTORY = "reports/transcoder/teacher_history.csv"
+TC_PINV = "outputs/transcoder/pinv.npz"
+TC_PINV_REPORT = "reports/transcoder/pinv.json"
+TC_CNN_MELS = "outputs/transcoder/cnn_mels.pt"
+TC_CNN_MELS_SUMMARY = "reports/transcoder/cnn_mels.json"
+TC_CNN_MELS_HISTORY = "reports/transcoder/cnn_mels_history.csv"
+TC_CNN_LOGITS = "outputs/transcoder/cnn_logits.pt"
+TC_CNN_LOGITS_SUMMARY = "reports/transcoder/cnn_logits.json"
+TC_CNN_LOGITS_HISTORY = "reports/transcoder/cnn_logits_history.csv"
+TC_HEADS = "outputs/transcoder/heads"
+TC_METRICS = "reports/transcoder/metrics.json"
+TC_RESULTS = "reports/transcoder/results.csv"
+TC_PER_CLASS = "reports/transcoder/per_class.csv"
+TC_TABLE = "reports/transcoder/results_table.csv"
+TC_TABLE_PNG = "reports/transcoder/results_table.png"
+TC_AUDIO = "outputs/transcoder/audio"
 
 STATE_DIR = ".soundflow"  # ignored: resumable training state, Prefect's home
 
@@ -316,6 +338,76 @@ def _t2a_summary(p: Params, root: Path) -> object:
     return summarise(root / T2A_RUNS, root / T2A_SUMMARY, root / T2A_SUMMARY_PNG, plot, generator)
 
 
+def _tc_soundscapes(p: Params, root: Path) -> object:
+    from tasks.transcoder.soundscapes import generate_soundscapes
+
+    return generate_soundscapes(root / TC_SOUNDSCAPES, p.transcoder.data)
+
+
+def _tc_features(p: Params, root: Path) -> object:
+    from tasks.transcoder.features import SourcePaths, build_transcoder_features
+
+    src = SourcePaths(root, TC_SOUNDSCAPES, URBAN_SYNTH, DATASETS_INDEX)
+    return build_transcoder_features(p.transcoder, p.features, src, root / TC_FEATURES, root / TC_FEATURES_SUMMARY)
+
+
+def _tc_teacher(p: Params, root: Path) -> object:
+    from soundflow.training import FitFiles
+    from tasks.transcoder.teacher import prepare_teacher
+
+    files = FitFiles(
+        root / STATE_DIR / "tc_teacher", root / TC_TEACHER, root / TC_TEACHER_HISTORY, root / TC_TEACHER_SUMMARY
+    )
+    return prepare_teacher(root / TC_FEATURES / p.transcoder.data.train_source, p.transcoder, files, root)
+
+
+def _tc_pinv(p: Params, root: Path) -> object:
+    from tasks.transcoder.pinv_report import pinv_report
+
+    features = root / TC_FEATURES / p.transcoder.data.train_source
+    return pinv_report(features, root / TC_TEACHER, p.transcoder, root / TC_PINV, root / TC_PINV_REPORT)
+
+
+def _tc_cnn_mels(p: Params, root: Path) -> object:
+    from soundflow.training import FitFiles
+    from tasks.transcoder.train import train_transcoder
+
+    files = FitFiles(
+        root / STATE_DIR / "tc_cnn_mels", root / TC_CNN_MELS, root / TC_CNN_MELS_HISTORY, root / TC_CNN_MELS_SUMMARY
+    )
+    features = root / TC_FEATURES / p.transcoder.data.train_source
+    return train_transcoder(features, root / TC_TEACHER, "mels", p.transcoder, files)
+
+
+def _tc_cnn_logits(p: Params, root: Path) -> object:
+    from soundflow.training import FitFiles
+    from tasks.transcoder.train import train_transcoder
+
+    files = FitFiles(
+        root / STATE_DIR / "tc_cnn_logits",
+        root / TC_CNN_LOGITS,
+        root / TC_CNN_LOGITS_HISTORY,
+        root / TC_CNN_LOGITS_SUMMARY,
+    )
+    features = root / TC_FEATURES / p.transcoder.data.train_source
+    return train_transcoder(features, root / TC_TEACHER, "logits", p.transcoder, files)
+
+
+def _tc_evaluate(p: Params, root: Path) -> object:
+    from tasks.transcoder.evaluate import EvalPaths, evaluate_transcoders
+
+    models = (root / TC_TEACHER, root / TC_CNN_MELS, root / TC_CNN_LOGITS, root / p.transcoder.heads.grouping)
+    reports = (root / TC_METRICS, root / TC_RESULTS, root / TC_PER_CLASS, root / TC_TABLE, root / TC_TABLE_PNG)
+    return evaluate_transcoders(EvalPaths(root / TC_FEATURES, *models, root / TC_HEADS, *reports), p.transcoder)
+
+
+def _tc_audio(p: Params, root: Path) -> object:
+    from tasks.transcoder.audio import audio_examples
+
+    features = root / TC_FEATURES / p.transcoder.data.multilabel_source
+    return audio_examples(features, p.transcoder, root / TC_CNN_MELS, root / TC_CNN_LOGITS, root / TC_AUDIO, root)
+
+
 STAGES: tuple[Stage, ...] = (
     Stage(
         name="datasets",
@@ -506,6 +598,113 @@ STAGES: tuple[Stage, ...] = (
         outs=(),
         plots=(T2A_SUMMARY, T2A_SUMMARY_PNG, T2A_ACCURACY_PLOT),
         flow="text_to_audio",
+    ),
+    Stage(
+        name="transcoder_soundscapes",
+        desc="Scaper soundscapes of procedural urban sounds with JAMS event labels (the transcoder's offline data)",
+        run=_tc_soundscapes,
+        deps=(),
+        params=("transcoder.data",),
+        outs=(TC_SOUNDSCAPES,),
+        flow="spectral_transcoder",
+    ),
+    Stage(
+        name="transcoder_features",
+        desc="Paired third-octave and Mel stores of the transcoder's sources, split by clip",
+        run=_tc_features,
+        deps=(TC_SOUNDSCAPES, URBAN_SYNTH, DATASETS),
+        params=(
+            "transcoder.data",
+            "transcoder.teacher.name",
+            "transcoder.device",
+            "features.shard_size",
+            "features.workers",
+        ),
+        outs=(TC_FEATURES,),
+        persist=(TC_FEATURES,),
+        metrics=(TC_FEATURES_SUMMARY,),
+        flow="spectral_transcoder",
+    ),
+    Stage(
+        name="transcoder_teacher",
+        desc="The frozen teacher: an official checkpoint loaded strictly, or a reduced CNN14 trained on the chunks",
+        run=_tc_teacher,
+        deps=(TC_FEATURES,),
+        params=("transcoder.teacher", "transcoder.data.min_event_overlap", "transcoder.seed", "transcoder.device"),
+        outs=(TC_TEACHER,),
+        metrics=(TC_TEACHER_SUMMARY,),
+        plots=(TC_TEACHER_HISTORY,),
+        artifacts=(TC_TEACHER,),
+        history=TC_TEACHER_HISTORY,
+        flow="spectral_transcoder",
+    ),
+    Stage(
+        name="transcoder_pinv",
+        desc="PINV transcoder (clipped pseudo-inverse of the band matrix, Mel filterbank): matrices, validation error",
+        run=_tc_pinv,
+        deps=(TC_FEATURES, TC_TEACHER),
+        params=("transcoder.teacher.name", "transcoder.device"),
+        outs=(TC_PINV,),
+        metrics=(TC_PINV_REPORT,),
+        flow="spectral_transcoder",
+    ),
+    Stage(
+        name="transcoder_cnn_mels",
+        desc="CNN-mels: residual CNN on the PINV output, MSE to the true Mel",
+        run=_tc_cnn_mels,
+        deps=(TC_FEATURES, TC_TEACHER),
+        params=("transcoder.train", "transcoder.teacher.name", "transcoder.seed", "transcoder.device"),
+        outs=(TC_CNN_MELS,),
+        metrics=(TC_CNN_MELS_SUMMARY,),
+        plots=(TC_CNN_MELS_HISTORY,),
+        artifacts=(TC_CNN_MELS,),
+        history=TC_CNN_MELS_HISTORY,
+        flow="spectral_transcoder",
+    ),
+    Stage(
+        name="transcoder_cnn_logits",
+        desc="CNN-logits: residual CNN on the PINV output, BCE to the frozen teacher's outputs on the true Mel",
+        run=_tc_cnn_logits,
+        deps=(TC_FEATURES, TC_TEACHER),
+        params=("transcoder.train", "transcoder.teacher.name", "transcoder.seed", "transcoder.device"),
+        outs=(TC_CNN_LOGITS,),
+        metrics=(TC_CNN_LOGITS_SUMMARY,),
+        plots=(TC_CNN_LOGITS_HISTORY,),
+        artifacts=(TC_CNN_LOGITS,),
+        history=TC_CNN_LOGITS_HISTORY,
+        flow="spectral_transcoder",
+    ),
+    Stage(
+        name="transcoder_evaluate",
+        desc="Teacher top-1 agreement, multilabel AUPRC/ROC-AUC and single-label accuracy (deep and grouping heads)",
+        run=_tc_evaluate,
+        deps=(TC_FEATURES, TC_TEACHER, TC_CNN_MELS, TC_CNN_LOGITS, "${transcoder.heads.grouping}"),
+        params=(
+            "transcoder.data",
+            "transcoder.heads",
+            "transcoder.teacher.name",
+            "transcoder.seed",
+            "transcoder.device",
+        ),
+        outs=(TC_HEADS,),
+        metrics=(TC_METRICS,),
+        plots=(TC_RESULTS, TC_PER_CLASS, TC_TABLE, TC_TABLE_PNG),
+        flow="spectral_transcoder",
+    ),
+    Stage(
+        name="transcoder_audio",
+        desc="Audio back from spectra (Griffin-Lim) of a few evaluation clips: true Mel and each transcoder",
+        run=_tc_audio,
+        deps=(TC_FEATURES, TC_CNN_MELS, TC_CNN_LOGITS),
+        params=(
+            "transcoder.audio",
+            "transcoder.teacher.name",
+            "transcoder.data.multilabel_source",
+            "transcoder.device",
+        ),
+        outs=(TC_AUDIO,),
+        artifacts=(TC_AUDIO,),
+        flow="spectral_transcoder",
     ),
 )
 

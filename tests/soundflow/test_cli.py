@@ -104,6 +104,7 @@ READERS = {
     "segment": ["segment", "--test-images", "images"],
     "datasets": ["datasets"],
     "dvc-yaml --check": ["dvc-yaml", "--check"],
+    "transcode-audio": ["transcode-audio", "clip.wav"],
 }
 
 

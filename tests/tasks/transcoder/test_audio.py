@@ -1,0 +1,36 @@
+"""Audio back from spectra: Griffin-Lim of a Mel spectrogram, librosa and torch, and the CLI command."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from soundflow import cli
+from tasks.features.logmel import PRESETS, LogMel
+from tasks.transcoder.audio import griffin_lim_librosa, griffin_lim_torch, linear_mel
+
+P = PRESETS["pann"]
+
+
+def _tone_logmel(freq: float) -> np.ndarray:
+    t = np.arange(P.sample_rate) / P.sample_rate
+    return LogMel(P)(torch.from_numpy((0.5 * np.sin(2 * np.pi * freq * t)).astype(np.float32))).numpy()
+
+
+@pytest.mark.parametrize("invert", ["librosa", "torch"])
+def test_griffin_lim_brings_back_a_tone_at_its_frequency(invert: str, one_torch_thread: None) -> None:
+    mel = linear_mel(_tone_logmel(1000.0), P)
+    wave = griffin_lim_librosa(mel, P, 8) if invert == "librosa" else griffin_lim_torch(mel, P, 8, torch.device("cpu"))
+    spectrum = np.abs(np.fft.rfft(wave))
+    peak = np.fft.rfftfreq(len(wave), 1 / P.sample_rate)[np.argmax(spectrum)]
+    assert (
+        abs(len(wave) - P.sample_rate) <= P.hop_length and abs(peak - 1000.0) < 60
+    )  # one mel band is ~60 Hz wide here
+
+
+def test_the_cli_has_the_transcode_audio_command() -> None:
+    args = cli.build_parser().parse_args(["transcode-audio", "a.wav", "b.wav", "--out", "x"])
+    assert args.fn is cli.cmd_transcode_audio and args.files == ["a.wav", "b.wav"] and args.out == "x"
+    flow = cli.build_parser().parse_args(["run", "--flow", "spectral_transcoder"])
+    assert flow.flow == "spectral_transcoder"
