@@ -36,6 +36,13 @@ PRODUCERS = (
     "t2a_features",
     "t2a_train",
     "t2a_evaluate",
+    "transcoder_soundscapes",
+    "transcoder_features",
+    "transcoder_teacher",
+    "transcoder_pinv",
+    "transcoder_cnn_mels",
+    "transcoder_cnn_logits",
+    "transcoder_evaluate",
 )
 
 
@@ -69,6 +76,7 @@ def _tiny_params() -> Params:
         "data.street_scenes.n_test": 1,
         "features.sets": [{"dataset": "urban_synth", "representation": "third_octave"}],
         "text_to_audio.prompts": str(ROOT / "configs/text_to_audio/prompts.yaml"),  # the scratch folder has none
+        "transcoder.heads.grouping": str(ROOT / "configs/transcoder_grouping.yaml"),
     }
     for key, value in {**TINY, **smaller}.items():
         set_dotted(raw, key, value)
