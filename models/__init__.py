@@ -6,6 +6,7 @@ registers every architecture it ships.
 
 from models import (
     aed_cnn,  # noqa: F401  (registers "aed_cnn")
+    av_localisation,  # noqa: F401  (registers "av_localisation")
     erfnet,  # noqa: F401  (registers "erfnet")
 )
 from models.registry import available, get, register_model
