@@ -99,6 +99,7 @@ class AVLocalisation(nn.Module):
         v = self.v_proj(v_pooled.permute(0, 2, 1)[..., None]).squeeze(-1).permute(0, 2, 1)
         return F.normalize(a, dim=-1), F.normalize(v, dim=-1)
 
-    def pixel_embeddings(self, vmap: torch.Tensor) -> torch.Tensor:
-        """Every pixel's L2-normalised visual embedding: (N, D, h, w)."""
-        return F.normalize(self.v_proj(vmap), dim=1)
+    def pixel_embeddings(self, vmap: torch.Tensor, normalise: bool = True) -> torch.Tensor:
+        """Every pixel's visual embedding (N, D, h, w), L2-normalised unless ``normalise`` is False."""
+        e = self.v_proj(vmap)
+        return F.normalize(e, dim=1) if normalise else e

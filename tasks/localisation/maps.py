@@ -1,7 +1,8 @@
 """Localisation maps (Qian et al., 2020) and the three baselines (docs/methods.md#sound-localisation).
 
-Model map: per class k, ReLU of the dot product between audio class-k embedding and each pixel's visual
-embedding, bilinearly upsampled to the frame; the classes whose audio probability exceeds
+Model map: per class k, ReLU of the dot product between the audio class-k embedding (L2-normalised) and
+each pixel's visual embedding (the visual projection of that pixel's feature, not normalised: its length
+says how strongly the pixel shows what the projection encodes), bilinearly upsampled to the frame; the classes whose audio probability exceeds
 ``class_threshold`` are combined, weighted by that probability, and the sum divided by its max. The
 probability is the sigmoid of the audio logit, applied once (the original applied it twice, so that
 every class passed its test). Baselines: the whole image, a centred box, and the audio-free map (the
@@ -26,7 +27,7 @@ def _max_normalise(m: torch.Tensor) -> torch.Tensor:
 def class_maps(model, out: dict, side: int) -> torch.Tensor:
     """(N, K, side, side): ReLU(audio class-k embedding . pixel embedding), upsampled."""
     a_emb, _ = model.class_embeddings(out)
-    pix = model.pixel_embeddings(out["vmap"])
+    pix = model.pixel_embeddings(out["vmap"], normalise=False)
     return _upsample(F.relu(torch.einsum("nkd,ndhw->nkhw", a_emb, pix)), side)
 
 
