@@ -58,9 +58,7 @@ def class_pooled(fmap: torch.Tensor, cam: torch.Tensor) -> torch.Tensor:
 
 @register_model("av_localisation")
 class AVLocalisation(nn.Module):
-    def __init__(
-        self, n_classes: int, embed_dim: int = 128, proj_hidden: int = 1024, avc_hidden: int = 128
-    ) -> None:
+    def __init__(self, n_classes: int, embed_dim: int = 128, proj_hidden: int = 1024, avc_hidden: int = 128) -> None:
         super().__init__()
         self.n_classes = n_classes
         self.visual = _trunk(3, layer4_stride=1)

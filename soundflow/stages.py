@@ -284,8 +284,9 @@ def _loc_stage1(p: Params, root: Path) -> object:
     from soundflow.training import FitFiles
     from tasks.localisation.train import train_stage
 
-    files = FitFiles(root / STATE_DIR / "loc_stage1", root / LOC_STAGE1_MODEL, root / LOC_STAGE1_HISTORY,
-                     root / LOC_STAGE1_SUMMARY)
+    files = FitFiles(
+        root / STATE_DIR / "loc_stage1", root / LOC_STAGE1_MODEL, root / LOC_STAGE1_HISTORY, root / LOC_STAGE1_SUMMARY
+    )
     return train_stage(1, root / LOC_HDF5, files, root / LOC_STAGE1_CURVES, p.localisation)
 
 
@@ -293,17 +294,26 @@ def _loc_stage2(p: Params, root: Path) -> object:
     from soundflow.training import FitFiles
     from tasks.localisation.train import train_stage
 
-    files = FitFiles(root / STATE_DIR / "loc_stage2", root / LOC_STAGE2_MODEL, root / LOC_STAGE2_HISTORY,
-                     root / LOC_STAGE2_SUMMARY)
-    return train_stage(2, root / LOC_HDF5, files, root / LOC_STAGE2_CURVES, p.localisation,
-                       init=root / LOC_STAGE1_MODEL)
+    files = FitFiles(
+        root / STATE_DIR / "loc_stage2", root / LOC_STAGE2_MODEL, root / LOC_STAGE2_HISTORY, root / LOC_STAGE2_SUMMARY
+    )
+    return train_stage(
+        2, root / LOC_HDF5, files, root / LOC_STAGE2_CURVES, p.localisation, init=root / LOC_STAGE1_MODEL
+    )
 
 
 def _loc_evaluate(p: Params, root: Path) -> object:
     from tasks.localisation.evaluate import evaluate_test_split
 
-    return evaluate_test_split(root / LOC_HDF5, root / LOC_STAGE2_MODEL, root / LOC_METRICS, root / LOC_MAPS,
-                               root / LOC_OVERLAYS, root / LOC_SUCCESS, p.localisation)
+    return evaluate_test_split(
+        root / LOC_HDF5,
+        root / LOC_STAGE2_MODEL,
+        root / LOC_METRICS,
+        root / LOC_MAPS,
+        root / LOC_OVERLAYS,
+        root / LOC_SUCCESS,
+        p.localisation,
+    )
 
 
 STAGES: tuple[Stage, ...] = (

@@ -3,7 +3,7 @@
 One input is a *pair record* (JSON): ``image``, ``audio`` and optional ``annotation`` (SoundNet-Flickr
 XML) file names relative to the record, ``box_frame`` ([width, height] of the boxes' pixel frame),
 ``audio_labels`` and ``visual_labels`` (category indices). Each stored input is one frame (the store's
-``features``, also named ``video``: (N, side, side, 3) uint8, the spec's layout) and, one row per input,
+``features``, also named ``video``: (N, side, side, 3) uint8, the layout of Qian et al.'s HDF5) and, one row per input,
 ``audio`` (N, T, 64) float32 log-mel of the clip cropped or padded to ``clip_seconds``,
 ``audio_label`` / ``visual_label`` (N, K) uint8, ``boxes`` (N, B, 4) float32 x0, y0, x1, y1 in pixels of
 the stored frame, ``box_annotator`` and ``box_class`` (N, B) int16 (-1: padding; class -1: a box that
@@ -41,7 +41,12 @@ class AudioVisualFeatures(Representation):
     aliases = {"video": "features"}
 
     def __init__(self, frame_side: int, clip_seconds: float, n_classes: int, max_boxes: int) -> None:
-        self.frame_side, self.clip_seconds, self.n_classes, self.max_boxes = frame_side, clip_seconds, n_classes, max_boxes
+        self.frame_side, self.clip_seconds, self.n_classes, self.max_boxes = (
+            frame_side,
+            clip_seconds,
+            n_classes,
+            max_boxes,
+        )
         self.item_shape = (frame_side, frame_side, 3)
         self.logmel = LogMelFeatures(PRESETS["localisation"], clip_seconds, name="logmel_localisation")
 

@@ -1,4 +1,4 @@
-"""Pairs -> one audiovisual feature store per split (the spec's HDF5 layout; :mod:`tasks.features.audiovisual`)."""
+"""Pairs -> one audiovisual feature store per split (Qian et al.'s HDF5 layout; docs/methods.md#sound-localisation)."""
 
 from __future__ import annotations
 

@@ -51,8 +51,13 @@ def _binarise(m: np.ndarray, convention: str, p: LocalisationParams) -> np.ndarr
     return metrics.binarise_relative_area(m, p.evaluate.relative_area_keep)
 
 
-def score(pred: dict[str, np.ndarray], boxes: np.ndarray, box_class: np.ndarray, audio_label: np.ndarray,
-          p: LocalisationParams) -> tuple[dict[str, float], dict[str, np.ndarray]]:
+def score(
+    pred: dict[str, np.ndarray],
+    boxes: np.ndarray,
+    box_class: np.ndarray,
+    audio_label: np.ndarray,
+    p: LocalisationParams,
+) -> tuple[dict[str, float], dict[str, np.ndarray]]:
     """Flat metrics (model, ``baseline/...``, ``relative_area/...``, ``multi_source/...``) and per-image cIoUs."""
     e, side = p.evaluate, pred["model"].shape[-1]
     g = [metrics.consensus_map(b, side, e.consensus_annotators) for b in boxes]
@@ -67,22 +72,36 @@ def score(pred: dict[str, np.ndarray], boxes: np.ndarray, box_class: np.ndarray,
     per_class = [
         metrics.multi_source_ciou(
             {int(k): pred["class_maps"][i, k] for k in np.flatnonzero(audio_label[i])},
-            boxes[i], box_class[i], e.multi_source_threshold, e.consensus_annotators,
+            boxes[i],
+            box_class[i],
+            e.multi_source_threshold,
+            e.consensus_annotators,
         )
         for i in multi
     ]
-    agnostic = [metrics.ciou(metrics.binarise_fraction(pred["model"][i], e.multi_source_threshold), g[i]) for i in multi]
-    out.update({
-        "multi_source/class_ciou": float(np.mean(per_class)) if len(multi) else float("nan"),
-        "multi_source/class_agnostic_ciou": float(np.mean(agnostic)) if len(multi) else float("nan"),
-        "n_images": int(len(g)),
-        "n_multi_source_images": int(len(multi)),
-    })
+    agnostic = [
+        metrics.ciou(metrics.binarise_fraction(pred["model"][i], e.multi_source_threshold), g[i]) for i in multi
+    ]
+    out.update(
+        {
+            "multi_source/class_ciou": float(np.mean(per_class)) if len(multi) else float("nan"),
+            "multi_source/class_agnostic_ciou": float(np.mean(agnostic)) if len(multi) else float("nan"),
+            "n_images": int(len(g)),
+            "n_multi_source_images": int(len(multi)),
+        }
+    )
     return out, cious
 
 
-def evaluate_test_split(hdf5_dir: Path, checkpoint: Path, metrics_json: Path, maps_npz: Path, overlays_png: Path,
-                        success_png: Path, p: LocalisationParams) -> dict[str, float]:
+def evaluate_test_split(
+    hdf5_dir: Path,
+    checkpoint: Path,
+    metrics_json: Path,
+    maps_npz: Path,
+    overlays_png: Path,
+    success_png: Path,
+    p: LocalisationParams,
+) -> dict[str, float]:
     model = load_model(checkpoint)
     split = open_split(hdf5_dir, "test", p.data, len(p.scenes.categories))
     ds = PairDataset(split)
@@ -91,13 +110,26 @@ def evaluate_test_split(hdf5_dir: Path, checkpoint: Path, metrics_json: Path, ma
     result, cious = score(pred, boxes, box_class, ds.audio_label.numpy().astype(int), p)
     if not all(np.isfinite(v) for k, v in result.items() if not k.startswith("multi_source")):
         raise ValueError(f"{checkpoint}: non-finite evaluation metrics {result}")
-    write_json(metrics_json, {k: (None if isinstance(v, float) and not np.isfinite(v) else v) for k, v in result.items()})
+    write_json(
+        metrics_json, {k: (None if isinstance(v, float) and not np.isfinite(v) else v) for k, v in result.items()}
+    )
     with atomic_path(maps_npz) as tmp, open(tmp, "wb") as f:
-        np.savez_compressed(f, ids=np.asarray(split.ids), maps=pred["model"].astype(np.float16),
-                            class_maps=pred["class_maps"].astype(np.float16), audio_prob=pred["a_prob"])
+        np.savez_compressed(
+            f,
+            ids=np.asarray(split.ids),
+            maps=pred["model"].astype(np.float16),
+            class_maps=pred["class_maps"].astype(np.float16),
+            audio_prob=pred["a_prob"],
+        )
     n = min(p.evaluate.overlays, len(ds))
-    overlay_grid(ds.video[:n].numpy(), pred["model"][:n], boxes[:n], overlays_png, categories=p.scenes.categories,
-                 audio_label=ds.audio_label[:n].numpy())
+    overlay_grid(
+        ds.video[:n].numpy(),
+        pred["model"][:n],
+        boxes[:n],
+        overlays_png,
+        categories=p.scenes.categories,
+        audio_label=ds.audio_label[:n].numpy(),
+    )
     success_plot(cious, p.evaluate.auc_points, success_png)
     split.close()
     return result

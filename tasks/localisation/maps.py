@@ -2,11 +2,12 @@
 
 Model map: per class k, ReLU of the dot product between the audio class-k embedding (L2-normalised) and
 each pixel's visual embedding (the visual projection of that pixel's feature, not normalised: its length
-says how strongly the pixel shows what the projection encodes), bilinearly upsampled to the frame; the classes whose audio probability exceeds
-``class_threshold`` are combined, weighted by that probability, and the sum divided by its max. The
-probability is the sigmoid of the audio logit, applied once (the original applied it twice, so that
-every class passed its test). Baselines: the whole image, a centred box, and the audio-free map (the
-visual class activations alone, weighted by the visual class probabilities).
+says how strongly the pixel shows what the projection encodes), bilinearly upsampled to the frame; the
+classes whose audio probability exceeds ``class_threshold`` are combined, weighted by that probability,
+and the sum divided by its max. The probability is the sigmoid of the audio logit, applied once (the
+original applied it twice, so that every class passed its test). Baselines: the whole image, a centred
+box, and the audio-free map (the visual class activations alone, weighted by the visual class
+probabilities).
 """
 
 from __future__ import annotations

@@ -53,6 +53,11 @@ def flickr_test_store(dataset_root: Path, work_dir: Path, out_dir: Path, data: L
     rows = pd.read_csv(pairs, dtype={"label": str}, keep_default_na=False)
     extra = {"dataset": "soundnet_flickr", "pairs_missing_media": missing, "n_categories": int(n_classes)}
     return extract_features(
-        rows, Path(out_dir), representation(data, n_classes), shard_size=data.shard_size,
-        max_bad_fraction=data.max_bad_fraction, base_dir=Path(work_dir), extra=extra,
+        rows,
+        Path(out_dir),
+        representation(data, n_classes),
+        shard_size=data.shard_size,
+        max_bad_fraction=data.max_bad_fraction,
+        base_dir=Path(work_dir),
+        extra=extra,
     )

@@ -111,15 +111,22 @@ def train_stage(
         ),
         make_scheduler=lambda opt, steps: torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 1.0),
         options=FitOptions(
-            epochs=sp.epochs, best=BEST, name=f"loc_stage{stage} (AV localisation)", items="pairs",
+            epochs=sp.epochs,
+            best=BEST,
+            name=f"loc_stage{stage} (AV localisation)",
+            items="pairs",
             lr_hint=f"localisation.stage{stage}.lr = {sp.lr:g}",
         ),
         files=files,
         fingerprint=_fingerprint(hdf5_dir, stage, p.scenes.categories, p.data, p.model, sp, init and _digest(init)),
         make_checkpoint=lambda r: {
             "model_name": p.model.name,
-            "model_kwargs": {"n_classes": k, "embed_dim": p.model.embed_dim, "proj_hidden": p.model.proj_hidden,
-                             "avc_hidden": p.model.avc_hidden},
+            "model_kwargs": {
+                "n_classes": k,
+                "embed_dim": p.model.embed_dim,
+                "proj_hidden": p.model.proj_hidden,
+                "avc_hidden": p.model.avc_hidden,
+            },
             "state_dict": r.best_state,
             "categories": list(p.scenes.categories),
             "stage": stage,
@@ -137,7 +144,9 @@ def train_stage(
         device=device,
     )
     training_curves(
-        pd.read_csv(files.history_csv), curves_png, title=f"localisation stage {stage}",
+        pd.read_csv(files.history_csv),
+        curves_png,
+        title=f"localisation stage {stage}",
         panels={"loss": ["train_loss", "val_loss"]},
     )
     return result

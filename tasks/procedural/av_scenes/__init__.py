@@ -7,7 +7,7 @@ boxes, each drawn by three jittered "annotators" in the SoundNet-Flickr XML form
 visual category labels (``writer``: ``generate_av_scenes``).
 """
 
-from tasks.procedural.av_scenes.looks import LOOKS, draw_object, draw_background
+from tasks.procedural.av_scenes.looks import LOOKS, draw_background, draw_object
 from tasks.procedural.av_scenes.writer import GENERATOR_VERSION, generate_av_scenes
 
 __all__ = ["GENERATOR_VERSION", "LOOKS", "draw_background", "draw_object", "generate_av_scenes"]

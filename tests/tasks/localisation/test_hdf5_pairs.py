@@ -14,12 +14,12 @@ from tasks.localisation.annotations import AnnotationError, Box, read_flickr_xml
 from tasks.localisation.build import build_split_stores, representation
 from tasks.localisation.pairs import flickr_test_store
 from tasks.localisation.params import LocDataParams
-from tasks.procedural.av_scenes.writer import SceneSpec, generate_av_scenes
+from tasks.procedural.av_scenes.writer import SceneSetup, generate_av_scenes
 from tests.helpers.audio import write_wav
 
 DATA = LocDataParams(frame_side=32, clip_seconds=0.5, max_boxes=8, shard_size=3, max_bad_fraction=0.5)
 CATS = ("car_horn", "dog_bark", "siren")
-SPEC = SceneSpec(CATS, 64, 0.5, 22050, 0.5, (0, 1), (0.25, 0.4), 3, 0.03, (6.0, 12.0))
+SPEC = SceneSetup(CATS, 64, 0.5, 22050, 0.5, (0, 1), (0.25, 0.4), 3, 0.03, (6.0, 12.0))
 
 # SoundNet-Flickr's XML as distributed: per annotator an object whose bbox starts with a field the
 # LVS / EZ-VSL readers skip, then xmin, ymin, xmax, ymax in the 256 x 256 frame
