@@ -286,7 +286,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="recompute the named stages (all if none) even if up to date")
     p.add_argument(
         "--flow",
-        choices=["soundflow", "acoustic_event_classification", "image_to_soundscape"],
+        choices=["soundflow", "acoustic_event_classification", "image_to_soundscape", "sound_localisation"],
         help="run one workflow's flow",
     )
     p.set_defaults(fn=cmd_run, writes=True)

@@ -18,7 +18,7 @@ Fraction = Annotated[float, Field(ge=0, le=1)]
 class LocScenesParams(Strict):
     """The procedural audiovisual scenes (``tasks.procedural.av_scenes``)."""
 
-    categories: list[str] = Field(min_length=1, max_length=10)  # urban-sound classes: category k = entry k
+    categories: list[str] = Field(min_length=1)  # urban-sound classes, at most 10 (one look each): category k = entry k
     n_train: int = Field(ge=1, le=1_000_000)
     n_val: int = Field(ge=1, le=1_000_000)
     n_test: int = Field(ge=1, le=1_000_000)
@@ -30,6 +30,13 @@ class LocScenesParams(Strict):
     box_jitter: float = Field(ge=0, le=0.5)
     snr_db: tuple[float, float]
     seed: Seed
+
+    @field_validator("categories")
+    @classmethod
+    def _one_look_each(cls, v: list[str]) -> list[str]:
+        if len(v) > 10 or len(set(v)) != len(v):
+            raise ValueError(f"at most 10 distinct categories (one look each), got {v}")
+        return v
 
     @field_validator("distractors", "snr_db")
     @classmethod
