@@ -21,7 +21,8 @@ from tasks.localisation.params import LocalisationParams
 from tasks.localisation.plots import overlay_grid, success_plot
 from tasks.localisation.train import load_model
 
-METHODS = ("model", "whole_image", "centre_box", "audio_free")
+METHODS = ("model", "class_activation", "whole_image", "centre_box", "audio_free")
+BASELINES = ("whole_image", "centre_box", "audio_free")
 CONVENTIONS = ("fraction", "relative_area")
 
 
@@ -37,6 +38,7 @@ def predict_maps(model, ds: PairDataset, p: LocalisationParams) -> dict[str, np.
         a_prob = torch.sigmoid(out["a_logits"].float())
         cm = maps.class_maps(model, out, side)
         parts["model"].append(maps.localisation_map(cm, a_prob, e.map_class_threshold))
+        parts["class_activation"].append(maps.audio_guided_cam(out, a_prob, side, e.map_class_threshold))
         parts["whole_image"].append(maps.whole_image_map(len(idx), side))
         parts["centre_box"].append(maps.centre_box_map(len(idx), side, e.centre_box_side))
         parts["audio_free"].append(maps.audio_free_map(out, side))
@@ -66,7 +68,8 @@ def score(
         for conv in CONVENTIONS:
             c = np.array([metrics.ciou(_binarise(m, conv, p), gi) for m, gi in zip(pred[method], g)])
             cious[f"{method}/{conv}"] = c
-            prefix = ("" if method == "model" else f"baseline/{method}/") + ("" if conv == "fraction" else f"{conv}/")
+            head = "" if method == "model" else (f"baseline/{method}/" if method in BASELINES else f"{method}/")
+            prefix = head + ("" if conv == "fraction" else f"{conv}/")
             out.update({prefix + k: v for k, v in metrics.summary(c, e.auc_points).items()})
     multi = np.flatnonzero(audio_label.sum(1) >= 2)
     per_class = [

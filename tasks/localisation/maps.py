@@ -7,7 +7,8 @@ classes whose audio probability exceeds ``class_threshold`` are combined, weight
 and the sum divided by its max. The probability is the sigmoid of the audio logit, applied once (the
 original applied it twice, so that every class passed its test). Baselines: the whole image, a centred
 box, and the audio-free map (the visual class activations alone, weighted by the visual class
-probabilities).
+probabilities). Stage 1's category-level map (the visual activations of the audible classes, weighted by
+their audio probability) is reported beside the model's.
 """
 
 from __future__ import annotations
@@ -36,6 +37,12 @@ def localisation_map(class_map: torch.Tensor, a_prob: torch.Tensor, class_thresh
     """(N, side, side) in [0, 1]: class maps of the audible classes weighted by their probability, / max."""
     w = a_prob * (a_prob > class_threshold)
     return _max_normalise(torch.einsum("nk,nkhw->nhw", w, class_map))
+
+
+def audio_guided_cam(out: dict, a_prob: torch.Tensor, side: int, class_threshold: float) -> torch.Tensor:
+    """Stage 1's map: the visual class activations of the audible classes, weighted by their audio
+    probability (the category-level localisation the stage-2 embeddings refine), / max."""
+    return localisation_map(_upsample(F.relu(out["v_cam"]), side), a_prob, class_threshold)
 
 
 def audio_free_map(out: dict, side: int) -> torch.Tensor:
