@@ -60,3 +60,18 @@ def test_distance_loss_gate_and_margin() -> None:
     assert distance_loss(e, e, torch.zeros(2, 1), torch.ones(2, 1), 0.3, 1.4) == 0  # nothing passes the gate
     same = torch.ones(2, 1, 8) / 8**0.5  # every pair identical: positives 0, negatives pay (1.4 - 0)^2
     assert distance_loss(same, same, torch.ones(2, 1), torch.ones(2, 1), 0.3, 1.4) == pytest.approx(1.96, rel=1e-3)
+
+
+@pytest.mark.gpu
+def test_both_stages_train_a_step_under_bf16_on_cuda(batch) -> None:
+    frames, audio, labels = (x.cuda() for x in batch)
+    net = _net().cuda()
+    opt = torch.optim.SGD(net.parameters(), lr=1e-3)
+    for stage in (1, 2):
+        with torch.autocast("cuda", dtype=torch.bfloat16):
+            out = net(frames, audio)
+            loss = stage1_loss(net, out, labels, labels)["loss"] if stage == 1 else _stage2(net, frames, audio)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        assert torch.isfinite(loss)
