@@ -70,6 +70,22 @@ class AVLocalisation(nn.Module):
             nn.Conv2d(FEATURE_DIM, proj_hidden, 1), nn.ReLU(), nn.Conv2d(proj_hidden, embed_dim, 1)
         )
         self.a_proj = nn.Sequential(nn.Linear(FEATURE_DIM, proj_hidden), nn.ReLU(), nn.Linear(proj_hidden, embed_dim))
+        self.fixed_trunks = False
+
+    def fix_trunks(self) -> None:
+        """Keep both backbones and class heads as they are (no gradients, batch norm in eval mode): only the
+        stage-2 projections learn."""
+        self.fixed_trunks = True
+        for part in (self.visual, self.audio, self.v_cls, self.a_cls):
+            part.requires_grad_(False)
+        self.train(self.training)
+
+    def train(self, mode: bool = True) -> AVLocalisation:
+        super().train(mode)
+        if self.fixed_trunks:
+            for part in (self.visual, self.audio, self.v_cls, self.a_cls):
+                part.eval()
+        return self
 
     def forward(self, frames: torch.Tensor, audio: torch.Tensor) -> dict[str, torch.Tensor]:
         """frames (N, 3, H, W) normalised, audio (N, 1, T, 64): maps, activations and logits of both streams."""

@@ -1,11 +1,12 @@
 """Localisation maps (Qian et al., 2020) and the three baselines (docs/methods.md#sound-localisation).
 
 Model map: per class k, ReLU of the dot product between the audio class-k embedding (L2-normalised) and
-each pixel's visual embedding (the visual projection of that pixel's feature, not normalised: its length
-says how strongly the pixel shows what the projection encodes), bilinearly upsampled to the frame; the
-classes whose audio probability exceeds ``class_threshold`` are combined, weighted by that probability,
-and the sum divided by its max. The probability is the sigmoid of the audio logit, applied once (the
-original applied it twice, so that every class passed its test). Baselines: the whole image, a centred
+each pixel's visual embedding (the visual projection of that pixel's feature, by default not normalised:
+its length says how strongly the pixel shows what the projection encodes; ``evaluate.normalise_pixels``
+gives the cosine map), bilinearly upsampled to the frame; the classes whose audio probability exceeds
+``class_threshold`` are combined, weighted by that probability, and the sum divided by its max. The
+probability is the sigmoid of the audio logit, applied once (the original applied it twice, so that every
+class passed its test). Baselines: the whole image, a centred
 box, and the audio-free map (the visual class activations alone, weighted by the visual class
 probabilities). Stage 1's category-level map (the visual activations of the audible classes, weighted by
 their audio probability) is reported beside the model's.
@@ -26,10 +27,11 @@ def _max_normalise(m: torch.Tensor) -> torch.Tensor:
     return m / peak[:, None, None]
 
 
-def class_maps(model, out: dict, side: int) -> torch.Tensor:
-    """(N, K, side, side): ReLU(audio class-k embedding . pixel embedding), upsampled."""
+def class_maps(model, out: dict, side: int, normalise_pixels: bool = False) -> torch.Tensor:
+    """(N, K, side, side): ReLU(audio class-k embedding . pixel embedding), upsampled; ``normalise_pixels``
+    L2-normalises the pixel embeddings too (a cosine map)."""
     a_emb, _ = model.class_embeddings(out)
-    pix = model.pixel_embeddings(out["vmap"], normalise=False)
+    pix = model.pixel_embeddings(out["vmap"], normalise=normalise_pixels)
     return _upsample(F.relu(torch.einsum("nkd,ndhw->nkhw", a_emb, pix)), side)
 
 

@@ -86,10 +86,12 @@ class LocStageParams(Strict):
 class LocStage2Params(LocStageParams):
     class_gate: Fraction  # a (class, pair) enters the distance loss when both probabilities exceed this
     margin: float = Field(gt=0, le=2)  # negatives: relu(margin - sqrt(d))^2
+    train_trunks: bool = True  # False: stage 1's backbones and class heads stay fixed, only the projections learn
 
 
 class LocEvaluateParams(Strict):
     map_class_threshold: Fraction  # classes whose audio probability exceeds this form the map
+    normalise_pixels: bool = False  # True: L2-normalised pixel embeddings (a cosine map)
     ciou_threshold: Fraction  # convention (a): pixels above this fraction of the map's max
     relative_area_keep: Fraction  # convention (b): min-max normalised, keep this share of the pixels
     multi_source_threshold: Fraction  # per-class maps: pixels above this fraction of the class map's max

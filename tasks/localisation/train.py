@@ -97,6 +97,8 @@ def train_stage(
     model = build_model(p)
     if init is not None:
         model.load_state_dict(torch.load(init, map_location="cpu", weights_only=False)["state_dict"])
+    if stage == 2 and not p.stage2.train_trunks:
+        model.fix_trunks()
     gen = torch.Generator().manual_seed(sp.seed)
     kw = dict(batch_size=sp.batch_size, num_workers=sp.num_workers)
     train_dl = DataLoader(train_ds, shuffle=True, drop_last=len(train_ds) > sp.batch_size, generator=gen, **kw)

@@ -48,3 +48,19 @@ def test_checkpoint_round_trips(net: torch.nn.Module, tmp_path: Path) -> None:
     x, a = torch.randn(1, 3, 32, 32), torch.randn(1, 1, 16, 64)
     with torch.no_grad():
         assert torch.equal(net(x, a)["v_logits"], again.eval()(x, a)["v_logits"])
+
+
+def test_fixed_trunks_leave_backbones_and_class_heads_unchanged(net: torch.nn.Module) -> None:
+    net.fix_trunks()
+    net.train()
+    assert not net.visual.training and not net.audio.training and net.v_proj.training
+    before = {k: v.clone() for k, v in net.state_dict().items()}
+    opt = torch.optim.SGD([q for q in net.parameters() if q.requires_grad], lr=0.1)
+    out = net(torch.randn(2, 3, 32, 32), torch.randn(2, 1, 32, 64))
+    a, v = net.class_embeddings(out)
+    (a.sum() + v.sum() + net.pixel_embeddings(out["vmap"]).sum()).backward()
+    opt.step()
+    after = net.state_dict()
+    fixed = ("visual.", "audio.", "v_cls.", "a_cls.")
+    assert all(torch.equal(before[k], after[k]) for k in before if k.startswith(fixed))
+    assert not torch.equal(before["v_proj.0.weight"], after["v_proj.0.weight"])
