@@ -57,6 +57,12 @@ def image_to_soundscape(root: str = ".", force: bool = False) -> dict[str, Any]:
     return _workflow(root, "image_to_soundscape", force)
 
 
+@flow(name="sound_localisation", log_prints=True)
+def sound_localisation(root: str = ".", force: bool = False) -> dict[str, Any]:
+    """Workflow 3: audiovisual scenes -> HDF5 pairs -> stage 1 -> stage 2 -> cIoU / AUC with baselines, overlays."""
+    return _workflow(root, "sound_localisation", force)
+
+
 @flow(name="spectral_transcoder", log_prints=True)
 def spectral_transcoder(root: str = ".", force: bool = False) -> dict[str, Any]:
     """Workflow 4: third-octave -> Mel transcoders (PINV, CNN-mels, CNN-logits) judged through a frozen teacher."""
@@ -73,6 +79,7 @@ FLOWS = {
     "soundflow": pipeline,
     "acoustic_event_classification": acoustic_event_classification,
     "image_to_soundscape": image_to_soundscape,
+    "sound_localisation": sound_localisation,
     "spectral_transcoder": spectral_transcoder,
     "text_to_audio": text_to_audio,
 }

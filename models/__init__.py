@@ -6,6 +6,7 @@ registers every architecture it ships.
 
 from models import (
     aed_cnn,  # noqa: F401  (registers "aed_cnn")
+    av_localisation,  # noqa: F401  (registers "av_localisation")
     crnn,  # noqa: F401  (registers "crnn")
     erfnet,  # noqa: F401  (registers "erfnet")
     pann_cnn14,  # noqa: F401  (registers "pann_cnn14")

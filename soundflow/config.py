@@ -26,6 +26,7 @@ from tasks.aed.params import (
 )
 from tasks.datasets.params import DownloadParams
 from tasks.features.params import AedFeatureParams, FeatureParams, FeatureSetParams
+from tasks.localisation.params import LocalisationParams
 from tasks.procedural.params import SoundLibraryParams, StreetScenesParams, UrbanSynthParams
 from tasks.segmentation.params import SegDataParams, SegParams, SegPredictParams, SegTrainParams
 from tasks.soundscapes.params import SoundscapeParams, SoundscapesParams
@@ -94,6 +95,7 @@ class Params(Strict):
     soundscapes: SoundscapesParams
     text_to_audio: TextToAudioParams
     transcoder: TranscoderParams
+    localisation: LocalisationParams
 
     @model_validator(mode="after")
     def _feature_sources_exist(self) -> Params:

@@ -87,6 +87,22 @@ TC_PER_CLASS = "reports/transcoder/per_class.csv"
 TC_TABLE = "reports/transcoder/results_table.csv"
 TC_TABLE_PNG = "reports/transcoder/results_table.png"
 TC_AUDIO = "outputs/transcoder/audio"
+# workflow 3: multi-source sound localisation
+LOC_SCENES = "data/generated/av_scenes"
+LOC_HDF5 = "data/features/localisation"  # one audiovisual feature store per split: <split>/shard-*.h5
+LOC_HDF5_SUMMARY = "reports/localisation/hdf5.json"
+LOC_STAGE1_MODEL = "outputs/localisation/stage1.pt"
+LOC_STAGE1_SUMMARY = "reports/localisation/stage1.json"
+LOC_STAGE1_HISTORY = "reports/localisation/stage1_history.csv"
+LOC_STAGE1_CURVES = "reports/localisation/stage1_curves.png"
+LOC_STAGE2_MODEL = "outputs/localisation/stage2.pt"
+LOC_STAGE2_SUMMARY = "reports/localisation/stage2.json"
+LOC_STAGE2_HISTORY = "reports/localisation/stage2_history.csv"
+LOC_STAGE2_CURVES = "reports/localisation/stage2_curves.png"
+LOC_METRICS = "reports/localisation/metrics.json"
+LOC_MAPS = "outputs/localisation/maps.npz"
+LOC_OVERLAYS = "reports/localisation/overlays.png"
+LOC_SUCCESS = "reports/localisation/success_rate.png"
 
 STATE_DIR = ".soundflow"  # ignored: resumable training state, Prefect's home
 
@@ -408,6 +424,55 @@ def _tc_audio(p: Params, root: Path) -> object:
     return audio_examples(features, p.transcoder, root / TC_CNN_MELS, root / TC_CNN_LOGITS, root / TC_AUDIO, root)
 
 
+def _loc_scenes(p: Params, root: Path) -> object:
+    from tasks.procedural.av_scenes.writer import scenes_from_params
+
+    return scenes_from_params(root / LOC_SCENES, p.localisation.scenes, p.localisation.data)
+
+
+def _loc_hdf5(p: Params, root: Path) -> object:
+    from tasks.localisation.build import build_split_stores
+
+    q = p.localisation
+    return build_split_stores(root / LOC_SCENES, root / LOC_HDF5, root / LOC_HDF5_SUMMARY, q.data, q.scenes.categories)
+
+
+def _loc_stage1(p: Params, root: Path) -> object:
+    from soundflow.training import FitFiles
+    from tasks.localisation.train import train_stage
+
+    files = FitFiles(
+        root / STATE_DIR / "loc_stage1", root / LOC_STAGE1_MODEL, root / LOC_STAGE1_HISTORY, root / LOC_STAGE1_SUMMARY
+    )
+    return train_stage(1, root / LOC_HDF5, files, root / LOC_STAGE1_CURVES, p.localisation)
+
+
+def _loc_stage2(p: Params, root: Path) -> object:
+    from soundflow.training import FitFiles
+    from tasks.localisation.train import train_stage
+
+    files = FitFiles(
+        root / STATE_DIR / "loc_stage2", root / LOC_STAGE2_MODEL, root / LOC_STAGE2_HISTORY, root / LOC_STAGE2_SUMMARY
+    )
+    return train_stage(
+        2, root / LOC_HDF5, files, root / LOC_STAGE2_CURVES, p.localisation, init=root / LOC_STAGE1_MODEL
+    )
+
+
+def _loc_evaluate(p: Params, root: Path) -> object:
+    from tasks.localisation.evaluate import evaluate_test_split
+
+    return evaluate_test_split(
+        root / LOC_HDF5,
+        root / LOC_STAGE2_MODEL,
+        root / LOC_METRICS,
+        root / LOC_MAPS,
+        root / LOC_OVERLAYS,
+        root / LOC_SUCCESS,
+        p.localisation,
+    )
+
+
 STAGES: tuple[Stage, ...] = (
     Stage(
         name="datasets",
@@ -705,6 +770,63 @@ STAGES: tuple[Stage, ...] = (
         outs=(TC_AUDIO,),
         artifacts=(TC_AUDIO,),
         flow="spectral_transcoder",
+    ),
+    Stage(
+        name="loc_scenes",
+        desc="Generate procedural audiovisual scenes (sounding and silent objects, clips, annotator boxes)",
+        run=_loc_scenes,
+        deps=(),
+        params=("localisation.scenes", "localisation.data.clip_seconds"),
+        outs=(LOC_SCENES,),
+        flow="sound_localisation",
+    ),
+    Stage(
+        name="loc_hdf5",
+        desc="Frames, log-mel, labels and boxes of every pair into one audiovisual feature store per split",
+        run=_loc_hdf5,
+        deps=(LOC_SCENES,),
+        params=("localisation.scenes.categories", "localisation.data"),
+        outs=(LOC_HDF5,),
+        persist=(LOC_HDF5,),
+        metrics=(LOC_HDF5_SUMMARY,),
+        flow="sound_localisation",
+    ),
+    Stage(
+        name="loc_stage1",
+        desc="Stage 1: audio/visual class BCEs and audiovisual correspondence (SGD)",
+        run=_loc_stage1,
+        deps=(LOC_HDF5,),
+        params=("localisation.scenes.categories", "localisation.data", "localisation.model", "localisation.stage1"),
+        outs=(LOC_STAGE1_MODEL,),
+        metrics=(LOC_STAGE1_SUMMARY,),
+        plots=(LOC_STAGE1_HISTORY, LOC_STAGE1_CURVES),
+        artifacts=(LOC_STAGE1_MODEL,),
+        history=LOC_STAGE1_HISTORY,
+        flow="sound_localisation",
+    ),
+    Stage(
+        name="loc_stage2",
+        desc="Stage 2 from stage 1's weights: class-aware embeddings and the gated distance loss",
+        run=_loc_stage2,
+        deps=(LOC_HDF5, LOC_STAGE1_MODEL),
+        params=("localisation.scenes.categories", "localisation.data", "localisation.model", "localisation.stage2"),
+        outs=(LOC_STAGE2_MODEL,),
+        metrics=(LOC_STAGE2_SUMMARY,),
+        plots=(LOC_STAGE2_HISTORY, LOC_STAGE2_CURVES),
+        artifacts=(LOC_STAGE2_MODEL,),
+        history=LOC_STAGE2_HISTORY,
+        flow="sound_localisation",
+    ),
+    Stage(
+        name="loc_evaluate",
+        desc="Maps, cIoU@0.5 / mean cIoU / AUC in both conventions, multi-source cIoU, baselines, overlays",
+        run=_loc_evaluate,
+        deps=(LOC_HDF5, LOC_STAGE2_MODEL),
+        params=("localisation.scenes.categories", "localisation.data", "localisation.evaluate"),
+        outs=(LOC_MAPS,),
+        metrics=(LOC_METRICS,),
+        plots=(LOC_OVERLAYS, LOC_SUCCESS),
+        flow="sound_localisation",
     ),
 )
 

@@ -43,6 +43,11 @@ PRODUCERS = (
     "transcoder_cnn_mels",
     "transcoder_cnn_logits",
     "transcoder_evaluate",
+    "loc_scenes",
+    "loc_hdf5",
+    "loc_stage1",
+    "loc_stage2",
+    "loc_evaluate",
 )
 
 

@@ -10,6 +10,7 @@ name                   input     item (one row of the store)  dtype       parame
 ``third_octave``       audio     one 125 ms frame, (29,)      float32     :class:`ThirdOctaveParams`
 ``stft_chunks``        audio     one chunk, (256, 512)        float16     ``aed.features``
 ``frames``             image     one frame, (256, 256, 3)     uint8       side 256
+``audiovisual``        pair      one frame + per-pair arrays  uint8       :mod:`tasks.features.audiovisual`
 =====================  ========  ==========================  ==========  ===============================
 
 A representation ``read``s one file (decoding and resampling, or decoding and resizing: the CPU cost,

@@ -33,7 +33,7 @@ import hashlib
 import json
 import os
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -248,6 +248,10 @@ def _write_shard(path: Path, plan: StorePlan, shard: ShardSpec, payload: dict[st
             h5.create_dataset(key, data=arr, dtype=str_dt if arr.dtype == object else arr.dtype)
         for key in ("path", "skipped_path", "skipped_reason"):
             h5.create_dataset(key, data=np.asarray(payload[key], dtype=object), dtype=str_dt)
+        for key, arr in payload.get("extras", {}).items():
+            h5.create_dataset(key, data=arr)
+        for alias, target in getattr(plan.rep, "aliases", {}).items():
+            h5[alias] = h5[target]  # a second name of the same dataset (an HDF5 hard link), no copy
         h5.attrs[HASH_ATTR] = content_hash(h5)
         h5.attrs.update(
             {
@@ -307,6 +311,7 @@ def _compute_shard(
 ) -> dict[str, Any]:
     rep = plan.rep
     feats: list[np.ndarray] = []
+    extras: dict[str, list[np.ndarray]] = {}
     kept: list[int] = []
     skipped: list[tuple[str, str]] = []
     paths = [str(x) for x in shard.rows["path"]]
@@ -318,7 +323,7 @@ def _compute_shard(
             if isinstance(x, str):
                 skipped.append((paths[i], x))
             else:
-                feats.append(x)
+                feats.append(_with_extras(x, extras))
                 kept.append(i)
             i += 1
         if bar is not None:
@@ -335,7 +340,19 @@ def _compute_shard(
         "path": [str(x) for x in kept_rows["path"]],
         "skipped_path": [s[0] for s in skipped],
         "skipped_reason": [s[1] for s in skipped],
+        "extras": {k: np.stack(v) for k, v in extras.items()},
     }
+
+
+def _with_extras(x: np.ndarray | Mapping[str, np.ndarray], extras: dict[str, list[np.ndarray]]) -> np.ndarray:
+    """An input's items; a representation that also stores per-input arrays (one row per input, such as
+    the audiovisual pairs' audio, labels and boxes) computes a mapping with ``features`` and those arrays."""
+    if not isinstance(x, Mapping):
+        return x
+    for k, v in x.items():
+        if k != "features":
+            extras.setdefault(k, []).append(np.asarray(v))
+    return x["features"]
 
 
 def extract_shard(

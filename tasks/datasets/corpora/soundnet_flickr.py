@@ -1,15 +1,19 @@
-"""Flickr-SoundNet sound-source localisation test set (Senocak et al., CVPR 2018).
+"""Flickr-SoundNet sound-source localisation set (Senocak et al., CVPR 2018).
 
 Image-sound pairs drawn from the Flickr-SoundNet data (Aytar et al.'s SoundNet videos from the Yahoo
-Flickr Creative Commons 100M set), with bounding boxes of the sounding object drawn by three
-annotators per image (one XML file per pair, Pascal-VOC style). The standard test set is the 250
-pairs listed in ``test_list.txt`` of https://github.com/ardasnck/learning_to_localize_sound_source.
+Flickr Creative Commons 100M set): 5,000 pairs with bounding boxes of the sounding object drawn by three
+annotators per image (one XML file per pair: per annotator a ``bbox`` list, see
+:mod:`tasks.localisation.annotations`). The authors' README
+(https://github.com/ardasnck/learning_to_localize_sound_source) links the 5,000 annotated pairs on Google
+Drive (file id 1P93CTiQV71YLZCmBbZA0FvdwFxreydLt); it is downloaded through Drive's confirm flow
+(:mod:`tasks.datasets.gdrive`). The test set later papers evaluate on is the 249 ids of LVS's
+``metadata/flickr_test.csv`` (Chen et al., CVPR 2021; ``id,frame`` rows); the authors' own
+``test_list.txt`` (250 lines) is kept beside it and used only when the CSV is absent.
 
-Source: only ``test_list.txt`` has a stable published URL (raw GitHub; no checksum published, so
-``md5`` is None). The images, audio and XML annotations are distributed through a link in that
-repository's README that is not a stable file URL (it was a placeholder in the versions seen), so
-they are not fetched automatically: unpack them into this folder (any depth) so that
-``<id>.jpg``, ``<id>.wav`` and ``<id>.xml`` can be found.
+Source: raw GitHub for both lists (no checksum published, so ``md5`` is None); Google Drive publishes
+no checksum or stable size either, so the archive is checked by its content. A copy downloaded by hand
+and put in this folder's ``downloads/`` is kept when it passes the same check; or unpack the media into
+this folder (any depth) so that ``<id>.jpg``, ``<id>.wav`` and ``<id>.xml`` can be found.
 
 Licence: research use only (authors' terms); the media come from YFCC100M (Creative Commons, per
 item). ``duration`` is NaN: the audio clips vary and would have to be decoded.
@@ -30,14 +34,19 @@ CITATION = (
 )
 
 
+def test_ids(root: Path) -> list[str]:
+    """The evaluation ids: LVS's ``flickr_test.csv`` (249, ``id,frame``) if present, else ``test_list.txt``."""
+    csvs = sorted(Path(root).rglob("flickr_test.csv"))
+    if csvs:
+        return [ln.split(",")[0].strip() for ln in csvs[0].read_text().splitlines() if ln.strip()]
+    lines = find_one(Path(root), "test_list.txt").read_text().splitlines()
+    return [Path(ln.strip().split()[0]).stem for ln in lines if ln.strip()]
+
+
 def prepare(root: Path) -> pd.DataFrame:
     """``path`` (image), ``audio_path``, ``label_path`` (annotation XML), ``split`` = test, ``duration`` NaN."""
     root = Path(root)
-    ids = [
-        Path(ln.strip().split()[0]).stem
-        for ln in find_one(root, "test_list.txt").read_text().splitlines()
-        if ln.strip()
-    ]
+    ids = test_ids(root)
     index: dict[tuple[str, str], Path] = {}
     for p in root.rglob("*"):
         if p.suffix.lower() in (".jpg", ".jpeg", ".png", ".wav", ".mp3", ".xml") and "downloads" not in p.parts:
@@ -63,7 +72,7 @@ def prepare(root: Path) -> pd.DataFrame:
 INFO = register(
     DatasetInfo(
         name="soundnet_flickr",
-        description="Flickr-SoundNet sound localisation test set (250 annotated image-audio pairs)",
+        description="Flickr-SoundNet sound localisation set: 5,000 annotated pairs, the 249-pair test list",
         homepage="https://github.com/ardasnck/learning_to_localize_sound_source",
         licence="research use only (authors' terms); media from YFCC100M under per-item Creative Commons",
         citation=CITATION,
@@ -71,6 +80,18 @@ INFO = register(
             RemoteFile(
                 "https://raw.githubusercontent.com/ardasnck/learning_to_localize_sound_source/master/test_list.txt",
                 "test_list.txt",
+                None,
+                None,
+            ),
+            RemoteFile(
+                "https://raw.githubusercontent.com/hche11/Localizing-Visual-Sounds-the-Hard-Way/main/metadata/flickr_test.csv",
+                "flickr_test.csv",
+                None,
+                None,
+            ),
+            RemoteFile(
+                "https://drive.google.com/uc?export=download&id=1P93CTiQV71YLZCmBbZA0FvdwFxreydLt",
+                "SoundLocalization.zip",
                 None,
                 None,
             ),

@@ -1,0 +1,39 @@
+"""Pseudo-labels for unlabelled pairs: a classifier's class probabilities mapped to the K categories.
+
+The mapping table (``configs/localisation_categories.yaml``) names, for each class of the classifier
+(any classifier the pipeline trains: the AED CNN's UrbanSound8K classes by default), the category it
+counts for, or none. A category's score is the highest probability among its classes; it is a label
+where that score exceeds ``threshold`` (Qian et al. label their unlabelled videos this way, from
+ImageNet and AudioSet classifiers mapped to 7 categories).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+
+def read_mapping(path: Path, classes: list[str], categories: list[str]) -> dict[str, str | None]:
+    """The table, checked: every classifier class listed, every target a known category (or null)."""
+    table = yaml.safe_load(Path(path).read_text()) or {}
+    if not isinstance(table, dict):
+        raise ValueError(f"{path}: expected a mapping class -> category")
+    missing = sorted(set(classes) - set(table))
+    unknown = sorted({v for v in table.values() if v is not None} - set(categories))
+    if missing or unknown:
+        raise ValueError(f"{path}: classes not mapped {missing}; unknown categories {unknown} (known: {categories})")
+    return {c: table[c] for c in classes}
+
+
+def pseudo_labels(
+    probs: np.ndarray, classes: list[str], categories: list[str], mapping: dict[str, str | None], threshold: float
+) -> np.ndarray:
+    """(N, K) uint8 labels from (N, C) class probabilities."""
+    scores = np.zeros((len(probs), len(categories)))
+    for c, cls in enumerate(classes):
+        if mapping.get(cls) is not None:
+            k = categories.index(mapping[cls])
+            scores[:, k] = np.maximum(scores[:, k], probs[:, c])
+    return (scores > threshold).astype(np.uint8)

@@ -1,0 +1,44 @@
+"""The localisation workflow end to end at a tiny size through its Prefect flow: metrics in MLflow, overlays."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from soundflow.workspace import TINY, copy_project
+from tests.helpers.commands import ran_by_prefect, sh
+from tests.helpers.paths import ROOT
+
+pytestmark = pytest.mark.slow
+
+LOC_STAGES = ["loc_scenes", "loc_hdf5", "loc_stage1", "loc_stage2", "loc_evaluate"]
+
+
+def test_sound_localisation_flow_logs_metrics_and_baselines(tmp_path: Path, cli_env: dict[str, str]) -> None:
+    import mlflow
+
+    project = copy_project(ROOT, tmp_path / "project", TINY)
+    out = sh(["soundflow", "run", "--flow", "sound_localisation"], project, cli_env)
+    assert ran_by_prefect(out) == LOC_STAGES
+    metrics = json.loads((project / "reports/localisation/metrics.json").read_text())
+    for key in (
+        "ciou_at_0.5",
+        "auc",
+        "relative_area/auc",
+        "baseline/whole_image/ciou_at_0.5",
+        "baseline/centre_box/auc",
+        "baseline/audio_free/relative_area/auc",
+    ):
+        assert 0 <= metrics[key] <= 1, key
+    assert metrics["baseline/whole_image/mean_ciou"] > 0  # every image has boxes
+    assert (project / "reports/localisation/overlays.png").stat().st_size > 0
+    assert (project / "reports/localisation/success_rate.png").stat().st_size > 0
+    assert (project / "outputs/localisation/maps.npz").is_file()
+
+    mlflow.set_tracking_uri(f"sqlite:///{project / 'mlruns.db'}")
+    runs = mlflow.search_runs(experiment_names=["soundflow"])
+    evaluate = runs[runs["tags.mlflow.runName"] == "loc_evaluate"].iloc[0]
+    assert evaluate["metrics.baseline/whole_image/ciou_at_0.5"] == metrics["baseline/whole_image/ciou_at_0.5"]
+    assert evaluate["metrics.auc"] == pytest.approx(metrics["auc"])
