@@ -15,6 +15,6 @@ from models import (
     transcoder_cnn,  # noqa: F401  (registers "transcoder_cnn", "deep_head")
     yamnet,  # noqa: F401  (registers "yamnet")
 )
-from models.registry import available, get, register_model
+from models.registry import available, from_checkpoint, get, register_model
 
-__all__ = ["available", "get", "register_model"]
+__all__ = ["available", "from_checkpoint", "get", "register_model"]

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TypeVar
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
 
 from torch import nn
 
@@ -31,3 +31,11 @@ def get(name: str) -> type[nn.Module]:
 
 def available() -> list[str]:
     return sorted(_REGISTRY)
+
+
+def from_checkpoint(ckpt: Mapping[str, Any], **overrides: Any) -> nn.Module:
+    """The model a checkpoint names (``model_name``, ``model_kwargs``, any ``overrides`` of those), with its
+    ``state_dict`` loaded strictly: what every training stage writes, so every reader builds it the same way."""
+    model = get(ckpt["model_name"])(**{**ckpt["model_kwargs"], **overrides})
+    model.load_state_dict(ckpt["state_dict"])
+    return model

@@ -23,9 +23,7 @@ def load_checkpoint(path: Path, device: torch.device | str = "cpu") -> tuple[tor
         ckpt = torch.load(path, map_location=device, weights_only=False)
     except FileNotFoundError:
         raise FileNotFoundError(f"{path}: no trained checkpoint; run the aed_train stage first") from None
-    kwargs = dict(ckpt["model_kwargs"], input_shape=tuple(ckpt["model_kwargs"]["input_shape"]))
-    model = models.get(ckpt["model_name"])(**kwargs)
-    model.load_state_dict(ckpt["state_dict"])
+    model = models.from_checkpoint(ckpt, input_shape=tuple(ckpt["model_kwargs"]["input_shape"]))
     return model.to(device).eval(), ckpt
 
 

@@ -160,6 +160,4 @@ def _digest(path: Path) -> str:
 
 def load_model(checkpoint: Path) -> torch.nn.Module:
     ckpt = torch.load(checkpoint, map_location="cpu", weights_only=False)
-    model = models.get(ckpt["model_name"])(**ckpt["model_kwargs"])
-    model.load_state_dict(ckpt["state_dict"])
-    return model.eval()
+    return models.from_checkpoint(ckpt).eval()

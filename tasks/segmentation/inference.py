@@ -29,8 +29,7 @@ def load_checkpoint(path: Path, device: torch.device | str = "cpu") -> tuple[tor
         ckpt = torch.load(path, map_location=device, weights_only=False)
     except FileNotFoundError:
         raise FileNotFoundError(f"{path}: no trained segmentation checkpoint; run the training stage first") from None
-    model = models.get(ckpt["model_name"])(**ckpt["model_kwargs"])
-    model.load_state_dict(ckpt["state_dict"])
+    model = models.from_checkpoint(ckpt)
     device = torch.device(device)
     model = model.to(device)
     if device.type == "cuda":

@@ -162,7 +162,6 @@ def prepare_teacher(features_dir: Path, tp: TranscoderParams, files: FitFiles, r
 def load_teacher(path: Path, device: torch.device) -> tuple[torch.nn.Module, list[str], str]:
     """(frozen model in eval mode on ``device``, class names, vocabulary) from a teacher file."""
     ckpt = torch.load(path, map_location="cpu", weights_only=False)
-    model = models.get(ckpt["model_name"])(**ckpt["model_kwargs"])
-    model.load_state_dict(ckpt["state_dict"])
+    model = models.from_checkpoint(ckpt)
     model.eval().requires_grad_(False)
     return model.to(device), list(ckpt["classes"]), ckpt["vocabulary"]

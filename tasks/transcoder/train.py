@@ -112,6 +112,5 @@ def train_transcoder(features_dir: Path, teacher_file: Path, loss: str, p: Trans
 
 def load_transcoder(path: Path, device: torch.device) -> torch.nn.Module:
     ckpt = torch.load(path, map_location="cpu", weights_only=False)
-    model = models.get(ckpt["model_name"])(**ckpt["model_kwargs"])
-    model.load_state_dict(ckpt["state_dict"])
+    model = models.from_checkpoint(ckpt)
     return model.eval().requires_grad_(False).to(device)
