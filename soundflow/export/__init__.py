@@ -1,0 +1,1 @@
+"""Beyond one machine: the stage DAG exported to Argo Workflows and Kubeflow Pipelines, Kubernetes job templates."""
