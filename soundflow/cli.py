@@ -12,6 +12,7 @@
   soundflow download NAME                            fetch, verify, extract and prepare one dataset into data/raw
   soundflow dvc-yaml [--check]                       write (or check) dvc.yaml from soundflow/stages.py
   soundflow params                                   validate params.yaml
+  soundflow server prefect|mlflow|s3 [--port N]      a server in the foreground (Prefect API + UI, MLflow, S3)
 
 Commands that write the workspace (run, repro, stage, features, download, dvc-yaml) hold its lock
 (soundflow/workspace_lock.py) while they run; a second one is refused with exit code 75.
@@ -398,7 +399,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(fn=cmd_dvc_yaml, writes=lambda a: not a.check)  # writing dvc.yaml under a run mixes DAGs
     p = sub.add_parser("params", help="validate params.yaml")
     p.set_defaults(fn=cmd_params, writes=False)
+    _register_operations(sub)
     return ap
+
+
+def _register_operations(sub: argparse._SubParsersAction) -> None:
+    """Operations commands, each module adding its own subcommands (soundflow/ops/, soundflow/export/)."""
+    from soundflow.ops import server_cli
+
+    server_cli.register(sub)
 
 
 def _workspace(args: argparse.Namespace, argv: list[str]) -> contextlib.AbstractContextManager[object]:

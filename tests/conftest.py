@@ -48,3 +48,7 @@ def cli_env(tmp_path: Path) -> dict[str, str]:
         e.pop(k, None)
     e["PYTHONUNBUFFERED"] = "1"
     return e
+
+
+# one real Prefect, MLflow and S3 server per session, for the operations tests (tests/helpers/servers.py)
+from tests.helpers.servers import mlflow_server, prefect_server, s3_server  # noqa: E402, F401

@@ -1,0 +1,162 @@
+"""The project's servers: Prefect (API + UI), MLflow tracking (SQL backend, artifacts local or on S3), an S3 store.
+
+Each is a :class:`ServerSpec`: the command line, the environment it needs and the URL that answers when it is
+ready. :func:`running` starts one as a subprocess, waits for it with a bound and stops it on exit, whatever
+happened; the CLI (``soundflow server ...``) and the tests use the same specs.
+
+Why the Prefect spec sets ``PREFECT_UI_API_URL``: the UI is a single-page app that calls the API at the address
+the server tells it (``/ui-settings``); Prefect's default is ``http://127.0.0.1:4200/api`` whatever port the
+server was started on, so a server on another port shows "Can't connect to Server API" until it is set.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+# a server asked to listen on every interface is still reached through the loopback from this machine
+_WILDCARDS = {"0.0.0.0", "::", ""}
+
+
+@dataclass(frozen=True)
+class ServerSpec:
+    name: str
+    argv: list[str]
+    env: dict[str, str]
+    url: str  # the base address clients use
+    health_url: str
+    ui_url: str = ""
+    notes: list[str] = field(default_factory=list)  # what a user exports to point runs at it
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return int(s.getsockname()[1])
+
+
+def _client_host(host: str) -> str:
+    return "127.0.0.1" if host in _WILDCARDS else host
+
+
+def _exe(name: str) -> str:
+    """A console script of this environment (the venv's own, whatever PATH says)."""
+    local = Path(sys.executable).with_name(name)
+    return str(local) if local.exists() else (shutil.which(name) or name)
+
+
+def prefect_server(home: Path, host: str = "127.0.0.1", port: int = 4200, public_url: str | None = None) -> ServerSpec:
+    """Prefect's API and UI, its SQLite database under ``home`` (the project's ``.soundflow/prefect``)."""
+    base = (public_url or f"http://{_client_host(host)}:{port}").rstrip("/")
+    api = f"{base}/api"
+    env = {
+        "PREFECT_HOME": str(home),
+        "PREFECT_SERVER_API_HOST": host,
+        "PREFECT_SERVER_API_PORT": str(port),
+        "PREFECT_UI_API_URL": api,
+        "PREFECT_API_URL": api,
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "PREFECT_API_DATABASE_CONNECTION_URL": f"sqlite+aiosqlite:///{Path(home).resolve() / 'prefect.db'}",
+    }
+    argv = [_exe("prefect"), "server", "start", "--host", host, "--port", str(port)]
+    notes = [f"export PREFECT_API_URL={api}"]
+    return ServerSpec("prefect", argv, env, base, f"http://{_client_host(host)}:{port}/api/health", base, notes)
+
+
+def mlflow_server(
+    backend_store_uri: str,
+    artifacts_destination: str,
+    host: str = "127.0.0.1",
+    port: int = 5000,
+    workers: int = 1,
+) -> ServerSpec:
+    """MLflow's tracking server: runs and the model registry in a SQL database, artifacts proxied by the server.
+
+    ``artifacts_destination`` is a folder or ``s3://bucket/prefix``; for S3 the server reads the endpoint
+    (``MLFLOW_S3_ENDPOINT_URL``) and the credentials (``AWS_ACCESS_KEY_ID``/``AWS_SECRET_ACCESS_KEY``) from its
+    environment only, so they never appear on a command line, in params or in MLflow.
+    """
+    url = f"http://{_client_host(host)}:{port}"
+    argv = [
+        _exe("mlflow"), "server", "--host", host, "--port", str(port), "--workers", str(workers),
+        "--backend-store-uri", backend_store_uri,
+        "--serve-artifacts", "--artifacts-destination", artifacts_destination,
+    ]  # fmt: skip
+    if host in _WILDCARDS:  # MLflow's host-header check would refuse the addresses clients use
+        argv += ["--allowed-hosts", "*"]
+    env = {"MLFLOW_DISABLE_TELEMETRY": "true"}
+    return ServerSpec("mlflow", argv, env, url, f"{url}/health", url, [f"export MLFLOW_TRACKING_URI={url}"])
+
+
+def s3_server(host: str = "127.0.0.1", port: int = 5001) -> ServerSpec:
+    """moto's S3-compatible server (the same API MinIO answers), in memory: for tests and trying S3 locally."""
+    url = f"http://{_client_host(host)}:{port}"
+    argv = [sys.executable, "-m", "moto.server", "-H", host, "-p", str(port)]
+    notes = [f"export MLFLOW_S3_ENDPOINT_URL={url} AWS_ENDPOINT_URL={url}"]
+    return ServerSpec("s3", argv, {}, url, f"{url}/moto-api/", "", notes)
+
+
+def _answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as r:
+            return 200 <= r.status < 400
+    except (urllib.error.URLError, OSError, ValueError):
+        return False
+
+
+def wait_ready(spec: ServerSpec, proc: subprocess.Popen, timeout: float, log: Path | None = None) -> float:
+    """Seconds until ``spec.health_url`` answers; a clear error if the process dies or the bound passes."""
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < timeout:
+        if proc.poll() is not None:
+            tail = log.read_text(errors="replace")[-3000:] if log and log.exists() else ""
+            raise RuntimeError(f"{spec.name} server exited with status {proc.returncode} before answering:\n{tail}")
+        if _answers(spec.health_url):
+            return time.monotonic() - t0
+        time.sleep(0.25)
+    raise TimeoutError(f"{spec.name} server did not answer {spec.health_url} within {timeout:.0f} s (log: {log})")
+
+
+def stop(proc: subprocess.Popen, grace: float = 15.0) -> None:
+    """SIGTERM to the server's whole process group (uvicorn/gunicorn workers too), SIGKILL after ``grace``."""
+    if proc.poll() is not None:
+        return
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(grace)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(grace)
+    except ProcessLookupError:
+        pass
+
+
+def start(spec: ServerSpec, log: Path, base_env: dict[str, str] | None = None) -> subprocess.Popen:
+    env = dict(os.environ if base_env is None else base_env)
+    env.update(spec.env)
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("ab") as out:  # the child keeps its own handle
+        return subprocess.Popen(spec.argv, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+
+
+@contextmanager
+def running(
+    spec: ServerSpec, log: Path, timeout: float = 120.0, base_env: dict[str, str] | None = None
+) -> Iterator[tuple[subprocess.Popen, float]]:
+    """The server, started and ready (with the seconds it took); stopped on exit, whatever happened."""
+    proc = start(spec, log, base_env)
+    try:
+        yield proc, wait_ready(spec, proc, timeout, log)
+    finally:
+        stop(proc)
