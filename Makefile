@@ -5,6 +5,8 @@ VENV   := .venv
 BIN    := $(CURDIR)/$(VENV)/bin
 STAMP  := $(VENV)/.installed
 APT_PACKAGES := libsox-dev sox libsox-fmt-all
+# the browser tests (tests/ops/test_browser_uis.py) drive Debian's Chromium headless
+TEST_APT_PACKAGES := chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 # offline and quiet: no analytics or telemetry calls from DVC, MLflow or Prefect
@@ -48,6 +50,8 @@ $(STAMP): requirements/main.in requirements/constraints.txt pyproject.toml
 install: $(STAMP)
 
 $(VENV)/.installed-test: $(STAMP) requirements/test.in
+	@dpkg -s $(TEST_APT_PACKAGES) >/dev/null 2>&1 || { echo "installing $(TEST_APT_PACKAGES) for the browser tests"; \
+	  $(SUDO) apt-get update -q && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q $(TEST_APT_PACKAGES); }
 	$(BIN)/python -m pip install -c requirements/constraints.txt -r requirements/test.in
 	touch $@
 
