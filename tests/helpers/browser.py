@@ -57,7 +57,8 @@ class Browser:
             if not missing:
                 return text
             if time.monotonic() > deadline:
-                raise AssertionError(f"not rendered within {timeout:.0f} s: {missing}\n--- page text ---\n{text[:3000]}")
+                shown = text[:3000]
+                raise AssertionError(f"not rendered within {timeout:.0f} s: {missing}\n--- page text ---\n{shown}")
             time.sleep(0.5)
 
     def screenshot(self, path: Path) -> Path:
