@@ -12,6 +12,7 @@
   soundflow download NAME                            fetch, verify, extract and prepare one dataset into data/raw
   soundflow dvc-yaml [--check]                       write (or check) dvc.yaml from soundflow/stages.py
   soundflow params                                   validate params.yaml
+  soundflow export argo|kfp [--out FILE] [--image IMAGE] [--remote NAME]   the DAG as an Argo Workflow / KFP spec
 
 Commands that write the workspace (run, repro, stage, features, download, dvc-yaml) hold its lock
 (soundflow/workspace_lock.py) while they run; a second one is refused with exit code 75.
@@ -304,6 +305,22 @@ def cmd_download(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    import importlib
+
+    root = _root()
+    module = importlib.import_module(f"soundflow.export.{args.engine}")  # argo (hera) or kfp: heavy, loaded on demand
+    text = module.render(root, image=args.image, remote=args.remote)
+    if args.out is None:
+        sys.stdout.write(text)
+        return 0
+    from soundflow.io import write_text
+
+    write_text(Path(args.out), text)
+    print(f"wrote {args.out}: {args.engine} spec of the stage DAG (image {args.image})", file=sys.stderr)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(
         prog="soundflow", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -398,6 +415,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(fn=cmd_dvc_yaml, writes=lambda a: not a.check)  # writing dvc.yaml under a run mixes DAGs
     p = sub.add_parser("params", help="validate params.yaml")
     p.set_defaults(fn=cmd_params, writes=False)
+    p = sub.add_parser("export", help="the stage DAG as an Argo Workflow or a Kubeflow Pipelines v2 spec (YAML)")
+    p.add_argument("engine", choices=["argo", "kfp"])
+    p.add_argument("--out", help="file to write (default: standard output)")
+    p.add_argument("--image", default="soundflow:latest", help="image of every step (default soundflow:latest)")
+    p.add_argument("--remote", help="DVC remote to pull from and push to (default: the default remote of .dvc/config)")
+    p.set_defaults(fn=cmd_export, writes=False)
     return ap
 
 
