@@ -12,7 +12,7 @@
   soundflow download NAME                            fetch, verify, extract and prepare one dataset into data/raw
   soundflow dvc-yaml [--check]                       write (or check) dvc.yaml from soundflow/stages.py
   soundflow params                                   validate params.yaml
-  soundflow export argo|kfp [--out FILE] [--image IMAGE] [--remote NAME]   the DAG as an Argo Workflow / KFP spec
+  soundflow export argo|kfp [--out FILE] [--image IMAGE] [--remote NAME]   the DAG for Argo / Kubeflow
 
 Commands that write the workspace (run, repro, stage, features, download, dvc-yaml) hold its lock
 (soundflow/workspace_lock.py) while they run; a second one is refused with exit code 75.
@@ -317,7 +317,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     from soundflow.io import write_text
 
     write_text(Path(args.out), text)
-    print(f"wrote {args.out}: {args.engine} spec of the stage DAG (image {args.image})", file=sys.stderr)
+    print(f"wrote {args.out}: the stage DAG for {args.engine} (image {args.image})", file=sys.stderr)
     return 0
 
 
@@ -415,7 +415,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(fn=cmd_dvc_yaml, writes=lambda a: not a.check)  # writing dvc.yaml under a run mixes DAGs
     p = sub.add_parser("params", help="validate params.yaml")
     p.set_defaults(fn=cmd_params, writes=False)
-    p = sub.add_parser("export", help="the stage DAG as an Argo Workflow or a Kubeflow Pipelines v2 spec (YAML)")
+    p = sub.add_parser("export", help="the stage DAG as an Argo Workflow or a Kubeflow Pipelines v2 pipeline (YAML)")
     p.add_argument("engine", choices=["argo", "kfp"])
     p.add_argument("--out", help="file to write (default: standard output)")
     p.add_argument("--image", default="soundflow:latest", help="image of every step (default soundflow:latest)")

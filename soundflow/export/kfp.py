@@ -1,10 +1,10 @@
-"""The stage DAG compiled to a Kubeflow Pipelines v2 spec (``kfp.compiler.Compiler``), client side only.
+"""The stage DAG compiled to a Kubeflow Pipelines v2 pipeline definition (``kfp.compiler.Compiler``), client side only.
 
 Each stage is a container component running the same step script as the Argo export
 (:func:`soundflow.export.steps.script`), from the same image; its upstream stages' handoffs are its input
 artifacts and ``.after()`` orders it after them; a stage that trains requests one GPU. Credentials for the
 DVC remote come from the cluster (a workload identity, or ``kfp-kubernetes``' ``use_secret_as_env`` on each
-task with the ``soundflow-s3`` Secret), not from the spec.
+task with the ``soundflow-s3`` Secret), not from the pipeline definition.
 """
 
 from __future__ import annotations
@@ -70,7 +70,7 @@ def build_pipeline(root: Path, image: str = DEFAULT_IMAGE, remote: str | None = 
 
 
 def render(root: Path, image: str = DEFAULT_IMAGE, remote: str | None = None) -> str:
-    """The compiled pipeline spec (YAML), as ``kfp.compiler.Compiler().compile`` writes it."""
+    """The compiled pipeline definition (YAML), as ``kfp.compiler.Compiler().compile`` writes it."""
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "pipeline.yaml"
         compiler.Compiler().compile(build_pipeline(root, image, remote), str(path))

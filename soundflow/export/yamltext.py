@@ -1,4 +1,4 @@
-"""YAML text of an exported spec, the same whatever else the process imported.
+"""YAML text of an exported pipeline, the same whatever else the process imported.
 
 hera registers a process-wide PyYAML presenter for ``str`` when imported (block style for multi-line
 strings), which would change how kfp's compiler writes the same pipeline; dumping through this dumper,
