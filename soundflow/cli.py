@@ -13,6 +13,7 @@
   soundflow dvc-yaml [--check]                       write (or check) dvc.yaml from soundflow/stages.py
   soundflow params                                   validate params.yaml
   soundflow server prefect|mlflow|s3 [--port N]      a server in the foreground (Prefect API + UI, MLflow, S3)
+  soundflow export argo|kfp [--out FILE] [--image IMAGE] [--remote NAME]   the DAG for Argo / Kubeflow
 
 Commands that write the workspace (run, repro, stage, features, download, dvc-yaml) hold its lock
 (soundflow/workspace_lock.py) while they run; a second one is refused with exit code 75.
@@ -305,6 +306,22 @@ def cmd_download(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    import importlib
+
+    root = _root()
+    module = importlib.import_module(f"soundflow.export.{args.engine}")  # argo (hera) or kfp: heavy, loaded on demand
+    text = module.render(root, image=args.image, remote=args.remote)
+    if args.out is None:
+        sys.stdout.write(text)
+        return 0
+    from soundflow.io import write_text
+
+    write_text(Path(args.out), text)
+    print(f"wrote {args.out}: the stage DAG for {args.engine} (image {args.image})", file=sys.stderr)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(
         prog="soundflow", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -400,6 +417,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("params", help="validate params.yaml")
     p.set_defaults(fn=cmd_params, writes=False)
     _register_operations(sub)
+    p = sub.add_parser("export", help="the stage DAG as an Argo Workflow or a Kubeflow Pipelines v2 pipeline (YAML)")
+    p.add_argument("engine", choices=["argo", "kfp"])
+    p.add_argument("--out", help="file to write (default: standard output)")
+    p.add_argument("--image", default="soundflow:latest", help="image of every step (default soundflow:latest)")
+    p.add_argument("--remote", help="DVC remote to pull from and push to (default: the default remote of .dvc/config)")
+    p.set_defaults(fn=cmd_export, writes=False)
     return ap
 
 

@@ -105,6 +105,7 @@ READERS = {
     "datasets": ["datasets"],
     "dvc-yaml --check": ["dvc-yaml", "--check"],
     "transcode-audio": ["transcode-audio", "clip.wav"],
+    "export": ["export", "argo"],
 }
 
 

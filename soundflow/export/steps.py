@@ -1,0 +1,101 @@
+"""One cluster step per stage: what it needs from the stage table, and the shell script it runs.
+
+Argo and Kubeflow run each stage in its own container, from the same image (the repository at one commit),
+so a step's workspace starts empty of data. Large outputs travel through the DVC remote (``dvc pull`` of the
+stage's data dependencies before, ``dvc push`` of its outputs after); what DVC does not carry travels as the
+engine's artifact, the *handoff* (:mod:`soundflow.export.handoff`): the ``dvc.lock`` entries that say which
+hashes to pull, and the small uncached outputs (metrics, plots) some stages read.
+"""
+
+from __future__ import annotations
+
+import shlex
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import yaml
+
+from soundflow import dag
+from soundflow.config import PARAMS_FILE, read_params_yaml
+from soundflow.stages import Stage, get_stage
+
+TRAINING_LOOP = "soundflow/training.py"
+WORKDIR = "/soundflow"  # the Dockerfile's WORKDIR: the repository inside the image
+DEFAULT_IMAGE = "soundflow:latest"
+S3_SECRET = "soundflow-s3"  # Kubernetes Secret with AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY (and optional extras)
+
+
+@dataclass(frozen=True)
+class Step:
+    """One stage as a cluster step: its upstream stages (the DAG's edges), what it pulls, whether it trains."""
+
+    stage: str
+    upstream: tuple[str, ...]
+    pulls: tuple[str, ...]
+    gpu: bool
+
+    @property
+    def task(self) -> str:
+        return task_name(self.stage)
+
+
+def task_name(stage: str) -> str:
+    # Argo and Kubeflow names are DNS labels: no underscores
+    return stage.replace("_", "-")
+
+
+def trains(stage: Stage) -> bool:
+    """A GPU is requested where the stage's code reaches the shared training loop: the stages that train a
+    model through ``soundflow.training.fit`` or run one it trained (derived from the import closure)."""
+    return TRAINING_LOOP in stage.code_deps
+
+
+def tracked_paths(root: Path) -> list[str]:
+    """Paths versioned by the root's ``.dvc`` files (``data.dvc``: data brought from outside the pipeline)."""
+    paths = []
+    for f in sorted(p for p in Path(root).glob("*.dvc") if p.is_file()):
+        paths += [o["path"] for o in (yaml.safe_load(f.read_text()) or {}).get("outs", [])]
+    return paths
+
+
+def _within(path: str, folder: str) -> bool:
+    p, f = PurePosixPath(path.rstrip("/")), PurePosixPath(folder.rstrip("/"))
+    return p == f or f in p.parents
+
+
+def pull_targets(stage: Stage, ups: list[str], raw: dict[str, Any], tracked: list[str]) -> tuple[str, ...]:
+    """The data dependencies DVC keeps in its cache: inside an upstream stage's ``outs`` or a ``.dvc`` file's.
+    Metrics and plots are not cached (they are in the handoff); repository files (configs) are in the image."""
+    cached = [o for up in ups for o in get_stage(up).outs] + tracked
+    deps = [dag.resolve(d, raw) for d in stage.deps]
+    return tuple(d for d in deps if any(_within(d, c) for c in cached))
+
+
+def steps(root: Path) -> list[Step]:
+    """Every stage as a step, in run order, from the stage table and the DAG of :mod:`soundflow.dag`."""
+    raw = read_params_yaml(Path(root) / PARAMS_FILE)
+    graph = dag.upstream(raw)
+    tracked = tracked_paths(root)
+    out = []
+    for name in dag.topological_order(raw):
+        stage = get_stage(name)
+        out.append(Step(name, tuple(graph[name]), pull_targets(stage, graph[name], raw, tracked), trains(stage)))
+    return out
+
+
+def script(step: Step, remote: str | None = None) -> str:
+    """The step's shell script. Arguments: the handoff folder to write, then the upstream handoffs to read."""
+    r = ["-r", remote] if remote else []
+    stage = get_stage(step.stage)
+    lines = [
+        "set -eu",
+        'out="$1"; shift',
+        'python -m soundflow.export.handoff receive "$@"',
+        *([shlex.join(["dvc", "pull", *r, *step.pulls])] if step.pulls else []),
+        stage.cmd,  # the command dvc.yaml runs
+        shlex.join(["dvc", "commit", "--force", step.stage]),  # outputs into the cache, their hashes into dvc.lock
+        shlex.join(["dvc", "push", *r, step.stage]),
+        f'python -m soundflow.export.handoff send {shlex.quote(step.stage)} "$out"',
+    ]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,80 @@
+"""``soundflow export kfp``: a golden file, the spec loaded back by kfp, and its DAG equal to the stage DAG."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from soundflow import dag
+from soundflow.config import read_params_yaml
+from soundflow.export import kfp as export_kfp
+from soundflow.export.steps import task_name, trains
+from soundflow.stages import STAGES
+from tests.helpers.golden import check_golden
+
+GOLDEN = Path(__file__).parent / "golden" / "kfp-pipeline.yaml"
+
+
+@pytest.fixture(scope="module")
+def text(root: Path) -> str:
+    return export_kfp.render(root)
+
+
+@pytest.fixture(scope="module")
+def spec(text: str) -> dict[str, Any]:
+    return yaml.safe_load(text)
+
+
+def test_matches_the_golden_file(text: str) -> None:
+    check_golden(GOLDEN, text)
+
+
+def test_the_compiled_spec_loads_back_as_a_pipeline(text: str, tmp_path: Path) -> None:
+    from kfp import components, dsl
+
+    path = tmp_path / "pipeline.yaml"
+    path.write_text(text)
+    loaded = components.load_component_from_file(str(path))
+    assert loaded.name == "soundflow"
+    spec = loaded.pipeline_spec
+    tasks = spec.root.dag.tasks
+    assert len(tasks) == len(STAGES)
+    # the loaded component can be used as a step of another pipeline (what `kfp` clients do with a spec)
+
+    @dsl.pipeline(name="outer")
+    def outer():  # no return annotation: kfp reads one as an output
+        loaded()
+
+    from kfp import compiler
+
+    compiler.Compiler().compile(outer, str(tmp_path / "outer.yaml"))
+    assert (tmp_path / "outer.yaml").stat().st_size > path.stat().st_size / 2
+
+
+def test_the_dag_is_the_stage_dag(spec: dict[str, Any], root: Path) -> None:
+    graph = dag.upstream(read_params_yaml(root / "params.yaml"))
+    tasks = spec["root"]["dag"]["tasks"]
+    assert {n: set(t.get("dependentTasks", [])) for n, t in tasks.items()} == {
+        task_name(n): {task_name(u) for u in ups} for n, ups in graph.items()
+    }
+    for name, t in tasks.items():  # each upstream handoff comes from the task it names
+        for art in t.get("inputs", {}).get("artifacts", {}).values():
+            assert art["taskOutputArtifact"]["producerTask"] in t["dependentTasks"], name
+
+
+def test_gpu_where_a_stage_trains_and_the_stage_command(spec: dict[str, Any]) -> None:
+    executors = spec["deploymentSpec"]["executors"]
+    gpu = {
+        name.removeprefix("exec-")
+        for name, e in executors.items()
+        if e["container"].get("resources", {}).get("accelerator", {}).get("resourceCount") == "1"
+    }
+    assert gpu == {task_name(s.name) for s in STAGES if trains(s)}
+    for s in STAGES:
+        c = executors[f"exec-{task_name(s.name)}"]["container"]
+        assert c["image"] == "soundflow:latest"
+        assert s.cmd in c["command"][2].splitlines()
+        assert c["args"][0] == "{{$.outputs.artifacts['handoff'].path}}"
