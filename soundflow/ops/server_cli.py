@@ -21,6 +21,8 @@ def spec_for(args: argparse.Namespace, root: Path) -> servers.ServerSpec:
     if args.which == "mlflow":
         backend = args.backend_store_uri or f"sqlite:///{(root / 'mlruns.db').resolve()}"
         artifacts = args.artifacts_destination or (root / "mlartifacts").resolve().as_uri()
+        if backend.startswith("sqlite:///"):  # SQLite creates the file, not its folder
+            Path(backend.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
         return servers.mlflow_server(backend, artifacts, args.host, port, args.workers)
     return servers.s3_server(args.host, port)
 
