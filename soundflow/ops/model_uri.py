@@ -1,8 +1,9 @@
 """``--checkpoint models:/<name>@<alias>`` or ``models:/<name>/<version>``: a registered version as a local file.
 
 The version's source is the checkpoint file its training run logged; it is downloaded through the tracking
-server (or from the local store) into a cache folder named by the version, so a second use reads it again only
-if the download is gone. Anything that is not a ``models:/`` URI is returned as a path, unchanged.
+server (or from the local store) into a cache folder named by the version and its run (``.soundflow/models``),
+so a second use downloads it again only if the file is gone. Anything that is not a ``models:/`` URI is
+returned as a path, unchanged.
 """
 
 from __future__ import annotations
@@ -40,7 +41,8 @@ def resolve_checkpoint(value: str, root: Path, cache: Path | None = None) -> Pat
             mv = client.get_model_version(m["name"], m["version"])
     except MlflowException as err:
         raise ValueError(f"{value}: not found in the model registry at {uri}: {err.message}") from None
-    dest = (cache or Path(root) / ".soundflow" / "models") / f"{mv.name}-v{mv.version}"
+    # named by the training run too: version 1 of another tracking store is another file
+    dest = (cache or Path(root) / ".soundflow" / "models") / f"{mv.name}-v{mv.version}-{mv.run_id}"
     local = dest / Path(mv.source).name
     if not local.is_file():
         with atomic_path(dest) as tmp:  # a killed download leaves no file that looks complete

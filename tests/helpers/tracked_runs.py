@@ -32,7 +32,9 @@ def aed_train_outputs(root: Path) -> Path:
                      classes=classes, seed=3, progress=False)  # fmt: skip
     table = read_labelled_audio(root / "ds", "urbansound8k")
     chunks = root / stages.AED_CHUNKS
-    extract_chunks(table, chunks, root / "f.json", root / "s.csv", tiny_aed_features(), 0.0, progress=False)
+    extract_chunks(
+        table, chunks, root / "f.json", root / "s.csv", tiny_aed_features(n_freq_bins=64), 0.0, progress=False
+    )
     data = AedDataParams(root="ds", format="urbansound8k", test_folds=[2], val_fraction=0.34, max_bad_fraction=0.0)
     model = AedModelParams(name="aed_cnn", width=4, dense=16, dropout=0.0)
     train = AedTrainParams(epochs=1, batch_size=8, lr_start=1e-3, lr_end=1e-4, beta1=0.5, seed=1, roll_prob=0.0,
