@@ -92,3 +92,27 @@ def test_compare_reads_the_tracking_server(
     assert main([*argv, "--out", str(tmp_path / "cmp")]) == 0
     df = pd.read_csv(tmp_path / "cmp" / "acoustic_event_classification_accuracy.csv", index_col="field")
     assert list(df.columns) == [ids[5], ids[8], ids[3]]
+
+
+def test_registry_finds_the_training_run_of_a_stage_run_without_pipeline(store) -> None:
+    """``soundflow stage`` alone logs no pipeline run: the checkpoint is the newest training before the evaluation."""
+    import time
+
+    from soundflow.ops import registry
+    from soundflow.stages import get_stage
+
+    tracker, _ = store
+    train_ids = []
+    for _ in range(2):
+        train_ids.append(tracker.stage_run("aed_train", None, {}, {}))
+        tracker.finish(train_ids[-1])
+        time.sleep(0.01)  # distinct start times
+    evaluation = tracker.stage_run("aed_evaluate", None, {}, {})
+    tracker.log_metrics(evaluation, {"accuracy": 0.1})
+    tracker.finish(evaluation)
+    late = tracker.stage_run("aed_train", None, {}, {})  # trained after the evaluation: not what it measured
+    tracker.finish(late)
+    (record,) = [r for r in runs.find_runs(tracker.client, "compare-test", [get_stage("aed_evaluate")], "accuracy")[0]
+                 if r.run_id == evaluation]  # fmt: skip
+    found = registry.training_run(tracker.client, tracker.experiment_id, record, get_stage("aed_train"))
+    assert found.info.run_id == train_ids[-1]
