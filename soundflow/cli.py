@@ -14,6 +14,8 @@
   soundflow params                                   validate params.yaml
   soundflow server prefect|mlflow|s3 [--port N]      a server in the foreground (Prefect API + UI, MLflow, S3)
   soundflow export argo|kfp [--out FILE] [--image IMAGE] [--remote NAME]   the DAG for Argo / Kubeflow
+  soundflow compare [--workflow W] [--metric M]      tracked runs side by side (terminal, CSV, PNG)
+  soundflow register [--workflow W] [--metric M]     best runs' checkpoints in the model registry (aliases)
 
 Commands that write the workspace (run, repro, stage, features, download, dvc-yaml) hold its lock
 (soundflow/workspace_lock.py) while they run; a second one is refused with exit code 75.
@@ -158,6 +160,16 @@ def cmd_repro(args: argparse.Namespace) -> int:
     return subprocess.call([str(dvc) if dvc.exists() else "dvc", "repro", *args.stages], cwd=root)
 
 
+def _checkpoint(value: str, root: Path) -> Path:
+    """A checkpoint path, or a registry URI (models:/NAME@ALIAS, models:/NAME/VERSION) downloaded to a file."""
+    from soundflow.ops.model_uri import resolve_checkpoint
+
+    try:
+        return resolve_checkpoint(value, root)
+    except ValueError as err:  # an unknown model or alias: say which, no traceback
+        raise FileNotFoundError(str(err)) from None
+
+
 def cmd_predict(args: argparse.Namespace) -> int:
     from soundflow.config import load_params
     from soundflow.stages import AED_MODEL
@@ -165,7 +177,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
     root = _root()
     p = load_params(root).aed.predict
-    checkpoint = Path(args.checkpoint) if args.checkpoint else root / AED_MODEL
+    checkpoint = _checkpoint(args.checkpoint, root) if args.checkpoint else root / AED_MODEL
     results = args.results if args.results is not None else p.results
     confidence = args.confidence if args.confidence is not None else p.confidence
     overlap = args.overlap if args.overlap is not None else p.overlap
@@ -191,7 +203,7 @@ def cmd_segment(args: argparse.Namespace) -> int:
     p = load_params(root).seg
     out = Path(args.out)
     table = predict_folder(
-        Path(args.checkpoint) if args.checkpoint else root / SEG_MODEL,
+        _checkpoint(args.checkpoint, root) if args.checkpoint else root / SEG_MODEL,
         Path(args.test_images),
         out,
         image_type=args.test_images_type,
@@ -358,7 +370,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--results", type=int, help="how many classes to show (default: aed.predict.results)")
     p.add_argument("--confidence", type=float, help="minimum pooled probability (default: aed.predict.confidence)")
     p.add_argument("--overlap", type=float, help="seconds of overlap between chunks (default: aed.predict.overlap)")
-    p.add_argument("--checkpoint", help="model checkpoint (default: the aed_train stage's output)")
+    p.add_argument(
+        "--checkpoint", help="model checkpoint or models:/NAME@ALIAS (default: the aed_train stage's output)"
+    )
     p.set_defaults(fn=cmd_predict, writes=False)
     p = sub.add_parser(
         "features",
@@ -393,7 +407,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--test-images", required=True, help="folder of images (searched recursively)")
     p.add_argument("--test-images-type", choices=["png", "jpg"], default="png")
     p.add_argument("--out", default="outputs/seg/segment", help="output folder")
-    p.add_argument("--checkpoint", help="model checkpoint (default: the seg_train stage's output)")
+    p.add_argument(
+        "--checkpoint", help="model checkpoint or models:/NAME@ALIAS (default: the seg_train stage's output)"
+    )
     p.set_defaults(fn=cmd_segment, writes=False)  # only its own --out, which no stage owns
     p = sub.add_parser(
         "transcode-audio",
@@ -429,8 +445,12 @@ def build_parser() -> argparse.ArgumentParser:
 def _register_operations(sub: argparse._SubParsersAction) -> None:
     """Operations commands, each module adding its own subcommands (soundflow/ops/, soundflow/export/)."""
     from soundflow.ops import server_cli
+    from soundflow.ops.compare_cli import register as register_compare
+    from soundflow.ops.registry_cli import register as register_registry
 
     server_cli.register(sub)
+    register_compare(sub)
+    register_registry(sub)
 
 
 def _workspace(args: argparse.Namespace, argv: list[str]) -> contextlib.AbstractContextManager[object]:

@@ -64,16 +64,18 @@ def execute(name: str, root: Path, *, engine: str, stage_hash: str | None = None
 
     check_stage_inputs(params, root, stage)  # its data locations, now that its upstream stages have run
     raw = read_params_yaml(root / "params.yaml")
-    from soundflow.tracking import Tracker, git_commit, pipeline_key
+    from soundflow.tracking import Tracker, git_commit, pipeline_key, provenance_tags
 
     tracker = Tracker(root, params.tracking.experiment)
-    tags = {"git_commit": git_commit(root), "soundflow.engine": engine}
+    commit = git_commit(root)
+    provenance = {"git_commit": commit, **provenance_tags(root, commit)}
+    tags = {**provenance, "soundflow.engine": engine}
     if stage_hash is None:
         stage_hash = _dvc_stage_hash(root, name)
     if stage_hash:
         tags["dvc_stage_hash"] = stage_hash
     key = pipeline_key()
-    parent = tracker.pipeline_run(key, engine, flatten(raw), {"git_commit": tags["git_commit"]}) if key else None
+    parent = tracker.pipeline_run(key, engine, flatten(raw), provenance) if key else None
     run_id = tracker.stage_run(name, parent, _stage_params(stage, raw), tags)
     log = io.StringIO()
     t0 = time.perf_counter()

@@ -32,6 +32,22 @@ def git_commit(root: Path) -> str:
         return "unknown"
 
 
+def data_version(root: Path) -> str:
+    """The DVC hash of the raw data (``data.dvc``'s md5 of data/raw): which data a run saw."""
+    import yaml
+
+    try:
+        outs = yaml.safe_load((Path(root) / "data.dvc").read_text()).get("outs") or []
+        return str(outs[0].get("md5") or outs[0].get("hash") or "unknown") if outs else "unknown"
+    except (OSError, yaml.YAMLError, AttributeError):
+        return "unknown"
+
+
+def provenance_tags(root: Path, commit: str | None = None) -> dict[str, str]:
+    """What a comparison of runs needs besides params and metrics: the code and the data they ran on."""
+    return {"soundflow.git_commit": commit or git_commit(root), "soundflow.data_version": data_version(root)}
+
+
 def _proc_stat(pid: int) -> tuple[str, int, str] | None:
     """(command name, parent pid, start time) of a process, from /proc (Linux only)."""
     try:

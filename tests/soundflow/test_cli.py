@@ -106,6 +106,9 @@ READERS = {
     "dvc-yaml --check": ["dvc-yaml", "--check"],
     "transcode-audio": ["transcode-audio", "clip.wav"],
     "export": ["export", "argo"],
+    "server": ["server", "s3"],
+    "compare": ["compare", "--workflow", "image_to_soundscape"],
+    "register": ["register"],
 }
 
 
@@ -132,9 +135,17 @@ def bodies(lock_project: Path, monkeypatch: pytest.MonkeyPatch) -> list[dict | N
         seen.append(workspace_lock.read_record(lock_project))
         return 0
 
-    for name in dir(cli):
-        if name.startswith("cmd_"):
-            monkeypatch.setattr(cli, name, body)
+    import importlib
+    import pkgutil
+
+    import soundflow.ops
+
+    # the operations commands live in soundflow/ops/*_cli.py, each registering its own subcommands
+    ops = [importlib.import_module(f"soundflow.ops.{m.name}") for m in pkgutil.iter_modules(soundflow.ops.__path__)]
+    for module in [cli, *(m for m in ops if m.__name__.endswith("_cli"))]:
+        for name in dir(module):
+            if name.startswith("cmd_"):
+                monkeypatch.setattr(module, name, body)
     return seen
 
 

@@ -1,0 +1,53 @@
+"""``--checkpoint models:/<name>@<alias>`` or ``models:/<name>/<version>``: a registered version as a local file.
+
+The version's source is the checkpoint file its training run logged; it is downloaded through the tracking
+server (or from the local store) into a cache folder named by the version and its run (``.soundflow/models``),
+so a second use downloads it again only if the file is gone. Anything that is not a ``models:/`` URI is
+returned as a path, unchanged.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from soundflow.io import atomic_path
+from soundflow.tracking import tracking_uri
+
+_URI = re.compile(r"^models:/(?P<name>[^/@]+)(?:@(?P<alias>[^/]+)|/(?P<version>\d+))$")
+
+
+def is_model_uri(value: str) -> bool:
+    return value.startswith("models:/")
+
+
+def resolve_checkpoint(value: str, root: Path, cache: Path | None = None) -> Path:
+    """A local checkpoint file for ``value`` (a path, or a registry URI resolved and downloaded)."""
+    if not is_model_uri(value):
+        return Path(value)
+    m = _URI.match(value)
+    if m is None:
+        raise ValueError(f"{value}: not a registry URI; use models:/<name>@<alias> or models:/<name>/<version>")
+    from mlflow.artifacts import download_artifacts
+    from mlflow.exceptions import MlflowException
+    from mlflow.tracking import MlflowClient
+
+    uri = tracking_uri(root)
+    client = MlflowClient(uri)
+    try:
+        if m["alias"]:
+            mv = client.get_model_version_by_alias(m["name"], m["alias"])
+        else:
+            mv = client.get_model_version(m["name"], m["version"])
+    except MlflowException as err:
+        raise ValueError(f"{value}: not found in the model registry at {uri}: {err.message}") from None
+    # named by the training run too: version 1 of another tracking store is another file
+    dest = (cache or Path(root) / ".soundflow" / "models") / f"{mv.name}-v{mv.version}-{mv.run_id}"
+    local = dest / Path(mv.source).name
+    if not local.is_file():
+        with atomic_path(dest) as tmp:  # a killed download leaves no file that looks complete
+            tmp.mkdir()
+            download_artifacts(artifact_uri=mv.source, dst_path=str(tmp), tracking_uri=uri)
+    if not local.is_file():
+        raise ValueError(f"{value}: version {mv.version}'s source {mv.source} is not a checkpoint file")
+    return local

@@ -1,0 +1,131 @@
+"""The model registry: each workflow's best checkpoint as a registered model version, addressed by aliases.
+
+``champion`` is the version whose evaluation run is best by the workflow's metric, ``candidate`` the newest
+evaluated version when it is not the champion (registry stages are deprecated since MLflow 2.9: aliases only).
+
+Which checkpoint an evaluation measured is read from the stage table: an evaluation stage declares metrics,
+writes no checkpoint itself, and depends on checkpoints that another stage of its flow logs as artifacts
+(``Stage.artifacts``; the runner logs them under ``outputs/``). The version is created from that training
+run's artifact: the training run of the same pipeline run, else the newest one before the evaluation.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from soundflow.ops import compare
+from soundflow.ops.runs import DEFAULT_METRIC, STAGE_TAG, RunRecord, find_runs, measured_stages
+from soundflow.stages import STAGES, Stage
+
+CHAMPION, CANDIDATE = "champion", "candidate"
+EVAL_RUN_TAG = "soundflow.evaluation_run"
+
+
+@dataclass(frozen=True)
+class Registered:
+    name: str
+    alias: str
+    version: str
+    run_id: str  # the evaluation run
+    metric: str
+    value: float
+
+
+def checkpoints(stage: Stage) -> list[tuple[Stage, str]]:
+    """(training stage, checkpoint path) of each checkpoint ``stage`` evaluates; empty if it is no evaluation."""
+    if not stage.metrics or stage.artifacts:
+        return []
+    return [(s, d) for d in stage.deps for s in STAGES if s.flow == stage.flow and s is not stage and d in s.artifacts]
+
+
+def model_name(stage: Stage, checkpoint: str) -> str:
+    """``soundflow-<workflow>``; with the checkpoint's name when its flow evaluates several (the transcoder)."""
+    evaluated = {c for s in STAGES if s.flow == stage.flow for _, c in checkpoints(s)}
+    return f"soundflow-{stage.flow}" + (f"-{Path(checkpoint).stem}" if len(evaluated) > 1 else "")
+
+
+def training_run(client: Any, experiment_id: str, evaluation: RunRecord, train: Stage) -> Any:
+    """The run that logged the evaluated checkpoint: same pipeline run, else the newest before the evaluation."""
+    parent = f" AND tags.`mlflow.parentRunId` = '{evaluation.parent_id}'" if evaluation.parent_id else ""
+    for extra in (parent, "") if parent else ("",):
+        found = client.search_runs(
+            [experiment_id],
+            filter_string=f"tags.`{STAGE_TAG}` = '{train.name}' AND attributes.status = 'FINISHED'"
+            f" AND attributes.start_time <= {evaluation.start_ms}{extra}",
+            order_by=["attributes.start_time DESC"],
+            max_results=1,
+        )
+        if found:
+            return found[0]
+    raise LookupError(f"no finished {train.name} run before {evaluation.stage} run {evaluation.run_id}")
+
+
+def ensure_model(client: Any, name: str, stage: Stage) -> None:
+    from mlflow.exceptions import MlflowException
+
+    try:
+        client.get_registered_model(name)
+    except MlflowException:
+        client.create_registered_model(name, description=f"{stage.flow}: checkpoints evaluated by {stage.name}")
+
+
+def version_for(client: Any, name: str, evaluation: RunRecord, train_run: Any, checkpoint: str, key: str) -> str:
+    """The version made from ``evaluation``'s checkpoint: the existing one, or a new one with its metrics."""
+    existing = client.search_model_versions(f"name = '{name}' AND tags.`{EVAL_RUN_TAG}` = '{evaluation.run_id}'")
+    if existing:
+        return str(existing[0].version)
+    tags = {f"metric.{k}": f"{v:.6g}" for k, v in evaluation.metrics.items() if not k.startswith("history/")}
+    tags |= {EVAL_RUN_TAG: evaluation.run_id, "soundflow.train_run": train_run.info.run_id}
+    tags |= {k: evaluation.tags[k] for k in ("soundflow.git_commit", "soundflow.data_version") if k in evaluation.tags}
+    description = (
+        f"{evaluation.stage} run {evaluation.run_id}: {key} = {evaluation.metrics[key]:.4f}; "
+        f"checkpoint {checkpoint} of {train_run.data.tags.get(STAGE_TAG)} run {train_run.info.run_id}"
+    )
+    source = f"{train_run.info.artifact_uri}/outputs/{Path(checkpoint).name}"
+    mv = client.create_model_version(name, source, run_id=train_run.info.run_id, tags=tags, description=description)
+    return str(mv.version)
+
+
+def register_best(
+    client: Any, experiment: str, workflow: str | None, metric: str | None, ascending: bool = False
+) -> list[Registered]:
+    """Register each evaluation's best run as ``champion`` and its newest (when another) as ``candidate``."""
+    out: list[Registered] = []
+    for stage in measured_stages(workflow):
+        if checkpoints(stage):
+            out += register_stage(client, experiment, stage, metric or DEFAULT_METRIC[stage.flow], ascending)
+    return out
+
+
+def register_stage(client: Any, experiment: str, stage: Stage, metric: str, ascending: bool) -> list[Registered]:
+    records, keys = find_runs(client, experiment, [stage], metric)
+    if not records:
+        return []
+    experiment_id = client.get_experiment_by_name(experiment).experiment_id
+    key = compare.sort_key(records, keys)
+    best = compare.sorted_runs(records, key, ascending)[0]
+    newest = max(records, key=lambda r: r.start_ms)
+    chosen = {CHAMPION: best} | ({CANDIDATE: newest} if newest.run_id != best.run_id else {})
+    out = []
+    for train, checkpoint in checkpoints(stage):
+        name = model_name(stage, checkpoint)
+        ensure_model(client, name, stage)
+        for alias, rec in chosen.items():
+            run = training_run(client, experiment_id, rec, train)
+            version = version_for(client, name, rec, run, checkpoint, key)
+            client.set_registered_model_alias(name, alias, version)
+            out.append(Registered(name, alias, version, rec.run_id, key, rec.metrics.get(key, float("nan"))))
+        if CANDIDATE not in chosen:
+            _drop_alias(client, name, CANDIDATE)
+    return out
+
+
+def _drop_alias(client: Any, name: str, alias: str) -> None:
+    from mlflow.exceptions import MlflowException
+
+    try:
+        client.delete_registered_model_alias(name, alias)
+    except MlflowException:
+        pass  # it had none

@@ -1,0 +1,40 @@
+"""``soundflow register``: each workflow's best evaluated checkpoint in the model registry, with aliases."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from soundflow import env
+from soundflow.ops import registry, runs
+from soundflow.ops.compare_cli import experiment_client
+
+
+def cmd_register(args: argparse.Namespace) -> int:
+    root = env.find_root()
+    env.configure(root)
+    try:
+        client, experiment = experiment_client(root, args.experiment)
+        done = registry.register_best(client, experiment, args.workflow, args.metric, args.ascending)
+    except (ValueError, LookupError) as err:
+        print(f"soundflow register: {err}", file=sys.stderr)
+        return 2
+    if not done:
+        print(
+            "soundflow register: no evaluated checkpoint to register (run an evaluation stage first)", file=sys.stderr
+        )
+        return 1
+    for r in done:
+        print(f"models:/{r.name}@{r.alias}  version {r.version}  {r.metric} = {r.value:.4f}  (run {r.run_id})")
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "register", help="register each workflow's best evaluated checkpoint (aliases champion and candidate)"
+    )
+    p.add_argument("--workflow", choices=runs.workflows(), help="default: every workflow that evaluates a checkpoint")
+    p.add_argument("--metric", help="judge by this metric (default: the workflow's)")
+    p.add_argument("--ascending", action="store_true", help="lower is better")
+    p.add_argument("--experiment", help="MLflow experiment (default: tracking.experiment in params.yaml)")
+    p.set_defaults(fn=cmd_register, writes=False)  # writes the registry only

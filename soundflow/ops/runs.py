@@ -1,0 +1,99 @@
+"""The tracking store's runs of a workflow's evaluation, as the comparison and the model registry read them.
+
+Which stages a workflow's runs come from is read from the stage table (``Stage.flow``), never listed here:
+the stages of the flow that declare ``metrics=``, of which a run counts when it has logged the chosen metric.
+A metric is named by its key (``miou``) or by the last part of a nested key (``macro_auprc`` matches
+``esc50/deep/cnn_logits/macro_auprc``, see :func:`soundflow.tracking.metrics_from_json`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from soundflow.stages import STAGES, Stage
+
+# the metric each workflow is judged by, higher is better (the papers' headline numbers)
+DEFAULT_METRIC = {
+    "acoustic_event_classification": "accuracy",
+    "image_to_soundscape": "miou",
+    "sound_localisation": "ciou_at_0.5",
+    "spectral_transcoder": "macro_auprc",
+    "text_to_audio": "test_accuracy",
+}
+STAGE_TAG = "soundflow.stage"
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    run_id: str
+    name: str
+    stage: str
+    start_ms: int
+    parent_id: str | None
+    metrics: dict[str, float]
+    params: dict[str, str]  # the pipeline run's parameters (all of params.yaml), then the stage run's own
+    tags: dict[str, str] = field(default_factory=dict)
+
+
+def workflows() -> list[str]:
+    return sorted({s.flow for s in STAGES if s.metrics and s.flow != "data"})
+
+
+def measured_stages(workflow: str | None) -> list[Stage]:
+    """The stages of ``workflow`` (every workflow if None) that log metrics."""
+    if workflow is not None and workflow not in workflows():
+        raise ValueError(f"unknown workflow {workflow!r}; workflows: {', '.join(workflows())}")
+    return [s for s in STAGES if s.metrics and s.flow != "data" and workflow in (None, s.flow)]
+
+
+def metric_keys(logged: set[str], metric: str) -> list[str]:
+    """The logged keys ``metric`` names: itself if logged, else every nested key ending in ``/metric``."""
+    if metric in logged:
+        return [metric]
+    return sorted(k for k in logged if k.endswith("/" + metric))
+
+
+def _experiment_ids(client: Any, experiment: str) -> list[str]:
+    exp = client.get_experiment_by_name(experiment)
+    if exp is None:
+        raise ValueError(f"no MLflow experiment {experiment!r} in {client.tracking_uri}: nothing has been run yet")
+    return [exp.experiment_id]
+
+
+def find_runs(
+    client: Any, experiment: str, stages: list[Stage], metric: str, last: int | None = None
+) -> tuple[list[RunRecord], list[str]]:
+    """The newest ``last`` finished runs of ``stages`` that logged ``metric``, and the keys it names."""
+    ids = _experiment_ids(client, experiment)
+    found = [
+        r
+        for s in stages  # one search per stage: MLflow's filter has no IN for tags
+        for r in client.search_runs(
+            ids,
+            filter_string=f"tags.`{STAGE_TAG}` = '{s.name}' AND attributes.status = 'FINISHED'",
+            order_by=["attributes.start_time DESC"],
+            max_results=5000,
+        )
+    ]
+    found.sort(key=lambda r: r.info.start_time or 0, reverse=True)
+    keys = metric_keys({k for r in found for k in r.data.metrics}, metric)
+    keep = [r for r in found if any(k in r.data.metrics for k in keys)][: last or None]
+    parents: dict[str, dict[str, str]] = {}
+    return [_record(client, r, parents) for r in keep], keys
+
+
+def _record(client: Any, run: Any, parents: dict[str, dict[str, str]]) -> RunRecord:
+    parent = run.data.tags.get("mlflow.parentRunId")
+    if parent and parent not in parents:  # its pipeline run holds all of params.yaml (the stage run: its own)
+        parents[parent] = dict(client.get_run(parent).data.params)
+    return RunRecord(
+        run.info.run_id,
+        run.info.run_name or run.info.run_id,
+        run.data.tags[STAGE_TAG],
+        int(run.info.start_time or 0),
+        parent,
+        dict(run.data.metrics),
+        {**parents.get(parent or "", {}), **run.data.params},
+        dict(run.data.tags),
+    )
