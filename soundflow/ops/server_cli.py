@@ -30,13 +30,13 @@ def spec_for(args: argparse.Namespace, root: Path) -> servers.ServerSpec:
 def cmd_server(args: argparse.Namespace) -> int:
     root = env.find_root()
     env.configure(root)
-    spec = spec_for(args, root)
-    environ = dict(os.environ, **spec.env)
-    proc = subprocess.Popen(spec.argv, env=environ, start_new_session=True)  # its output is this terminal's
+    server = spec_for(args, root)
+    environ = dict(os.environ, **server.env)
+    proc = subprocess.Popen(server.argv, env=environ, start_new_session=True)  # its output is this terminal's
     try:
-        took = servers.wait_ready(spec, proc, args.timeout)
-        print(f"soundflow: {spec.name} server ready in {took:.1f} s at {spec.url}", file=sys.stderr)
-        for line in spec.notes:
+        took = servers.wait_ready(server, proc, args.timeout)
+        print(f"soundflow: {server.name} server ready in {took:.1f} s at {server.url}", file=sys.stderr)
+        for line in server.notes:
             print(f"soundflow:   {line}", file=sys.stderr)
         return proc.wait()
     except KeyboardInterrupt:

@@ -2,9 +2,9 @@
 
 Each is a :class:`ServerSpec`: the command line, the environment it needs and the URL that answers when it is
 ready. :func:`running` starts one as a subprocess, waits for it with a bound and stops it on exit, whatever
-happened; the CLI (``soundflow server ...``) and the tests use the same specs.
+happened; the CLI (``soundflow server ...``) and the tests use the same definitions.
 
-Why the Prefect spec sets ``PREFECT_UI_API_URL``: the UI is a single-page app that calls the API at the address
+Why the Prefect server is given ``PREFECT_UI_API_URL``: the UI is a single-page app that calls the API at the address
 the server tells it (``/ui-settings``); Prefect's default is ``http://127.0.0.1:4200/api`` whatever port the
 server was started on, so a server on another port shows "Can't connect to Server API" until it is set.
 """
@@ -115,17 +115,17 @@ def _answers(url: str) -> bool:
         return False
 
 
-def wait_ready(spec: ServerSpec, proc: subprocess.Popen, timeout: float, log: Path | None = None) -> float:
-    """Seconds until ``spec.health_url`` answers; a clear error if the process dies or the bound passes."""
+def wait_ready(server: ServerSpec, proc: subprocess.Popen, timeout: float, log: Path | None = None) -> float:
+    """Seconds until ``server.health_url`` answers; a clear error if the process dies or the bound passes."""
     t0 = time.monotonic()
     while time.monotonic() - t0 < timeout:
         if proc.poll() is not None:
             tail = log.read_text(errors="replace")[-3000:] if log and log.exists() else ""
-            raise RuntimeError(f"{spec.name} server exited with status {proc.returncode} before answering:\n{tail}")
-        if _answers(spec.health_url):
+            raise RuntimeError(f"{server.name} server exited with status {proc.returncode} before answering:\n{tail}")
+        if _answers(server.health_url):
             return time.monotonic() - t0
         time.sleep(0.25)
-    raise TimeoutError(f"{spec.name} server did not answer {spec.health_url} within {timeout:.0f} s (log: {log})")
+    raise TimeoutError(f"{server.name} server did not answer {server.health_url} within {timeout:.0f} s (log: {log})")
 
 
 def stop(proc: subprocess.Popen, grace: float = 15.0) -> None:
@@ -142,21 +142,21 @@ def stop(proc: subprocess.Popen, grace: float = 15.0) -> None:
         pass
 
 
-def start(spec: ServerSpec, log: Path, base_env: dict[str, str] | None = None) -> subprocess.Popen:
+def start(server: ServerSpec, log: Path, base_env: dict[str, str] | None = None) -> subprocess.Popen:
     env = dict(os.environ if base_env is None else base_env)
-    env.update(spec.env)
+    env.update(server.env)
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("ab") as out:  # the child keeps its own handle
-        return subprocess.Popen(spec.argv, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        return subprocess.Popen(server.argv, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
 
 
 @contextmanager
 def running(
-    spec: ServerSpec, log: Path, timeout: float = 120.0, base_env: dict[str, str] | None = None
+    server: ServerSpec, log: Path, timeout: float = 120.0, base_env: dict[str, str] | None = None
 ) -> Iterator[tuple[subprocess.Popen, float]]:
     """The server, started and ready (with the seconds it took); stopped on exit, whatever happened."""
-    proc = start(spec, log, base_env)
+    proc = start(server, log, base_env)
     try:
-        yield proc, wait_ready(spec, proc, timeout, log)
+        yield proc, wait_ready(server, proc, timeout, log)
     finally:
         stop(proc)
