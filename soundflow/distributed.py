@@ -51,7 +51,7 @@ def world() -> tuple[int, int]:
     """(rank, world size) of the process group, else what the launcher said, else (0, 1)."""
     if dist.is_available() and dist.is_initialized():
         return dist.get_rank(), dist.get_world_size()
-    return launch_rank(), int(os.environ.get("WORLD_SIZE") or 1) if launched() else 1
+    return launch_rank(), (int(os.environ["WORLD_SIZE"]) if launched() else 1)
 
 
 def is_main() -> bool:
