@@ -78,9 +78,24 @@ def _fit(out: Path) -> tuple[FitResult, nn.Module]:
     return result, model
 
 
-def _rank(rank: int, port: int, tmp: Path) -> None:
+def _die_after_first_epoch() -> None:
+    """Every rank dies at the barrier after rank 0 saved epoch 1's state (as torchrun stops all ranks of a run)."""
+    real, calls = distributed.barrier, []
+
+    def barrier() -> None:
+        real()
+        calls.append(1)
+        if len(calls) == 2:  # the first after fit's start, the second after epoch 1's state
+            raise KeyboardInterrupt("killed after epoch 1")
+
+    distributed.barrier = barrier
+
+
+def _rank(rank: int, port: int, tmp: Path, shared: str | None = None, kill: bool = False) -> None:
     """One torchrun-like rank: the launcher's variables, the group joined with a timeout, then :func:`fit`."""
     torch.set_num_threads(1)
+    if kill:
+        _die_after_first_epoch()
     os.environ.update(
         {"MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port), "WORLD_SIZE": str(WORLD), "RANK": str(rank)}
     )
@@ -89,10 +104,13 @@ def _rank(rank: int, port: int, tmp: Path) -> None:
     printed = io.StringIO()
     try:
         with contextlib.redirect_stdout(printed):
-            # each rank its own folder here, so that a file rank 1 wrote would show (a real run shares one)
-            result, model = _fit(tmp / f"rank{rank}")
+            # each rank its own folder, unless shared, so that a file rank 1 wrote would show
+            result, model = _fit(tmp / (shared or f"rank{rank}"))
         weights = {k: v.detach().clone() for k, v in model.state_dict().items()}
-        torch.save({"weights": weights, "history": result.history, "printed": printed.getvalue()}, tmp / f"{rank}.pt")
+        name = f"{shared or ''}{rank}.pt"
+        torch.save({"weights": weights, "history": result.history, "printed": printed.getvalue()}, tmp / name)
+    except KeyboardInterrupt:
+        pass
     finally:
         torch.distributed.destroy_process_group()
 
@@ -154,3 +172,17 @@ def test_a_single_process_is_rank_zero_of_one_and_reduces_nothing(monkeypatch: p
     assert distributed.all_reduce_mean({"a": 0.5}, torch.device("cpu")) == {"a": 0.5}
     monkeypatch.setenv("RANK", "1")
     assert distributed.world() == (1, 1) and not distributed.is_main()  # a launcher's rank, before any group
+
+
+@pytest.mark.slow  # two more launches of 2 processes
+def test_a_killed_distributed_run_resumes_from_rank_zeros_state_to_the_same_weights(runs) -> None:
+    tmp, ranks, _, _ = runs
+    mp.spawn(_rank, args=(_free_port(), tmp, "shared", True), nprocs=WORLD, join=True)
+    saved = torch.load(tmp / "shared" / "state" / "last.pt", weights_only=False)
+    assert saved["epoch"] == 0 and not (tmp / "shared" / "model.pt").exists()
+    mp.spawn(_rank, args=(_free_port(), tmp, "shared"), nprocs=WORLD, join=True)
+    for r in range(WORLD):
+        resumed = torch.load(tmp / f"shared{r}.pt", weights_only=False)
+        assert ("resuming from" in resumed["printed"]) if r == 0 else resumed["printed"] == ""
+        for name, ref in ranks[0]["weights"].items():
+            assert torch.equal(resumed["weights"][name], ref), name  # as the uninterrupted run, bit for bit
