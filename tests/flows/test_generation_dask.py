@@ -89,3 +89,23 @@ def test_generation_fan_outs_on_a_local_dask_cluster_write_the_local_runs_files(
         local, dask = _files(tmp_path / f"{name}_local"), _files(tmp_path / f"{name}_dask")
         assert len(local) > 8 and local.keys() == dask.keys()
         assert [k for k in local if local[k] != dask[k]] == [], name
+
+
+@pytest.mark.parametrize("key", ["text_to_audio.generate.runner", "transcoder.data.runner"])
+def test_the_generation_runners_default_to_local_and_are_validated(key: str) -> None:
+    from soundflow.config import ParamsError, parse_params, read_params_yaml, select, set_dotted
+
+    raw = read_params_yaml(ROOT / "params.yaml")
+    assert select(raw, key) == "local"  # the default outputs are the in-process run's
+    set_dotted(raw, key, "spark")
+    with pytest.raises(ParamsError, match=key.replace(".", r"\.")):
+        parse_params(raw, ROOT / "params.yaml")
+
+
+def test_the_local_generation_runners_import_no_prefect() -> None:
+    code = (
+        "import sys, tasks.text_to_audio.generate, tasks.transcoder.soundscapes; "
+        "assert 'prefect' not in sys.modules, 'prefect imported'"
+    )
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
