@@ -457,6 +457,8 @@ def _workspace(args: argparse.Namespace, argv: list[str]) -> contextlib.Abstract
     """The workspace lock for a command that writes (``writes``, declared next to each command), else nothing."""
     if not (args.writes(args) if callable(args.writes) else args.writes):
         return contextlib.nullcontext()
+    if env.launch_rank() != 0:  # a torchrun rank other than 0 works under rank 0's lock and writes nothing
+        return contextlib.nullcontext()
     from soundflow import workspace_lock
 
     return workspace_lock.hold(_root(), "soundflow " + shlex.join(argv))

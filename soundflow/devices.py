@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import torch
 
 
@@ -11,6 +13,8 @@ def pick_device(name: str) -> torch.device:
         raise RuntimeError("device 'cuda' was asked for, but no CUDA device is available")
     if name == "auto":
         name = "cuda" if torch.cuda.is_available() else "cpu"
+    if name == "cuda" and os.environ.get("LOCAL_RANK"):  # a rank of torchrun: its own GPU of the node
+        return torch.device("cuda", int(os.environ["LOCAL_RANK"]))
     return torch.device(name)
 
 

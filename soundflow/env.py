@@ -37,3 +37,9 @@ def find_root(start: Path | None = None) -> Path:
         if (d / "params.yaml").is_file() and (d / "dvc.yaml").is_file():
             return d
     raise FileNotFoundError(f"{here}: not inside a soundflow project (no params.yaml and dvc.yaml above it)")
+
+
+def launch_rank() -> int:
+    """The rank a launcher (torchrun) gave this process (``RANK``), 0 when none did: only rank 0 writes the
+    stage's outputs, its MLflow run and the workspace lock. Read without torch, before any process group."""
+    return int(os.environ.get("RANK") or 0)

@@ -63,6 +63,8 @@ def execute(name: str, root: Path, *, engine: str, stage_hash: str | None = None
     from soundflow.params_check import check_stage_inputs
 
     check_stage_inputs(params, root, stage)  # its data locations, now that its upstream stages have run
+    if env.launch_rank() != 0:
+        return _execute_on_other_rank(stage, params, root)
     raw = read_params_yaml(root / "params.yaml")
     from soundflow.tracking import Tracker, git_commit, pipeline_key, provenance_tags
 
@@ -99,6 +101,14 @@ def execute(name: str, root: Path, *, engine: str, stage_hash: str | None = None
             # under `dvc repro` no process sees the whole pipeline end: each stage closes the parent run
             tracker.finish(parent, ok)
     return seconds
+
+
+def _execute_on_other_rank(stage: Stage, params: Any, root: Path) -> float:
+    """A rank other than 0 of ``torchrun ... -m soundflow stage NAME``: the stage's work only, whose training
+    joins rank 0's (:func:`soundflow.training.fit`); rank 0 alone writes the outputs, the log and the MLflow run."""
+    t0 = time.perf_counter()
+    stage.run(params, root)
+    return time.perf_counter() - t0
 
 
 def _dvc_stage_hash(root: Path, name: str) -> str | None:

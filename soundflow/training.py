@@ -16,7 +16,13 @@ checkpoint and summary hold. :func:`fit` does the rest the same way for every mo
 - early stopping, optional: stop after ``patience`` epochs without a new best;
 - device: bf16 autocast for the training step and channels-last memory on CUDA, ``torch.compile`` optional;
 - ranks: only rank 0 writes files, prints and shows progress, so the same call serves every process of
-  a DistributedDataParallel run (the model is wrapped when a process group of several ranks is up).
+  a DistributedDataParallel run. Under ``torchrun`` (its ``WORLD_SIZE``, ``RANK``, ... variables) fit
+  joins the process group (:mod:`soundflow.distributed`); in a group of several ranks it wraps the model
+  in DDP, shards the training loader (its ``batch_size`` is the global batch, each rank takes an equal
+  share), sums the training loss and totals over the ranks at every step (a diverging rank stops all of
+  them at the same step), validates rank 0's weights and buffers on every rank and averages the metrics,
+  so that every rank keeps the same best epoch and stops early at the same epoch; the other ranks wait
+  at a barrier while rank 0 writes the resumable state and the outputs.
 
 This is the bottom layer of training: it knows nothing of the pipeline's parameters, stages or tracking.
 """
@@ -39,7 +45,7 @@ import torch
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
-from soundflow import training_state
+from soundflow import distributed, training_state
 from soundflow.devices import autocast
 from soundflow.io import atomic_path, write_json
 
@@ -173,10 +179,13 @@ class FitResult:
 
 
 def process_rank(rank: int | None = None, world_size: int | None = None) -> tuple[int, int]:
-    """(rank, world size): the given ones, else the initialised process group's, else a single process (0, 1)."""
+    """(rank, world size): the given ones, else the process group's (joined first when torchrun launched this
+    process), else a single process (0, 1)."""
     dist = torch.distributed
-    if rank is None and world_size is None and dist.is_available() and dist.is_initialized():
-        return dist.get_rank(), dist.get_world_size()
+    if rank is None and world_size is None:
+        distributed.init_from_env()
+        if dist.is_available() and dist.is_initialized():
+            return dist.get_rank(), dist.get_world_size()
     rank, world_size = (0 if rank is None else rank), (1 if world_size is None else world_size)
     if not 0 <= rank < world_size:
         raise ValueError(f"rank {rank} is not one of the {world_size} process(es) of the run")
@@ -200,6 +209,7 @@ class _Run:
     fingerprint: str
     augmentation: Augmentation
     rank: int
+    group: bool  # one of several ranks of a process group: DDP, sharded data, reduced numbers, barriers
     history: list[dict[str, float]] = field(default_factory=list)
     best: dict[str, Any] | None = None  # {"epoch", "metrics", "state"}
 
@@ -235,13 +245,14 @@ def fit(
     ``train_step(model, batch)`` gets the batch on ``device`` and runs under bf16 autocast on CUDA; it
     computes the loss (from float32 logits), fit does the backward pass, optimiser and schedule steps.
     ``validate(model)`` returns the epoch's validation metrics (the history's ``val_...`` columns); in a
-    distributed run it must return the same numbers on every rank (all-reduced), since the best epoch
-    and early stopping are decided on each. ``make_scheduler(optimizer, total_steps)`` is stepped once
-    per training step. ``fingerprint`` identifies the inputs and parameters: only a state saved with the
-    same one is resumed. The caller seeds the global generators and builds the model before calling (its
-    initial weights are drawn then); ``train_loader`` must have a seeded ``generator`` so that a resumed
-    run shuffles as the uninterrupted one did. ``make_checkpoint`` and ``make_summary`` build the
-    outputs' contents from the result; only rank 0 writes them.
+    distributed run every rank validates the same weights on the whole validation data and fit averages
+    the ranks' numbers, so the best epoch and early stopping are decided alike on each.
+    ``make_scheduler(optimizer, total_steps)`` is stepped once per training step. ``fingerprint``
+    identifies the inputs and parameters: only a state saved with the same one is resumed. The caller
+    seeds the global generators and builds the model before calling (its initial weights are drawn
+    then); ``train_loader`` must have a seeded ``generator`` so that a resumed run shuffles as the
+    uninterrupted one did. ``make_checkpoint`` and ``make_summary`` build the outputs' contents from the
+    result; only rank 0 writes them.
     """
     run = _start(
         model,
@@ -275,6 +286,7 @@ def fit(
     )
     if run.main:
         _write_outputs(files, result, make_checkpoint, make_summary)
+    distributed.barrier()  # the other ranks return once the outputs exist (a stage may read them next)
     return result
 
 
@@ -300,6 +312,10 @@ def _start(
             "would not shuffle as the uninterrupted one did"
         )
     channels_last = options.channels_last and device.type == "cuda"
+    group = world_size > 1 and distributed.active()
+    if group:
+        loader = distributed.shard_loader(loader, rank, world_size)
+        fingerprint = f"{fingerprint} on {world_size} ranks"  # another data order: not resumed by another count
     model = model.to(device)
     if channels_last:
         model = model.to(memory_format=torch.channels_last)
@@ -320,10 +336,12 @@ def _start(
         fingerprint=_state_fingerprint(fingerprint, options.epochs, steps, code_identity(model, loader, train_step)),
         augmentation=augmentation or Augmentation.generators_of(loader.dataset),
         rank=rank,
+        group=group,
     )
     if run.main:
         files.last.parent.mkdir(parents=True, exist_ok=True)
         training_state.remove_leftovers(files.last, files.checkpoint, files.history_csv, files.summary_json)
+    distributed.barrier()  # every rank then reads the same saved state, if any
     return run
 
 
@@ -358,8 +376,10 @@ def _runner(model: torch.nn.Module, options: FitOptions, device: torch.device, w
     runner = model
     dist = torch.distributed
     if world_size > 1 and dist.is_available() and dist.is_initialized():
-        index = device.index if device.index is not None else torch.cuda.current_device()
-        runner = torch.nn.parallel.DistributedDataParallel(model, device_ids=[index] if device.type == "cuda" else None)
+        ids = None  # CPU (gloo): the module's own device
+        if device.type == "cuda":  # one GPU per rank (soundflow.devices.pick_device gives it LOCAL_RANK's)
+            ids = [device.index if device.index is not None else torch.cuda.current_device()]
+        runner = torch.nn.parallel.DistributedDataParallel(model, device_ids=ids)
     if options.compile:
         runner = torch.compile(runner, backend=options.compile_backend)
     return runner
@@ -424,6 +444,7 @@ def _run_epoch(run: _Run, epoch: int, train_step: TrainStep, validate: Validate)
             best=run.best,
             data_state={"train": run.augmentation.get()},
         )
+    distributed.barrier()  # no rank runs ahead of the last saved state
 
 
 def _train_epoch(run: _Run, epoch: int, train_step: TrainStep) -> tuple[dict[str, float], int]:
@@ -448,18 +469,28 @@ def _train_epoch(run: _Run, epoch: int, train_step: TrainStep) -> tuple[dict[str
         # augmentation), as the runs made so far did: checking first would change their numbers
         if step >= run.steps_per_epoch:
             break
-        out = _step(run, train_step, batch)
-        loss_value = out.loss.item()
+        loss_value, n, batch_sums = _batch_totals(run, _step(run, train_step, batch))
         training_state.check_loss(
             loss_value, model=run.options.name, epoch=epoch + 1, step=step + 1, lr_hint=run.options.lr_hint
         )
-        loss_sum += loss_value * out.n
-        for name, value in out.sums.items():
-            sums[name] = sums.get(name, 0) + (value.item() if isinstance(value, torch.Tensor) else value)
-        seen += out.n
+        loss_sum += loss_value * n
+        for name, value in batch_sums.items():
+            sums[name] = sums.get(name, 0) + value
+        seen += n
         bar.set_postfix(loss=f"{loss_sum / seen:.3f}")
     items = max(seen, 1)
     return {"train_loss": loss_sum / items, **{f"train_{k}": v / items for k, v in sums.items()}}, seen
+
+
+def _batch_totals(run: _Run, out: StepOutput) -> tuple[float, int, dict[str, float]]:
+    """(mean loss, items, per-batch totals) of the step: of this process's batch, or of all ranks' together."""
+    sums = {k: v.item() if isinstance(v, torch.Tensor) else v for k, v in out.sums.items()}
+    if not run.group:
+        return out.loss.item(), out.n, sums
+    keys = sorted(sums)
+    total = distributed.all_reduce_sum([out.loss.item() * out.n, out.n, *(sums[k] for k in keys)], run.device)
+    n = int(total[1])
+    return total[0] / max(n, 1), n, dict(zip(keys, total[2:]))
 
 
 def _step(run: _Run, train_step: TrainStep, batch: Any) -> StepOutput:
@@ -490,8 +521,12 @@ def _to_device(batch: Any, device: torch.device, channels_last: bool) -> Any:
 
 def _validate(run: _Run, validate: Validate, train: Mapping[str, float]) -> dict[str, float]:
     run.model.eval()
+    if run.group:
+        distributed.broadcast_buffers(run.model)
     with torch.no_grad():
         metrics = dict(validate(run.runner))
+    if run.group:
+        metrics = distributed.all_reduce_mean(metrics, run.device)
     clash = set(metrics) & ({"epoch", "lr", "seconds", f"{run.options.items}_per_second"} | set(train))
     if clash:
         raise ValueError(f"{run.options.name}: validation metrics {sorted(clash)} clash with the history's own columns")

@@ -31,6 +31,7 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader
 
 import models
+from soundflow import distributed
 from soundflow.devices import pick_device
 from soundflow.plots import training_curves
 from soundflow.training import BestEpoch, FitFiles, FitOptions, FitResult, StepOutput, fit
@@ -245,5 +246,6 @@ def train_and_plot(
         p,
         state_dir=files.state_dir,
     )
-    training_curves(pd.read_csv(result.history_csv), curves_png, title="AED CNN")
+    if distributed.is_main():  # under torchrun, rank 0 writes
+        training_curves(pd.read_csv(result.history_csv), curves_png, title="AED CNN")
     return result

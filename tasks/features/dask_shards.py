@@ -21,6 +21,7 @@ local cluster of ``cpu_count // workers`` single-threaded worker processes is st
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -96,3 +97,28 @@ def extract_features_dask(
         max_bad_fraction=max_bad_fraction,
         extra=extra,
     )
+
+
+@task(name="fan-out-item", cache_policy=NO_CACHE, persist_result=False)
+def _item_task(fn: Callable[..., Any], args: tuple) -> Any:
+    return fn(*args)
+
+
+@flow(name="fan-out", log_prints=True)
+def _fan_out(fn: Callable[..., Any], items: list[tuple], label: str) -> list[Any]:
+    futures = [_item_task.with_options(task_run_name=f"{label}-{i}").submit(fn, args) for i, args in enumerate(items)]
+    return [f.result() for f in futures]
+
+
+def map_on_dask(
+    fn: Callable[..., Any], items: list[tuple], *, label: str, address: str | None = None, workers: int = 1
+) -> list[Any]:
+    """``[fn(*args) for args in items]``, each call a Prefect task on :func:`dask_task_runner`'s cluster; in order.
+
+    For the generation stages' fan-outs (``runner: dask``): ``fn`` is a module-level function (Dask pickles it
+    by name) whose result depends on its arguments only, so the results equal the in-process loop's.
+    """
+    if not items:
+        return []
+    runner = dask_task_runner(address, workers=workers)
+    return _fan_out.with_options(name=label, task_runner=runner)(fn, items, label)

@@ -20,6 +20,7 @@ from torch.utils.data import DataLoader
 
 import models
 from models.av_localisation import load_imagenet_weights
+from soundflow import distributed
 from soundflow.devices import pick_device
 from soundflow.plots import training_curves
 from soundflow.training import BestEpoch, FitFiles, FitOptions, FitResult, StepOutput, fit
@@ -145,12 +146,13 @@ def train_stage(
         },
         device=device,
     )
-    training_curves(
-        pd.read_csv(files.history_csv),
-        curves_png,
-        title=f"localisation stage {stage}",
-        panels={"loss": ["train_loss", "val_loss"]},
-    )
+    if distributed.is_main():  # under torchrun, rank 0 writes
+        training_curves(
+            pd.read_csv(files.history_csv),
+            curves_png,
+            title=f"localisation stage {stage}",
+            panels={"loss": ["train_loss", "val_loss"]},
+        )
     return result
 
 

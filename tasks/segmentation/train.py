@@ -38,7 +38,7 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader, Dataset
 
 import models
-from soundflow import training_state
+from soundflow import distributed, training_state
 from soundflow.devices import autocast, pick_device
 from soundflow.plots import training_curves
 from soundflow.training import Augmentation, BestEpoch, FitFiles, FitOptions, FitResult, StepOutput, fit
@@ -311,5 +311,6 @@ def train_from_weights(
         fingerprint=fingerprint,
     )
     panels = {"cross-entropy": ["train_loss"], "mIoU / pixel accuracy (val)": ["val_miou", "val_pixel_accuracy"]}
-    training_curves(pd.read_csv(files.history_csv), curves_png, title="ERFNet", panels=panels)
+    if distributed.is_main():  # under torchrun, rank 0 writes
+        training_curves(pd.read_csv(files.history_csv), curves_png, title="ERFNet", panels=panels)
     return ckpt

@@ -119,6 +119,28 @@ def _write_csv(path: Path, header: tuple[str, ...], rows: list[list[object]]) ->
         w.writerows(rows)
 
 
+_GENERATORS: dict[str, Generator] = {}  # per Dask worker process: its generator, made (or loaded) once
+
+
+def generate_batch(
+    requests: list[ClipRequest], files: list[Path], p: GenerateParams, gen: Generator | None = None
+) -> int:
+    """Generate one batch of clips into ``files`` (each written atomically); the clips written.
+
+    A clip depends on its request alone (its seed), so a batch gives the same files in whichever process it
+    runs: in this one (``gen`` given) or on a Dask worker, which makes the generator once for all its batches.
+    """
+    if gen is None:
+        key = p.model_dump_json(exclude={"runner"})
+        if key not in _GENERATORS:
+            _GENERATORS[key] = make_generator(p)
+        gen = _GENERATORS[key]
+    waves = gen.generate(requests, p.seconds, p.sample_rate)
+    for path, wave in zip(files, waves):
+        _write_clip(path, normalise_loudness(wave, p.loudness_dbfs), p.sample_rate)
+    return len(files)
+
+
 def generate_clips(
     real_root: Path, real_p: RealDataParams, prompts_yaml: Path, p: GenerateParams, out_dir: Path, progress: bool = True
 ) -> dict[str, int]:
@@ -133,14 +155,17 @@ def generate_clips(
     paths = [out_dir / "audio" / f"fold{fold}" / _file_name(cid, r.index) for r, fold, cid in plan]
     todo = [i for i, path in enumerate(paths) if not path.is_file()]
     removed = _remove_unplanned(out_dir / "audio", set(paths))
-    bar = tqdm(total=len(todo), desc=f"t2a_generate ({gen.name})", unit="clip", disable=not progress)
-    for start in range(0, len(todo), p.batch_size):
-        batch = todo[start : start + p.batch_size]
-        waves = gen.generate([plan[i][0] for i in batch], p.seconds, p.sample_rate)
-        for i, wave in zip(batch, waves):
-            _write_clip(paths[i], normalise_loudness(wave, p.loudness_dbfs), p.sample_rate)
-        bar.update(len(batch))
-    bar.close()
+    batches = [todo[start : start + p.batch_size] for start in range(0, len(todo), p.batch_size)]
+    jobs = [([plan[i][0] for i in batch], [paths[i] for i in batch], p) for batch in batches]
+    if p.runner == "dask":
+        from tasks.features.dask_shards import map_on_dask  # Prefect and Dask only for this runner
+
+        map_on_dask(generate_batch, jobs, label="t2a-generate")
+    else:
+        bar = tqdm(total=len(todo), desc=f"t2a_generate ({gen.name})", unit="clip", disable=not progress)
+        for requests, files, _ in jobs:
+            bar.update(generate_batch(requests, files, p, gen))
+        bar.close()
     meta = [
         [pt.name, FS_ID_BASE + cid * 100_000 + r.index, 0.0, p.seconds, 1, fold, cid, r.label]
         for (r, fold, cid), pt in zip(plan, paths)

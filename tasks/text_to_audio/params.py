@@ -54,6 +54,9 @@ class GenerateParams(Strict):
     negative_prompt: str | None = None
     audioldm2: AudioLdm2Params
     procedural: ProceduralParams
+    # local: the batches one after another in this process; dask: one Prefect task per batch on Prefect's
+    # DaskTaskRunner, on $DASK_SCHEDULER_ADDRESS or a temporary local cluster (the same clips either way)
+    runner: Literal["local", "dask"]
 
     @field_validator("multipliers")
     @classmethod

@@ -27,6 +27,7 @@ from torch.utils.data import DataLoader, TensorDataset
 from tqdm import tqdm
 
 import models
+from soundflow import distributed
 from soundflow.devices import pick_device
 from soundflow.io import atomic_path
 from soundflow.training import BestEpoch, FitFiles, FitOptions, FitResult, StepOutput, fit
@@ -249,6 +250,7 @@ def train_configurations(
             for cfg in tqdm(configs, desc="t2a_train", unit="run")
         ]
     table = pd.DataFrame(rows)
-    with atomic_path(runs_csv) as tmp:
-        table.to_csv(tmp, index=False)
+    if distributed.is_main():  # under torchrun, rank 0 writes
+        with atomic_path(runs_csv) as tmp:
+            table.to_csv(tmp, index=False)
     return table

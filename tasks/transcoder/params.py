@@ -38,6 +38,9 @@ class TranscoderDataParams(Strict):
     test_fraction: float = Field(gt=0, lt=0.5)
     max_bad_fraction: float = Field(ge=0, le=1)
     seed: Seed
+    # local: the soundscapes one after another in this process; dask: one Prefect task per group of
+    # soundscapes on Prefect's DaskTaskRunner, on $DASK_SCHEDULER_ADDRESS or a local cluster (the same files)
+    runner: Literal["local", "dask"]
 
     _ordered = field_validator("events", "event_duration", "snr")(ordered)
 

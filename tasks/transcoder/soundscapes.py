@@ -30,6 +30,7 @@ from tasks.transcoder.params import TranscoderDataParams
 
 README_TITLE = "# Transcoder soundscapes"
 SAMPLE_RATE = 32000  # the soundscapes' rate: the third-octave and PANN Mel rate
+DASK_GROUP = 8  # soundscapes per Dask task: a soundscape takes ~0.1-1 s, a Prefect task tens of ms of overhead
 
 
 def build_library(folder: Path, p: TranscoderDataParams, rng: np.random.Generator) -> None:
@@ -93,18 +94,44 @@ def events_text(events: list[tuple[str, float, float]]) -> str:
     return ";".join(f"{label}@{on:.3f}-{off:.3f}" for label, on, off in sorted(events, key=lambda e: e[1]))
 
 
+def soundscape_rows(
+    library: Path, audio_dir: Path, p: TranscoderDataParams, items: list[tuple[int, int]]
+) -> list[dict]:
+    """The soundscapes ``(index, seed)`` of ``items`` (wav + JAMS) into ``audio_dir``; their metadata rows.
+
+    A soundscape depends on the library and its seed alone, so it is the same file in whichever process it
+    is made (in this one, or on a Dask worker that sees ``library`` and ``audio_dir`` at the same paths).
+    """
+    rows = []
+    for i, seed in items:
+        wav = audio_dir / f"soundscape_{i:05d}.wav"
+        events = _generate(_scaper(library, p, seed), wav)
+        labels = ";".join(sorted({e[0] for e in events}))
+        rows.append({"path": f"audio/{wav.name}", "labels": labels, "events": events_text(events)})
+    return rows
+
+
+def _synthesise(tmp: Path, p: TranscoderDataParams, seeds: list[int]) -> list[dict]:
+    """Every soundscape's rows, in order: one after another here, or groups of them as tasks on Dask."""
+    library, audio = tmp / "library", tmp / "audio"
+    audio.mkdir()
+    items = list(enumerate(seeds))
+    if p.runner == "dask":
+        from tasks.features.dask_shards import map_on_dask  # Prefect and Dask only for this runner
+
+        groups = [(library, audio, p, items[k : k + DASK_GROUP]) for k in range(0, len(items), DASK_GROUP)]
+        return [row for rows in map_on_dask(soundscape_rows, groups, label="soundscapes") for row in rows]
+    return [row for item in tqdm(items, desc="soundscapes") for row in soundscape_rows(library, audio, p, [item])]
+
+
 def generate_soundscapes(out_dir: Path, p: TranscoderDataParams) -> Path:
     """``p.soundscapes`` soundscapes (wav + JAMS) and ``metadata.csv`` (path, labels, events) in ``out_dir``."""
     rng = np.random.default_rng(p.seed)
     with generated_folder(out_dir, README_TITLE, "the transcoder_soundscapes stage") as tmp:
         build_library(tmp / "library", p, rng)
-        rows = []
-        for i in tqdm(range(p.soundscapes), desc="soundscapes"):
-            wav = tmp / "audio" / f"soundscape_{i:05d}.wav"
-            wav.parent.mkdir(exist_ok=True)
-            events = _generate(_scaper(tmp / "library", p, int(rng.integers(2**31))), wav)
-            labels = ";".join(sorted({e[0] for e in events}))
-            rows.append({"path": f"audio/{wav.name}", "labels": labels, "events": events_text(events)})
+        # each soundscape's seed, drawn from the stream in soundscape order after the library's draws
+        seeds = [int(rng.integers(2**31)) for _ in range(p.soundscapes)]
+        rows = _synthesise(tmp, p, seeds)
         pd.DataFrame(rows).to_csv(tmp / "metadata.csv", index=False)
         readme = [README_TITLE, "", f"{p.soundscapes} Scaper soundscapes of procedural urban sounds.", ""]
         (tmp / "README.md").write_text("\n".join([*readme, *CC0_README_SECTION]))

@@ -22,6 +22,7 @@ import torch.nn.functional as F
 import models
 from models.pann_cnn14 import load_pann
 from models.yamnet import load_yamnet
+from soundflow import distributed
 from soundflow.devices import pick_device
 from soundflow.io import atomic_path, write_json, write_text
 from soundflow.training import BestEpoch, FitFiles, FitResult, StepOutput
@@ -146,6 +147,8 @@ def prepare_teacher(features_dir: Path, tp: TranscoderParams, files: FitFiles, r
     the train split of the training source (``features_dir``)."""
     p = tp.teacher
     if p.checkpoint:
+        if not distributed.is_main():  # under torchrun: nothing to train, rank 0 writes
+            return files.checkpoint
         contents = load_official(p, root)
         with atomic_path(files.checkpoint) as tmp:
             torch.save(contents, tmp)

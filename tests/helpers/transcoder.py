@@ -27,6 +27,7 @@ def tiny_params(**data: Any) -> TranscoderParams:
             "test_fraction": 0.25,
             "max_bad_fraction": 0.05,
             "seed": 0,
+            "runner": "local",
             **data,
         },
         "teacher": {
