@@ -17,6 +17,7 @@ from pathlib import Path
 from soundflow import env
 from soundflow.ops import deployments
 
+SHUTDOWN_GRACE_SECONDS = 15.0
 DEFAULT_POOL = "soundflow-process"  # the work pool prefect.yaml's deployments name
 FLOW_NAMES = [
     "soundflow",
@@ -92,8 +93,14 @@ def cmd_worker(args: argparse.Namespace) -> int:
     proc = subprocess.Popen(argv, cwd=root, env=environ)
     try:
         return proc.wait()
-    except KeyboardInterrupt:  # the worker got the same Ctrl-C: let it finish its shutdown
-        return proc.wait()
+    except KeyboardInterrupt:  # the worker got the same Ctrl-C: a grace period for its shutdown, then stopped
+        for step in (lambda: None, proc.terminate, proc.kill):  # Prefect's worker can hang on SIGINT alone
+            step()
+            try:
+                return proc.wait(SHUTDOWN_GRACE_SECONDS)
+            except subprocess.TimeoutExpired:
+                continue
+        return 130
 
 
 def register(sub: argparse._SubParsersAction) -> None:
