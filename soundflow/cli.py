@@ -405,8 +405,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _register_operations(sub: argparse._SubParsersAction) -> None:
     """Operations commands, each module adding its own subcommands (soundflow/ops/, soundflow/export/)."""
-    from soundflow.ops import server_cli
-    from soundflow.ops import prefect_cli
+    from soundflow.ops import prefect_cli, server_cli
 
     server_cli.register(sub)
     prefect_cli.register(sub)

@@ -105,6 +105,9 @@ READERS = {
     "datasets": ["datasets"],
     "dvc-yaml --check": ["dvc-yaml", "--check"],
     "transcode-audio": ["transcode-audio", "clip.wav"],
+    "server": ["server", "prefect"],
+    "serve": ["serve", "--flow", "soundflow"],  # each flow run takes the lock itself
+    "worker": ["worker"],
 }
 
 
@@ -131,9 +134,12 @@ def bodies(lock_project: Path, monkeypatch: pytest.MonkeyPatch) -> list[dict | N
         seen.append(workspace_lock.read_record(lock_project))
         return 0
 
-    for name in dir(cli):
-        if name.startswith("cmd_"):
-            monkeypatch.setattr(cli, name, body)
+    from soundflow.ops import prefect_cli, server_cli  # commands registered by their own modules
+
+    for module in (cli, server_cli, prefect_cli):
+        for name in dir(module):
+            if name.startswith("cmd_"):
+                monkeypatch.setattr(module, name, body)
     return seen
 
 
