@@ -72,7 +72,8 @@ def test_a_scheduled_run_is_executed_by_the_served_process(prefect_server: Runni
             artifact = Artifact.get("stage-urban-synth")
     finally:
         servers.stop(serve)
-    print(f"\nserve: deployment up {t_served:.1f} s, scheduled run Completed {t_done:.1f} s after start")
+    print(f"\nPrefect server ready in {prefect_server.seconds_to_ready:.1f} s; serve: deployment up {t_served:.1f} s, "
+          f"scheduled run Completed {t_done:.1f} s after start")  # fmt: skip
     assert run.parameters == {"root": str(project), "stages": [STAGE]} and run.auto_scheduled
     assert any(m.startswith(f"{STAGE}: computed in") for m in logs), logs
     assert f"{STAGE}: outputs in {project}: data/generated/urban_synth" in logs
