@@ -49,7 +49,6 @@ def first_finished_run(client: object, deployment_id: object, log: Path) -> obje
 
 def test_a_scheduled_run_is_executed_by_the_served_process(prefect_server: Running, tmp_path: Path) -> None:
     from prefect.artifacts import Artifact
-    from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
 
     project = scheduled_project(tmp_path / "project")
     env = dict(base_env(), PREFECT_API_URL=f"{prefect_server.url}/api", PREFECT_HOME=str(tmp_path / "home"))
@@ -66,9 +65,8 @@ def test_a_scheduled_run_is_executed_by_the_served_process(prefect_server: Runni
             t_served = time.monotonic() - t0
             run = poll("a scheduled run Completed", lambda: first_finished_run(client, deployment.id, log), 240, 2)
             t_done = time.monotonic() - t0
-            logs = [
-                entry.message for entry in client.read_logs(LogFilter(flow_run_id=LogFilterFlowRunId(any_=[run.id])))
-            ]
+            # logs reach the server in batches, after the run's state: waited for too
+            logs = poll("the stage's log lines", lambda: _stage_logs(client, run.id), timeout=60)
             artifact = Artifact.get("stage-urban-synth")
     finally:
         servers.stop(serve)
@@ -81,6 +79,13 @@ def test_a_scheduled_run_is_executed_by_the_served_process(prefect_server: Runni
     assert artifact is not None and artifact.flow_run_id == run.id
     assert "computed in this run" in artifact.data and "declares no metrics" in artifact.data
     assert f"in `sqlite:///{project / 'mlruns.db'}`" in artifact.data  # the run id and the store it is in
+
+
+def _stage_logs(client: object, run_id: object) -> list[str] | None:
+    from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
+
+    logs = [e.message for e in client.read_logs(LogFilter(flow_run_id=LogFilterFlowRunId(any_=[run_id])))]
+    return logs if any(m.startswith(f"{STAGE}: outputs in") for m in logs) else None
 
 
 def _served(client: object, project: str) -> object | None:
