@@ -83,3 +83,13 @@ mutation: install-test
 
 clean-outputs:
 	rm -rf data/generated data/features outputs reports dvc.lock mlruns.db mlartifacts .soundflow
+
+## prefect-server: the Prefect API and UI on 127.0.0.1:$(PREFECT_PORT); export the PREFECT_API_URL it prints
+## serve: every flow as a Prefect deployment, schedules from params.yaml (needs PREFECT_API_URL; README, Operations)
+.PHONY: prefect-server serve
+PREFECT_PORT ?= 4200
+prefect-server: install
+	$(BIN)/soundflow server prefect --port $(PREFECT_PORT)
+
+serve: install
+	$(BIN)/soundflow serve

@@ -14,7 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from prefect import task
+from prefect import get_run_logger, task
 from prefect.cache_policies import CachePolicy
 from prefect.context import TaskRunContext
 
@@ -42,12 +42,28 @@ class DvcStageCache(CachePolicy):
 
 @task(name="stage", persist_result=True, result_serializer="json", log_prints=True)
 def stage_task(name: str, root: str, force: bool = False) -> dict[str, Any]:
+    logger = get_run_logger()
     out = runner.run_stage_if_stale(name, Path(root), force=force)
     if not out.ran:
-        print(f"{name}: up to date with dvc.lock, nothing recomputed")
+        logger.info("%s: up to date with dvc.lock, nothing recomputed", name)
     else:
-        print(f"{name}: ran in {out.seconds:.1f} s ({'; '.join(out.reasons)})")
+        logger.info("%s: computed in %.1f s (%s)", name, out.seconds, "; ".join(out.reasons))
+    where = Path(root).resolve()
+    logger.info("%s: outputs in %s: %s", name, where, ", ".join(out.outputs) or "(none)")
+    _publish_artifact(name, where, out.ran, out.outputs)
     return {"stage": out.name, "ran": out.ran, "seconds": out.seconds, "outputs": out.outputs}
+
+
+def _publish_artifact(name: str, root: Path, ran: bool, outputs: list[str]) -> None:
+    """The stage's metrics and MLflow run as a Prefect artifact; a failure to publish never fails the stage."""
+    from soundflow.config import load_params
+    from soundflow.ops import stage_artifacts
+
+    try:
+        key = stage_artifacts.publish(name, root, load_params(root).tracking.experiment, ran, outputs)
+        get_run_logger().info("%s: metrics and MLflow run published as artifact %r", name, key)
+    except Exception as err:  # the stage's outputs are made and recorded; only the summary is lost
+        get_run_logger().warning("%s: could not publish its artifact: %s: %s", name, type(err).__name__, err)
 
 
 def for_stage(name: str, root: Path) -> Any:

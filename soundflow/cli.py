@@ -13,6 +13,8 @@
   soundflow dvc-yaml [--check]                       write (or check) dvc.yaml from soundflow/stages.py
   soundflow params                                   validate params.yaml
   soundflow server prefect|mlflow|s3 [--port N]      a server in the foreground (Prefect API + UI, MLflow, S3)
+  soundflow serve [--flow NAME ...]                  every flow as a Prefect deployment, schedules from params.yaml
+  soundflow worker [--pool NAME]                     a Prefect worker on the process pool (prefect.yaml)
   soundflow export argo|kfp [--out FILE] [--image IMAGE] [--remote NAME]   the DAG for Argo / Kubeflow
   soundflow compare [--workflow W] [--metric M]      tracked runs side by side (terminal, CSV, PNG)
   soundflow register [--workflow W] [--metric M]     best runs' checkpoints in the model registry (aliases)
@@ -444,11 +446,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _register_operations(sub: argparse._SubParsersAction) -> None:
     """Operations commands, each module adding its own subcommands (soundflow/ops/, soundflow/export/)."""
-    from soundflow.ops import server_cli
+    from soundflow.ops import prefect_cli, server_cli
     from soundflow.ops.compare_cli import register as register_compare
     from soundflow.ops.registry_cli import register as register_registry
 
     server_cli.register(sub)
+    prefect_cli.register(sub)
     register_compare(sub)
     register_registry(sub)
 

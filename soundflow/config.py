@@ -15,6 +15,7 @@ import yaml
 from pydantic import Field, ValidationError, model_validator
 
 from soundflow.finite import non_finite_leaves
+from soundflow.ops.schedule_params import SchedulesParams
 from soundflow.params_base import SECRET_ERROR, Strict
 from tasks.aed.params import (
     AedDataParams,
@@ -96,6 +97,7 @@ class Params(Strict):
     text_to_audio: TextToAudioParams
     transcoder: TranscoderParams
     localisation: LocalisationParams
+    schedules: SchedulesParams = SchedulesParams()  # operations (soundflow serve), read by no stage
 
     @model_validator(mode="after")
     def _feature_sources_exist(self) -> Params:

@@ -106,9 +106,11 @@ READERS = {
     "dvc-yaml --check": ["dvc-yaml", "--check"],
     "transcode-audio": ["transcode-audio", "clip.wav"],
     "export": ["export", "argo"],
-    "server": ["server", "s3"],
     "compare": ["compare", "--workflow", "image_to_soundscape"],
     "register": ["register"],
+    "server": ["server", "prefect"],
+    "serve": ["serve", "--flow", "soundflow"],  # each flow run takes the lock itself
+    "worker": ["worker"],
 }
 
 

@@ -1,0 +1,109 @@
+"""Deployments, the work pool and stage artifacts against a real Prefect server (the session's one)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from flows.pipeline import FLOWS
+from soundflow.ops import deployments, prefect_cli, servers, stage_artifacts
+from tests.helpers.paths import ROOT
+from tests.helpers.prefect_api import client_of, poll
+from tests.helpers.servers import Running, base_env
+
+
+def test_served_deployments_carry_schedules_and_typed_parameters(prefect_server: Running) -> None:
+    with client_of(prefect_server) as client:
+        for d in deployments.runner_deployments(ROOT):
+            d.apply()
+        got = {name: client.read_deployment_by_name(f"{name}/{name}") for name in FLOWS}
+    main = got["soundflow"]
+    assert main.parameters == {"root": str(ROOT)} and main.tags == deployments.TAGS
+    (schedule,) = main.schedules  # the committed params.yaml: a nightly run, created paused
+    assert schedule.schedule.cron == "0 2 * * *" and schedule.active is False
+    props = main.parameter_openapi_schema["properties"]
+    assert props["force"]["type"] == "boolean" and props["force"]["default"] is False  # shown and editable in the UI
+    assert props["stages"]["anyOf"][0]["type"] == "array"
+    assert all(got[n].schedules == [] for n in FLOWS if n != "soundflow")
+    assert all(got[n].description for n in FLOWS)
+
+
+def test_worker_creates_the_pool_and_prefect_deploy_registers_every_flow(
+    prefect_server: Running, tmp_path: Path
+) -> None:
+    env = dict(base_env(), PREFECT_API_URL=f"{prefect_server.url}/api", PREFECT_HOME=str(tmp_path / "home"))
+    env["PYTHONPATH"] = str(ROOT)
+    worker = subprocess.Popen([sys.executable, "-m", "soundflow", "worker"], cwd=ROOT, env=env,
+                              stdout=(tmp_path / "worker.log").open("wb"), stderr=subprocess.STDOUT,
+                              start_new_session=True)  # fmt: skip
+    try:
+        with client_of(prefect_server) as client:
+            pool = prefect_cli.DEFAULT_POOL
+            poll("a worker on the pool", lambda: _workers(client, pool), timeout=120)
+            assert client.read_work_pool(pool).type == "process"
+            out = subprocess.run(["prefect", "--no-prompt", "deploy", "--all"], cwd=ROOT, env=env,
+                                 capture_output=True, text=True, timeout=300)  # fmt: skip
+            assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+            for name in FLOWS:
+                d = client.read_deployment_by_name(f"{name}/{name}")
+                assert d.work_pool_name == pool and d.entrypoint.startswith("flows/pipeline.py:")
+                assert d.pull_steps == [
+                    {"prefect.deployments.steps.set_working_directory": {"directory": "{{ $SOUNDFLOW_ROOT }}"}}
+                ]
+    finally:
+        servers.stop(worker)
+    assert f"flow runs in {ROOT}" in (tmp_path / "worker.log").read_text()
+
+
+def _workers(client: object, pool: str) -> list:
+    from prefect.exceptions import ObjectNotFound
+
+    try:
+        client.read_work_pool(pool)
+    except ObjectNotFound:  # `soundflow worker` has not created it yet
+        return []
+    return client.read_workers_for_work_pool(pool)
+
+
+def test_a_stage_publishes_its_metrics_and_mlflow_link_as_an_artifact(
+    prefect_server: Running, mlflow_server: Running, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from prefect import flow
+    from prefect.artifacts import Artifact
+
+    from soundflow.tracking import Tracker
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_server.url)
+    (tmp_path / "reports/aed").mkdir(parents=True)
+    (tmp_path / "reports/aed/metrics.json").write_text(json.dumps({"accuracy": 0.75, "n_files": 8}))
+    tracker = Tracker(tmp_path, "ops-artifacts")
+    run_id = tracker.stage_run("aed_evaluate", None, {}, {})
+    tracker.finish(run_id)
+
+    @flow(name="artifact-check")
+    def publish_one() -> str:
+        return stage_artifacts.publish("aed_evaluate", tmp_path, "ops-artifacts", True, ["reports/aed/metrics.json"])
+
+    with client_of(prefect_server) as client:
+        state = publish_one(return_state=True)
+        key = state.result()
+        artifact = Artifact.get(key)
+        assert artifact is not None and artifact.flow_run_id == state.state_details.flow_run_id
+        assert artifact.type == "markdown" and client.read_flow_run(artifact.flow_run_id).name
+    md = artifact.data
+    assert "| `accuracy` | 0.75 |" in md and "| `n_files` | 8 |" in md
+    assert f"({mlflow_server.url}/#/experiments/{tracker.experiment_id}/runs/{run_id})" in md
+    assert "computed in this run" in md
+
+
+def test_serve_without_a_server_says_how_to_start_one(tmp_path: Path) -> None:
+    env = dict(base_env(), PREFECT_API_URL=f"http://127.0.0.1:{servers.free_port()}/api", PYTHONPATH=str(ROOT))
+    env["PREFECT_HOME"] = str(tmp_path)
+    out = subprocess.run([sys.executable, "-m", "soundflow", "serve"], cwd=ROOT, env=env,
+                         capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert out.returncode == 1
+    assert "no Prefect server answers at PREFECT_API_URL" in out.stderr and "soundflow server prefect" in out.stderr
