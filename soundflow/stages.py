@@ -457,8 +457,7 @@ def _loc_pseudo_labels(p: Params, root: Path) -> object:
         root / AED_MODEL,
         root / q.pseudo_label_mapping,
         q.scenes.categories,
-        q.pseudo_labels.threshold,
-        device=q.pseudo_labels.device,
+        q.pseudo_labels,
     )
 
 

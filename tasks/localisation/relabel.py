@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from soundflow.io import CC0_README_SECTION, generated_folder, write_json
+from tasks.localisation.params import LocPseudoLabelParams
 from tasks.localisation.pseudo_labels import classify_clips, pseudo_labels, read_mapping
 
 _README_TITLE = "# Pseudo-labelled audiovisual pair records (soundflow loc_pseudo_labels)"
@@ -80,14 +81,14 @@ def pseudo_label_pairs(
     checkpoint: Path,
     mapping: Path,
     categories: list[str],
-    threshold: float,
+    p: LocPseudoLabelParams,
     *,
     splits: tuple[str, ...] = ("train", "val"),
-    device: str = "auto",
 ) -> dict:
     """Relabel the records of ``<pairs_root>/<split>/pairs.csv`` for each of ``splits`` into ``out_dir``
     (replaced atomically), with the classifier's mapped predictions as labels; report their agreement."""
-    report: dict = {"checkpoint": str(checkpoint), "mapping": str(mapping), "threshold": threshold, "splits": {}}
+    report: dict = {"classifier": Path(checkpoint).name, "mapping": Path(mapping).name, "threshold": p.threshold}
+    report["splits"] = {}
     with generated_folder(Path(out_dir), _README_TITLE, "pseudo_label_pairs") as tmp:
         for split in splits:
             src = Path(pairs_root) / split
@@ -96,7 +97,7 @@ def pseudo_label_pairs(
             (tmp / split).mkdir()
             dst = Path(out_dir).resolve() / split
             report["splits"][split] = _relabel_split(
-                src.resolve(), tmp / split, dst, checkpoint, mapping, list(categories), threshold, device
+                src.resolve(), tmp / split, dst, checkpoint, mapping, list(categories), p.threshold, p.device
             )
         lines = [_README_TITLE, "", f"Records of `{pairs_root}` labelled by `{checkpoint}` via `{mapping}`.", ""]
         (tmp / "README.md").write_text("\n".join([*lines, *CC0_README_SECTION]) + "\n")

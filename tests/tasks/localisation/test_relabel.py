@@ -11,7 +11,7 @@ import torch
 import models
 from tasks.features.audiovisual import AudioVisualSplit
 from tasks.localisation.build import build_split_stores, representation
-from tasks.localisation.params import LocDataParams
+from tasks.localisation.params import LocDataParams, LocPseudoLabelParams
 from tasks.localisation.relabel import pseudo_label_pairs
 from tasks.procedural.av_scenes.writer import SceneSetup, generate_av_scenes
 from tasks.procedural.urban_sounds import CLASSES
@@ -55,7 +55,7 @@ def test_pseudo_labelled_records_feed_the_training_stores_and_the_test_split_kee
         tmp_path / "aed.pt",
         ROOT / "configs/localisation_categories.yaml",
         CATS,
-        threshold=0.3,
+        LocPseudoLabelParams(threshold=0.3, device="cpu"),
     )
     assert sorted(report["splits"]) == ["train", "val"] and json.loads((tmp_path / "report.json").read_text())
     jack = CATS.index("jackhammer")
