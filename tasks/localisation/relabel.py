@@ -99,7 +99,8 @@ def pseudo_label_pairs(
             report["splits"][split] = _relabel_split(
                 src.resolve(), tmp / split, dst, checkpoint, mapping, list(categories), p.threshold, p.device
             )
-        lines = [_README_TITLE, "", f"Records of `{pairs_root}` labelled by `{checkpoint}` via `{mapping}`.", ""]
+        what = f"The pair records of `{Path(pairs_root).name}` ({', '.join(splits)}) labelled by the classifier"
+        lines = [_README_TITLE, "", f"{what} `{Path(checkpoint).name}` via `{Path(mapping).name}`.", ""]
         (tmp / "README.md").write_text("\n".join([*lines, *CC0_README_SECTION]) + "\n")
     write_json(report_json, report)
     return report
