@@ -7,7 +7,10 @@ log-mel spectrograms (N, 1, T, 64), trained from scratch. Stage 1 heads: a 1 x 1
 K class activation maps, averaged into K logits, and the audiovisual correspondence MLP 1024 -> 128 -> 2
 classifies (audio, frame) pairs of pooled features. Stage 2 heads: class-aware features (a stream's map
 weighted by the class's ReLU'd activation, detached, divided by its sum) projected 512 -> 1024 -> 128
-and L2-normalised; the visual projection is 1 x 1 convs, so it also embeds every pixel for the maps.
+and L2-normalised; the visual projection is 1 x 1 convs, so it also embeds every pixel for the maps. Both
+projections have no biases, as in the authors' code: they are then positively homogeneous, so a pixel's
+class-aware feature (its feature weighted by the class's activation there) embeds to the activation times the
+pixel's embedding, and a pixel where the class is not active embeds to zero (the maps' class-aware pixels).
 """
 
 from __future__ import annotations
@@ -67,9 +70,13 @@ class AVLocalisation(nn.Module):
         self.a_cls = nn.Conv2d(FEATURE_DIM, n_classes, 1)
         self.avc = nn.Sequential(nn.Linear(2 * FEATURE_DIM, avc_hidden), nn.ReLU(), nn.Linear(avc_hidden, 2))
         self.v_proj = nn.Sequential(
-            nn.Conv2d(FEATURE_DIM, proj_hidden, 1), nn.ReLU(), nn.Conv2d(proj_hidden, embed_dim, 1)
+            nn.Conv2d(FEATURE_DIM, proj_hidden, 1, bias=False),
+            nn.ReLU(),
+            nn.Conv2d(proj_hidden, embed_dim, 1, bias=False),
         )
-        self.a_proj = nn.Sequential(nn.Linear(FEATURE_DIM, proj_hidden), nn.ReLU(), nn.Linear(proj_hidden, embed_dim))
+        self.a_proj = nn.Sequential(
+            nn.Linear(FEATURE_DIM, proj_hidden, bias=False), nn.ReLU(), nn.Linear(proj_hidden, embed_dim, bias=False)
+        )
         self.fixed_trunks = False
 
     def fix_trunks(self) -> None:
@@ -117,3 +124,11 @@ class AVLocalisation(nn.Module):
         """Every pixel's visual embedding (N, D, h, w), L2-normalised unless ``normalise`` is False."""
         e = self.v_proj(vmap)
         return F.normalize(e, dim=1) if normalise else e
+
+    def class_pixel_embeddings(self, out: dict[str, torch.Tensor], normalise: bool = True) -> torch.Tensor:
+        """Every pixel's class-aware visual embedding (N, K, D, h, w): the pixel's embedding (L2-normalised
+        unless ``normalise`` is False) weighted by class k's ReLU'd activation there (detached), as stage 2
+        weights the features it pools; zero where class k is not active. Unnormalised, it is the projection
+        of the pixel's class-aware feature itself (the projections are positively homogeneous)."""
+        pix = self.pixel_embeddings(out["vmap"], normalise=normalise)
+        return F.relu(out["v_cam"].detach())[:, :, None] * pix[:, None]

@@ -89,6 +89,8 @@ TC_TABLE_PNG = "reports/transcoder/results_table.png"
 TC_AUDIO = "outputs/transcoder/audio"
 # workflow 3: multi-source sound localisation
 LOC_SCENES = "data/generated/av_scenes"
+LOC_PSEUDO = "data/generated/av_pseudo_pairs"  # the training pairs' records with the AED classifier's labels
+LOC_PSEUDO_REPORT = "reports/localisation/pseudo_labels.json"
 LOC_HDF5 = "data/features/localisation"  # one audiovisual feature store per split: <split>/shard-*.h5
 LOC_HDF5_SUMMARY = "reports/localisation/hdf5.json"
 LOC_STAGE1_MODEL = "outputs/localisation/stage1.pt"
@@ -434,7 +436,29 @@ def _loc_hdf5(p: Params, root: Path) -> object:
     from tasks.localisation.build import build_split_stores
 
     q = p.localisation
-    return build_split_stores(root / LOC_SCENES, root / LOC_HDF5, root / LOC_HDF5_SUMMARY, q.data, q.scenes.categories)
+    return build_split_stores(
+        root / LOC_SCENES,
+        root / LOC_HDF5,
+        root / LOC_HDF5_SUMMARY,
+        q.data,
+        q.scenes.categories,
+        pseudo_root=root / LOC_PSEUDO,
+    )
+
+
+def _loc_pseudo_labels(p: Params, root: Path) -> object:
+    from tasks.localisation.relabel import pseudo_label_pairs
+
+    q = p.localisation
+    return pseudo_label_pairs(
+        root / LOC_SCENES,
+        root / LOC_PSEUDO,
+        root / LOC_PSEUDO_REPORT,
+        (root / AED_MODEL, root / q.pseudo_label_mapping),
+        q.scenes.categories,
+        q.pseudo_labels,
+        apply=q.data.labels == "pseudo",
+    )
 
 
 def _loc_stage1(p: Params, root: Path) -> object:
@@ -781,10 +805,20 @@ STAGES: tuple[Stage, ...] = (
         flow="sound_localisation",
     ),
     Stage(
+        name="loc_pseudo_labels",
+        desc="Label the training pairs' clips with the AED classifier, its classes mapped to the K categories",
+        run=_loc_pseudo_labels,
+        deps=(LOC_SCENES, AED_MODEL, "${localisation.pseudo_label_mapping}"),
+        params=("localisation.scenes.categories", "localisation.pseudo_labels", "localisation.data.labels"),
+        outs=(LOC_PSEUDO,),
+        metrics=(LOC_PSEUDO_REPORT,),
+        flow="sound_localisation",
+    ),
+    Stage(
         name="loc_hdf5",
         desc="Frames, log-mel, labels and boxes of every pair into one audiovisual feature store per split",
         run=_loc_hdf5,
-        deps=(LOC_SCENES,),
+        deps=(LOC_SCENES, LOC_PSEUDO),
         params=("localisation.scenes.categories", "localisation.data"),
         outs=(LOC_HDF5,),
         persist=(LOC_HDF5,),

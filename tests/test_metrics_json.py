@@ -44,6 +44,7 @@ PRODUCERS = (
     "transcoder_cnn_logits",
     "transcoder_evaluate",
     "loc_scenes",
+    "loc_pseudo_labels",
     "loc_hdf5",
     "loc_stage1",
     "loc_stage2",
@@ -82,6 +83,7 @@ def _tiny_params() -> Params:
         "features.sets": [{"dataset": "urban_synth", "representation": "third_octave"}],
         "text_to_audio.prompts": str(ROOT / "configs/text_to_audio/prompts.yaml"),  # the scratch folder has none
         "transcoder.heads.grouping": str(ROOT / "configs/transcoder_grouping.yaml"),
+        "localisation.pseudo_label_mapping": str(ROOT / "configs/localisation_categories.yaml"),
     }
     for key, value in {**TINY, **smaller}.items():
         set_dotted(raw, key, value)

@@ -51,12 +51,15 @@ def test_both_engines_share_one_notion_of_up_to_date(project: Path, cli_env: dic
     assert re.search(r"aed_train\s+stale: param aed.train modified", listing)
     assert re.search(r"aed_features\s+up to date", listing) and re.search(r"aed_evaluate\s+up to date", listing)
     changed = sh(["soundflow", "run"], project, cli_env)
-    assert ran_by_prefect(changed) == ["aed_train", "aed_evaluate"]
-    assert sorted(cached_tasks(changed)) == sorted(set(STAGE_NAMES) - {"aed_train", "aed_evaluate"})
+    # the localisation pairs' pseudo-labels read the AED model; unused by default (localisation.data.labels:
+    # annotated), their records come out the same, so nothing of workflow 3 downstream of them reruns
+    downstream = {"aed_train", "aed_evaluate", "loc_pseudo_labels"}
+    assert sorted(ran_by_prefect(changed)) == sorted(downstream)
+    assert sorted(cached_tasks(changed)) == sorted(set(STAGE_NAMES) - downstream)
     assert "Data and pipelines are up to date" in sh(["dvc", "status"], project, cli_env)
 
     set_params(project, {"aed.model.dropout": 0.3})
-    assert ran_by_dvc(sh(["dvc", "repro"], project, cli_env)) == ["aed_train", "aed_evaluate"]
+    assert sorted(ran_by_dvc(sh(["dvc", "repro"], project, cli_env))) == sorted(downstream)
     assert ran_by_prefect(sh(["soundflow", "run"], project, cli_env)) == []
 
     # a deleted output is stale for both: Prefect's cache record for it no longer counts

@@ -1,10 +1,11 @@
 """Audiovisual pairs in the feature store: the localisation workflow's HDF5 (Qian et al., 2020; docs/methods.md).
 
 One input is a *pair record* (JSON): ``image``, ``audio`` and optional ``annotation`` (SoundNet-Flickr
-XML) file names relative to the record, ``box_frame`` ([width, height] of the boxes' pixel frame),
-``audio_labels`` and ``visual_labels`` (category indices). Each stored input is one frame (the store's
-``features``, also named ``video``: (N, side, side, 3) uint8, the layout of Qian et al.'s HDF5) and, one row per input,
-``audio`` (N, T, 64) float32 log-mel of the clip cropped or padded to ``clip_seconds``,
+XML) file names relative to the record, or instead of ``image`` and ``audio`` a ``video`` and a ``second``
+(its frame at 1 fps and the matching audio: :mod:`tasks.features.video`), ``box_frame`` ([width, height] of
+the boxes' pixel frame), ``audio_labels`` and ``visual_labels`` (category indices). Each stored input is one
+frame (the store's ``features``, also named ``video``: (N, side, side, 3) uint8, the layout of Qian et al.'s
+HDF5) and, one row per input, ``audio`` (N, T, 64) float32 log-mel of the clip cropped or padded to ``clip_seconds``,
 ``audio_label`` / ``visual_label`` (N, K) uint8, ``boxes`` (N, B, 4) float32 x0, y0, x1, y1 in pixels of
 the stored frame, ``box_annotator`` and ``box_class`` (N, B) int16 (-1: padding; class -1: a box that
 names no class). The shard attributes record every extraction parameter. :class:`AudioVisualSplit`
@@ -26,6 +27,7 @@ from tasks.features.frames import load_image, resize_frames
 from tasks.features.logmel import PRESETS
 from tasks.features.representations import LogMelFeatures, Representation, fit_length
 from tasks.features.store import FeatureStore, open_store
+from tasks.features.video import read_video_second
 from tasks.localisation.annotations import AnnotationError, read_flickr_xml
 
 PER_INPUT = ("audio", "audio_label", "visual_label", "boxes", "box_annotator", "box_class")
@@ -67,9 +69,15 @@ class AudioVisualFeatures(Representation):
             rec = json.loads(path.read_text())
             folder = path.parent
             boxes = read_flickr_xml(folder / rec["annotation"]) if rec.get("annotation") else []
+            if rec.get("video"):
+                sr = self.logmel.sample_rate
+                image, wave = read_video_second(folder / rec["video"], int(rec["second"]), self.clip_seconds, sr)
+            else:
+                image = load_image(folder / rec["image"])
+                wave = load_audio(folder / rec["audio"], self.logmel.sample_rate)
             return {
-                "image": load_image(folder / rec["image"]),
-                "wave": load_audio(folder / rec["audio"], self.logmel.sample_rate),
+                "image": image,
+                "wave": wave,
                 "boxes": boxes,
                 "box_frame": rec.get("box_frame"),
                 "labels": (rec.get("audio_labels", []), rec.get("visual_labels", [])),

@@ -36,7 +36,7 @@ def predict_maps(model, ds: PairDataset, p: LocalisationParams) -> dict[str, np.
         frames, audio = (torch.stack([ds[i][j] for i in idx]) for j in (0, 1))
         out = model(frames, audio)
         a_prob = torch.sigmoid(out["a_logits"].float())
-        cm = maps.class_maps(model, out, side, e.normalise_pixels)
+        cm = maps.class_maps(model, out, side, e.normalise_pixels, e.class_aware)
         parts["model"].append(maps.localisation_map(cm, a_prob, e.map_class_threshold))
         parts["class_activation"].append(maps.audio_guided_cam(out, a_prob, side, e.map_class_threshold))
         parts["whole_image"].append(maps.whole_image_map(len(idx), side))

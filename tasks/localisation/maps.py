@@ -1,13 +1,15 @@
 """Localisation maps (Qian et al., 2020) and the three baselines (docs/methods.md#sound-localisation).
 
 Model map: per class k, ReLU of the dot product between the audio class-k embedding (L2-normalised) and
-each pixel's visual embedding (the visual projection of that pixel's feature, by default not normalised:
-its length says how strongly the pixel shows what the projection encodes; ``evaluate.normalise_pixels``
-gives the cosine map), bilinearly upsampled to the frame; the classes whose audio probability exceeds
-``class_threshold`` are combined, weighted by that probability, and the sum divided by its max. The
-probability is the sigmoid of the audio logit, applied once (the original applied it twice, so that every
-class passed its test). Baselines: the whole image, a centred
-box, and the audio-free map (the visual class activations alone, weighted by the visual class
+each pixel's class-k visual embedding: the visual projection of the pixel's feature, L2-normalised as
+the authors' code does, weighted by class k's ReLU'd activation there (``evaluate.class_aware``; stage
+2's class-aware features are the feature maps weighted so). Class k's map is thus the activation of
+class k (where the visual stream sees it) times the agreement of each pixel with the audio (the cosine),
+so the audio's predicted classes select the visual class-aware maps. Bilinearly upsampled to the frame;
+the classes whose audio probability exceeds ``class_threshold`` are combined, weighted by that
+probability, and the sum divided by its max. The probability is the sigmoid of the audio logit, applied
+once (the original applied it twice, so that every class passed its test). Baselines: the whole image, a
+centred box, and the audio-free map (the visual class activations alone, weighted by the visual class
 probabilities). Stage 1's category-level map (the visual activations of the audible classes, weighted by
 their audio probability) is reported beside the model's.
 """
@@ -27,10 +29,16 @@ def _max_normalise(m: torch.Tensor) -> torch.Tensor:
     return m / peak[:, None, None]
 
 
-def class_maps(model, out: dict, side: int, normalise_pixels: bool = False) -> torch.Tensor:
+def class_maps(model, out: dict, side: int, normalise_pixels: bool = False, class_aware: bool = False) -> torch.Tensor:
     """(N, K, side, side): ReLU(audio class-k embedding . pixel embedding), upsampled; ``normalise_pixels``
-    L2-normalises the pixel embeddings too (a cosine map)."""
+    L2-normalises the pixel embeddings (a cosine). ``class_aware``: the pixel embedding is class k's own, the
+    pixel's embedding weighted by class k's activation there (stage 2's class-aware features, per pixel), so
+    class k's map lies where the visual stream sees class k, highest where that object agrees with the audio;
+    otherwise one embedding per pixel for every class."""
     a_emb, _ = model.class_embeddings(out)
+    if class_aware:
+        pix = model.class_pixel_embeddings(out, normalise=normalise_pixels)
+        return _upsample(F.relu(torch.einsum("nkd,nkdhw->nkhw", a_emb, pix)), side)
     pix = model.pixel_embeddings(out["vmap"], normalise=normalise_pixels)
     return _upsample(F.relu(torch.einsum("nkd,ndhw->nkhw", a_emb, pix)), side)
 

@@ -1,13 +1,16 @@
-"""Pair records (the audiovisual store's inputs) for real sets: SoundNet-Flickr's test pairs -> HDF5 with boxes."""
+"""Pair records (the audiovisual store's inputs): prepared (image, clip) tables, videos at 1 fps, and SoundNet-Flickr's
+test pairs -> HDF5 with boxes."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pandas as pd
 
 from soundflow.io import atomic_path, write_json
 from tasks.features.store import extract_features
+from tasks.features.video import video_seconds
 from tasks.localisation.annotations import FLICKR_SIDE
 from tasks.localisation.build import representation
 from tasks.localisation.params import LocDataParams
@@ -34,6 +37,31 @@ def write_pair_records(table: pd.DataFrame, out_dir: Path, split: str, box_side:
         }
         write_json(folder / f"{name}.json", record)
         rows.append((f"{split}/{name}.json", ";".join(map(str, record["audio_labels"])), split))
+    pairs = pd.DataFrame(rows, columns=["path", "label", "fold"])
+    with atomic_path(folder / "pairs.csv") as tmp:
+        pairs.to_csv(tmp, index=False)
+    return folder / "pairs.csv"
+
+
+def write_video_records(table: pd.DataFrame, out_dir: Path, split: str) -> Path:
+    """Videos -> one pair record per second (its frame at 1 fps and the matching audio, read by the store:
+    :mod:`tasks.features.video`) under ``out_dir/split``, and its ``pairs.csv``. ``table``: ``video`` (a
+    path), optional ``audio_labels`` / ``visual_labels`` lists (each second gets its video's labels)."""
+    folder = Path(out_dir) / split
+    folder.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for _, r in table.iterrows():
+        video = Path(r["video"]).resolve()
+        for second in range(video_seconds(video)):
+            name = f"{video.stem}_s{second:05d}"
+            record = {
+                "video": os.path.relpath(video, folder.resolve()),
+                "second": second,
+                "audio_labels": list(r.get("audio_labels", []) or []),
+                "visual_labels": list(r.get("visual_labels", []) or []),
+            }
+            write_json(folder / f"{name}.json", record)
+            rows.append((f"{split}/{name}.json", ";".join(map(str, record["audio_labels"])), split))
     pairs = pd.DataFrame(rows, columns=["path", "label", "fold"])
     with atomic_path(folder / "pairs.csv") as tmp:
         pairs.to_csv(tmp, index=False)

@@ -59,6 +59,14 @@ class LocDataParams(Strict):
     max_boxes: int = Field(ge=1, le=1000)
     shard_size: int = Field(ge=1, le=100_000)
     max_bad_fraction: Fraction
+    labels: Literal["annotated", "pseudo"] = "annotated"  # pseudo: training pairs labelled by the AED classifier
+
+
+class LocPseudoLabelParams(Strict):
+    """Pseudo-labels of the training pairs: the AED classifier's probabilities mapped to the K categories."""
+
+    threshold: Fraction  # a category is a label where its best mapped class's probability exceeds this
+    device: Literal["auto", "cpu", "cuda"] = "auto"
 
 
 class LocModelParams(Strict):
@@ -87,11 +95,13 @@ class LocStage2Params(LocStageParams):
     class_gate: Fraction  # a (class, pair) enters the distance loss when both probabilities exceed this
     margin: float = Field(gt=0, le=2)  # negatives: relu(margin - sqrt(d))^2
     train_trunks: bool = True  # False: stage 1's backbones and class heads stay fixed, only the projections learn
+    stage1_losses: bool = True  # the authors' code: stage 2 minimises stage 1's losses plus the distance loss
 
 
 class LocEvaluateParams(Strict):
     map_class_threshold: Fraction  # classes whose audio probability exceeds this form the map
-    normalise_pixels: bool = False  # True: L2-normalised pixel embeddings (a cosine map)
+    class_aware: bool = True  # class k's pixel embeddings weighted by its activation (False: one per pixel)
+    normalise_pixels: bool = True  # L2-normalised pixel embeddings (the authors' code; False: unnormalised)
     ciou_threshold: Fraction  # convention (a): pixels above this fraction of the map's max
     relative_area_keep: Fraction  # convention (b): min-max normalised, keep this share of the pixels
     multi_source_threshold: Fraction  # per-class maps: pixels above this fraction of the class map's max
@@ -110,3 +120,4 @@ class LocalisationParams(Strict):
     stage2: LocStage2Params
     evaluate: LocEvaluateParams
     pseudo_label_mapping: str  # urban-sound class -> category table (configs/), for unlabelled pairs
+    pseudo_labels: LocPseudoLabelParams

@@ -13,6 +13,13 @@ from pathlib import Path
 
 import numpy as np
 import yaml
+from tqdm import tqdm
+
+from soundflow.audio import load_audio
+from soundflow.devices import pick_device
+from tasks.aed.inference import chunk_probabilities, load_checkpoint
+from tasks.features.params import AedFeatureParams
+from tasks.features.stft_chunks import spectrogram_chunks
 
 
 def read_mapping(path: Path, classes: list[str], categories: list[str]) -> dict[str, str | None]:
@@ -37,3 +44,15 @@ def pseudo_labels(
             k = categories.index(mapping[cls])
             scores[:, k] = np.maximum(scores[:, k], probs[:, c])
     return (scores > threshold).astype(np.uint8)
+
+
+def classify_clips(checkpoint: Path, paths: list[Path], device: str = "auto") -> tuple[np.ndarray, list[str]]:
+    """(N, C) class probabilities of each clip by a trained AED checkpoint (its own features: the clip's
+    spectrogram chunks, probabilities averaged over them, as ``soundflow predict`` does) and its classes."""
+    model, ckpt = load_checkpoint(checkpoint, pick_device(device))
+    fp = AedFeatureParams.model_validate({"workers": 0, **ckpt["feature_params"]})
+    probs = []
+    for path in tqdm(paths, desc="pseudo-labels", leave=False):
+        specs, _ = spectrogram_chunks(load_audio(path, fp.sample_rate), fp.sample_rate, fp)
+        probs.append(chunk_probabilities(model, specs).mean(0))
+    return np.stack(probs) if probs else np.zeros((0, len(ckpt["classes"]))), list(ckpt["classes"])

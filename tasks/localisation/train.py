@@ -53,7 +53,12 @@ def stage_loss(stage: int, p: LocalisationParams):
         a_emb, v_emb = model.class_embeddings(out)
         a_prob, v_prob = torch.sigmoid(out["a_logits"].float()), torch.sigmoid(out["v_logits"].float())
         d = distance_loss(a_emb, v_emb, a_prob, v_prob, p.stage2.class_gate, p.stage2.margin)
-        return d, {"loss": d}
+        if not p.stage2.stage1_losses:
+            return d, {"loss": d, "distance": d}
+        # the authors' stage 2 keeps stage 1's losses: the class heads that gate the distance loss and pick
+        # the map's classes keep learning while the trunks move
+        parts = stage1_loss(model, out, a_lab, v_lab)
+        return parts["loss"] + d, {**parts, "loss": parts["loss"] + d, "distance": d}
 
     return loss
 

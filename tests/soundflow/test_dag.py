@@ -105,7 +105,9 @@ def test_topological_order_and_downstream(root: Path) -> None:
         < order.index("aed_evaluate")
     )
     assert dag.topological_order(raw, ["aed_train"]) == ["urban_synth", "aed_features", "aed_train"]
-    assert dag.downstream(raw, "aed_train") == ["aed_evaluate"]
+    # the AED classifier also pseudo-labels the localisation pairs (workflow 3)
+    loc = ["loc_pseudo_labels", "loc_hdf5", "loc_stage1", "loc_stage2", "loc_evaluate"]
+    assert dag.downstream(raw, "aed_train") == ["aed_evaluate", *loc]
     # a real dataset instead of the generated one cuts the generator out of the AED branch
     raw["aed"]["data"]["root"] = "../shared/data/esc10"
     assert dag.topological_order(raw, ["aed_train"]) == ["aed_features", "aed_train"]

@@ -13,15 +13,20 @@ from tests.helpers.paths import ROOT
 
 pytestmark = pytest.mark.slow
 
-LOC_STAGES = ["loc_scenes", "loc_hdf5", "loc_stage1", "loc_stage2", "loc_evaluate"]
+# the AED classifier of workflow 2 labels the training pairs (localisation.data.labels: pseudo)
+UPSTREAM = ["urban_synth", "aed_features", "aed_train"]
+LOC_STAGES = ["loc_scenes", "loc_pseudo_labels", "loc_hdf5", "loc_stage1", "loc_stage2", "loc_evaluate"]
 
 
 def test_sound_localisation_flow_logs_metrics_and_baselines(tmp_path: Path, cli_env: dict[str, str]) -> None:
     import mlflow
 
-    project = copy_project(ROOT, tmp_path / "project", TINY)
+    project = copy_project(ROOT, tmp_path / "project", {**TINY, "localisation.data.labels": "pseudo"})
     out = sh(["soundflow", "run", "--flow", "sound_localisation"], project, cli_env)
-    assert ran_by_prefect(out) == LOC_STAGES
+    assert ran_by_prefect(out) == UPSTREAM + LOC_STAGES
+    pseudo = json.loads((project / "reports/localisation/pseudo_labels.json").read_text())
+    assert sorted(pseudo["splits"]) == ["train", "val"] and 0 <= pseudo["splits"]["train"]["recall"] <= 1
+    assert json.loads((project / "reports/localisation/hdf5.json").read_text())["labels"] == "pseudo"
     metrics = json.loads((project / "reports/localisation/metrics.json").read_text())
     for key in (
         "ciou_at_0.5",
