@@ -34,7 +34,7 @@ from soundflow.training import FitFiles
 from tasks.transcoder.conditions import CONDITIONS, Transcoders, condition_mels, teacher_probabilities
 from tasks.transcoder.heads import deep_head_scores, grouping_scores, load_groups
 from tasks.transcoder.metrics import accuracy, multilabel_scores, teacher_top1_agreement
-from tasks.transcoder.pairs import MEL_FOR_TEACHER, load_pairs
+from tasks.transcoder.pairs import MEL_FOR_TEACHER, Pairs, load_pairs
 from tasks.transcoder.params import TranscoderParams
 from tasks.transcoder.sources import chunk_labels, multi_hot
 from tasks.transcoder.table import write_table
@@ -82,6 +82,15 @@ def train_source_top1(ctx: Context) -> dict[str, dict[str, float]]:
     return top1(teacher_probabilities(ctx.teacher, condition_mels(pairs, ctx.transcoders, ctx.device), ctx.device))
 
 
+def head_inputs(ctx: Context, pairs: Pairs) -> dict[str, np.ndarray]:
+    """The teacher's outputs the deep heads learn from, on every chunk of ``pairs``: those on the true Mel alone
+    when every head trains on them (``heads.train_input: mel``), else those on each input; the transcoded
+    outputs of the training chunks are then never computed."""
+    if ctx.p.heads.train_input == "mel":
+        return teacher_probabilities(ctx.teacher, {"mel": torch.from_numpy(pairs.mel)}, ctx.device)
+    return teacher_probabilities(ctx.teacher, condition_mels(pairs, ctx.transcoders, ctx.device), ctx.device)
+
+
 def _fine_to_coarse(label_sets: list[set[str]], groups: dict[str, list[str]]) -> list[set[str]]:
     return [{t for t, members in groups.items() if labels & set(members)} for labels in label_sets]
 
@@ -99,35 +108,37 @@ def multilabel(ctx: Context) -> tuple[dict[str, Any], pd.DataFrame, dict[str, di
     if source == "soundscapes":  # fine (UrbanSound8K-class) event labels -> coarse truth
         sets = _fine_to_coarse(sets, load_groups(ctx.paths.grouping, "urbansound8k", "sonyc_coarse", targets))
     y = multi_hot(sets, targets)
-    probs = teacher_probabilities(ctx.teacher, condition_mels(pairs, ctx.transcoders, ctx.device), ctx.device)
     masks = {
         s: pairs.split_mask(*names)
         for s, names in (("train", ("train",)), ("val", ("val", "validate")), ("test", ("test",)))
     }
+    fit_probs = head_inputs(ctx, pairs)
+    test = teacher_probabilities(
+        ctx.teacher, condition_mels(pairs.subset(masks["test"]), ctx.transcoders, ctx.device), ctx.device
+    )
     groups = load_groups(ctx.paths.grouping, ctx.vocabulary, "sonyc_coarse", targets)
     out: dict[str, Any] = {"deep": {}, "grouping": {}}
     per_class = []
     for c in CONDITIONS:
-        fit_on = probs[c if ctx.p.heads.train_input == "own" else "mel"]
+        fit_on = fit_probs[c if ctx.p.heads.train_input == "own" else "mel"]
         data = {k: (fit_on[m], y[m]) for k, m in masks.items()}
         scores = {
             "deep": deep_head_scores(
                 data["train"],
                 data["val"],
-                probs[c][masks["test"]],
+                test[c],
                 ctx.p.heads,
                 _head_files(ctx, f"{source}_{c}"),
                 ctx.p.seed,
                 ctx.device,
             ),
-            "grouping": grouping_scores(probs[c][masks["test"]], ctx.classes, groups),
+            "grouping": grouping_scores(test[c], ctx.classes, groups),
         }
         for head, s in scores.items():
             res = multilabel_scores(y[masks["test"]], s, targets)
             per_class += [{"transcoder": c, "head": head, "class": k, **v} for k, v in res.pop("per_class").items()]
             out[head][c] = res
-    agreement = top1({c: v[masks["test"]] for c, v in probs.items()})
-    return out, pd.DataFrame(per_class).assign(dataset=source), agreement
+    return out, pd.DataFrame(per_class).assign(dataset=source), top1(test)
 
 
 def singlelabel(ctx: Context) -> tuple[dict[str, Any], dict[str, dict[str, float]]]:

@@ -62,3 +62,36 @@ def test_grouping_head_takes_the_max_of_each_group() -> None:
     assert not s[:, targets.index("engine")].any()  # engine_idling is not among these teacher classes
     with pytest.raises(ValueError, match="no groups.'audioset->dog'"):
         load_groups(GROUPING, "audioset", "dog", targets)
+
+
+class _NoTranscoding:
+    def of(self, name: str) -> None:
+        raise AssertionError(f"{name} transcoded")
+
+
+def test_heads_on_true_mel_outputs_never_transcode_the_training_chunks() -> None:
+    import dataclasses
+
+    import pandas as pd
+    import torch
+
+    from tasks.transcoder.evaluate import Context, head_inputs
+    from tasks.transcoder.pairs import Pairs
+    from tests.helpers.transcoder import tiny_params
+
+    torch.manual_seed(0)
+    teacher = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(101 * 64, 3)).eval()
+    mel = np.random.default_rng(0).normal(size=(5, 101, 64)).astype(np.float32)
+    pairs = Pairs(np.zeros((5, 8, 29), np.float32), mel, np.arange(5), np.zeros(5, int), pd.DataFrame())
+    p = tiny_params()
+    p = p.model_copy(update={"heads": p.heads.model_copy(update={"train_input": "mel"})})
+    cpu = torch.device("cpu")
+    ctx = Context(teacher, ["a", "b", "c"], "urbansound8k", _NoTranscoding(), p, None, cpu, "logmel_pann")
+    out = head_inputs(ctx, pairs)
+    assert set(out) == {"mel"}
+    with torch.no_grad():
+        expected = torch.sigmoid(teacher(torch.from_numpy(mel))).numpy()
+    np.testing.assert_allclose(out["mel"], expected, rtol=1e-5, atol=1e-6)
+    own = p.model_copy(update={"heads": p.heads.model_copy(update={"train_input": "own"})})
+    with pytest.raises(AssertionError, match="pinv transcoded"):  # each input's head needs each input's outputs
+        head_inputs(dataclasses.replace(ctx, p=own), pairs)
