@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from flows.pipeline import FLOWS
-from soundflow.ops import deployments, prefect_cli, servers, stage_artifacts
+from soundflow.ops import deployments, prefect_cli, servers
 from tests.helpers.paths import ROOT
 from tests.helpers.prefect_api import client_of, poll
 from tests.helpers.servers import Running, base_env
@@ -69,11 +69,29 @@ def _workers(client: object, pool: str) -> list:
     return client.read_workers_for_work_pool(pool)
 
 
+PUBLISH_IN_A_FLOW = """
+import sys
+from pathlib import Path
+
+from prefect import flow
+
+from soundflow.ops import stage_artifacts
+
+
+@flow(name="artifact-check")
+def publish_one() -> str:
+    return stage_artifacts.publish("aed_evaluate", Path(sys.argv[1]), "ops-artifacts", True, [sys.argv[2]])
+
+
+state = publish_one(return_state=True)
+print(state.result(), state.state_details.flow_run_id)
+"""
+
+
 def test_a_stage_publishes_its_metrics_and_mlflow_link_as_an_artifact(
     prefect_server: Running, mlflow_server: Running, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from prefect import flow
-    from prefect.artifacts import Artifact
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
 
     from soundflow.tracking import Tracker
 
@@ -84,15 +102,17 @@ def test_a_stage_publishes_its_metrics_and_mlflow_link_as_an_artifact(
     run_id = tracker.stage_run("aed_evaluate", None, {}, {})
     tracker.finish(run_id)
 
-    @flow(name="artifact-check")
-    def publish_one() -> str:
-        return stage_artifacts.publish("aed_evaluate", tmp_path, "ops-artifacts", True, ["reports/aed/metrics.json"])
-
+    # the flow runs in its own process, as a served or deployed flow does: Prefect's log and event workers,
+    # started by a flow run against a server, must not live on in the test process (forked DataLoader
+    # workers of later tests inherit them)
+    env = dict(base_env(), PREFECT_API_URL=f"{prefect_server.url}/api", MLFLOW_TRACKING_URI=mlflow_server.url)
+    env["PYTHONPATH"] = str(ROOT)
+    out = subprocess.run([sys.executable, "-c", PUBLISH_IN_A_FLOW, str(tmp_path), "reports/aed/metrics.json"],
+                         env=env, capture_output=True, text=True, timeout=300, check=True)  # fmt: skip
+    key, flow_run_id = out.stdout.split()[-2:]
     with client_of(prefect_server) as client:
-        state = publish_one(return_state=True)
-        key = state.result()
-        artifact = Artifact.get(key)
-        assert artifact is not None and artifact.flow_run_id == state.state_details.flow_run_id
+        (artifact,) = client.read_artifacts(artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[key])))
+        assert str(artifact.flow_run_id) == flow_run_id
         assert artifact.type == "markdown" and client.read_flow_run(artifact.flow_run_id).name
     md = artifact.data
     assert "| `accuracy` | 0.75 |" in md and "| `n_files` | 8 |" in md
