@@ -35,11 +35,19 @@ def write_pair_records(table: pd.DataFrame, out_dir: Path, split: str, box_side:
             "audio_labels": list(r.get("audio_labels", []) or []),
             "visual_labels": list(r.get("visual_labels", []) or []),
         }
-        write_json(folder / f"{name}.json", record)
-        rows.append((f"{split}/{name}.json", ";".join(map(str, record["audio_labels"])), split))
-    pairs = pd.DataFrame(rows, columns=["path", "label", "fold"])
+        rows.append(_write_record(folder, split, name, record))
+    return _write_pairs_table(folder, rows)
+
+
+def _write_record(folder: Path, split: str, name: str, record: dict) -> tuple[str, str, str]:
+    """One pair record as ``<name>.json``; its row of ``pairs.csv`` (path, audio labels, split)."""
+    write_json(folder / f"{name}.json", record)
+    return f"{split}/{name}.json", ";".join(map(str, record["audio_labels"])), split
+
+
+def _write_pairs_table(folder: Path, rows: list[tuple[str, str, str]]) -> Path:
     with atomic_path(folder / "pairs.csv") as tmp:
-        pairs.to_csv(tmp, index=False)
+        pd.DataFrame(rows, columns=["path", "label", "fold"]).to_csv(tmp, index=False)
     return folder / "pairs.csv"
 
 
@@ -60,12 +68,8 @@ def write_video_records(table: pd.DataFrame, out_dir: Path, split: str) -> Path:
                 "audio_labels": list(r.get("audio_labels", []) or []),
                 "visual_labels": list(r.get("visual_labels", []) or []),
             }
-            write_json(folder / f"{name}.json", record)
-            rows.append((f"{split}/{name}.json", ";".join(map(str, record["audio_labels"])), split))
-    pairs = pd.DataFrame(rows, columns=["path", "label", "fold"])
-    with atomic_path(folder / "pairs.csv") as tmp:
-        pairs.to_csv(tmp, index=False)
-    return folder / "pairs.csv"
+            rows.append(_write_record(folder, split, name, record))
+    return _write_pairs_table(folder, rows)
 
 
 def flickr_test_store(dataset_root: Path, work_dir: Path, out_dir: Path, data: LocDataParams, n_classes: int) -> Path:
