@@ -162,8 +162,10 @@ def extract(archive: str | os.PathLike[str], dest: str | os.PathLike[str], *, me
             chosen = _selected([m.name for m in infos], members, archive)
             with atomic_path(dest) as tmp:
                 tmp.mkdir()
-                # filter="data" re-checks every member against the real filesystem (defence in depth)
-                tf.extractall(tmp, members=[m for m in infos if m.name in chosen], filter="data")
+                # filter="data" (PEP 706) re-checks every member against the real filesystem (defence in
+                # depth); Python 3.11 releases before 3.11.4 lack it and rely on _check_tar alone
+                safe = {"filter": "data"} if hasattr(tarfile, "data_filter") else {}
+                tf.extractall(tmp, members=[m for m in infos if m.name in chosen], **safe)
                 (tmp / MARKER).write_text(json.dumps(_record(archive, members)) + "\n", encoding="utf-8")
     else:
         raise ValueError(f"{archive}: not a zip or tar archive")
