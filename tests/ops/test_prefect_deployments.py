@@ -91,7 +91,9 @@ print(state.result(), state.state_details.flow_run_id)
 def test_a_stage_publishes_its_metrics_and_mlflow_link_as_an_artifact(
     prefect_server: Running, mlflow_server: Running, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+    from uuid import UUID
+
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId, ArtifactFilterKey
 
     from soundflow.tracking import Tracker
 
@@ -111,8 +113,11 @@ def test_a_stage_publishes_its_metrics_and_mlflow_link_as_an_artifact(
                          env=env, capture_output=True, text=True, timeout=300, check=True)  # fmt: skip
     key, flow_run_id = out.stdout.split()[-2:]
     with client_of(prefect_server) as client:
-        (artifact,) = client.read_artifacts(artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[key])))
-        assert str(artifact.flow_run_id) == flow_run_id
+        # the session's server also holds the artifacts of other tests' runs of this stage: this run's one
+        this_run = ArtifactFilterFlowRunId(any_=[UUID(flow_run_id)])
+        (artifact,) = client.read_artifacts(
+            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[key]), flow_run_id=this_run)
+        )
         assert artifact.type == "markdown" and client.read_flow_run(artifact.flow_run_id).name
     md = artifact.data
     assert "| `accuracy` | 0.75 |" in md and "| `n_files` | 8 |" in md
