@@ -30,7 +30,9 @@ def postgres_bin() -> Path | None:
 def _as_owner(argv: list[str]) -> list[str]:
     if os.geteuid() != 0:
         return argv
-    return ["runuser", "-u", "nobody", "--", *argv]
+    # runuser lives in /sbin, which a non-login root shell's PATH may lack
+    runuser = shutil.which("runuser") or next(s for s in ("/usr/sbin/runuser", "/sbin/runuser") if os.path.exists(s))
+    return [runuser, "-u", "nobody", "--", *argv]
 
 
 @contextmanager
