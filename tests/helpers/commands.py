@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 
 def sh(args: list[str], cwd: Path, env: dict[str, str], ok: bool = True) -> str:
     """stdout + stderr of ``args`` run in ``cwd``; fails the test on a non-zero exit unless ``ok`` is False."""
@@ -34,3 +36,14 @@ def ran_by_prefect(log: str) -> list[str]:
 def cached_tasks(log: str) -> list[str]:
     """Prefect tasks a ``soundflow run`` log shows as served from the cache."""
     return re.findall(r"Task run '([^']+)' - Finished in state Cached", log)
+
+
+def own_project(tmp_path: Path, root: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A project folder of the test's own (params.yaml, dvc.yaml), the current folder, no inherited lock token."""
+    from soundflow import workspace_lock
+
+    for name in ("params.yaml", "dvc.yaml"):
+        (tmp_path / name).write_text((root / name).read_text())
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv(workspace_lock.TOKEN_ENV, raising=False)
+    return tmp_path

@@ -117,13 +117,9 @@ READERS = {
 @pytest.fixture
 def lock_project(tmp_path: Path, root: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A project folder of its own, so the lock state is the test's."""
-    from soundflow import workspace_lock
+    from tests.helpers.commands import own_project
 
-    for name in ("params.yaml", "dvc.yaml"):
-        (tmp_path / name).write_text((root / name).read_text())
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv(workspace_lock.TOKEN_ENV, raising=False)
-    return tmp_path
+    return own_project(tmp_path, root, monkeypatch)
 
 
 @pytest.fixture

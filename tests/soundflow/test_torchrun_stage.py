@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from soundflow import cli, runner, workspace_lock
+from tests.helpers.commands import own_project
 
 
 class Tracked(Exception):
@@ -17,11 +18,7 @@ class Tracked(Exception):
 
 @pytest.fixture
 def project(tmp_path: Path, root: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    for name in ("params.yaml", "dvc.yaml"):
-        (tmp_path / name).write_text((root / name).read_text())
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv(workspace_lock.TOKEN_ENV, raising=False)
-    return tmp_path
+    return own_project(tmp_path, root, monkeypatch)
 
 
 @pytest.fixture
