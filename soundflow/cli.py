@@ -5,13 +5,15 @@
   soundflow list                                     every stage with its status (up to date / stale and why)
   soundflow stage NAME                               run one stage now (the command DVC runs)
   soundflow predict FILE.wav [...]                   top classes per file from the trained AED checkpoint
+  soundflow predict --model yamnet FILE.wav [...]    AudioSet top classes from Google's pretrained YAMNet
   soundflow segment --test-images DIR [--test-images-type png|jpg]   ERFNet label maps and overlays
   soundflow features REPR SOURCE --out DIR [--dask]  a feature store of any labelled audio / image folder or CSV
   soundflow transcode-audio FILE.wav [...]           a wav's Mel and each transcoder's Mel back to audio (Griffin-Lim)
   soundflow datasets                                 the dataset registry (size, licence, present locally)
   soundflow download NAME                            fetch, verify, extract and prepare one dataset into data/raw
   soundflow dvc-yaml [--check]                       write (or check) dvc.yaml from soundflow/stages.py
-  soundflow params                                   validate params.yaml
+  soundflow params [--apply FILE ...]                validate params.yaml (first setting each FILE's values in it)
+  soundflow reproduce WORKFLOW [--dry-run]           a workflow at its paper's sizes (configs/paper/): a DVC experiment
   soundflow server prefect|mlflow|s3 [--port N]      a server in the foreground (Prefect API + UI, MLflow, S3)
   soundflow serve [--flow NAME ...]                  every flow as a Prefect deployment, schedules from params.yaml
   soundflow worker [--pool NAME]                     a Prefect worker on the process pool (prefect.yaml)
@@ -19,7 +21,7 @@
   soundflow compare [--workflow W] [--metric M]      tracked runs side by side (terminal, CSV, PNG)
   soundflow register [--workflow W] [--metric M]     best runs' checkpoints in the model registry (aliases)
 
-Commands that write the workspace (run, repro, stage, features, download, dvc-yaml) hold its lock
+Commands that write the workspace (run, repro, stage, features, download, dvc-yaml, params --apply) hold its lock
 (soundflow/workspace_lock.py) while they run; a second one is refused with exit code 75.
 """
 
@@ -45,11 +47,30 @@ def _root() -> Path:
 
 
 def cmd_params(args: argparse.Namespace) -> int:
+    from soundflow.config import PARAMS_FILE, apply_overrides, read_overrides
     from soundflow.params_check import validate
 
-    validate(_root())  # the schema, then the data locations the user brings
+    root = _root()
+    for file in args.apply or ():  # each file's values set in params.yaml, as `dvc exp run -S` per key
+        overrides = read_overrides(Path(file))
+        apply_overrides(root / PARAMS_FILE, overrides, Path(file))
+        print(f"params.yaml: {len(overrides)} value(s) set from {file}")
+    validate(root)  # the schema, then the data locations the user brings
     print("params.yaml: valid")
     return 0
+
+
+def cmd_reproduce(args: argparse.Namespace) -> int:
+    from soundflow import reproduce
+
+    root = _root()
+    plan = reproduce.plan(root, args.workflow)  # the set validated, its data checked, before DVC starts
+    for note in plan.notes:
+        print(f"soundflow reproduce: {note}", file=sys.stderr)
+    if args.dry_run:
+        print(shlex.join(plan.command(args.name)))
+        return 0
+    return reproduce.run(root, plan, args.name)
 
 
 def cmd_dvc_yaml(args: argparse.Namespace) -> int:
@@ -173,6 +194,8 @@ def _checkpoint(value: str, root: Path) -> Path:
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
+    if args.model == "yamnet":
+        return _predict_yamnet(args)
     from soundflow.config import load_params
     from soundflow.stages import AED_MODEL
     from tasks.aed.predict import predict_files
@@ -190,6 +213,29 @@ def cmd_predict(args: argparse.Namespace) -> int:
         try:
             (pred,) = predict_files(checkpoint, [Path(f)], results, confidence, overlap)
             print(pred.render())
+        except AudioError as err:
+            print(f"{err}", file=sys.stderr)
+            status = 1
+    return status
+
+
+def _predict_yamnet(args: argparse.Namespace) -> int:
+    """Google's pretrained YAMNet: AudioSet top classes of each file (tasks/aed/yamnet_predict.py)."""
+    from models.checkpoint_format import CheckpointError
+    from soundflow.audio import AudioError
+    from tasks.aed.yamnet_predict import DEFAULT_WEIGHTS, load_predictor, predict_file
+
+    weights = Path(args.weights) if args.weights else _root() / DEFAULT_WEIGHTS
+    try:
+        model, names = load_predictor(weights, args.class_map)
+    except (CheckpointError, ValueError) as err:
+        hint = "" if weights.is_file() else " (pass --weights PATH/yamnet_weights.npz)"
+        print(f"soundflow: {err}{hint}", file=sys.stderr)
+        return 2
+    status = 0
+    for f in args.files:
+        try:
+            print(predict_file(model, names, f, args.results if args.results is not None else 5).render())
         except AudioError as err:
             print(f"{err}", file=sys.stderr)
             status = 1
@@ -367,9 +413,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("name")
     p.add_argument("--code", help="digest of the stage's code in stages.py when dvc.yaml was generated (checked)")
     p.set_defaults(fn=cmd_stage, writes=True)
-    p = sub.add_parser("predict", help="top classes of audio files from the trained AED model")
+    p = sub.add_parser("predict", help="top classes of audio files from the trained AED model (or YAMNet)")
     p.add_argument("files", nargs="+")
-    p.add_argument("--results", type=int, help="how many classes to show (default: aed.predict.results)")
+    p.add_argument(
+        "--model",
+        choices=("aed", "yamnet"),
+        default="aed",
+        help="aed: the pipeline's trained model; yamnet: Google's pretrained YAMNet (521 AudioSet classes)",
+    )
+    p.add_argument(
+        "--weights",
+        help="YAMNet's yamnet_weights.npz (default: data/raw/yamnet/yamnet_weights.npz; "
+        "e.g. ../shared/data/yamnet/yamnet_weights.npz)",
+    )
+    p.add_argument("--class-map", help="YAMNet's yamnet_class_map.csv (default: the one beside --weights)")
+    p.add_argument("--results", type=int, help="how many classes to show (default: aed.predict.results; yamnet: 5)")
     p.add_argument("--confidence", type=float, help="minimum pooled probability (default: aed.predict.confidence)")
     p.add_argument("--overlap", type=float, help="seconds of overlap between chunks (default: aed.predict.overlap)")
     p.add_argument(
@@ -432,8 +490,18 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("dvc-yaml", help="write dvc.yaml from the stage declarations")
     p.add_argument("--check", action="store_true", help="only check that dvc.yaml is current")
     p.set_defaults(fn=cmd_dvc_yaml, writes=lambda a: not a.check)  # writing dvc.yaml under a run mixes DAGs
-    p = sub.add_parser("params", help="validate params.yaml")
-    p.set_defaults(fn=cmd_params, writes=False)
+    p = sub.add_parser("params", help="validate params.yaml (after setting the values of --apply files)")
+    p.add_argument(
+        "--apply", action="append", metavar="FILE", help="YAML of dotted keys to set in params.yaml first (repeatable)"
+    )
+    p.set_defaults(fn=cmd_params, writes=lambda a: bool(a.apply))  # params.yaml must not change under a run
+    p = sub.add_parser(
+        "reproduce", help="a workflow at its paper's sizes on the real datasets (configs/paper/), as a DVC experiment"
+    )
+    p.add_argument("workflow", help="a flow of flows/pipeline.py, or aed, localisation, transcoder")
+    p.add_argument("--dry-run", action="store_true", help="validate, then print the dvc exp run command only")
+    p.add_argument("--name", help="the experiment's name (default paper-<workflow>)")
+    p.set_defaults(fn=cmd_reproduce, writes=lambda a: not a.dry_run)
     _register_operations(sub)
     p = sub.add_parser("export", help="the stage DAG as an Argo Workflow or a Kubeflow Pipelines v2 pipeline (YAML)")
     p.add_argument("engine", choices=["argo", "kfp"])

@@ -8,6 +8,7 @@ a bad value is reported once, before any work starts, with the dotted key that i
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Any
 
@@ -209,3 +210,65 @@ def set_dotted(raw: dict[str, Any], dotted: str, value: Any) -> None:
     if parts[-1] not in node:
         raise KeyError(f"{dotted}: no such parameter")
     node[parts[-1]] = value
+
+
+# ------------------------------------------------------------------------------------------------ override files
+def read_overrides(path: Path) -> dict[str, Any]:
+    """The overrides of a YAML file (``configs/real/*.yaml``): a mapping of dotted keys (``aed.data.root: ...``)
+    and/or nested sections, as dotted leaves; a list is one value, as ``dvc exp run -S key=[1,2]`` sets it."""
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except FileNotFoundError:
+        raise ParamsError(f"{path}: override file not found") from None
+    except yaml.YAMLError as err:
+        raise ParamsError(f"{path}: not valid YAML: {err}") from None
+    if not isinstance(raw, dict) or not raw:
+        raise ParamsError(f"{path}: expected a mapping of dotted parameter keys to values")
+    flat = flatten(raw)
+    refuse_dvc_hidden_keys(functools.reduce(_nest, flat, {}), path)  # dotted keys too: aed.features.size
+    return flat
+
+
+def _nest(tree: dict[str, Any], dotted: str) -> dict[str, Any]:
+    node = tree
+    for part in dotted.split("."):
+        node = node.setdefault(part, {})
+    return tree
+
+
+def overridden(raw: dict[str, Any], overrides: dict[str, Any], source: Path) -> dict[str, Any]:
+    """``raw`` (a params.yaml tree, changed in place) with ``overrides`` set; an unknown key names ``source``."""
+    for key, value in overrides.items():
+        try:
+            set_dotted(raw, key, value)
+        except KeyError as err:
+            raise ParamsError(f"{source}: {err.args[0]}") from None
+    return raw
+
+
+def apply_overrides(params_path: Path, overrides: dict[str, Any], source: Path) -> Params:
+    """Set ``overrides`` in the params file, validated first, keeping its comments and layout (what
+    ``dvc exp run -S`` does per key); returns the new parameters."""
+    from ruamel.yaml import YAML  # DVC's own round-trip YAML library
+    from ruamel.yaml.comments import CommentedSeq
+
+    from soundflow.io import atomic_path
+
+    params = parse_params(overridden(read_params_yaml(params_path), overrides, source), params_path)
+    rt = YAML()
+    rt.preserve_quotes, rt.width = True, 4096
+    rt.indent(mapping=2, sequence=4, offset=2)  # params.yaml's own style
+    rt.representer.add_representer(type(None), lambda r, _: r.represent_scalar("tag:yaml.org,2002:null", "null"))
+    doc = rt.load(Path(params_path).read_text())
+    for key, value in overrides.items():
+        *parents, last = key.split(".")
+        node = functools.reduce(lambda n, k: n[k], parents, doc)
+        old = node[last]
+        if isinstance(value, list) and not (isinstance(old, CommentedSeq) and len(old) and not old.fa.flow_style()):
+            value = CommentedSeq(value)
+            value.fa.set_flow_style()  # [1, 2] on its line, as params.yaml writes lists (but block ones)
+        node[last] = value
+    with atomic_path(params_path) as tmp, open(tmp, "w") as fh:
+        rt.dump(doc, fh)
+    return params

@@ -53,14 +53,15 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
         remove_path(tmp)
 
 
-def write_json(path: str | os.PathLike[str], obj: Any) -> Path:
+def write_json(path: str | os.PathLike[str], obj: Any, *, sort_keys: bool = True) -> Path:
     """Write ``obj`` as strict JSON: NaN or infinity is refused (ValueError naming the file and keys).
 
     Python's json would write the non-standard ``NaN``/``Infinity`` that strict parsers, DVC's
     metrics and other languages reject; a value that is undefined must be written as ``None``.
+    Keys are sorted unless ``sort_keys`` is False: then they keep the dicts' order (e.g. class order).
     """
     try:
-        text = json.dumps(obj, indent=2, sort_keys=True, allow_nan=False)
+        text = json.dumps(obj, indent=2, sort_keys=sort_keys, allow_nan=False)
     except ValueError:
         bad = ", ".join(f"{key} = {value!r}" for key, value in non_finite_leaves(obj)) or "a value"
         raise ValueError(f"{path}: not written, JSON has no NaN or infinity: {bad}") from None

@@ -36,15 +36,20 @@ class DataLocation:
     check: Callable[[Path, Params, Path], None]  # (path, params, repo root): raises on an unusable location
 
 
-def _labelled_audio(path: Path, p: Params, root: Path) -> None:
-    from tasks.datasets.labelled_audio import read_labelled_audio
+def _labelled_audio_as(fmt_of: Callable[[Params], str]) -> Callable[[Path, Params, Path], None]:
+    """The check of a labelled audio folder in the layout ``fmt_of(params)`` names."""
 
-    fmt = p.aed.data.format
-    read_labelled_audio(path, fmt)  # the metadata CSV and its columns; names what is missing
-    audio = path / "audio"
-    folders = sorted(audio.glob("fold*")) if fmt == "urbansound8k" else [audio]
-    if not any(f.is_dir() for f in folders):
-        raise FileNotFoundError(f"no {'audio/fold<k>/' if fmt == 'urbansound8k' else 'audio/'} folder")
+    def check(path: Path, p: Params, root: Path) -> None:
+        from tasks.datasets.labelled_audio import read_labelled_audio
+
+        fmt = fmt_of(p)
+        read_labelled_audio(path, fmt)  # the metadata CSV and its columns; names what is missing
+        audio = path / "audio"
+        folders = sorted(audio.glob("fold*")) if fmt == "urbansound8k" else [audio]
+        if not any(f.is_dir() for f in folders):
+            raise FileNotFoundError(f"no {'audio/fold<k>/' if fmt == 'urbansound8k' else 'audio/'} folder")
+
+    return check
 
 
 def _cityscapes(path: Path, p: Params, root: Path) -> None:
@@ -84,7 +89,14 @@ def _mapping(path: Path, p: Params, root: Path) -> None:
 
 
 LOCATIONS: tuple[DataLocation, ...] = (
-    DataLocation("aed.data.root", lambda p: AUDIO_LAYOUTS[p.aed.data.format], _labelled_audio),
+    DataLocation(
+        "aed.data.root", lambda p: AUDIO_LAYOUTS[p.aed.data.format], _labelled_audio_as(lambda p: p.aed.data.format)
+    ),
+    DataLocation(
+        "text_to_audio.real.root",
+        lambda p: AUDIO_LAYOUTS[p.text_to_audio.real.format],
+        _labelled_audio_as(lambda p: p.text_to_audio.real.format),
+    ),
     DataLocation(
         "seg.data.root",
         lambda p: (

@@ -267,9 +267,9 @@ def _seg_train(p: Params, root: Path) -> object:
 
 
 def _seg_evaluate(p: Params, root: Path) -> object:
-    from tasks.segmentation.evaluate import evaluate_val_split
+    from tasks.segmentation.evaluate import evaluate_split
 
-    return evaluate_val_split(
+    return evaluate_split(
         root / SEG_MODEL, root / p.seg.data.root, p.seg, root / SEG_METRICS, root / SEG_IOU_TABLE, root / SEG_IOU_PLOT
     )
 
@@ -307,7 +307,14 @@ def _t2a_generate(p: Params, root: Path) -> object:
     from tasks.text_to_audio.generate import generate_clips
 
     t = p.text_to_audio
-    return generate_clips(root / t.real.root, t.real, root / t.prompts, t.generate, root / T2A_GENERATED)
+    return generate_clips(
+        root / t.real.root,
+        t.real,
+        root / t.prompts,
+        t.generate,
+        root / T2A_GENERATED,
+        data_types=t.experiment.data_types,
+    )
 
 
 def _t2a_features(p: Params, root: Path) -> object:
@@ -543,7 +550,7 @@ STAGES: tuple[Stage, ...] = (
     ),
     Stage(
         name="aed_train",
-        desc="Train the AED CNN on spectrogram chunks (validation split by file)",
+        desc="Train the AED CNN on spectrogram chunks (validation split by source recording)",
         run=_aed_train,
         deps=(AED_CHUNKS,),
         params=("aed.data.test_folds", "aed.data.val_fraction", "aed.model", "aed.train"),
@@ -599,10 +606,10 @@ STAGES: tuple[Stage, ...] = (
     ),
     Stage(
         name="seg_evaluate",
-        desc="Per-class IoU, mIoU and pixel accuracy on the val split (one confusion matrix)",
+        desc="Per-class IoU, mIoU and pixel accuracy on the held-out test split (one confusion matrix)",
         run=_seg_evaluate,
         deps=("${seg.data.root}", SEG_MODEL),
-        params=("seg.data", "seg.predict.batch_size"),
+        params=("seg.data", "seg.evaluate", "seg.predict.batch_size"),
         outs=(),
         metrics=(SEG_METRICS,),
         plots=(SEG_IOU_TABLE, SEG_IOU_PLOT),
@@ -640,7 +647,12 @@ STAGES: tuple[Stage, ...] = (
         desc="Generate clips per class from text prompts (real count x the largest multiplier), UrbanSound8K layout",
         run=_t2a_generate,
         deps=("${text_to_audio.real.root}", "${text_to_audio.prompts}"),
-        params=("text_to_audio.real", "text_to_audio.prompts", "text_to_audio.generate"),
+        params=(
+            "text_to_audio.real",
+            "text_to_audio.prompts",
+            "text_to_audio.generate",
+            "text_to_audio.experiment.data_types",  # a real-only experiment generates nothing
+        ),
         outs=(T2A_GENERATED,),
         persist=(T2A_GENERATED,),  # finished clips are kept: a rerun generates only the missing ones
         flow="text_to_audio",

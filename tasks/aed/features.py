@@ -4,8 +4,8 @@ The chunking and the spectrogram are :mod:`tasks.features.stft_chunks`; the stor
 store of :mod:`tasks.features.store` with the ``stft_chunks`` representation (one item per chunk,
 HDF5-chunked one spectrogram at a time for random reads), so extraction reads clips in parallel,
 skips and lists unreadable ones, writes each shard atomically and resumes after a kill. The class
-names travel in the manifest's ``extra``; :func:`read_index` gives training and evaluation the
-chunk -> file -> label/fold index.
+names and each clip's source recording travel in the manifest's ``extra``; :func:`read_index` gives
+training and evaluation the chunk -> file -> label/fold/source index.
 """
 
 from __future__ import annotations
@@ -48,8 +48,9 @@ def extract_chunks(
     shard_size: int = 256,
     base_dir: Path | None = None,
 ) -> ExtractionReport:
-    """Spectrogram chunks of every clip of ``table`` (rows ``path, label, class, fold``) into the store ``out_dir``
-    (relative paths are relative to ``base_dir``).
+    """Spectrogram chunks of every clip of ``table`` (rows ``path, label, class, fold``, optionally ``source``:
+    the recording, each clip its own without it) into the store ``out_dir`` (relative paths are relative to
+    ``base_dir``).
 
     Undecodable, empty or non-finite clips are skipped and listed in ``skipped_csv``; the stage fails
     (TooManyBadInputs, no manifest) only if more than ``max_bad_fraction`` of the clips are bad.
@@ -57,6 +58,8 @@ def extract_chunks(
     if len(table) == 0:
         raise ValueError("no clips to extract: the dataset table is empty")
     out_dir = Path(out_dir)
+    table = table.reset_index(drop=True)
+    sources = table["source"] if "source" in table.columns else table["path"]
     try:
         extract_features(
             table[["path", "label", "fold"]],
@@ -67,7 +70,8 @@ def extract_chunks(
             max_bad_fraction=max_bad_fraction,
             progress=progress,
             base_dir=base_dir,
-            extra={"classes": class_names(table)},
+            # per extraction-table row (the store's ``row``): the validation split keeps a recording on one side
+            extra={"classes": class_names(table), "sources": [str(v) for v in sources]},
         )
     finally:
         if (out_dir / SKIPPED).is_file():
@@ -113,6 +117,7 @@ class ChunkIndex:
     file_path: np.ndarray
     file_label: np.ndarray
     file_fold: np.ndarray
+    file_source: np.ndarray  # the recording each file was cut from (its own path in stores without sources)
 
     @property
     def input_shape(self) -> tuple[int, int]:
@@ -123,12 +128,15 @@ def read_index(store_dir: Path) -> ChunkIndex:
     with open_chunks(store_dir) as st:
         counts = st.item_counts
         file_label = st.table["label"].to_numpy(dtype=np.int64)
+        paths = np.asarray(st.table["path"].astype(str))
+        sources = st.manifest["extra"].get("sources")
         return ChunkIndex(
             classes=list(st.manifest["extra"]["classes"]),
             params={k: v for k, v in st.params.items() if k in AedFeatureParams.model_fields},
             chunk_file=np.repeat(np.arange(len(st)), counts),
             chunk_label=np.repeat(file_label, counts),
-            file_path=np.asarray(st.table["path"].astype(str)),
+            file_path=paths,
             file_label=file_label,
             file_fold=st.table["fold"].to_numpy(dtype=np.int64),
+            file_source=paths if sources is None else np.asarray(sources, dtype=str)[st.table["row"].to_numpy()],
         )

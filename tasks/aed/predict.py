@@ -31,7 +31,8 @@ class FilePrediction:
             f"  sample rate: {self.sample_rate} Hz, {self.n_chunks} chunk(s), "
             f"{1000 * self.seconds_per_chunk:.1f} ms per chunk",
         ]
-        lines += [f"  {name:<24s} {100 * p:6.2f}%" for name, p in self.top] or [
+        width = max([24] + [len(name) for name, _ in self.top])  # AudioSet's names run longer than 24
+        lines += [f"  {name:<{width}s} {100 * p:6.2f}%" for name, p in self.top] or [
             "  (no class above the confidence threshold)"
         ]
         return "\n".join(lines)

@@ -2,8 +2,9 @@
 
 Adam (beta1 0.5) with the learning rate decaying linearly per step from
 ``lr_start`` to ``lr_end``, cross-entropy, frequency-roll augmentation, seeded.
-Two fixes of the original: the validation split is by *file* (no chunk of a
-validation file is seen in training) and the best checkpoint is a *copy* of
+Two fixes of the original: the validation split is by *source recording* (no
+chunk of a validation file, nor any other slice of its recording, is seen in
+training: :mod:`tasks.datasets.splits`) and the best checkpoint is a *copy* of
 the weights of the epoch with the best file-level validation accuracy (ties:
 the lower validation loss).
 
@@ -39,25 +40,24 @@ from tasks.aed.dataset import ChunkDataset, chunk_rows, seed_worker_augmentation
 from tasks.aed.features import ChunkIndex, fingerprint, read_index
 from tasks.aed.inference import file_level_accuracy, predict_rows
 from tasks.aed.params import AedDataParams, AedModelParams, AedTrainParams
+from tasks.datasets.splits import grouped_validation_mask
 
 # the kept epoch: best file-level validation accuracy, the lower validation loss among equals
 BEST = BestEpoch("val_accuracy", "max", tie_break=("val_loss", "min"))
 
 
 def split_files(index: ChunkIndex, data: AedDataParams, seed: int) -> dict[str, np.ndarray]:
-    """File ids of train / val / test: test = ``test_folds``; val = a per-class share of the other files."""
+    """File ids of train / val / test: test = ``test_folds``; val = about ``val_fraction`` of each class's other
+    files, whole source recordings at a time (UrbanSound8K's ``fsID``, ESC-50's ``src_file``)."""
     test = np.isin(index.file_fold, data.test_folds)
     if not test.any():
         raise ValueError(f"no file in test folds {data.test_folds}; folds present: {sorted(set(index.file_fold))}")
-    rng = np.random.default_rng(seed)
-    val_ids: list[int] = []
-    for label in np.unique(index.file_label[~test]):
-        ids = np.flatnonzero(~test & (index.file_label == label))
-        n_val = int(round(data.val_fraction * len(ids)))
-        if len(ids) > 1:
-            val_ids += list(rng.choice(ids, size=max(1, min(n_val, len(ids) - 1)), replace=False))
+    rest = np.flatnonzero(~test)
+    picked = grouped_validation_mask(
+        index.file_label[rest], index.file_source[rest], data.val_fraction, np.random.default_rng(seed)
+    )
     val = np.zeros_like(test)
-    val[val_ids] = True
+    val[rest[picked]] = True
     return {"train": np.flatnonzero(~test & ~val), "val": np.flatnonzero(val), "test": np.flatnonzero(test)}
 
 

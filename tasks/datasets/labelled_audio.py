@@ -2,13 +2,18 @@
 
 Every classification stage reads a dataset through :func:`read_labelled_audio`,
 which returns one row per clip: ``path`` (absolute), ``label`` (class index),
-``class`` (name), ``fold``. Supported layouts:
+``class`` (name), ``fold``, ``source`` (the recording the clip was cut from). Supported layouts:
 
 - ``urbansound8k``: ``metadata/UrbanSound8K.csv`` (or any single CSV in ``metadata/``)
   and ``audio/fold<k>/<slice_file_name>``; UrbanSound8K itself and soundflow's
-  procedural urban-sound generator.
+  procedural urban-sound generator. ``source``: the Freesound id ``fsID``.
 - ``esc50``: ``meta/esc50.csv`` or ``meta.csv`` (columns ``filename, fold, category``)
-  and ``audio/<filename>``; ESC-50 and its ESC-10 subset.
+  and ``audio/<filename>``; ESC-50 and its ESC-10 subset. ``source``: ``src_file``.
+
+Several clips of a dataset can come from one recording (UrbanSound8K's slices of one Freesound
+file, ESC-50's takes of one ``src_file``); both datasets keep a recording inside one fold, and a
+validation split must too (:mod:`tasks.datasets.splits`), or it scores clips whose recording
+trained. Without the column, each clip is its own source.
 """
 
 from __future__ import annotations
@@ -36,6 +41,12 @@ def _require(df: pd.DataFrame, cols: list[str], source: Path) -> None:
         raise DatasetLayoutError(f"{source}: missing column(s) {missing}; has {list(df.columns)}")
 
 
+def _sources(df: pd.DataFrame, column: str, names: pd.Series) -> list[str]:
+    """The recording of each row: ``column`` when the metadata has it, else the clip's own file name."""
+    values = df[column] if column in df.columns else names
+    return [str(v) for v in values]
+
+
 def _urbansound8k(root: Path) -> pd.DataFrame:
     meta_dir = root / "metadata"
     candidates = [meta_dir / "UrbanSound8K.csv"] + sorted(meta_dir.glob("*.csv"))
@@ -51,6 +62,7 @@ def _urbansound8k(root: Path) -> pd.DataFrame:
             "label": df["class"].map(label_of).astype(int),
             "class": df["class"],
             "fold": df["fold"].astype(int),
+            "source": _sources(df, "fsID", df["slice_file_name"]),
         }
     )
 
@@ -67,6 +79,7 @@ def _esc50(root: Path) -> pd.DataFrame:
             "label": df["category"].map(label_of).astype(int),
             "class": df["category"],
             "fold": df["fold"].astype(int),
+            "source": _sources(df, "src_file", df["filename"]),
         }
     )
 
@@ -75,7 +88,7 @@ LAYOUTS = {"urbansound8k": _urbansound8k, "esc50": _esc50}
 
 
 def read_labelled_audio(root: str | Path, layout: str) -> pd.DataFrame:
-    """Rows ``path, label, class, fold`` sorted by path; classes indexed as the dataset numbers them."""
+    """Rows ``path, label, class, fold, source`` sorted by path; classes indexed as the dataset numbers them."""
     root = Path(root).resolve()
     if not root.is_dir():
         raise DatasetLayoutError(f"{root}: dataset folder not found")

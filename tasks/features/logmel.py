@@ -17,24 +17,27 @@ zero-padded (centred) to ``n_fft``; ``center=True`` pads ``n_fft // 2``
 samples on both sides with ``pad_mode`` (librosa 0.11's default is
 ``"constant"``, i.e. zeros; PANN's torchlibrosa used ``"reflect"``, available
 here as an option); ``|STFT| ** power``; projection on
-``librosa.filters.mel(htk=False, norm="slaney")``; then either
+``librosa.filters.mel(htk=False, norm="slaney")`` (but ``yamnet``, below); then either
 ``10 * log10(max(x, 1e-10))`` (= ``librosa.power_to_db(ref=1.0, amin=1e-10,
 top_db=None)``) or ``log(x + eps)``.
 
 Frame counts: ``center=True`` gives ``1 + n // hop`` frames (PANN: one second
 -> 101 x 64; localisation: 5 s -> 251 x 64; t2a: 4 s -> 126 x 64).
-``center=False`` (the ``yamnet`` preset) follows librosa: frames of ``n_fft``
-samples start every ``hop`` samples, ``1 + (n - n_fft) // hop`` of them, with
-the 400-sample window in the middle of each 512-sample frame. A 96 x 64 YAMNet
-patch therefore takes ``512 + 95 * 160 = 15712`` samples here; YAMNet's own
-TensorFlow front-end frames on the 400-sample window (15600 samples = 0.975 s)
-and zero-pads at the end: each of its frames is one of ours shifted by 56
-samples, which changes only the STFT phase, not the magnitudes, so the frames
-agree once aligned. ``n_frames`` and ``n_samples_for_frames`` give the counts.
 
-The ``yamnet`` preset uses ``power=1`` (magnitude), as YAMNet's front-end does
-(``log(mel(|STFT|) + 0.001)``); YAMNet's TF mel matrix is HTK-scaled, ours is
-librosa's Slaney one: one definition for every preset.
+The ``yamnet`` preset is YAMNet's own TensorFlow front end (``frontend="tf"``,
+:mod:`models.yamnet_frontend`; checked against TF YAMNet's log-mel to 1e-4 in
+tests/models/test_yamnet_real.py): frames of ``win_length`` = 400 samples every
+160, no centring, the windowed frame zero-padded at its end to the 512-point
+FFT (``tf.signal.stft``), magnitude (``power=1``), the
+``tf.signal.linear_to_mel_weight_matrix`` (HTK mel scale, unnormalised
+triangles, no DC), ``ln(x + 0.001)``: ``1 + (n - 400) // 160`` frames, so a
+96 x 64 YAMNet patch takes 15600 samples (0.975 s). It differed from librosa's
+``center=False`` framing used before in two ways: librosa frames the 512-sample
+FFT frame with the 400-sample window in its middle (every frame 56 samples
+later, 112 samples more per clip) and builds a Slaney-scale, area-normalised
+mel matrix (values ~1e-3 instead of peaks of 1, so the log-mel differed by
+several nats). Unlike YAMNet's inference (:func:`models.yamnet_frontend.log_mel_and_patches`)
+the store does not pad clips: its frames cover the clip, as the other presets' do.
 """
 
 from __future__ import annotations
@@ -46,6 +49,8 @@ import librosa
 import numpy as np
 import torch
 import torch.nn.functional as F
+
+from models.yamnet_frontend import tf_hann_window, tf_mel_matrix, tf_stft_magnitude
 
 AMIN_DB = 1e-10
 
@@ -64,36 +69,47 @@ class LogMelParams:
     center: bool
     power: float = 2.0
     pad_mode: Literal["constant", "reflect"] = "constant"
+    # "tf": tf.signal's STFT framing and mel matrix (YAMNet's front end); "librosa": librosa's
+    frontend: Literal["librosa", "tf"] = "librosa"
 
 
 PRESETS: dict[str, LogMelParams] = {
     "pann": LogMelParams(32000, 1024, 1024, 320, 64, 50.0, 14000.0, "db", AMIN_DB, True),
-    "yamnet": LogMelParams(16000, 512, 400, 160, 64, 125.0, 7500.0, "log_eps", 1e-3, False, power=1.0),
+    "yamnet": LogMelParams(16000, 512, 400, 160, 64, 125.0, 7500.0, "log_eps", 1e-3, False, power=1.0, frontend="tf"),
     "localisation": LogMelParams(22050, 882, 882, 441, 64, 0.0, 11025.0, "log_eps", 1e-6, True),
     "t2a": LogMelParams(16000, 1024, 1024, 512, 64, 0.0, 8000.0, "log_eps", 1e-3, True),
 }
+
+
+def frame_samples(p: LogMelParams) -> int:
+    """Samples of one uncentred frame: the FFT frame (librosa) or the window alone (tf.signal)."""
+    return p.win_length if p.frontend == "tf" else p.n_fft
 
 
 def n_frames(p: LogMelParams, n_samples: int) -> int:
     """Frames produced for ``n_samples`` samples (see module docstring)."""
     if p.center:
         return 1 + n_samples // p.hop_length
-    if n_samples < p.n_fft:
-        raise ValueError(f"{n_samples} samples < n_fft={p.n_fft} with center=False")
-    return 1 + (n_samples - p.n_fft) // p.hop_length
+    if n_samples < frame_samples(p):
+        raise ValueError(f"{n_samples} samples < one frame of {frame_samples(p)} with center=False")
+    return 1 + (n_samples - frame_samples(p)) // p.hop_length
 
 
 def n_samples_for_frames(p: LogMelParams, frames: int) -> int:
     """Fewest samples giving ``frames`` frames."""
     if p.center:
         return (frames - 1) * p.hop_length
-    return p.n_fft + (frames - 1) * p.hop_length
+    return frame_samples(p) + (frames - 1) * p.hop_length
 
 
-def mel_filterbank(p: LogMelParams) -> np.ndarray:
-    """(n_mels, n_fft // 2 + 1) float32 Slaney mel matrix, as librosa builds it."""
+def mel_filterbank(p: LogMelParams, sample_rate: int | None = None, n_fft: int | None = None) -> np.ndarray:
+    """(n_mels, n_fft // 2 + 1) float32 mel matrix of the preset (on another FFT's bins when given):
+    librosa's Slaney one, or ``tf.signal.linear_to_mel_weight_matrix`` for ``frontend="tf"``."""
+    sr, n_fft = sample_rate or p.sample_rate, n_fft or p.n_fft
+    if p.frontend == "tf":
+        return np.ascontiguousarray(tf_mel_matrix(p.n_mels, n_fft, sr, p.fmin, p.fmax).T)
     return librosa.filters.mel(
-        sr=p.sample_rate, n_fft=p.n_fft, n_mels=p.n_mels, fmin=p.fmin, fmax=p.fmax, htk=False, norm="slaney"
+        sr=sr, n_fft=n_fft, n_mels=p.n_mels, fmin=p.fmin, fmax=p.fmax, htk=False, norm="slaney"
     ).astype(np.float32)
 
 
@@ -104,14 +120,23 @@ class LogMel(torch.nn.Module):
         super().__init__()
         if params.win_length > params.n_fft:
             raise ValueError("win_length must be <= n_fft")
+        if params.frontend == "tf" and params.center:
+            raise ValueError("the tf front end frames without centring (center=False)")
         self.params = params
         self.register_buffer("mel", torch.from_numpy(mel_filterbank(params)), persistent=False)
-        self.register_buffer("window", torch.hann_window(params.win_length, periodic=True), persistent=False)
+        if params.frontend == "tf":
+            window = torch.from_numpy(tf_hann_window(params.win_length))  # TF's float32 values
+        else:
+            window = torch.hann_window(params.win_length, periodic=True)
+        self.register_buffer("window", window, persistent=False)
 
     def power_mel(self, wave: torch.Tensor) -> torch.Tensor:
         """Linear mel spectrogram (batch, frames, n_mels), before the log."""
         p = self.params
         wave = wave.to(self.mel.dtype if not wave.is_floating_point() else wave.dtype)
+        if p.frontend == "tf":
+            magnitude = tf_stft_magnitude(wave, self.window.to(wave.dtype), p.hop_length, p.n_fft)
+            return torch.matmul(magnitude.pow(p.power), self.mel.to(magnitude.dtype).T)
         if p.center:
             pad = p.n_fft // 2
             if p.pad_mode == "reflect" and wave.shape[-1] <= pad:
@@ -152,7 +177,16 @@ class LogMel(torch.nn.Module):
 
 
 def logmel_librosa(wave: np.ndarray, p: LogMelParams) -> np.ndarray:
-    """Reference: one clip through librosa, (frames, n_mels) (slow; tests and benchmarks)."""
+    """Reference: one clip through librosa, (frames, n_mels) (slow; tests and benchmarks).
+
+    librosa has no tf.signal front end: for ``frontend="tf"`` numpy's FFT of ``librosa.util.frame``
+    frames, times the numpy TF mel matrix.
+    """
+    if p.frontend == "tf":
+        frames = librosa.util.frame(wave, frame_length=p.win_length, hop_length=p.hop_length, axis=0)
+        window = tf_hann_window(p.win_length)  # periodic Hann, TF's float32 values
+        spec = np.abs(np.fft.rfft(frames * window, n=p.n_fft)) ** p.power
+        return _log(spec @ mel_filterbank(p).T, p)
     mel = librosa.feature.melspectrogram(
         y=wave,
         sr=p.sample_rate,
@@ -169,8 +203,10 @@ def logmel_librosa(wave: np.ndarray, p: LogMelParams) -> np.ndarray:
         htk=False,
         norm="slaney",
     )
+    return _log(mel.T, p)
+
+
+def _log(mel: np.ndarray, p: LogMelParams) -> np.ndarray:
     if p.log == "db":
-        out = librosa.power_to_db(mel, ref=1.0, amin=AMIN_DB, top_db=None)
-    else:
-        out = np.log(mel + p.eps)
-    return out.T
+        return librosa.power_to_db(mel, ref=1.0, amin=AMIN_DB, top_db=None)
+    return np.log(mel + p.eps)

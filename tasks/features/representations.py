@@ -37,7 +37,7 @@ import torch
 
 from soundflow.audio import load_audio
 from tasks.features.frames import load_image, resize_frames
-from tasks.features.logmel import PRESETS, LogMel, LogMelParams, n_frames
+from tasks.features.logmel import PRESETS, LogMel, LogMelParams, frame_samples, n_frames
 from tasks.features.params import AedFeatureParams
 from tasks.features.stft_chunks import spectrogram_chunks
 from tasks.features.third_octave import ThirdOctave, ThirdOctaveParams
@@ -138,17 +138,20 @@ class LogMelFeatures(_Waveforms):
         self.item_shape = (params.n_mels,)
 
     def describe(self) -> dict[str, Any]:
+        params = asdict(self.params)
+        if params["frontend"] == "librosa":
+            del params["frontend"]  # the default: the stores made before the field existed keep their hash
         return {
             "representation": "logmel",
-            **asdict(self.params),
+            **params,
             "clip_seconds": self.clip_seconds,
             "dtype": self.dtype.name,
         }
 
     def too_short(self, n: int) -> str | None:
         p = self.params
-        if not p.center and n < p.n_fft:
-            return f"too short: {n} samples < n_fft={p.n_fft} (center=False)"
+        if not p.center and n < frame_samples(p):
+            return f"too short: {n} samples < one frame of {frame_samples(p)} (center=False)"
         if p.center and p.pad_mode == "reflect" and n <= p.n_fft // 2:
             return f"too short for reflect padding: {n} samples"
         return None

@@ -3,8 +3,9 @@
 Per image: the model's map and the whole-image, centred-box and audio-free baselines, each binarised in
 both conventions and scored by cIoU against the annotators' consensus; ``ciou_at_0.5``, mean cIoU and
 AUC per method and convention (baselines under ``baseline/<name>/...``); on the two-source images the
-multi-source cIoU (per class and class-agnostic). Maps are saved per sample (npz, float16), with an
-overlay grid and the success-rate curves as PNG.
+multi-source cIoU (per class and class-agnostic). Maps are saved per sample (npz, float32: the maps that
+were scored, so the metrics can be recomputed from the file exactly; in float16, pixels tied at the
+top-50 % threshold of (b) would flip), with an overlay grid and the success-rate curves as PNG.
 """
 
 from __future__ import annotations
@@ -120,8 +121,8 @@ def evaluate_test_split(
         np.savez_compressed(
             f,
             ids=np.asarray(split.ids),
-            maps=pred["model"].astype(np.float16),
-            class_maps=pred["class_maps"].astype(np.float16),
+            maps=pred["model"].astype(np.float32),
+            class_maps=pred["class_maps"].astype(np.float32),
             audio_prob=pred["a_prob"],
         )
     n = min(p.evaluate.overlays, len(ds))

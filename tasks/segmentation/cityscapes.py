@@ -161,12 +161,26 @@ _IMG_SUFFIX = "_leftImg8bit.png"
 _LABEL_SUFFIX = "_gtFine_labelIds.png"
 
 
+def package_root(root: Path, folder: str) -> Path:
+    """The folder holding ``folder`` (``leftImg8bit`` or ``gtFine``): ``root``, or its one sub-folder that holds it.
+
+    The official packages unpacked side by side put both in ``root``; the dataset registry extracts each
+    archive into its own folder (``root/leftImg8bit_trainvaltest/leftImg8bit/``,
+    ``root/gtFine_trainvaltest/gtFine/``), so ``data/datasets/cityscapes`` is a root as it is.
+    """
+    if (root / folder).is_dir():
+        return root
+    below = [p.parent for p in sorted(root.glob(f"*/{folder}")) if p.is_dir()]
+    return below[0] if len(below) == 1 else root
+
+
 def find_pairs(root: Path, split: str) -> list[tuple[Path, Path]]:
     """Sorted ``(image, labelIds)`` path pairs of one split of a Cityscapes-layout folder.
 
     Images are ``root/leftImg8bit/<split>/<city>/<stem>_leftImg8bit.png``, their labels
-    ``root/gtFine/<split>/<city>/<stem>_gtFine_labelIds.png``. Labels that are all ignore (as those
-    of the real test split) are fine; a missing label file is not.
+    ``root/gtFine/<split>/<city>/<stem>_gtFine_labelIds.png``; ``leftImg8bit/`` and ``gtFine/`` may also
+    each sit one folder down (:func:`package_root`), as the dataset registry extracts the two packages.
+    Labels that are all ignore (as those of the real test split) are fine; a missing label file is not.
 
     Raises:
         ValueError: if ``split`` is not a plain folder name.
@@ -176,7 +190,8 @@ def find_pairs(root: Path, split: str) -> list[tuple[Path, Path]]:
     root = Path(root)
     if not isinstance(split, str) or not split or split in (".", "..") or "/" in split or "\\" in split:
         raise ValueError(f"split must be a folder name such as 'train', 'val' or 'test', got {split!r}")
-    img_dir = root / "leftImg8bit" / split
+    img_dir = package_root(root, "leftImg8bit") / "leftImg8bit" / split
+    gt_dir = package_root(root, "gtFine") / "gtFine" / split
     if not img_dir.is_dir():
         raise FileNotFoundError(
             f"Cityscapes image folder {img_dir} does not exist (expected <root>/leftImg8bit/{split}/<city>/)"
@@ -187,7 +202,7 @@ def find_pairs(root: Path, split: str) -> list[tuple[Path, Path]]:
     pairs: list[tuple[Path, Path]] = []
     for img in images:
         stem = img.name[: -len(_IMG_SUFFIX)]
-        lab = root / "gtFine" / split / img.parent.name / f"{stem}{_LABEL_SUFFIX}"
+        lab = gt_dir / img.parent.name / f"{stem}{_LABEL_SUFFIX}"
         if not lab.is_file():
             raise FileNotFoundError(f"label file {lab} for image {img} is missing")
         pairs.append((img, lab))

@@ -6,6 +6,11 @@ accumulated over the whole split (ignore pixels excluded): per-class IoU
 TP / (TP + FP + FN), mIoU over the classes (the Cityscapes benchmark's
 definition) and pixel accuracy. The model runs in eval mode (batch-norm
 running statistics, no dropout), a fix of the original.
+
+The stage scores the held-out ``seg.evaluate.split`` (``test``): the val split
+chose the best epoch in training, so a score on it would be optimistic. The
+metrics JSON keeps class (trainId) order everywhere: ``classes``, the ``iou``
+keys and the confusion matrix's rows and columns.
 """
 
 from __future__ import annotations
@@ -27,7 +32,7 @@ from soundflow.io import atomic_path, write_json  # noqa: E402
 from tasks.segmentation.inference import load_checkpoint, predict_logits  # noqa: E402
 from tasks.segmentation.iou import ConfusionMatrix  # noqa: E402
 from tasks.segmentation.params import SegParams  # noqa: E402
-from tasks.segmentation.splits import split_dataset  # noqa: E402
+from tasks.segmentation.splits import SELECTION_SPLIT, split_dataset  # noqa: E402
 
 
 def _none_if_nan(v: float) -> float | None:
@@ -49,6 +54,42 @@ def iou_bar_chart(iou: dict[str, float | None], path: Path, title: str) -> Path:
         fig.savefig(tmp, dpi=120, bbox_inches="tight", format="png")
     plt.close(fig)
     return Path(path)
+
+
+def confusion_report(cm: ConfusionMatrix, classes: list[str]) -> dict:
+    """mIoU, pixel accuracy, per-class IoU (None where a class is in neither truth nor prediction), the pixel
+    count, the classes and the confusion matrix (rows truth, columns prediction), all in class order."""
+    if len(classes) != cm.num_classes:
+        raise ValueError(f"{len(classes)} class names for a {cm.num_classes}-class confusion matrix")
+    return {
+        "miou": _none_if_nan(cm.mean_iou()),
+        "pixel_accuracy": _none_if_nan(cm.pixel_accuracy()),
+        "iou": {c: _none_if_nan(v) for c, v in zip(classes, cm.iou_per_class())},
+        "n_pixels": int(cm.matrix.sum()),
+        "classes": list(classes),
+        "confusion_matrix": cm.matrix.tolist(),
+    }
+
+
+def _per_class_table(matrix: np.ndarray, classes: list[str], iou: np.ndarray) -> pd.DataFrame:
+    tp = np.diag(matrix)
+    return pd.DataFrame(
+        {
+            "train_id": range(len(classes)),
+            "class": classes,
+            "iou": iou,
+            "true_pixels": matrix.sum(1),
+            "predicted_pixels": matrix.sum(0),
+            "true_positives": tp,
+            "false_positives": matrix.sum(0) - tp,
+            "false_negatives": matrix.sum(1) - tp,
+        }
+    )
+
+
+def _split_name(ds: Dataset) -> str:
+    root, split = getattr(ds, "root", None), getattr(ds, "split", None)
+    return f"split {split!r} of {root}" if root is not None and split is not None else "the evaluation split"
 
 
 def evaluate(
@@ -82,35 +123,23 @@ def evaluate(
             cm.update(logits.argmax(0), label.to(logits.device))
         i += len(x)
 
-    iou = cm.iou_per_class()
-    matrix = cm.matrix
+    if cm.matrix.sum() == 0:
+        raise ValueError(
+            f"{_split_name(ds)}: no labelled pixel in its {len(ds)} label maps (all 255 = ignore, as in the real "
+            "Cityscapes test split, whose labels are withheld): evaluate a labelled split (seg.evaluate.split)"
+        )
+    report = confusion_report(cm, classes)
     result = {
-        "miou": _none_if_nan(cm.mean_iou()),
-        "pixel_accuracy": _none_if_nan(cm.pixel_accuracy()),
-        "iou": {c: _none_if_nan(v) for c, v in zip(classes, iou)},
+        **{k: report.pop(k) for k in ("miou", "pixel_accuracy", "iou")},
+        "split": getattr(ds, "split", None),
         "n_images": len(ds),
-        "n_pixels": int(matrix.sum()),
-        "classes": classes,
+        **report,
         "checkpoint_best_epoch": ckpt.get("best_epoch"),
         "input_size": ckpt.get("input_size"),
-        "confusion_matrix": matrix.tolist(),
     }
-    write_json(metrics_json, result)
-    tp = np.diag(matrix)
-    table = pd.DataFrame(
-        {
-            "train_id": range(len(classes)),
-            "class": classes,
-            "iou": iou,
-            "true_pixels": matrix.sum(1),
-            "predicted_pixels": matrix.sum(0),
-            "true_positives": tp,
-            "false_positives": matrix.sum(0) - tp,
-            "false_negatives": matrix.sum(1) - tp,
-        }
-    )
+    write_json(metrics_json, result, sort_keys=False)  # class order, as the confusion matrix
     with atomic_path(per_class_csv) as tmp:
-        table.to_csv(tmp, index=False)
+        _per_class_table(cm.matrix, classes, cm.iou_per_class()).to_csv(tmp, index=False)
     miou = result["miou"]
     iou_bar_chart(
         result["iou"],
@@ -120,18 +149,22 @@ def evaluate(
     return result
 
 
-def evaluate_val_split(
+def evaluate_split(
     model_ckpt: Path, data_root: Path, seg: SegParams, metrics_json: Path, per_class_csv: Path, bar_png: Path
 ) -> dict:
-    """:func:`evaluate` on the val split of ``data_root``, on the device training used; the headline printed."""
+    """:func:`evaluate` on ``seg.evaluate.split`` of ``data_root``, on the training device; the headline printed."""
+    split = seg.evaluate.split
     out = evaluate(
         model_ckpt,
-        split_dataset(seg, data_root, "val"),
+        split_dataset(seg, data_root, split),
         metrics_json,
         per_class_csv,
         bar_png,
         batch_size=seg.predict.batch_size,
         device=seg.train.device,
     )
-    print(f"seg_evaluate: mIoU {out['miou']:.3f}, pixel accuracy {out['pixel_accuracy']:.3f} on the val split")
+    note = " (it also chose the best epoch: optimistic)" if split == SELECTION_SPLIT else ""
+    print(
+        f"seg_evaluate: mIoU {out['miou']:.3f}, pixel accuracy {out['pixel_accuracy']:.3f} on the {split} split{note}"
+    )
     return out

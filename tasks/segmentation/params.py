@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from soundflow.params_base import MAX_BATCH, MAX_EPOCHS, MAX_IMAGE_SIDE, MAX_WORKERS, Seed, Strict
 
@@ -37,7 +37,19 @@ class SegPredictParams(Strict):
     batch_size: int = Field(ge=1, le=MAX_BATCH)
 
 
+class SegEvaluateParams(Strict):
+    split: str = "test"  # the split seg_evaluate scores: held out (val chooses the best epoch in training)
+
+    @field_validator("split")
+    @classmethod
+    def _folder_name(cls, v: str) -> str:
+        if not v or v in (".", "..") or "/" in v or "\\" in v:
+            raise ValueError(f"must be a split's folder name such as 'test' or 'val', got {v!r}")
+        return v
+
+
 class SegParams(Strict):
     data: SegDataParams
     train: SegTrainParams
     predict: SegPredictParams
+    evaluate: SegEvaluateParams = SegEvaluateParams()

@@ -46,6 +46,24 @@ def overlay(rgb: np.ndarray, colours: np.ndarray, alpha: float = 0.5) -> np.ndar
     return np.clip(np.rint(blend), 0, 255).astype(np.uint8)
 
 
+def class_fractions(labels: np.ndarray, classes: list[str]) -> dict[str, float]:
+    """Fraction of the map's pixels that each class covers (trainIds 0..len(classes)-1; any other id, such as
+    a ground truth's ignore 255, counts in the total only): a row of ``fractions.csv``."""
+    labels = np.asarray(labels)
+    if labels.dtype.kind not in "iu" or labels.size == 0:
+        raise ValueError(f"a label map must be a non-empty integer array, got dtype {labels.dtype}, {labels.size} px")
+    counts = np.bincount(labels.ravel().astype(np.int64), minlength=len(classes))[: len(classes)]
+    return {c: float(n) / labels.size for c, n in zip(classes, counts)}
+
+
+def write_fractions(rows: list[dict[str, object]], classes: list[str], path: Path) -> pd.DataFrame:
+    """``fractions.csv``, the soundscape synthesis' input: one row per image, its path then each class' fraction."""
+    table = pd.DataFrame(rows, columns=["image", *classes])
+    with atomic_path(path) as tmp:
+        table.to_csv(tmp, index=False)
+    return table
+
+
 def _save_image(arr: np.ndarray, path: Path, fmt: str, **kw: object) -> None:
     with atomic_path(path) as tmp:
         Image.fromarray(arr).save(tmp, format=fmt, **kw)
@@ -88,14 +106,10 @@ def predict_folder(
             dest = out_dir / path.parent.relative_to(images_dir)
             _save_image(pred, dest / f"{path.stem}_labels.png", "PNG")
             _save_image(overlay(rgb, colorize(pred)), dest / f"{path.stem}_pred.jpg", "JPEG", quality=90)
-            counts = np.bincount(pred.ravel(), minlength=len(classes))[: len(classes)]
-            rows.append({"image": str(path), **{c: float(n) / pred.size for c, n in zip(classes, counts)}})
+            rows.append({"image": str(path), **class_fractions(pred, classes)})
     elapsed = time.perf_counter() - t0
     print(f"segmented {len(files)} image(s) in {elapsed:.2f} s ({elapsed / len(files):.3f} s/image, {dev.type})")
-    table = pd.DataFrame(rows, columns=["image", *classes])
-    with atomic_path(out_dir / "fractions.csv") as tmp:
-        table.to_csv(tmp, index=False)
-    return table
+    return write_fractions(rows, classes, out_dir / "fractions.csv")
 
 
 def predict_test_images(

@@ -11,6 +11,8 @@ from pathlib import Path
 from tasks.segmentation.cityscapes import CityscapesSegmentation
 from tasks.segmentation.params import SegParams
 
+SELECTION_SPLIT = "val"  # training keeps the epoch of best mIoU on it; seg_evaluate scores seg.evaluate.split
+
 
 def split_dataset(seg: SegParams, data_root: Path, split: str, augment: bool = False) -> CityscapesSegmentation:
     """Split ``split`` (train, val, test) of the Cityscapes-layout folder ``data_root``."""

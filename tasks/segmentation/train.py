@@ -287,8 +287,7 @@ def train_from_weights(
     loss and validation curves of the history are drawn into ``curves_png``. Returns the checkpoint.
     """
     weights_doc = json.loads(Path(weights_json).read_text())
-    # by class name, in trainId order: the file's key order is alphabetical (write_json sorts keys), and the
-    # loss indexes weights by trainId
+    # by class name, in trainId order (the loss indexes weights by trainId), whatever the file's key order
     weights = np.asarray([weights_doc["weight"][c] for c in TRAIN_CLASSES], dtype=np.float64)
     fingerprint = resume_fingerprint(weights_doc, seg, data_identity)
     t = seg.train

@@ -18,7 +18,7 @@ def class_weights_report(seg: SegParams, data_root: Path, out_json: Path) -> Pat
     """Pixel frequency p_c of each train class over the train split of ``data_root``, and w_c = 1 / ln(c + p_c).
 
     ``c`` is ``seg.train.class_weight_c``. Writes ``{"frequency": {class: p_c}, "weight": {class: w_c}}``
-    (keyed by class name; :func:`soundflow.io.write_json` sorts the keys) and returns ``out_json``.
+    (keyed by class name, in trainId order as every file of ``reports/seg``) and returns ``out_json``.
     """
     freq = class_pixel_frequencies(split_dataset(seg, data_root, "train"))
     weights = enet_class_weights(freq, seg.train.class_weight_c)
@@ -29,4 +29,5 @@ def class_weights_report(seg: SegParams, data_root: Path, out_json: Path) -> Pat
             "frequency": dict(zip(TRAIN_CLASSES, map(float, freq))),
             "weight": dict(zip(TRAIN_CLASSES, map(float, weights))),
         },
+        sort_keys=False,
     )

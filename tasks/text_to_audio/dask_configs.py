@@ -28,7 +28,7 @@ from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 
 from tasks.features.dask_shards import dask_task_runner
-from tasks.features.store import read_manifest
+from tasks.text_to_audio.features import store_shards
 from tasks.text_to_audio.params import ExperimentParams, T2aFeatureParams
 from tasks.text_to_audio.train import Config, Inputs, load_inputs, train_configuration
 
@@ -38,8 +38,7 @@ _LOADED: dict[str, Inputs] = {}
 
 def _inputs(stores: Path, fp: T2aFeatureParams) -> Inputs:
     # keyed by the stores' manifests too: a long-lived worker must not train on the clips of an older store
-    manifests = [read_manifest(Path(stores) / s)["shards"] for s in ("real", "generated")]
-    key = json.dumps([str(stores), fp.model_dump(), manifests], sort_keys=True, default=str)
+    key = json.dumps([str(stores), fp.model_dump(), store_shards(stores)], sort_keys=True, default=str)
     if key not in _LOADED:
         _LOADED.clear()
         _LOADED[key] = load_inputs(stores, fp)

@@ -21,7 +21,7 @@ from tasks.text_to_audio.params import TextToAudioParams
 from tasks.text_to_audio.train import _tensor, predict
 
 TAGS = ("classifier", "data_type", "multiplier", "test_fold", "val_fold")
-PARAMS = ("train_folds", "n_train_real", "n_train_generated", "synthetic_percent")
+PARAMS = ("train_folds", "n_train_real", "n_train_generated", "synthetic_percent", "n_val")
 METRICS = ("best_epoch", "best_val_loss", "best_val_accuracy", "epochs_run", "train_seconds")
 
 

@@ -17,6 +17,10 @@ Layout (UrbanSound8K's, which :func:`tasks.datasets.labelled_audio.read_labelled
 Resume: a clip whose file exists is not generated again, as long as ``generator.json`` names the same
 generator and settings; with other ones, the folder's clips are removed first. Loudness normalisation,
 optional: each clip is scaled to an RMS of ``loudness_dbfs`` dB full scale (peak kept below 0.99).
+
+A real-only experiment (``experiment.data_types: [real]``) needs no generator: nothing is generated, no
+generator is made and the prompt file is not read; the metadata lists no clip. Clips of an earlier run stay
+in ``audio/`` (unlisted), so that going back to a generated training set with the same generator reuses them.
 """
 
 from __future__ import annotations
@@ -34,8 +38,8 @@ from tqdm import tqdm
 from soundflow.io import atomic_path, remove_path, write_json
 from tasks.procedural.urban_sounds import METADATA_COLUMNS
 from tasks.text_to_audio.generators import ClipRequest, Generator, clip_seed, make_generator
-from tasks.text_to_audio.params import GenerateParams, RealDataParams
-from tasks.text_to_audio.prompts import PromptBook, load_prompts
+from tasks.text_to_audio.params import GenerateParams, RealDataParams, uses_generated
+from tasks.text_to_audio.prompts import PromptBook, PromptFileError, load_prompts
 from tasks.text_to_audio.real import real_clips
 
 IDENTITY = "generator.json"
@@ -141,13 +145,43 @@ def generate_batch(
     return len(files)
 
 
+def _check_classes(book: PromptBook, real: pd.DataFrame, prompts_yaml: Path, real_root: Path) -> None:
+    missing = sorted(set(real["class"].astype(str)) - set(book.classes))
+    if missing:
+        raise PromptFileError(
+            f"{prompts_yaml}: no prompt for the class(es) {', '.join(missing)} of {real_root}; add them under "
+            "'classes', or train on real clips only (text_to_audio.experiment.data_types: [real])"
+        )
+
+
+def _write_metadata(out_dir: Path, meta: list[list[object]], prompts: list[list[object]]) -> None:
+    _write_csv(out_dir / "metadata" / "UrbanSound8K.csv", METADATA_COLUMNS, meta)
+    _write_csv(out_dir / "metadata" / "prompts.csv", ("slice_file_name", "class", "index", "prompt", "seed"), prompts)
+
+
 def generate_clips(
-    real_root: Path, real_p: RealDataParams, prompts_yaml: Path, p: GenerateParams, out_dir: Path, progress: bool = True
+    real_root: Path,
+    real_p: RealDataParams,
+    prompts_yaml: Path,
+    p: GenerateParams,
+    out_dir: Path,
+    progress: bool = True,
+    data_types: list[str] | None = None,
 ) -> dict[str, int]:
-    """Generate the clips still missing in ``out_dir`` and write its metadata; returns counts."""
+    """Generate the clips still missing in ``out_dir`` and write its metadata; returns counts.
+
+    ``data_types`` (``experiment.data_types``; None: as if a generated set were used): when none of them uses
+    generated clips, nothing is generated and the metadata lists no clip.
+    """
     out_dir = Path(out_dir)
+    if data_types is not None and not uses_generated(data_types):
+        out_dir.mkdir(parents=True, exist_ok=True)
+        _write_metadata(out_dir, [], [])
+        print(f"t2a_generate: no clip generated: no training set of data_types {list(data_types)} uses generated ones")
+        return {"clips": 0, "generated": 0, "reused": 0, "removed": 0}
     real = real_clips(real_root, real_p)
     book = load_prompts(prompts_yaml)
+    _check_classes(book, real, Path(prompts_yaml), Path(real_root))
     gen = make_generator(p)
     out_dir.mkdir(parents=True, exist_ok=True)
     _reset_if_other(out_dir, _identity(gen, book, p))
@@ -170,9 +204,7 @@ def generate_clips(
         [pt.name, FS_ID_BASE + cid * 100_000 + r.index, 0.0, p.seconds, 1, fold, cid, r.label]
         for (r, fold, cid), pt in zip(plan, paths)
     ]
-    _write_csv(out_dir / "metadata" / "UrbanSound8K.csv", METADATA_COLUMNS, meta)
-    prompts = [[pt.name, r.label, r.index, r.prompt, r.seed] for (r, _, _), pt in zip(plan, paths)]
-    _write_csv(out_dir / "metadata" / "prompts.csv", ("slice_file_name", "class", "index", "prompt", "seed"), prompts)
+    _write_metadata(out_dir, meta, [[pt.name, r.label, r.index, r.prompt, r.seed] for (r, _, _), pt in zip(plan, paths)])
     counts = {"clips": len(plan), "generated": len(todo), "reused": len(plan) - len(todo), "removed": removed}
     print(f"t2a_generate: {counts['generated']} clip(s) generated, {counts['reused']} reused, {removed} removed")
     return counts

@@ -23,10 +23,10 @@ DATA_TYPES = ("real", "generated", "real_generated", "replaced")
 
 
 class RealDataParams(Strict):
-    """The real dataset: a labelled audio folder with folds (UrbanSound8K layout)."""
+    """The real dataset: a labelled audio folder with folds, in a layout of :mod:`tasks.datasets.labelled_audio`."""
 
     root: str
-    format: Literal["urbansound8k"]
+    format: Literal["urbansound8k", "esc50"]
     clips_per_class_per_fold: int | None = Field(default=None, ge=1, le=100_000)  # None: every clip
 
 
@@ -79,6 +79,10 @@ class ExperimentParams(Strict):
     data_types: list[Literal["real", "generated", "real_generated", "replaced"]] = Field(min_length=1)
     replace_folds: int = Field(ge=1, le=100)  # training folds whose real clips the generated ones replace
     test_folds: list[int] = Field(min_length=1)  # each a rotation: test k, validation k + 1, the rest train
+    # next_fold: UrbanSound8K's rotation (validation = fold k + 1); by_source: every other fold trains and
+    # val_fraction of each class's real training clips validate, whole source recordings (fsID / src_file)
+    validation: Literal["next_fold", "by_source"]
+    val_fraction: float = Field(gt=0, lt=1)  # by_source only
     epochs: int = Field(ge=1, le=MAX_EPOCHS)
     patience: int = Field(ge=1, le=MAX_EPOCHS)
     batch_size: int = Field(ge=1, le=MAX_BATCH)
@@ -99,3 +103,8 @@ class TextToAudioParams(Strict):
     generate: GenerateParams
     features: T2aFeatureParams
     experiment: ExperimentParams
+
+
+def uses_generated(data_types: list[str]) -> bool:
+    """Whether any training set of ``data_types`` holds generated clips (only ``real`` does not)."""
+    return any(kind != "real" for kind in data_types)

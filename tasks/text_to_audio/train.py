@@ -31,9 +31,15 @@ from soundflow import distributed
 from soundflow.devices import pick_device
 from soundflow.io import atomic_path
 from soundflow.training import BestEpoch, FitFiles, FitOptions, FitResult, StepOutput, fit
-from tasks.features.store import read_manifest
-from tasks.text_to_audio.features import Clips, load_clips
-from tasks.text_to_audio.folds import Rotation, generated_index, generated_mask, rotation, training_rows
+from tasks.text_to_audio.features import Clips, has_store, load_clips, store_shards
+from tasks.text_to_audio.folds import (
+    Rotation,
+    generated_index,
+    generated_mask,
+    rotation,
+    training_rows,
+    validation_rows,
+)
 from tasks.text_to_audio.params import ExperimentParams, T2aFeatureParams
 
 BEST = BestEpoch("val_loss", "min", tie_break=("val_accuracy", "max"))
@@ -76,18 +82,20 @@ def _tensor(x: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(x.astype(np.float32)).unsqueeze(1)  # (clips, 1, frames, bands)
 
 
-def make_split(cfg: Config, rot: Rotation, real: Clips, gen: Clips, replace_folds: int) -> Split:
+def make_split(cfg: Config, rot: Rotation, real: Clips, gen: Clips, e: ExperimentParams) -> Split:
+    """The training clips of ``cfg`` and the real validation clips (the same for every training set of a fold)."""
     used = generated_mask(gen.label, generated_index(gen.name), real.label, max(cfg.multiplier, 1e-9))
-    rows = training_rows(cfg.data_type, rot, real.fold, gen.fold, used, replace_folds)
-    x = np.concatenate([real.x[rows.real], gen.x[rows.generated]])
-    y = np.concatenate([real.label[rows.real], gen.label[rows.generated]])
-    val = real.fold == rot.val
+    rows = training_rows(cfg.data_type, rot, real.fold, gen.fold, used, e.replace_folds)
+    val = validation_rows(rot, real.fold, real.label, real.source, e.val_fraction, e.seed)
+    train_real = np.setdiff1d(rows.real, val)  # by source: the validation recordings leave the training folds
+    x = np.concatenate([real.x[train_real], gen.x[rows.generated]])
+    y = np.concatenate([real.label[train_real], gen.label[rows.generated]])
     return Split(
         _tensor(x),
         torch.from_numpy(y),
         _tensor(real.x[val]),
         torch.from_numpy(real.label[val]),
-        len(rows.real),
+        len(train_real),
         len(rows.generated),
     )
 
@@ -116,11 +124,12 @@ def _validation(x: torch.Tensor, y: torch.Tensor, device: torch.device, batch: i
     return validate
 
 
-def _fingerprint(stores: Path, cfg: Config, e: ExperimentParams, replace_folds: int) -> str:
-    manifests = [read_manifest(Path(stores) / s)["shards"] for s in ("real", "generated")]
+def _fingerprint(stores: Path, cfg: Config, e: ExperimentParams, split: Split) -> str:
     # where a configuration runs is no input of it: a run killed under one runner resumes under the other
     settings = e.model_dump(exclude={"runner"})
-    return hashlib.sha256(json.dumps([manifests, asdict(cfg), settings, replace_folds]).encode()).hexdigest()
+    # the validation clips, which a by-source split draws from the recordings' ids, are an input too
+    val = hashlib.sha256(split.x_val.numpy().tobytes() + split.y_val.numpy().tobytes()).hexdigest()
+    return hashlib.sha256(json.dumps([store_shards(stores), asdict(cfg), settings, val]).encode()).hexdigest()
 
 
 def train_one(
@@ -180,7 +189,8 @@ def _row(cfg: Config, rot: Rotation, split: Split, result: FitResult, seconds: f
     return {
         "key": cfg.key,
         **asdict(cfg),
-        "val_fold": rot.val,
+        "val_fold": "by_source" if rot.val is None else rot.val,
+        "n_val": len(split.y_val),
         "train_folds": " ".join(map(str, rot.train)),
         "n_train_real": split.n_real,
         "n_train_generated": split.n_generated,
@@ -206,17 +216,30 @@ class Inputs:
 
 
 def load_inputs(stores: Path, fp: T2aFeatureParams) -> Inputs:
-    real, gen = load_clips(Path(stores) / "real", fp), load_clips(Path(stores) / "generated", fp)
+    """The real clips and the generated ones (none when ``t2a_features`` made no generated store)."""
+    real = load_clips(Path(stores) / "real", fp)
+    generated = Path(stores) / "generated"
+    gen = load_clips(generated, fp) if has_store(generated) else real.none()
     n_classes = len(json.loads((Path(stores) / "classes.json").read_text()))
     return Inputs(real, gen, n_classes, sorted(set(real.fold.tolist())))
+
+
+def check_generated(configs: list[Config], stores: Path) -> None:
+    """Refuse configurations that train on generated clips when none were generated."""
+    wanted = sorted({c.data_type for c in configs if c.data_type != "real"})
+    if wanted and not has_store(Path(stores) / "generated"):
+        raise ValueError(
+            f"{Path(stores) / 'generated'}: no generated clips, but text_to_audio.experiment.data_types names "
+            f"{', '.join(wanted)}; t2a_generate makes them when a training set uses them (rerun it and t2a_features)"
+        )
 
 
 def train_configuration(
     cfg: Config, inputs: Inputs, stores: Path, e: ExperimentParams, out_dir: Path, state_root: Path
 ) -> dict:
     """Train one configuration into ``out_dir/<key>.pt`` (resumable from ``state_root/<key>``); its table row."""
-    rot = rotation(cfg.test_fold, inputs.folds)
-    split = make_split(cfg, rot, inputs.real, inputs.gen, e.replace_folds)
+    rot = rotation(cfg.test_fold, inputs.folds, e.validation)
+    split = make_split(cfg, rot, inputs.real, inputs.gen, e)
     files = FitFiles(
         Path(state_root) / cfg.key,
         Path(out_dir) / f"{cfg.key}.pt",
@@ -224,7 +247,7 @@ def train_configuration(
         Path(out_dir) / f"{cfg.key}.summary.json",
     )
     t0 = time.perf_counter()
-    result = train_one(cfg, split, inputs.n_classes, e, files, _fingerprint(stores, cfg, e, e.replace_folds))
+    result = train_one(cfg, split, inputs.n_classes, e, files, _fingerprint(stores, cfg, e, split))
     return _row(cfg, rot, split, result, time.perf_counter() - t0, files.checkpoint)
 
 
@@ -239,6 +262,7 @@ def train_configurations(
 ) -> pd.DataFrame:
     """Train every configuration into ``out_dir/<key>.pt`` (history and summary beside); their table to ``runs_csv``."""
     configs = configurations(e, multipliers)
+    check_generated(configs, stores)
     if e.runner == "dask":
         from tasks.text_to_audio.dask_configs import train_configurations_dask
 

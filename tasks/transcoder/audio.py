@@ -50,6 +50,10 @@ def linear_mel(logmel: np.ndarray, p: LogMelParams) -> np.ndarray:
 
 
 def griffin_lim_librosa(mel: np.ndarray, p: LogMelParams, n_iter: int) -> np.ndarray:
+    if p.frontend == "tf":  # mel_to_audio would build librosa's Slaney matrix: its two steps on YAMNet's matrix
+        mag = librosa.util.nnls(mel_filterbank(p), mel) ** (1.0 / p.power)
+        kw = dict(hop_length=p.hop_length, win_length=p.win_length, n_fft=p.n_fft, window="hann", center=p.center)
+        return librosa.griffinlim(mag, n_iter=n_iter, **kw)
     return librosa.feature.inverse.mel_to_audio(
         mel, sr=p.sample_rate, n_fft=p.n_fft, hop_length=p.hop_length, win_length=p.win_length, window="hann",
         center=p.center, power=p.power, n_iter=n_iter, fmin=p.fmin, fmax=p.fmax, htk=False, norm="slaney",

@@ -6,8 +6,10 @@ For each input (true Mel, PINV, CNN-mels, CNN-logits):
   and of the training source (the paper's; the same chunks by default) and over every chunk of the
   single-label source, which no model of the workflow is trained on;
 - multilabel (SONYC-UST style, 8 coarse classes) on the test chunks of the multilabel source: macro-AUPRC
-  (the paper's "mAUC"), micro-AUPRC, macro ROC-AUC and per class, with the deep head (trained on the train
-  split, best validation epoch) and the grouping head;
+  (mean average precision), the same areas the paper's code (``macro_auprc_trapezoid``, its "mAUC") and the
+  DCASE 2019 task 5 baseline (``macro_auprc_dcase``) compute, micro-AUPRC, macro ROC-AUC and per class, with
+  the deep head (trained on the train split, best validation epoch) and the grouping head (both give
+  probabilities; :mod:`tasks.transcoder.metrics` defines each area);
 - single-label (UrbanSound8K style) on the single-label source: per-clip teacher probabilities (mean of its
   chunks), accuracy over a cross-validation on its folds (fold f tested, fold f+1 validates the deep
   head, the rest train it) with the deep head, and with the grouping head.
@@ -135,7 +137,7 @@ def multilabel(ctx: Context) -> tuple[dict[str, Any], pd.DataFrame, dict[str, di
             "grouping": grouping_scores(test[c], ctx.classes, groups),
         }
         for head, s in scores.items():
-            res = multilabel_scores(y[masks["test"]], s, targets)
+            res = multilabel_scores(y[masks["test"]], s, targets, probabilities=True)
             per_class += [{"transcoder": c, "head": head, "class": k, **v} for k, v in res.pop("per_class").items()]
             out[head][c] = res
     return out, pd.DataFrame(per_class).assign(dataset=source), top1(test)

@@ -3,8 +3,23 @@
 - ``average_precision`` (one class): the area under the precision-recall curve as the step sum
   ``sum_n (R_n - R_(n-1)) P_n`` over the distinct score thresholds, highest first (scikit-learn's
   ``average_precision_score``; no interpolation).
-- ``macro_auprc``: the mean over classes of their average precision. This is what the transcoder paper
-  (and the SONYC-UST baseline before it) reports as "mAUC"; it is not a ROC area.
+- ``macro_auprc``: the mean over classes of their average precision (scikit-learn's ``average_precision_score``
+  with ``average="macro"``); not a ROC area. Two other areas under the same precision-recall points are
+  reported beside it, because the papers this workflow compares with use them:
+- ``macro_auprc_trapezoid`` (``auprc_trapezoid`` per class): the trapezoid area through the points of every
+  distinct threshold (an item is positive when its score >= the threshold) and the end point (recall 0,
+  precision 1): scikit-learn's ``auc(recall, precision)`` of ``precision_recall_curve``, which is what the
+  transcoder paper's code averages over classes as "mAUC" (exp_classif_eval/classif_utils.py,
+  Tailleur et al., DCASE 2023).
+- ``macro_auprc_dcase`` (``auprc_dcase`` per class): the SONYC-UST / DCASE 2019 task 5 baseline's area
+  (urban-sound-tagging-baseline, metrics.py, ``macro_averaged_auprc`` of ``evaluate`` in coarse mode):
+  thresholds are the distinct scores >= 0.01 and 1.0, an item is positive when its score is strictly above
+  the threshold, precision = TP / max(TP + FP, 0.5) and recall = TP / max(TP + FN, 0.5), the points taken
+  from the highest threshold down (ascending recall; the baseline sorts them by recall with numpy's unstable
+  default sort, which may reorder points of equal recall and so move the area), (0, 1) prepended and (1, 0)
+  appended, and the trapezoid area. Scores must be probabilities in [0, 1]. The threshold 1.0 puts (0, 0)
+  on the curve after the prepended (0, 1), so the first positive earns half its share: n positives ranked
+  above a negative that scores at least 0.01 give 1 - 1 / (2 n) where the average precision gives 1.
 - ``micro_auprc``: the average precision of all (item, class) decisions pooled.
 - ``macro_roc_auc``: the mean over classes of the area under the ROC curve, i.e. the probability that a
   positive outranks a negative, ties counting one half (Mann-Whitney).
@@ -15,7 +30,8 @@
 - ``accuracy``: fraction of argmax predictions equal to the label.
 
 A class without a positive (or, for ROC, without a negative) has no defined score: it is left out of the
-macro means, and ``per_class`` reports it as None.
+macro means, and ``per_class`` reports it as None (the DCASE baseline's confusion matrix fails on a class
+without a positive).
 """
 
 from __future__ import annotations
@@ -38,6 +54,47 @@ def average_precision(y: np.ndarray, score: np.ndarray) -> float | None:
     return float(np.sum(np.diff(np.r_[0.0, recall]) * precision))
 
 
+def _trapezoid(x: np.ndarray, y: np.ndarray) -> float:
+    return float(np.sum(np.diff(x) * (y[1:] + y[:-1]) / 2.0))
+
+
+def auprc_trapezoid(y: np.ndarray, score: np.ndarray) -> float | None:
+    """Trapezoid area under the precision-recall points of every distinct score, from (recall 0, precision 1)."""
+    y, score = np.asarray(y, bool).ravel(), np.asarray(score, float).ravel()
+    n_pos = int(y.sum())
+    if n_pos == 0:
+        return None
+    order = np.argsort(-score, kind="mergesort")
+    y, score = y[order], score[order]
+    last_of_tie = np.r_[np.flatnonzero(np.diff(score)), len(score) - 1]  # positive: score >= threshold
+    tp = np.cumsum(y)[last_of_tie]
+    return _trapezoid(np.r_[0.0, tp / n_pos], np.r_[1.0, tp / (last_of_tie + 1)])
+
+
+DCASE_MIN_THRESHOLD = 0.01  # the baseline skips lower thresholds ("the low-precision regime")
+
+
+def auprc_dcase(y: np.ndarray, score: np.ndarray) -> float | None:
+    """The SONYC-UST / DCASE 2019 task 5 baseline's area under the precision-recall curve of one class.
+
+    Raises:
+        ValueError: if a score is not a probability in [0, 1] (the baseline's thresholds assume it).
+    """
+    y, score = np.asarray(y, bool).ravel(), np.asarray(score, float).ravel()
+    n_pos = int(y.sum())
+    if n_pos == 0:
+        return None
+    if not np.all((score >= 0.0) & (score <= 1.0)):  # also refuses NaN
+        raise ValueError("auprc_dcase needs probabilities in [0, 1] (apply the sigmoid to logits first)")
+    thresholds = np.append(np.unique(score[score >= DCASE_MIN_THRESHOLD]), 1.0)[::-1]  # highest first
+    pos, neg = np.sort(score[y]), np.sort(score[~y])
+    tp = n_pos - np.searchsorted(pos, thresholds, side="right")  # positive: score > threshold
+    fp = len(neg) - np.searchsorted(neg, thresholds, side="right")
+    precision = tp / np.maximum(tp + fp, 0.5)
+    recall = tp / n_pos  # the baseline's max(TP + FN, 0.5): TP + FN = n_pos >= 1 at every threshold
+    return _trapezoid(np.r_[0.0, recall, 1.0], np.r_[1.0, precision, 0.0])
+
+
 def roc_auc(y: np.ndarray, score: np.ndarray) -> float | None:
     y, score = np.asarray(y, bool).ravel(), np.asarray(score, float).ravel()
     n_pos, n_neg = int(y.sum()), int((~y).sum())
@@ -52,19 +109,30 @@ def _macro(values: list[float | None]) -> float | None:
     return float(np.mean(defined)) if defined else None
 
 
-def multilabel_scores(y: np.ndarray, score: np.ndarray, classes: list[str]) -> dict[str, object]:
-    """macro/micro AUPRC, macro ROC-AUC and per-class AP / ROC-AUC of ``score`` (items, classes) vs 0/1 ``y``."""
+def multilabel_scores(
+    y: np.ndarray, score: np.ndarray, classes: list[str], *, probabilities: bool = False
+) -> dict[str, object]:
+    """macro/micro AUPRC, macro ROC-AUC and per-class AP / ROC-AUC of ``score`` (items, classes) vs 0/1 ``y``.
+
+    With ``probabilities`` (scores in [0, 1]) the trapezoid and DCASE areas are added, macro and per class.
+    """
     y, score = np.asarray(y), np.asarray(score)
     if y.shape != score.shape or y.ndim != 2 or y.shape[1] != len(classes):
         raise ValueError(f"truth {y.shape} and scores {score.shape} must both be (items, {len(classes)})")
-    ap = [average_precision(y[:, c], score[:, c]) for c in range(len(classes))]
-    auc = [roc_auc(y[:, c], score[:, c]) for c in range(len(classes))]
-    return {
-        "macro_auprc": _macro(ap),
+    per_metric = {"auprc": average_precision, "roc_auc": roc_auc}
+    if probabilities:
+        per_metric |= {"auprc_trapezoid": auprc_trapezoid, "auprc_dcase": auprc_dcase}
+    values = {k: [f(y[:, c], score[:, c]) for c in range(len(classes))] for k, f in per_metric.items()}
+    out: dict[str, object] = {
+        "macro_auprc": _macro(values["auprc"]),
         "micro_auprc": average_precision(y.ravel(), score.ravel()),
-        "macro_roc_auc": _macro(auc),
-        "per_class": {c: {"auprc": a, "roc_auc": r} for c, a, r in zip(classes, ap, auc)},
+        "macro_roc_auc": _macro(values["roc_auc"]),
     }
+    if probabilities:
+        out |= {"macro_auprc_trapezoid": _macro(values["auprc_trapezoid"])}
+        out |= {"macro_auprc_dcase": _macro(values["auprc_dcase"])}
+    out["per_class"] = {c: {k: v[i] for k, v in values.items()} for i, c in enumerate(classes)}
+    return out
 
 
 def teacher_top1_agreement(reference: np.ndarray, transcoded: np.ndarray) -> dict[str, float]:

@@ -2,8 +2,9 @@
 reduced-width network trained by the pipeline on the training source's chunks (docs/methods.md#spectral-transcoder).
 
 Official files: PANN CNN14 / ResNet38 (527 AudioSet classes, ``{"model": state_dict, "iteration"}``) and
-the YAMNet PyTorch port (521 classes, a plain state dict), loaded strictly by the architectures' own
-loaders; their class names come from AudioSet's ``class_labels_indices.csv`` (``teacher.class_names``).
+YAMNet (521 classes: Google's TF weights ``yamnet_weights.npz``, or a PyTorch state dict), loaded strictly by
+the architectures' own loaders; their class names come from AudioSet's ``class_labels_indices.csv`` or
+YAMNet's ``yamnet_class_map.csv`` (``teacher.class_names``, a ``display_name`` column).
 Trained: the teacher's classes are the event classes of the training source (the ten UrbanSound8K
 classes of the procedural soundscapes), each chunk labelled by the events it holds; binary cross-entropy
 on the logits, Adam, the epoch with the best validation macro-AUPRC kept.

@@ -26,6 +26,14 @@ def seg_params(**train: Any) -> SegParams:
     )
 
 
+def frame_params(root: Path, size: tuple[int, int] = (128, 256)) -> SegParams:
+    """:func:`seg_params` reading ``root`` at the network size ``size`` (height, width): a real frame's own size
+    (the labelled Cityscapes frame in ../shared is 128 x 256), so the loader resizes nothing."""
+    raw = seg_params().model_dump()
+    raw["data"] = {"root": str(root), "image_size": list(size)}
+    return SegParams.model_validate(raw)
+
+
 def write_split(root: Path, split: str, label_ids: list[np.ndarray]) -> None:
     """Cityscapes-layout pairs under ``root``: a grey image and the given labelIds map for each."""
     for k, ids in enumerate(label_ids):

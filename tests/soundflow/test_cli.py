@@ -96,6 +96,7 @@ WRITERS = {
     "features": ["features", "frames", "src", "--out", "store"],
     "download": ["download", "esc50"],
     "dvc-yaml": ["dvc-yaml"],
+    "reproduce": ["reproduce", "aed"],
 }
 READERS = {
     "list": ["list"],
@@ -104,6 +105,7 @@ READERS = {
     "segment": ["segment", "--test-images", "images"],
     "datasets": ["datasets"],
     "dvc-yaml --check": ["dvc-yaml", "--check"],
+    "reproduce --dry-run": ["reproduce", "aed", "--dry-run"],
     "transcode-audio": ["transcode-audio", "clip.wav"],
     "export": ["export", "argo"],
     "compare": ["compare", "--workflow", "image_to_soundscape"],

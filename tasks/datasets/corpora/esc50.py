@@ -30,7 +30,7 @@ CLIP_SECONDS = 5.0
 
 
 def prepare(root: Path) -> pd.DataFrame:
-    """``path, label, class, fold, duration`` of every clip (via :func:`read_labelled_audio`)."""
+    """``path, label, class, fold, source, duration`` of every clip (via :func:`read_labelled_audio`)."""
     data_root = find_one(Path(root), "**/meta/esc50.csv").parent.parent
     table = read_labelled_audio(data_root, "esc50")
     table["duration"] = CLIP_SECONDS

@@ -28,7 +28,7 @@ CITATION = (
 
 
 def prepare(root: Path) -> pd.DataFrame:
-    """``path, label, class, fold, duration`` of every slice (via :func:`read_labelled_audio`)."""
+    """``path, label, class, fold, source, duration`` of every slice (via :func:`read_labelled_audio`)."""
     csv = find_one(Path(root), "**/metadata/UrbanSound8K.csv")
     data_root = csv.parent.parent
     table = read_labelled_audio(data_root, "urbansound8k")

@@ -89,7 +89,7 @@ def test_fetch_and_prepare_esc50(server: Server, tmp_path: Path, monkeypatch) ->
     out = registry.prepare("esc50", tmp_path)
     assert out == folder / "metadata.csv"
     table = pd.read_csv(out)
-    assert list(table.columns) == ["path", "label", "class", "fold", "duration"]
+    assert list(table.columns) == ["path", "label", "class", "fold", "source", "duration"]
     assert len(table) == 3
     assert table["class"].tolist() == ["dog", "rooster", "dog"]
     assert table["label"].tolist() == [0, 1, 0]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from soundflow.workspace import TINY, copy_project
@@ -16,6 +17,30 @@ pytestmark = pytest.mark.slow
 # the AED classifier of workflow 2 labels the training pairs (localisation.data.labels: pseudo)
 UPSTREAM = ["urban_synth", "aed_features", "aed_train"]
 LOC_STAGES = ["loc_scenes", "loc_pseudo_labels", "loc_hdf5", "loc_stage1", "loc_stage2", "loc_evaluate"]
+
+
+def _saved_maps_reproduce_the_metrics(project: Path, metrics: dict) -> None:
+    """The model's maps in maps.npz, scored again, give the logged numbers of both conventions exactly."""
+    from soundflow.config import load_params
+    from soundflow.stages import LOC_HDF5, LOC_MAPS
+    from tasks.localisation import metrics as m
+    from tasks.localisation.data import open_split
+
+    saved = np.load(project / LOC_MAPS)
+    assert saved["maps"].dtype == np.float32 and saved["class_maps"].dtype == np.float32
+    p = load_params(project).localisation
+    split = open_split(project / LOC_HDF5, "test", p.data, len(p.scenes.categories))
+    assert list(saved["ids"]) == list(split.ids)
+    side = saved["maps"].shape[-1]
+    g = [m.consensus_map(b, side, p.evaluate.consensus_annotators) for b in split.column("boxes")]
+    split.close()
+    for prefix, binarise in (
+        ("", lambda x: m.binarise_fraction(x, p.evaluate.ciou_threshold)),
+        ("relative_area/", lambda x: m.binarise_relative_area(x, p.evaluate.relative_area_keep)),
+    ):
+        c = [m.ciou(binarise(x), gi) for x, gi in zip(saved["maps"], g)]
+        for key, value in m.summary(np.array(c), p.evaluate.auc_points).items():
+            assert metrics[prefix + key] == value, prefix + key
 
 
 def test_sound_localisation_flow_logs_metrics_and_baselines(tmp_path: Path, cli_env: dict[str, str]) -> None:
@@ -40,7 +65,7 @@ def test_sound_localisation_flow_logs_metrics_and_baselines(tmp_path: Path, cli_
     assert metrics["baseline/whole_image/mean_ciou"] > 0  # every image has boxes
     assert (project / "reports/localisation/overlays.png").stat().st_size > 0
     assert (project / "reports/localisation/success_rate.png").stat().st_size > 0
-    assert (project / "outputs/localisation/maps.npz").is_file()
+    _saved_maps_reproduce_the_metrics(project, metrics)
 
     mlflow.set_tracking_uri(f"sqlite:///{project / 'mlruns.db'}")
     runs = mlflow.search_runs(experiment_names=["soundflow"])

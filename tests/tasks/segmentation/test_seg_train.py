@@ -12,10 +12,12 @@ from torch.utils.data import Dataset
 
 import tasks.segmentation.train as train_mod
 from soundflow import training_state
-from tasks.segmentation.evaluate import evaluate
+from tasks.segmentation.evaluate import evaluate, evaluate_split
 from tasks.segmentation.inference import load_checkpoint
+from tasks.segmentation.params import SegEvaluateParams
 from tasks.segmentation.predict import predict_folder
 from tests.helpers.resume import kill_after_first_epoch, sha256
+from tests.helpers.segmentation import seg_params, write_split
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -176,6 +178,26 @@ def test_evaluate_agrees_with_sklearn_on_the_same_predictions(trained: Path, tmp
     table = pd.read_csv(tmp_path / "per_class.csv")
     assert table["class"].tolist() == CLASSES and table["true_pixels"].sum() == keep.sum()
     assert (tmp_path / "iou.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    doc = json.loads((tmp_path / "m.json").read_text())  # the file's own key order
+    assert list(doc["iou"]) == doc["classes"] == CLASSES  # class order, as the confusion matrix
+
+
+def test_evaluate_split_scores_the_held_out_test_split(trained: Path, tmp_path: Path, capsys) -> None:
+    root, files = tmp_path / "city", [tmp_path / n for n in ("m.json", "per_class.csv", "iou.png")]
+    write_split(root, "val", [np.full((24, 48), 7, np.uint8)] * 2)  # road (trainId 0): chooses the best epoch
+    write_split(root, "test", [np.full((24, 48), 26, np.uint8)] * 3)  # car (trainId 13): held out
+    out = evaluate_split(trained, root, seg_params(), *files)
+    assert out["split"] == "test" and out["n_images"] == 3
+    truth = np.array(out["confusion_matrix"]).sum(1)
+    assert truth[13] == truth.sum() == 3 * 24 * 48
+    assert "on the test split" in capsys.readouterr().out
+    val = seg_params().model_copy(update={"evaluate": SegEvaluateParams(split="val")})
+    assert evaluate_split(trained, root, val, *files)["split"] == "val"
+    assert "on the val split (it also chose the best epoch: optimistic)" in capsys.readouterr().out
+    write_split(root, "unlabelled", [np.zeros((24, 48), np.uint8)])  # as the real Cityscapes test split
+    unlabelled = seg_params().model_copy(update={"evaluate": SegEvaluateParams(split="unlabelled")})
+    with pytest.raises(ValueError, match=r"split 'unlabelled' of .*city: no labelled pixel in its 1 label maps"):
+        evaluate_split(trained, root, unlabelled, *files)
 
 
 def test_predict_folder_writes_labels_overlays_and_fractions(trained: Path, tmp_path: Path) -> None:

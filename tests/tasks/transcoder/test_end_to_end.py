@@ -85,6 +85,10 @@ def test_tiny_run_of_every_stage(tmp_path: Path, one_torch_thread: None) -> None
         set(metrics["urban_synth"]["deep"]["pinv"]) == {"accuracy", "folds"}
         and metrics["urban_synth"]["deep"]["pinv"]["folds"] == 3
     )
+    multilabel = metrics["soundscapes"]["deep"]["cnn_logits"]
+    for key in ("macro_auprc", "macro_auprc_trapezoid", "macro_auprc_dcase", "micro_auprc", "macro_roc_auc"):
+        assert 0 <= multilabel[key] <= 1, key
+    assert {"auprc", "auprc_trapezoid", "auprc_dcase", "roc_auc"} <= set(pd.read_csv(tmp_path / "per_class.csv"))
     table = pd.read_csv(tmp_path / "table.csv")
     assert list(table["input"]) == ["Mel input", "PINV", "CNN-mels", "CNN-logits"]
     long = pd.read_csv(tmp_path / "results.csv")

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from sklearn.metrics import average_precision_score, roc_auc_score
+from sklearn.metrics import auc, average_precision_score, confusion_matrix, precision_recall_curve, roc_auc_score
 
 from tasks.transcoder.metrics import (
     accuracy,
+    auprc_dcase,
+    auprc_trapezoid,
     average_precision,
     multilabel_scores,
     roc_auc,
@@ -60,3 +62,59 @@ def test_top1_agreement_is_averaged_over_the_classes_the_teacher_predicts_on_tru
 
 def test_accuracy_by_hand() -> None:
     assert accuracy(np.array([0, 1, 2]), np.array([[0.9, 0.1, 0], [0.2, 0.1, 0.7], [0, 0, 1]])) == pytest.approx(2 / 3)
+
+
+def _dcase_by_loop(y: np.ndarray, score: np.ndarray) -> float:
+    """The DCASE 2019 task 5 baseline's per-class area, one threshold at a time (its coarse-mode procedure).
+
+    Thresholds: the distinct scores >= 0.01, then 1.0, taken highest first; a prediction is score > threshold;
+    TP, FP, FN from scikit-learn's confusion matrix; P = TP / max(TP + FP, 0.5), R = TP / max(TP + FN, 0.5);
+    the points sorted by recall (a stable sort: the baseline's unstable one may swap equal recalls), (0, 1)
+    prepended, (1, 0) appended, scikit-learn's trapezoid ``auc``.
+    """
+    thresholds = np.append(np.unique(score[score >= 0.01]), 1.0)
+    rows = []
+    for t in thresholds[::-1]:
+        (_, fp), (fn, tp) = confusion_matrix(y, score > t, labels=[0, 1])
+        rows.append((tp / max(tp + fp, 0.5), tp / max(tp + fn, 0.5)))
+    p, r = np.array(rows).T
+    order = np.argsort(r, kind="stable")
+    return auc(np.r_[0.0, r[order], 1.0], np.r_[1.0, p[order], 0.0])
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_dcase_and_trapezoid_areas_match_independent_computations(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    y = (rng.random((80, 4)) < [0.1, 0.3, 0.5, 0.05]).astype(int)
+    y[0], y[1] = 1, 0
+    score = np.clip(np.round(rng.random((80, 4)) * 0.8 + 0.3 * y, 2), 0, 1)  # ties, scores < 0.01 and = 1.0
+    score[2] = [0.0, 0.004, 1.0, 0.01]
+    got = multilabel_scores(y, score, list("abcd"), probabilities=True)
+    dcase = [_dcase_by_loop(y[:, c], score[:, c]) for c in range(4)]
+    trapezoid = [auc(*precision_recall_curve(y[:, c], score[:, c])[1::-1]) for c in range(4)]
+    assert [got["per_class"][c]["auprc_dcase"] for c in "abcd"] == pytest.approx(dcase, abs=1e-12)
+    assert [got["per_class"][c]["auprc_trapezoid"] for c in "abcd"] == pytest.approx(trapezoid, abs=1e-12)
+    assert got["macro_auprc_dcase"] == pytest.approx(np.mean(dcase), abs=1e-12)
+    assert got["macro_auprc_trapezoid"] == pytest.approx(np.mean(trapezoid), abs=1e-12)
+    assert got["macro_auprc"] == pytest.approx(average_precision_score(y, score, average="macro"))
+
+
+def test_dcase_and_trapezoid_areas_by_hand() -> None:
+    y, s = [1, 0, 1, 0], [0.9, 0.8, 0.3, 0.005]
+    # DCASE points (R, P) for thresholds 1.0, 0.9, 0.8, 0.3: (0, 0), (0, 0), (1/2, 1), (1/2, 1/2); with (0, 1)
+    # before and (1, 0) after, the area is 1/2 * 1/2 + 1/2 * 1/4
+    assert auprc_dcase(y, s) == pytest.approx(0.375)
+    # scores >= threshold: (1/2, 1), (1/2, 1/2), (1, 2/3), (1, 1/2) after (0, 1): 1/2 + 1/2 * (1/2 + 2/3) / 2
+    assert auprc_trapezoid(y, s) == pytest.approx(19 / 24)
+    assert average_precision(y, s) == pytest.approx((1 + 2 / 3) / 2)
+    for n in (1, 2, 5):  # a perfect ranking: the first positive earns half its share
+        assert auprc_dcase([1] * n + [0], [*np.linspace(0.9, 0.5, n), 0.2]) == pytest.approx(1 - 1 / (2 * n))
+    assert auprc_dcase([1, 1, 0], [0.9, 0.9, 0.2]) == pytest.approx(0.5)  # tied positives: one step of 2
+    assert auprc_dcase([0, 0], [0.1, 0.2]) is None and auprc_trapezoid([0, 0], [0.1, 0.2]) is None
+
+
+def test_dcase_area_needs_probabilities() -> None:
+    with pytest.raises(ValueError, match=r"probabilities in \[0, 1\]"):
+        auprc_dcase([1, 0], [1.5, -0.2])
+    logits = multilabel_scores(np.array([[1], [0]]), np.array([[2.0], [-1.0]]), ["a"])  # the default: ranks only
+    assert "macro_auprc_dcase" not in logits and logits["macro_auprc"] == 1.0
