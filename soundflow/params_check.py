@@ -26,7 +26,7 @@ AUDIO_LAYOUTS = {
     "urbansound8k": "UrbanSound8K's layout: metadata/UrbanSound8K.csv and audio/fold<k>/",
     "esc50": "ESC-50's layout: meta/esc50.csv (or meta.csv, as ESC-10) and audio/",
 }
-SPLITS = ("train", "val")  # the splits the segmentation stages read (weights and training, validation and evaluation)
+SPLITS = ("train", "val")  # the splits segmentation trains on and selects the best epoch with; and seg.evaluate.split
 
 
 @dataclass(frozen=True)
@@ -52,10 +52,14 @@ def _labelled_audio_as(fmt_of: Callable[[Params], str]) -> Callable[[Path, Param
     return check
 
 
+def _seg_splits(p: Params) -> tuple[str, ...]:
+    return tuple(dict.fromkeys((*SPLITS, p.seg.evaluate.split)))
+
+
 def _cityscapes(path: Path, p: Params, root: Path) -> None:
     from tasks.segmentation.cityscapes import find_pairs
 
-    for split in SPLITS:
+    for split in _seg_splits(p):
         find_pairs(path, split)  # images with their label files; names the missing folder or file
 
 
@@ -101,7 +105,7 @@ LOCATIONS: tuple[DataLocation, ...] = (
         "seg.data.root",
         lambda p: (
             "Cityscapes' layout: leftImg8bit/<split>/<city>/*_leftImg8bit.png and "
-            f"gtFine/<split>/<city>/*_gtFine_labelIds.png for the {' and '.join(SPLITS)} splits"
+            f"gtFine/<split>/<city>/*_gtFine_labelIds.png for the {', '.join(_seg_splits(p))} splits"
         ),
         _cityscapes,
     ),

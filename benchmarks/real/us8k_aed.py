@@ -48,13 +48,14 @@ def _json(path: Path) -> dict:
 def run_direction(project: Path, env: dict, d: u.Direction, log_file: Path) -> dict:
     """Train on ``d.train``, evaluate on ``d.test`` through the pipeline; the row's numbers."""
     from soundflow.config import PARAMS_FILE, apply_overrides
+    from soundflow.stages import AED_HISTORY, AED_METRICS, AED_TRAIN_SUMMARY
 
     apply_overrides(project / PARAMS_FILE, {"aed.data.test_folds": [d.test]}, Path("us8k_aed.py"))
     wall, cpu = u.run_soundflow(project, env, ["repro", "aed_evaluate"], log_file)
-    metrics, summary = _json(project / "reports/aed/metrics.json"), _json(project / "reports/aed/train_summary.json")
-    epochs = sum(1 for _ in (project / "reports/aed/train_history.csv").open()) - 1
+    metrics, summary = _json(project / AED_METRICS), _json(project / AED_TRAIN_SUMMARY)
+    epochs = sum(1 for _ in (project / AED_HISTORY).open()) - 1
     keep = project.parent / f"test{d.test}"
-    shutil.copytree(project / "reports/aed", keep, dirs_exist_ok=True)  # this direction's reports, kept
+    shutil.copytree((project / AED_METRICS).parent, keep, dirs_exist_ok=True)  # this direction's reports, kept
     return {
         "direction": d.label,
         "test_fold": d.test,
@@ -76,6 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--epochs", type=int, default=20, help="aed.train.epochs (default 20; paper 55)")
     args = ap.parse_args(argv)
     u.set_threads(args.threads)
+    from soundflow.stages import AED_FEATURES_SUMMARY
     from soundflow.workspace import copy_project
 
     folds = u.folds_of(args.folder)
@@ -85,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     env, log_file = copy_env(project), work / "commands.log"
     log(f"scratch project {project}; folds {folds}; log {log_file}")
     feat_wall, feat_cpu = u.run_soundflow(project, env, ["repro", "aed_features"], log_file)
-    features = _json(project / "reports/aed/features.json")
+    features = _json(project / AED_FEATURES_SUMMARY)
     rows = []
     for d in u.directions(folds):
         log(f"{d.label} ...")

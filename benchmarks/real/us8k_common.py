@@ -39,8 +39,8 @@ PUBLISHED = {
 WHY_OURS_DIFFER = (
     "The published figures train on nine folds (about 7,900 clips) and average ten test folds; here one fold "
     "trains (873 or 711 clips, a fifth of it validating), the other tests, with CPU-sized models and few epochs. "
-    "Fold 2 is 711 of its 888 clips (the first 80 % of each class). Expect lower accuracy, and a wide spread "
-    "between the two directions: fold-to-fold variation on UrbanSound8K is itself about ±5 points."
+    "Fold 2 is 711 of its 888 clips (the first 80 % of each class). Expect lower accuracy, and a spread "
+    "between the two directions (the published per-fold accuracies also vary from fold to fold)."
 )
 
 

@@ -95,10 +95,11 @@ def table_rows(rows: list[dict]) -> list[list[str]]:
 def main(argv: list[str] | None = None) -> int:
     ap = u.parser(__doc__, "about 12 min on 2 cores")
     ap.add_argument("--classifier", choices=sorted(NAMES), required=True)
-    ap.add_argument("--epochs", type=int, default=30, help="at most (default 30; paper 100)")
-    ap.add_argument("--patience", type=int, default=6, help="early stopping (default 6; paper 15)")
+    ap.add_argument("--epochs", type=int, default=15, help="at most (default 15; paper 100)")
+    ap.add_argument("--patience", type=int, default=5, help="early stopping (default 5; paper 15)")
     args = ap.parse_args(argv)
     u.set_threads(args.threads)
+    from soundflow.stages import T2A_RUNS, T2A_TRAIN_RUNS
     from soundflow.workspace import copy_project
 
     folds = u.folds_of(args.folder)
@@ -112,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
         log(f"soundflow repro {stage} ...")
         timing[stage] = u.run_soundflow(project, env, ["repro", stage], log_file)
         log(f"{stage}: {timing[stage][0]:.0f} s wall, {timing[stage][1]:.0f} s CPU")
-    rows = rows_of(project / "reports/t2a/runs.csv", project / "reports/t2a/train_runs.csv")
+    rows = rows_of(project / T2A_RUNS, project / T2A_TRAIN_RUNS)
     stage_line = "; ".join(f"{s} {w:.0f} s wall / {c:.0f} s CPU" for s, (w, c) in timing.items())
     notes = [
         f"UrbanSound8K folds {folds} ({args.folder}); every clip, 4 s log-mel 126 x 64 (16 kHz). "

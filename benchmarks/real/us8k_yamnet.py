@@ -115,8 +115,8 @@ def main(argv: list[str] | None = None) -> int:
         f"mean over each clip's 0.96 s patches: {emb_wall:.0f} s wall, {emb_cpu:.0f} s CPU for all clips.",
         "Logistic regression (scikit-learn lbfgs, L2, standardised), C chosen on 20 % of the training clips held "
         "out by fsID, then refitted on all training clips; wall and CPU seconds of that per direction.",
-        "No published 10-fold figure for this exact baseline; YAMNet was trained on AudioSet, whose clips are "
-        "YouTube, not Freesound, so UrbanSound8K's clips were not in its training data.",
+        "No published 10-fold figure for this exact baseline. YAMNet was trained on AudioSet (YouTube videos), "
+        "not on UrbanSound8K's Freesound recordings.",
         u.WHY_OURS_DIFFER,
     ]
     headers = ["direction", "classifier", "accuracy", "MAP", "C (val acc)", "train / test clips", "wall s", "CPU s"]

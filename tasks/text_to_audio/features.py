@@ -62,7 +62,8 @@ def build_stores(
     summary JSON (clips, frames, skipped, seconds per store)."""
     out_dir = Path(out_dir)
     summaries: dict[str, dict] = {}
-    tables = dict(zip(SOURCES, (real_clips(real_root, real_p), read_labelled_audio(Path(generated_root), "urbansound8k"))))
+    generated = read_labelled_audio(Path(generated_root), "urbansound8k")  # t2a_generate writes this layout
+    tables = {"real": real_clips(real_root, real_p), "generated": generated}
     if len(tables["generated"]) and class_names(tables["generated"]) != class_names(tables["real"]):
         raise ValueError(
             f"{generated_root}: classes {class_names(tables['generated'])} differ from the real "

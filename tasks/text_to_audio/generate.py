@@ -204,7 +204,8 @@ def generate_clips(
         [pt.name, FS_ID_BASE + cid * 100_000 + r.index, 0.0, p.seconds, 1, fold, cid, r.label]
         for (r, fold, cid), pt in zip(plan, paths)
     ]
-    _write_metadata(out_dir, meta, [[pt.name, r.label, r.index, r.prompt, r.seed] for (r, _, _), pt in zip(plan, paths)])
+    prompts = [[pt.name, r.label, r.index, r.prompt, r.seed] for (r, _, _), pt in zip(plan, paths)]
+    _write_metadata(out_dir, meta, prompts)
     counts = {"clips": len(plan), "generated": len(todo), "reused": len(plan) - len(todo), "removed": removed}
     print(f"t2a_generate: {counts['generated']} clip(s) generated, {counts['reused']} reused, {removed} removed")
     return counts

@@ -59,7 +59,9 @@ def authors_pinv_filterbank(mel: str, sample_rate: int, n_fft: int) -> np.ndarra
         fb = htk_filterbank(n_fft // 2 + 1, sample_rate, target.fmin, target.fmax, target.n_mels)
         return fb.T.numpy().astype(np.float64)
     if mel == "logmel_pann":
-        return librosa.filters.mel(sr=sample_rate, n_fft=n_fft, n_mels=target.n_mels, fmin=target.fmin, fmax=target.fmax)
+        return librosa.filters.mel(
+            sr=sample_rate, n_fft=n_fft, n_mels=target.n_mels, fmin=target.fmin, fmax=target.fmax
+        )
     raise ValueError(f"the authors' PINV has no Mel filterbank for {mel!r}; known: logmel_yamnet, logmel_pann")
 
 
@@ -78,7 +80,9 @@ class AuthorsYamnetMel(torch.nn.Module):
         squeeze = wave.dim() == 1
         wave = wave.unsqueeze(0) if squeeze else wave
         if wave.dim() != 2 or wave.shape[-1] <= self.p.n_fft // 2:
-            raise ValueError(f"expected (batch, samples) with more than {self.p.n_fft // 2} samples, got {tuple(wave.shape)}")
+            raise ValueError(
+                f"expected (batch, samples) with more than {self.p.n_fft // 2} samples, got {tuple(wave.shape)}"
+            )
         spec = torch.stft(
             wave.float(),
             n_fft=self.p.n_fft,

@@ -75,13 +75,14 @@ def _head_files(ctx: Context, tag: str) -> FitFiles:
     return FitFiles(d / "state", d / "head.pt", d / "history.csv", d / "summary.json")
 
 
-def top1(probs: dict[str, np.ndarray]) -> dict[str, dict[str, float]]:
-    return {c: teacher_top1_agreement(probs["mel"], probs[c]) for c in CONDITIONS}
+def top1(probs: dict[str, np.ndarray], clips: np.ndarray) -> dict[str, dict[str, float]]:
+    return {c: teacher_top1_agreement(probs["mel"], probs[c], clips) for c in CONDITIONS}
 
 
 def train_source_top1(ctx: Context) -> dict[str, dict[str, float]]:
     pairs = load_pairs(ctx.paths.features / ctx.p.data.train_source, ctx.mel, splits=("test",))
-    return top1(teacher_probabilities(ctx.teacher, condition_mels(pairs, ctx.transcoders, ctx.device), ctx.device))
+    probs = teacher_probabilities(ctx.teacher, condition_mels(pairs, ctx.transcoders, ctx.device), ctx.device)
+    return top1(probs, pairs.clip)
 
 
 def head_inputs(ctx: Context, pairs: Pairs) -> dict[str, np.ndarray]:
@@ -140,7 +141,7 @@ def multilabel(ctx: Context) -> tuple[dict[str, Any], pd.DataFrame, dict[str, di
             res = multilabel_scores(y[masks["test"]], s, targets, probabilities=True)
             per_class += [{"transcoder": c, "head": head, "class": k, **v} for k, v in res.pop("per_class").items()]
             out[head][c] = res
-    return out, pd.DataFrame(per_class).assign(dataset=source), top1(test)
+    return out, pd.DataFrame(per_class).assign(dataset=source), top1(test, pairs.clip[masks["test"]])
 
 
 def singlelabel(ctx: Context) -> tuple[dict[str, Any], dict[str, dict[str, float]]]:
@@ -174,7 +175,7 @@ def singlelabel(ctx: Context) -> tuple[dict[str, Any], dict[str, dict[str, float
             correct += accuracy(labels[test], s) * test.sum()
         out["deep"][c] = {"accuracy": correct / len(clips), "folds": len(fold_names)}
         out["grouping"][c] = {"accuracy": accuracy(labels, grouping_scores(per_clip[c], ctx.classes, groups))}
-    return out, top1(probs)
+    return out, top1(probs, pairs.clip)
 
 
 def long_rows(metrics: dict[str, Any], teacher: str) -> pd.DataFrame:

@@ -25,8 +25,11 @@
   positive outranks a negative, ties counting one half (Mann-Whitney).
 - ``teacher_top1_agreement``: for each class the teacher predicts top-1 on at least one true-Mel input, the
   fraction of those inputs whose top-1 on the transcoded Mel is that class too; the mean over those classes
-  (the paper's definition: a transcoder cannot score by matching one frequent class).
-  ``teacher_top1_agreement_micro`` is the plain fraction of inputs that agree.
+  (a transcoder cannot score by matching one frequent class; the authors' code logs it as
+  ``ptopafc_weighted``). ``teacher_top1_agreement_micro`` is the plain fraction of inputs that agree.
+- ``teacher_top1_agreement_clip``: **the paper's number** (``ptopafc`` of the authors'
+  ``exp_train_model/experiment_manager.py::compute_metrics``): per clip, the teacher's scores averaged over
+  its 1 s chunks, then the fraction of clips whose top-1 on the transcoded Mel is the top-1 on the true Mel.
 - ``accuracy``: fraction of argmax predictions equal to the label.
 
 A class without a positive (or, for ROC, without a negative) has no defined score: it is left out of the
@@ -135,14 +138,33 @@ def multilabel_scores(
     return out
 
 
-def teacher_top1_agreement(reference: np.ndarray, transcoded: np.ndarray) -> dict[str, float]:
-    """Top-1 agreement of the teacher's outputs on transcoded vs true Mel, (items, classes) each."""
+def teacher_top1_agreement(
+    reference: np.ndarray, transcoded: np.ndarray, clips: np.ndarray | None = None
+) -> dict[str, float]:
+    """Top-1 agreement of the teacher's outputs on transcoded vs true Mel, (items, classes) each; with ``clips``
+    (the clip of each item) also the paper's per-clip agreement."""
     ref, est = np.asarray(reference).argmax(1), np.asarray(transcoded).argmax(1)
     per_class = [float(np.mean(est[ref == c] == c)) for c in np.unique(ref)]
-    return {
+    out = {
         "teacher_top1_agreement": float(np.mean(per_class)),
         "teacher_top1_agreement_micro": float(np.mean(ref == est)),
     }
+    if clips is not None:
+        out["teacher_top1_agreement_clip"] = clip_top1_agreement(reference, transcoded, clips)
+    return out
+
+
+def clip_top1_agreement(reference: np.ndarray, transcoded: np.ndarray, clips: np.ndarray) -> float:
+    """The paper's top-1 agreement (``ptopafc``): scores averaged over each clip's chunks, then the fraction of
+    clips whose top-1 class on the transcoded Mel is the top-1 on the true Mel. ``reference`` and
+    ``transcoded`` are (chunks, classes) scores, ``clips`` (chunks,) the clip of each chunk."""
+    clips = np.asarray(clips)
+    if not (len(reference) == len(transcoded) == len(clips)) or len(clips) == 0:
+        raise ValueError(f"{len(reference)} / {len(transcoded)} score rows for {len(clips)} chunks")
+    ids = np.unique(clips)
+    ref = np.stack([np.asarray(reference)[clips == c].mean(0) for c in ids])
+    est = np.stack([np.asarray(transcoded)[clips == c].mean(0) for c in ids])
+    return float(np.mean(ref.argmax(1) == est.argmax(1)))
 
 
 def accuracy(labels: np.ndarray, score: np.ndarray) -> float:

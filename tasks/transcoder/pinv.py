@@ -9,8 +9,9 @@ docs/methods.md#spectral-transcoder).
 4. Rescaled to the target STFT's |X|^2 per bin: for a stationary signal of power spectral density S,
    E|X_k|^2 = S * fs * sum(w^2) / 2, so the factor is ``fs_t sum(w_t^2) / (fs_to sum(w_to^2))``; the Mel
    filterbank of the target (its sample rate, mels, fmin/fmax: Slaney norm, or YAMNet's tf.signal matrix) is
-   built on the 2049 bins and its sums rescaled by the ratio of bin widths, so a filter sums the same power as on the target's own
-   bins. Magnitude targets (YAMNet, ``power = 1``) take the square root per bin before the filterbank.
+   built on the 2049 bins and its sums rescaled by the ratio of bin widths, so a filter sums the same power
+   as on the target's own bins. Magnitude targets (YAMNet, ``power = 1``) take the square root per bin
+   before the filterbank.
 5. The target's log: dB (PANN) or ln(x + eps) (YAMNet).
 
 ``method="authors"`` is the PINV of the authors' code (``utils/pinv_transcoder.py``), on which their trained
@@ -85,8 +86,10 @@ class PinvTranscoder(nn.Module):
         if method == "authors":
             pinv_np, fb_np, scale = authors_parts(mel, self.target, p)
         else:
-            pinv_np, fb_np, scale = pinv_matrix(p), mel_on_third_octave_bins(self.target, p), power_scale(self.target, p)
-        pinv, fb = torch.from_numpy(pinv_np * scale).float(), torch.from_numpy(fb_np).float()  # (2049, 29), (mels, 2049)
+            pinv_np, scale = pinv_matrix(p), power_scale(self.target, p)
+            fb_np = mel_on_third_octave_bins(self.target, p)
+        pinv = torch.from_numpy(pinv_np * scale).float()  # (2049, 29)
+        fb = torch.from_numpy(fb_np).float()  # (mels, 2049)
         self.register_buffer("pinv", pinv, persistent=False)
         self.register_buffer("mel_fb", fb, persistent=False)
         # a power projection: mel(pinv(.)) is one (mels, 29) matrix, applied before the (linear) time interpolation

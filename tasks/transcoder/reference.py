@@ -89,7 +89,7 @@ def authors_teacher_mel(x16: np.ndarray) -> torch.Tensor:
 
 def google_teacher_mel(x16: np.ndarray) -> torch.Tensor:
     """(n, 96, 64) YAMNet's own (TensorFlow) front end, the ``logmel_yamnet`` preset, on the whole clip; second
-    ``k`` is frames ``100 k .. 100 k + 95``, as the transcoder's paired stores cut it (:mod:`tasks.transcoder.pairs`)."""
+    ``k`` is frames ``100 k .. 100 k + 95``, as the paired stores cut it (:mod:`tasks.transcoder.pairs`)."""
     with torch.inference_mode():
         frames = LogMel(PRESETS["yamnet"])(torch.from_numpy(np.ascontiguousarray(x16, dtype=np.float32)))
     n = min(len(x16) // 16000, (len(frames) - CHUNK_FRAMES["logmel_yamnet"]) // 100 + 1)

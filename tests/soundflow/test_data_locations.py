@@ -57,7 +57,7 @@ def _esc50(folder: Path) -> Path:
     return folder
 
 
-def _cityscapes(folder: Path, splits: tuple[str, ...] = ("train", "val")) -> Path:
+def _cityscapes(folder: Path, splits: tuple[str, ...] = ("train", "val", "test")) -> Path:
     for split in splits:
         for kind, suffix in (("leftImg8bit", "leftImg8bit"), ("gtFine", "gtFine_labelIds")):
             (folder / kind / split / "city").mkdir(parents=True)
@@ -118,6 +118,9 @@ def test_cityscapes_root_without_its_layout_is_refused(committed: dict, project:
     _cityscapes(project / "data" / "raw" / "cityscapes", splits=("train",))  # no val split
     msg = _refusal(_params(committed, seg__data__root="data/raw/cityscapes"), project)
     assert "seg.data.root: 'data/raw/cityscapes' is not usable" in msg and "leftImg8bit/val" in msg
+    _cityscapes(project / "data" / "raw" / "cityscapes", splits=("val",))  # no test split, which seg_evaluate scores
+    msg = _refusal(_params(committed, seg__data__root="data/raw/cityscapes"), project)
+    assert "leftImg8bit/test" in msg
 
 
 def test_empty_image_folder_and_missing_library_and_mapping_are_refused(committed: dict, project: Path) -> None:

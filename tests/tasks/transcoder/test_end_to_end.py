@@ -81,6 +81,7 @@ def test_tiny_run_of_every_stage(tmp_path: Path, one_torch_thread: None) -> None
     assert set(metrics["top1"]) == {"soundscapes", "urban_synth"}
     assert set(metrics["top1"]["urban_synth"]) == {"mel", "pinv", "cnn_mels", "cnn_logits"}
     assert metrics["top1"]["soundscapes"]["mel"]["teacher_top1_agreement"] == 1.0
+    assert metrics["top1"]["soundscapes"]["mel"]["teacher_top1_agreement_clip"] == 1.0
     assert (
         set(metrics["urban_synth"]["deep"]["pinv"]) == {"accuracy", "folds"}
         and metrics["urban_synth"]["deep"]["pinv"]["folds"] == 3

@@ -14,6 +14,7 @@ from models.checkpoint_format import CheckpointError
 from models.transcoder_cnn import TranscoderCNN, load_authors_cnn
 from models.yamnet_frontend import tf_mel_matrix
 from tasks.features.third_octave import ThirdOctave, ThirdOctaveParams
+from tasks.transcoder.metrics import clip_top1_agreement
 from tasks.transcoder.pinv import PinvTranscoder
 from tasks.transcoder.reference import (
     authors_teacher_mel,
@@ -115,6 +116,17 @@ def test_a_transcoder_needs_settings_naming_its_mel(tmp_path: Path) -> None:
         load_authors_transcoder(authors_file(tmp_path, small_authors_state()))
     with pytest.raises(CheckpointError, match="mels_type 'VGGish'"):
         load_authors_transcoder(authors_file(tmp_path, small_authors_state(), SETTINGS + "mels_type: VGGish\n"))
+
+
+def test_clip_top1_agreement_averages_each_clips_scores_first() -> None:
+    # clip 0: chunk tops differ (class 1, then 2) but the mean's top is class 2 on both sides
+    ref = np.array([[0.1, 0.6, 0.5], [0.1, 0.2, 0.9], [0.9, 0.1, 0.0]])
+    est = np.array([[0.1, 0.1, 0.8], [0.1, 0.2, 0.7], [0.0, 0.9, 0.1]])
+    clips = np.array([0, 0, 1])
+    assert clip_top1_agreement(ref, est, clips) == 0.5  # clip 0 agrees, clip 1 does not
+    assert clip_top1_agreement(ref, ref, clips) == 1.0
+    with pytest.raises(ValueError, match="score rows"):
+        clip_top1_agreement(ref, est[:2], clips)
 
 
 def test_third_octave_chunks_must_be_whole_hops() -> None:

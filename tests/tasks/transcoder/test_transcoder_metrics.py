@@ -60,6 +60,19 @@ def test_top1_agreement_is_averaged_over_the_classes_the_teacher_predicts_on_tru
     assert teacher_top1_agreement(ref, ref)["teacher_top1_agreement"] == 1.0
 
 
+def test_the_papers_top1_agreement_averages_each_clips_chunk_scores_first() -> None:
+    # clip 0: chunks say class 0 (0.6) and class 1 (0.9) on the true Mel, so the clip's mean says 1; the
+    # transcoded chunks say 1 and 0 but their means also say 1 -> the clip agrees though no chunk does.
+    ref = np.array([[0.6, 0.1], [0.2, 0.9], [0.9, 0.0]])
+    est = np.array([[0.1, 0.8], [0.5, 0.3], [0.0, 0.7]])
+    got = teacher_top1_agreement(ref, est, clips=np.array([0, 0, 1]))
+    assert got["teacher_top1_agreement_micro"] == 0.0
+    assert got["teacher_top1_agreement_clip"] == pytest.approx(1 / 2)  # clip 0 agrees, clip 1 does not
+    assert "teacher_top1_agreement_clip" not in teacher_top1_agreement(ref, est)
+    with pytest.raises(ValueError, match="score rows"):
+        teacher_top1_agreement(ref, est, clips=np.array([0, 1]))
+
+
 def test_accuracy_by_hand() -> None:
     assert accuracy(np.array([0, 1, 2]), np.array([[0.9, 0.1, 0], [0.2, 0.1, 0.7], [0, 0, 1]])) == pytest.approx(2 / 3)
 
