@@ -142,13 +142,17 @@ def parse_params(raw: Any, source: Path) -> Params:
     return params
 
 
-def read_params_yaml(path: Path) -> dict[str, Any]:
+def _load_yaml(path: Path, what: str) -> Any:
     try:
-        raw = yaml.safe_load(path.read_text())
+        return yaml.safe_load(path.read_text())
     except FileNotFoundError:
-        raise ParamsError(f"{path}: parameters file not found") from None
+        raise ParamsError(f"{path}: {what} not found") from None
     except yaml.YAMLError as err:
         raise ParamsError(f"{path}: not valid YAML: {err}") from None
+
+
+def read_params_yaml(path: Path) -> dict[str, Any]:
+    raw = _load_yaml(path, "parameters file")
     if not isinstance(raw, dict):
         raise ParamsError(f"{path}: expected a mapping at the top level")
     refuse_dvc_hidden_keys(raw, path)
@@ -217,12 +221,7 @@ def read_overrides(path: Path) -> dict[str, Any]:
     """The overrides of a YAML file (``configs/real/*.yaml``): a mapping of dotted keys (``aed.data.root: ...``)
     and/or nested sections, as dotted leaves; a list is one value, as ``dvc exp run -S key=[1,2]`` sets it."""
     path = Path(path)
-    try:
-        raw = yaml.safe_load(path.read_text())
-    except FileNotFoundError:
-        raise ParamsError(f"{path}: override file not found") from None
-    except yaml.YAMLError as err:
-        raise ParamsError(f"{path}: not valid YAML: {err}") from None
+    raw = _load_yaml(path, "override file")
     if not isinstance(raw, dict) or not raw:
         raise ParamsError(f"{path}: expected a mapping of dotted parameter keys to values")
     flat = flatten(raw)

@@ -4,7 +4,7 @@
 
 On ../shared/data/urbansound8k (folds 1 and 2) that is two directions, train 1 -> test 2 and train 2 -> test 1;
 on the full UrbanSound8K the same command runs the 10-fold protocol (ten directions, nine folds training each).
-About 12 minutes on 2 CPU cores for the two folds.
+About 6.5 minutes on 2 CPU cores for the two folds (379 s measured, --threads 1).
 
 Through the pipeline a user runs: one scratch project (``soundflow.workspace.copy_project``) with
 configs/real/urbansound8k.yaml, both roots at the folder, the CPU sizes below; ``python -m soundflow repro
@@ -73,7 +73,7 @@ def run_direction(project: Path, env: dict, d: u.Direction, log_file: Path) -> d
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = u.parser(__doc__, "about 12 min on 2 cores")
+    ap = u.parser(__doc__, "about 6.5 min on 2 cores")
     ap.add_argument("--epochs", type=int, default=20, help="aed.train.epochs (default 20; paper 55)")
     args = ap.parse_args(argv)
     u.set_threads(args.threads)

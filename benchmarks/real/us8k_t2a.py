@@ -7,7 +7,8 @@ Each command trains one classifier (Salamon's CNN, or the CRNN) in every directi
 every other fold training (``text_to_audio.experiment.validation: by_source``: 20 % of each class's real training
 clips validate, whole Freesound recordings), on the real clips alone and on the real clips plus as many generated
 ones (multiplier 1). On ../shared/data/urbansound8k (folds 1 and 2) that is train 1 -> test 2 and train 2 -> test
-1; on the full UrbanSound8K the same command runs all ten folds. About 12 minutes each on 2 CPU cores.
+1; on the full UrbanSound8K the same command runs all ten folds. About 9 minutes each on 2 CPU cores (498 s and
+533 s measured, --threads 1).
 
 The generator is ``procedural``: a STAND-IN, not a text-to-audio model. It renders the class's procedural signal
 model and ignores the prompt's words, so the ``real_generated`` rows say nothing about AudioLDM2 or AudioGen.
@@ -93,7 +94,7 @@ def table_rows(rows: list[dict]) -> list[list[str]]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = u.parser(__doc__, "about 12 min on 2 cores")
+    ap = u.parser(__doc__, "about 9 min on 2 cores")
     ap.add_argument("--classifier", choices=sorted(NAMES), required=True)
     ap.add_argument("--epochs", type=int, default=15, help="at most (default 15; paper 100)")
     ap.add_argument("--patience", type=int, default=5, help="early stopping (default 5; paper 15)")

@@ -9,7 +9,7 @@ multinomial logistic regression (scikit-learn, L2, features standardised on the 
 C is chosen among 0.01, 0.1, 1, 10 on 20 % of the training clips held out by Freesound recording
 (``tasks.datasets.splits``), then it is refitted on all of them. On ../shared/data/urbansound8k (folds 1 and 2)
 that is train 1 -> test 2 and train 2 -> test 1; on the full UrbanSound8K the same command runs all ten folds.
-About 3 minutes on 2 CPU cores for the two folds.
+About 7.5 minutes on 2 CPU cores for the two folds, most of it embedding the clips.
 
 Clips come from the registry's loader (what the datasets stage indexes), decoded and resampled to 16 kHz by
 ``soundflow.audio.load_audio``. Prints a markdown table and writes it with a JSON to
@@ -95,7 +95,7 @@ def run_direction(d: u.Direction, emb: np.ndarray, table) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = u.parser(__doc__, "about 3 min on 2 cores")
+    ap = u.parser(__doc__, "about 7.5 min on 2 cores")
     ap.add_argument("--weights", type=Path, default=u.SHARED / "data" / "yamnet" / "yamnet_weights.npz")
     args = ap.parse_args(argv)
     u.set_threads(args.threads)

@@ -43,17 +43,25 @@ import numpy as np
 from scipy.stats import rankdata
 
 
-def average_precision(y: np.ndarray, score: np.ndarray) -> float | None:
+def _pr_points(y: np.ndarray, score: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """(recall, precision) at every distinct score as threshold (positive: score >= threshold), highest
+    first; None without a positive."""
     y, score = np.asarray(y, bool).ravel(), np.asarray(score, float).ravel()
     n_pos = int(y.sum())
     if n_pos == 0:
         return None
     order = np.argsort(-score, kind="mergesort")
     y, score = y[order], score[order]
-    last_of_tie = np.r_[np.flatnonzero(np.diff(score)), len(score) - 1]  # thresholds: each distinct score
+    last_of_tie = np.r_[np.flatnonzero(np.diff(score)), len(score) - 1]
     tp = np.cumsum(y)[last_of_tie]
-    precision = tp / (last_of_tie + 1)
-    recall = tp / n_pos
+    return tp / n_pos, tp / (last_of_tie + 1)
+
+
+def average_precision(y: np.ndarray, score: np.ndarray) -> float | None:
+    points = _pr_points(y, score)
+    if points is None:
+        return None
+    recall, precision = points
     return float(np.sum(np.diff(np.r_[0.0, recall]) * precision))
 
 
@@ -63,15 +71,11 @@ def _trapezoid(x: np.ndarray, y: np.ndarray) -> float:
 
 def auprc_trapezoid(y: np.ndarray, score: np.ndarray) -> float | None:
     """Trapezoid area under the precision-recall points of every distinct score, from (recall 0, precision 1)."""
-    y, score = np.asarray(y, bool).ravel(), np.asarray(score, float).ravel()
-    n_pos = int(y.sum())
-    if n_pos == 0:
+    points = _pr_points(y, score)
+    if points is None:
         return None
-    order = np.argsort(-score, kind="mergesort")
-    y, score = y[order], score[order]
-    last_of_tie = np.r_[np.flatnonzero(np.diff(score)), len(score) - 1]  # positive: score >= threshold
-    tp = np.cumsum(y)[last_of_tie]
-    return _trapezoid(np.r_[0.0, tp / n_pos], np.r_[1.0, tp / (last_of_tie + 1)])
+    recall, precision = points
+    return _trapezoid(np.r_[0.0, recall], np.r_[1.0, precision])
 
 
 DCASE_MIN_THRESHOLD = 0.01  # the baseline skips lower thresholds ("the low-precision regime")
