@@ -19,7 +19,7 @@ export PREFECT_HOME := $(CURDIR)/.soundflow/prefect
 export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS := 120
 export PATH := $(BIN):$(PATH)
 
-.PHONY: run test install install-test system-deps data-raw lock dvc-yaml benchmark clean-outputs mutation
+.PHONY: run test install install-test system-deps data-raw lock dvc-yaml benchmark bench-real clean-outputs mutation
 
 ## run: the default pipeline, end to end, with `dvc repro` (offline, CPU, minutes)
 run: install data-raw
@@ -71,6 +71,15 @@ dvc-yaml:
 
 benchmark: install data-raw
 	$(BIN)/python benchmarks/bench_pipeline.py
+
+## bench-real: every real-material benchmark (../shared/data), one after another; tables in reports/real/ (about 55 min on 2 cores)
+bench-real: install data-raw
+	$(BIN)/python benchmarks/real/cityscapes_frame.py
+	$(BIN)/python benchmarks/real/transcoder_agreement.py
+	$(BIN)/python benchmarks/real/us8k_yamnet.py
+	$(BIN)/python benchmarks/real/us8k_aed.py
+	$(BIN)/python benchmarks/real/us8k_t2a.py --classifier salamon_cnn
+	$(BIN)/python benchmarks/real/us8k_t2a.py --classifier crnn
 
 ## mutation: mutmut on the modules the cache key and the reported metrics rest on, one at a time, each against
 ## its fast tests (tests/<folder>/test_<name>*.py, or `module.py=tests/a.py,tests/b.py`); about 20 min on 2 cores.
