@@ -8,6 +8,7 @@ of another format, a missing or unexpected key, or a tensor of another shape is 
 
 from __future__ import annotations
 
+import csv
 import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -73,3 +74,18 @@ def load_strict(
         raise CheckpointError(f"{path}: does not fit {type(model).__name__}: " + "; ".join(problems))
     model.load_state_dict(kept, strict=True)
     return model
+
+
+def read_class_names(path: str | os.PathLike[str], n: int) -> list[str]:
+    """The ``display_name`` column of a published class map (AudioSet's ``class_labels_indices.csv``, YAMNet's
+    ``yamnet_class_map.csv``), in score order: FileNotFoundError or ValueError naming the file otherwise."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: class map not found")
+    with path.open(newline="") as f:
+        reader = csv.DictReader(f)
+        rows = list(reader)
+        columns = list(reader.fieldnames or [])
+    if "display_name" not in columns or len(rows) != n:
+        raise ValueError(f"{path}: expected {n} rows with a display_name column, found {len(rows)} rows, {columns}")
+    return [row["display_name"] for row in rows]

@@ -14,9 +14,9 @@ import time
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import soundfile as sf
 
+from models.checkpoint_format import read_class_names
 from models.yamnet import YAMNet, pretrained_yamnet, yamnet_outputs
 from models.yamnet_frontend import SAMPLE_RATE
 from soundflow.audio import load_audio
@@ -27,25 +27,13 @@ CLASS_MAP = "yamnet_class_map.csv"
 N_CLASSES = 521
 
 
-def class_names(path: str | Path) -> list[str]:
-    """The 521 display names of YAMNet's class map, in score order; ValueError naming the file otherwise."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: YAMNet class map not found (yamnet_class_map.csv, beside the weights)")
-    table = pd.read_csv(path)
-    if "display_name" not in table.columns or len(table) != N_CLASSES:
-        raise ValueError(
-            f"{path}: expected {N_CLASSES} rows with a display_name column, found {len(table)} rows, "
-            f"columns {list(table.columns)}"
-        )
-    return [str(name) for name in table["display_name"]]
-
-
 def load_predictor(weights: str | Path, class_map: str | Path | None = None) -> tuple[YAMNet, list[str]]:
     """(YAMNet with Google's weights in eval mode, its 521 class names); the class map defaults to the one
     in the weights' folder."""
     model = pretrained_yamnet(weights)  # first: a missing weights file is the likelier mistake
-    return model, class_names(class_map if class_map is not None else Path(weights).with_name(CLASS_MAP))
+    return model, read_class_names(
+        class_map if class_map is not None else Path(weights).with_name(CLASS_MAP), N_CLASSES
+    )
 
 
 def predict_file(model: YAMNet, names: list[str], path: str | Path, results: int = 5) -> FilePrediction:

@@ -16,11 +16,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 import torch
 import torch.nn.functional as F
 
 import models
+from models.checkpoint_format import read_class_names
 from models.pann_cnn14 import load_pann
 from models.yamnet import load_yamnet
 from soundflow import distributed
@@ -39,12 +39,7 @@ BEST = BestEpoch("val_macro_auprc", "max", tie_break=("val_loss", "min"))
 
 def audioset_names(csv: str | Path | None, n: int) -> list[str]:
     """Display names of AudioSet's classes from ``class_labels_indices.csv``; ``class_<i>`` without one."""
-    if csv is None:
-        return [f"class_{i}" for i in range(n)]
-    t = pd.read_csv(csv)
-    if "display_name" not in t.columns or len(t) != n:
-        raise ValueError(f"{csv}: expected {n} rows with a display_name column, found {len(t)} rows, {list(t.columns)}")
-    return list(t["display_name"])
+    return [f"class_{i}" for i in range(n)] if csv is None else read_class_names(csv, n)
 
 
 def load_official(p: TeacherParams, root: Path) -> dict[str, Any]:
