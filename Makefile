@@ -19,7 +19,7 @@ export PREFECT_HOME := $(CURDIR)/.soundflow/prefect
 export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS := 120
 export PATH := $(BIN):$(PATH)
 
-.PHONY: run test install install-test system-deps data-raw lock dvc-yaml benchmark bench-real clean-outputs mutation
+.PHONY: run test reliability install install-test system-deps data-raw lock dvc-yaml benchmark bench-real clean-outputs mutation
 
 ## run: the default pipeline, end to end, with `dvc repro` (offline, CPU, minutes)
 run: install data-raw
@@ -31,6 +31,10 @@ test: install-test data-raw
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest
+
+## reliability: the reliability suite with its long runs, then one scoreboard table (reports/reliability.md)
+reliability: install-test data-raw
+	$(BIN)/python benchmarks/reliability.py
 
 system-deps:
 	@dpkg -s $(APT_PACKAGES) >/dev/null 2>&1 || { \

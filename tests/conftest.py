@@ -14,13 +14,20 @@ from tests.helpers.paths import ROOT
 env.configure(ROOT)
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--soak", action="store_true", help="also run the long reliability runs (marker soak)")
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     import torch
 
     skip_gpu = pytest.mark.skip(reason="needs a CUDA device")
+    skip_soak = pytest.mark.skip(reason="a long reliability run: make reliability (pytest --soak)")
     for item in items:
         if "gpu" in item.keywords and not torch.cuda.is_available():
             item.add_marker(skip_gpu)
+        if "soak" in item.keywords and not config.getoption("--soak"):
+            item.add_marker(skip_soak)
 
 
 @pytest.fixture()
