@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
@@ -16,14 +17,17 @@ from soundflow.stages import STAGES
 from soundflow.tracking import PIPELINE_KEY_ENV
 
 
-def _run(root: Path, names: list[str], force: bool) -> dict[str, Any]:
+def _run(root: Path, names: list[str], force: bool, targets: Collection[str] | None = None) -> dict[str, Any]:
+    """Run ``names`` (in order) where stale; ``force`` recomputes the ``targets`` (all ``names`` if None) anyway,
+    never their upstream stages, which run only if stale."""
     os.environ[PIPELINE_KEY_ENV] = f"prefect-{flow_run.get_id()}"
     results: dict[str, Any] = {}
     # a flow started without the CLI (a deployment, a notebook) writes too: it takes the workspace lock
     # itself; under `soundflow run`, which already holds it, this re-enters
     with workspace_lock.hold(root, f"prefect flow {flow_run.get_flow_name()} {' '.join(names)}"):
         for name in names:  # topological order; stages are CPU/GPU-bound, so one at a time
-            state = for_stage(name, root)(name, str(root), force=force, return_state=True)
+            forced = force and (targets is None or name in targets)
+            state = for_stage(name, root)(name, str(root), force=forced, return_state=True)
             result = dict(state.result())
             # a Cached state replays the result of the run that computed it: it recomputed nothing now
             result["ran"] = result["ran"] and state.name != "Cached"
@@ -34,15 +38,16 @@ def _run(root: Path, names: list[str], force: bool) -> dict[str, Any]:
 
 @flow(name="soundflow", log_prints=True)
 def pipeline(root: str = ".", stages: list[str] | None = None, force: bool = False) -> dict[str, Any]:
-    """The whole DAG, or the given stages plus whatever upstream of them is stale."""
+    """The whole DAG, or the given stages plus whatever upstream of them is stale (``force``: the given stages,
+    or all if none, recomputed even if up to date)."""
     r = Path(root).resolve()
-    return _run(r, dag.topological_order(read_params_yaml(r / "params.yaml"), stages or None), force)
+    return _run(r, dag.topological_order(read_params_yaml(r / "params.yaml"), stages or None), force, stages or None)
 
 
 def _workflow(root: str, name: str, force: bool) -> dict[str, Any]:
     r = Path(root).resolve()
     mine = [s.name for s in STAGES if s.flow == name]
-    return _run(r, dag.topological_order(read_params_yaml(r / "params.yaml"), mine), force)
+    return _run(r, dag.topological_order(read_params_yaml(r / "params.yaml"), mine), force, mine)
 
 
 @flow(name="acoustic_event_classification", log_prints=True)

@@ -16,15 +16,21 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from soundflow.errors import UserError
 
-class CheckpointError(ValueError):
-    """A checkpoint file that does not hold what the architecture needs."""
+
+class CheckpointError(ValueError, UserError):
+    """A checkpoint file that cannot be used: missing, unreadable, corrupted, or not what the architecture needs."""
+
+
+class CheckpointMissing(CheckpointError, FileNotFoundError):
+    """No checkpoint file where one was expected (also a FileNotFoundError, for callers that test for that)."""
 
 
 def read_checkpoint(path: str | os.PathLike[str]) -> object:
     path = Path(path)
     if not path.is_file():
-        raise CheckpointError(f"{path}: checkpoint file not found")
+        raise CheckpointMissing(f"{path}: checkpoint file not found")
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # pickle, zip and torch errors all mean "not a checkpoint we can read"

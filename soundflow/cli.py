@@ -15,6 +15,7 @@
   soundflow params [--apply FILE ...]                validate params.yaml (first setting each FILE's values in it)
   soundflow reproduce WORKFLOW [--dry-run]           a workflow at its paper's sizes (configs/paper/): a DVC experiment
   soundflow server prefect|mlflow|s3 [--port N]      a server in the foreground (Prefect API + UI, MLflow, S3)
+  soundflow sync [--to URI]                          send the runs kept offline while MLflow was unreachable
   soundflow serve [--flow NAME ...]                  every flow as a Prefect deployment, schedules from params.yaml
   soundflow worker [--pool NAME]                     a Prefect worker on the process pool (prefect.yaml)
   soundflow export argo|kfp [--out FILE] [--image IMAGE] [--remote NAME]   the DAG for Argo / Kubeflow
@@ -34,10 +35,12 @@ import shlex
 import subprocess
 import sys
 import time
+import traceback
 import uuid
 from pathlib import Path
 
 from soundflow import env
+from soundflow.errors import UserError
 
 
 def _root() -> Path:
@@ -48,14 +51,16 @@ def _root() -> Path:
 
 def cmd_params(args: argparse.Namespace) -> int:
     from soundflow.config import PARAMS_FILE, apply_overrides, read_overrides
-    from soundflow.params_check import validate
+    from soundflow.params_check import pending_checks, validate
 
     root = _root()
     for file in args.apply or ():  # each file's values set in params.yaml, as `dvc exp run -S` per key
         overrides = read_overrides(Path(file))
         apply_overrides(root / PARAMS_FILE, overrides, Path(file))
         print(f"params.yaml: {len(overrides)} value(s) set from {file}")
-    validate(root)  # the schema, then the data locations the user brings
+    params = validate(root)  # the schema, the data locations the user brings, the parameters that must fit the data
+    for note in pending_checks(params, root):
+        print(f"params.yaml: {note}")
     print("params.yaml: valid")
     return 0
 
@@ -116,15 +121,17 @@ def cmd_stage(args: argparse.Namespace) -> int:
         return 2
     try:
         runner.execute(args.name, _root(), engine="dvc")
-    except RuntimeError as err:
-        from soundflow.training_state import TrainingDiverged  # torch: imported only when a stage failed
-
-        if not isinstance(err, TrainingDiverged):
-            raise
-        # a diverged run is a parameter problem, not a bug: one line (the traceback is in the stage's MLflow log)
-        print(f"soundflow: stage {args.name} failed: {err}", file=sys.stderr)
-        return 1
+    except UserError as err:  # one line at the boundary; the traceback is in the stage's MLflow log
+        raise StageFailed(args.name, err) from err
     return 0
+
+
+class StageFailed(UserError):
+    """A stage that stopped on a user's mistake: its message and exit code, with the stage named."""
+
+    def __init__(self, stage: str, err: UserError) -> None:
+        super().__init__(f"stage {stage} failed: {err}")
+        self.exit_code = err.exit_code
 
 
 def cmd_list(args: argparse.Namespace) -> int:
@@ -160,6 +167,8 @@ def cmd_run(args: argparse.Namespace) -> int:
             results = FLOWS[args.flow](root=str(root), force=args.force)
         else:
             results = pipeline(root=str(root), stages=args.stages or None, force=args.force)
+    except UserError:
+        raise  # the boundary says it in one line
     except Exception as err:  # Prefect has logged the traceback; end with the one line that matters
         print(f"soundflow run failed: {type(err).__name__}: {err}", file=sys.stderr)
         return 1
@@ -176,6 +185,9 @@ def cmd_repro(args: argparse.Namespace) -> int:
     from soundflow.params_check import validate
 
     validate(root)  # before dvc deletes the outputs of a stage that would then refuse its parameters
+    from soundflow.dvc_state import check_stage_interpreter
+
+    check_stage_interpreter(root)  # likewise: the python the stage commands name must exist
     _sync_dvc_yaml(root)
     os.environ.setdefault("SOUNDFLOW_PIPELINE_KEY", f"dvc-{uuid.uuid4().hex}")
     # dvc inherits the workspace-lock token main() exported, so its `soundflow stage` children proceed
@@ -198,31 +210,41 @@ def cmd_predict(args: argparse.Namespace) -> int:
         return _predict_yamnet(args)
     from soundflow.config import load_params
     from soundflow.stages import AED_MODEL
-    from tasks.aed.predict import predict_files
+    from tasks.aed.predict import Predictor, check_options
 
     root = _root()
     p = load_params(root).aed.predict
     checkpoint = _checkpoint(args.checkpoint, root) if args.checkpoint else root / AED_MODEL
     results = args.results if args.results is not None else p.results
     confidence = args.confidence if args.confidence is not None else p.confidence
-    overlap = args.overlap if args.overlap is not None else p.overlap
-    status = 0
-    from soundflow.audio import AudioError
+    check_options(results, confidence)
+    predictor = Predictor(checkpoint, args.overlap if args.overlap is not None else p.overlap)
+    return _each_file("predict", args.files, lambda f: predictor.predict(f, results, confidence))
 
-    for f in args.files:
-        try:
-            (pred,) = predict_files(checkpoint, [Path(f)], results, confidence, overlap)
+
+def _each_file(command: str, files: list[str], predict) -> int:
+    """Print each file's prediction; list the unusable ones after (exit 1), or fail in one line if all are."""
+    from soundflow.inputs import SkipList
+
+    skips = SkipList("audio files")
+    for f in files:
+        pred = skips.attempt(lambda f=f: predict(Path(f)))
+        if pred is not None:
             print(pred.render())
-        except AudioError as err:
-            print(f"{err}", file=sys.stderr)
-            status = 1
-    return status
+    skips.check()
+    return _report_skipped(command, skips)
+
+
+def _report_skipped(command: str, skips) -> int:
+    for line in skips.lines():
+        print(f"soundflow {command}: {line}" if not line.startswith(" ") else line, file=sys.stderr)
+    return 1 if skips.errors else 0
 
 
 def _predict_yamnet(args: argparse.Namespace) -> int:
     """Google's pretrained YAMNet: AudioSet top classes of each file (tasks/aed/yamnet_predict.py)."""
     from models.checkpoint_format import CheckpointError
-    from soundflow.audio import AudioError
+    from tasks.aed.predict import check_options
     from tasks.aed.yamnet_predict import DEFAULT_WEIGHTS, load_predictor, predict_file
 
     weights = Path(args.weights) if args.weights else _root() / DEFAULT_WEIGHTS
@@ -232,24 +254,21 @@ def _predict_yamnet(args: argparse.Namespace) -> int:
         hint = "" if weights.is_file() else " (pass --weights PATH/yamnet_weights.npz)"
         print(f"soundflow: {err}{hint}", file=sys.stderr)
         return 2
-    status = 0
-    for f in args.files:
-        try:
-            print(predict_file(model, names, f, args.results if args.results is not None else 5).render())
-        except AudioError as err:
-            print(f"{err}", file=sys.stderr)
-            status = 1
-    return status
+    results = args.results if args.results is not None else 5
+    check_options(results, 0.0)
+    return _each_file("predict", args.files, lambda f: predict_file(model, names, f, results))
 
 
 def cmd_segment(args: argparse.Namespace) -> int:
     from soundflow.config import load_params
+    from soundflow.inputs import SkipList
     from soundflow.stages import SEG_MODEL
     from tasks.segmentation.predict import predict_folder
 
     root = _root()
     p = load_params(root).seg
     out = Path(args.out)
+    skips = SkipList("images")
     table = predict_folder(
         _checkpoint(args.checkpoint, root) if args.checkpoint else root / SEG_MODEL,
         Path(args.test_images),
@@ -259,9 +278,10 @@ def cmd_segment(args: argparse.Namespace) -> int:
         batch_size=p.predict.batch_size,
         device=p.train.device,
         progress=True,
+        skips=skips,
     )
     print(f"{len(table)} image(s): label maps, <image>_pred.jpg overlays and fractions.csv in {out}")
-    return 0
+    return _report_skipped("segment", skips)
 
 
 def cmd_features(args: argparse.Namespace) -> int:
@@ -269,18 +289,17 @@ def cmd_features(args: argparse.Namespace) -> int:
     from soundflow.devices import pick_device
     from tasks.features import sets
     from tasks.features.representations import make_representation
-    from tasks.features.store import TooManyBadInputs
 
     root = _root()
     source = Path(args.source).resolve()
-    if source.is_file() and source.suffix == ".csv":
-        table = sets.metadata_table(source, root)
-    elif args.layout == "cityscapes":
-        table = sets.image_folder_table(source, root)
-    else:
-        table = sets.labelled_audio_table(source, args.layout, root)
     out = Path(args.out).resolve()
     try:
+        if source.is_file() and source.suffix == ".csv":
+            table = sets.metadata_table(source, root)
+        elif args.layout == "cityscapes":
+            table = sets.image_folder_table(source, root)
+        else:
+            table = sets.labelled_audio_table(source, args.layout, root)
         rep = make_representation(
             args.representation, clip_seconds=args.clip_seconds, aed_features=load_params(root).aed.features
         )
@@ -296,9 +315,10 @@ def cmd_features(args: argparse.Namespace) -> int:
             max_bad_fraction=args.max_bad_fraction,
             runner="dask" if args.dask else "local",
         )
-    except (ValueError, TooManyBadInputs) as err:  # bad input, not a bug: say what and where, no traceback
-        print(f"soundflow features: {err}", file=sys.stderr)
-        return 2
+    except ValueError as err:  # bad input (a CSV without paths, an unknown representation), not a bug
+        if isinstance(err, UserError):
+            raise
+        raise UserError(str(err)) from err
     print(
         f"{args.representation}: {summary['n_clips']} input(s), {summary['n_items']} item(s), "
         f"{summary['n_skipped']} skipped (listed in {out / 'skipped.csv'}) -> {out}"
@@ -358,9 +378,10 @@ def cmd_datasets(args: argparse.Namespace) -> int:
 
 def cmd_download(args: argparse.Namespace) -> int:
     from tasks.datasets import registry
+    from tasks.datasets.fetch import fetch_dataset
 
     raw = _root() / "data" / "raw"
-    folder = registry.fetch(args.name, raw, base_url=args.base_url)
+    folder = fetch_dataset(args.name, raw, base_url=args.base_url)
     table = registry.prepare(args.name, raw)
     print(f"{args.name}: in {folder}; metadata table {table}")
     return 0
@@ -389,7 +410,12 @@ def build_parser() -> argparse.ArgumentParser:
     sub = ap.add_subparsers(dest="command", required=True)
     p = sub.add_parser("run", help="run the DAG (or STAGEs and their stale upstream) as a Prefect flow")
     p.add_argument("stages", nargs="*")
-    p.add_argument("--force", action="store_true", help="recompute the named stages (all if none) even if up to date")
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="recompute the named stages (or every stage of the DAG or --flow, if none are named) even if up to "
+        "date; the stages upstream of them run only if stale",
+    )
     p.add_argument(
         "--flow",
         choices=[
@@ -413,7 +439,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("name")
     p.add_argument("--code", help="digest of the stage's code in stages.py when dvc.yaml was generated (checked)")
     p.set_defaults(fn=cmd_stage, writes=True)
-    p = sub.add_parser("predict", help="top classes of audio files from the trained AED model (or YAMNet)")
+    p = sub.add_parser(
+        "predict",
+        help="top classes of audio files from the trained AED model (or YAMNet); a file must be at least "
+        "0.1 s long and sampled at 8000 Hz or more (others are skipped and listed)",
+    )
     p.add_argument("files", nargs="+")
     p.add_argument(
         "--model",
@@ -509,16 +539,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--image", default="soundflow:latest", help="image of every step (default soundflow:latest)")
     p.add_argument("--remote", help="DVC remote to pull from and push to (default: the default remote of .dvc/config)")
     p.set_defaults(fn=cmd_export, writes=False)
+    _add_verbose(ap, sub)
     return ap
 
 
 def _register_operations(sub: argparse._SubParsersAction) -> None:
     """Operations commands, each module adding its own subcommands (soundflow/ops/, soundflow/export/)."""
-    from soundflow.ops import prefect_cli, server_cli
+    from soundflow.ops import prefect_cli, server_cli, sync_cli
     from soundflow.ops.compare_cli import register as register_compare
     from soundflow.ops.registry_cli import register as register_registry
 
     server_cli.register(sub)
+    sync_cli.register(sub)
     prefect_cli.register(sub)
     register_compare(sub)
     register_registry(sub)
@@ -535,18 +567,40 @@ def _workspace(args: argparse.Namespace, argv: list[str]) -> contextlib.Abstract
     return workspace_lock.hold(_root(), "soundflow " + shlex.join(argv))
 
 
+VERBOSE_ENV = "SOUNDFLOW_VERBOSE"  # set (e.g. under `dvc repro`, whose stage commands are fixed): tracebacks shown
+VERBOSE_HELP = f"on an error, show its traceback too (or set {VERBOSE_ENV}=1)"
+
+
+def _add_verbose(ap: argparse.ArgumentParser, sub: argparse._SubParsersAction) -> None:
+    """``--verbose`` before the command and after it, on every command (``list`` keeps its own -v/--verbose)."""
+    ap.add_argument("-v", "--verbose", action="store_true", dest="traceback", help=VERBOSE_HELP)
+    for p in sub.choices.values():
+        if "--verbose" not in p._option_string_actions:
+            # SUPPRESS: a command's default must not undo `soundflow --verbose COMMAND`
+            p.add_argument(
+                "--verbose", action="store_true", dest="traceback", default=argparse.SUPPRESS, help=VERBOSE_HELP
+            )
+
+
+def _verbose(args: argparse.Namespace) -> bool:
+    return bool(args.traceback or getattr(args, "verbose", False) or os.environ.get(VERBOSE_ENV, "") not in ("", "0"))
+
+
+def _fail(err: BaseException, args: argparse.Namespace, code: int) -> int:
+    """The error boundary's output: the traceback only when asked for, then one line naming the problem."""
+    if _verbose(args):
+        traceback.print_exception(err, file=sys.stderr)
+    print(f"soundflow: {err}", file=sys.stderr)
+    return code
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     args = build_parser().parse_args(argv)
-    from soundflow.config import ParamsError
-    from soundflow.workspace_lock import EXIT_BUSY, WorkspaceBusy
-
     try:
         with _workspace(args, argv):  # taken before any work: a refused command has changed nothing
             return args.fn(args)
-    except WorkspaceBusy as err:
-        print(f"soundflow: {err}", file=sys.stderr)
-        return EXIT_BUSY
-    except (ParamsError, FileNotFoundError) as err:
-        print(f"soundflow: {err}", file=sys.stderr)
-        return 2
+    except UserError as err:  # a mistake the user can fix (soundflow/errors.py): one line, no traceback
+        return _fail(err, args, err.exit_code)
+    except FileNotFoundError as err:
+        return _fail(err, args, 2)

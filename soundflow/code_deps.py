@@ -65,7 +65,8 @@ def import_targets(node: ast.AST, package: str) -> list[Target]:
 def _parsed(path: Path, module: str) -> tuple[ast.Module, tuple[Target, ...]]:
     """The file's syntax tree and import targets, parsed again only when the file changed."""
     stat = path.stat()
-    version = (stat.st_mtime_ns, stat.st_size)
+    # ctime too: an edit that keeps the size and restores the mtime (cp -p, rsync -a) still changes it
+    version = (stat.st_ino, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_size)
     cached = _PARSED.get(path)
     if cached is None or cached[0] != version:
         tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))

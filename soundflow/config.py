@@ -15,6 +15,7 @@ from typing import Any
 import yaml
 from pydantic import Field, ValidationError, model_validator
 
+from soundflow.errors import UserError
 from soundflow.finite import non_finite_leaves
 from soundflow.ops.schedule_params import SchedulesParams
 from soundflow.params_base import SECRET_ERROR, Strict
@@ -111,7 +112,7 @@ class Params(Strict):
         return self
 
 
-class ParamsError(ValueError):
+class ParamsError(UserError, ValueError):
     """A params file that cannot be used; the message names the file, key and problem."""
 
 
@@ -137,6 +138,8 @@ def parse_params(raw: Any, source: Path) -> Params:
         params = Params.model_validate(raw)
     except ValidationError as err:
         lines += _error_lines(err, {key for key, _ in bad})
+    if len(lines) == 1:  # one problem: one line, naming the file and the key
+        raise ParamsError(f"{source}: {lines[0].strip()}")
     if lines:
         raise ParamsError("\n".join([f"{source}: {len(lines)} invalid parameter(s)", *lines]))
     return params
@@ -144,11 +147,13 @@ def parse_params(raw: Any, source: Path) -> Params:
 
 def _load_yaml(path: Path, what: str) -> Any:
     try:
-        return yaml.safe_load(path.read_text())
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ParamsError(f"{path}: {what} not found") from None
-    except yaml.YAMLError as err:
-        raise ParamsError(f"{path}: not valid YAML: {err}") from None
+    except UnicodeDecodeError as err:
+        raise ParamsError(f"{path}: not UTF-8 text (byte {err.start}: {err.reason})") from None
+    except yaml.YAMLError as err:  # its message spans lines (the mark and a caret): one line here
+        raise ParamsError(f"{path}: not valid YAML: {' '.join(str(err).split())}") from None
 
 
 def read_params_yaml(path: Path) -> dict[str, Any]:

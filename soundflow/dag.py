@@ -92,10 +92,11 @@ def _stage_entry(s: Stage) -> dict[str, Any]:
     entry["params"] = list(s.params)
     if s.outs:
         entry["outs"] = [{o: {"persist": True}} if o in s.persist else o for o in s.outs]
+    # metrics and plots are cached like every output, so `dvc checkout` restores them after a failed rerun
     if s.metrics:
-        entry["metrics"] = [{m: {"cache": False}} for m in s.metrics]
+        entry["metrics"] = list(s.metrics)
     if s.plots:
-        entry["plots"] = [{p: {"cache": False}} for p in s.plots]
+        entry["plots"] = list(s.plots)
     return entry
 
 

@@ -106,3 +106,16 @@ def commit_dvcfile(repo: Any, path: Path) -> None:
     """Record the current state of a ``.dvc`` file's outputs (``data.dvc``)."""
     with _quiet():
         repo.commit(str(Path(path).resolve()), force=True)
+
+
+def check_stage_interpreter(root: Path) -> None:
+    """Refuse (UserError) before ``dvc repro`` when the interpreter the stage commands name is missing: DVC would
+    delete a stale stage's outputs first, then fail to start its command."""
+    from soundflow.errors import UserError
+    from soundflow.stages import PYTHON
+
+    if not (Path(root) / PYTHON).is_file():
+        raise UserError(
+            f"{Path(root) / PYTHON} does not exist, and every stage command in dvc.yaml runs it: "
+            "create the project's virtual environment there first (`make install`)"
+        )

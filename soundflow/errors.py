@@ -13,3 +13,10 @@ class UserError(Exception):
     """A mistake the user can fix; the message is one sentence naming the file or key and the problem."""
 
     exit_code = 2
+
+
+class DiskFull(UserError, OSError):
+    """A write that found no space left (ENOSPC) or the quota spent (EDQUOT): the message names the disk,
+    the file and, where known, the bytes needed. An ``OSError`` too, as the failure it replaces was one."""
+
+    exit_code = 74  # sysexits.h EX_IOERR

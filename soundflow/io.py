@@ -5,11 +5,13 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from soundflow import diskspace
 from soundflow.finite import non_finite_leaves
 
 
@@ -33,11 +35,13 @@ def remove_temp_leftovers(path: str | os.PathLike[str]) -> list[Path]:
 
 
 @contextlib.contextmanager
-def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
+def atomic_path(path: str | os.PathLike[str], *, size: int | None = None) -> Iterator[Path]:
     """Yield a temporary sibling of ``path`` to write; rename it onto ``path`` on success.
 
     Works for files and folders. On error the temporary is removed and an
-    existing ``path`` is left untouched.
+    existing ``path`` is left untouched. A write that fails for want of space (an OSError ENOSPC/EDQUOT,
+    or a C library's error on a disk found full) becomes :class:`~soundflow.errors.DiskFull`, naming the
+    disk, the file and ``size`` (the bytes it takes, where the caller knows them).
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -49,6 +53,12 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
             # os.replace cannot swap a folder over a non-empty one
             remove_path(path)
         os.replace(tmp, path)
+    except Exception as exc:
+        if not diskspace.is_disk_full(exc, path.parent):
+            raise
+        diskspace.release(tmp)  # the message states the space there is once tmp is gone
+        remove_path(tmp)
+        raise diskspace.disk_full(path, size, kept=path.exists()) from exc
     finally:
         remove_path(tmp)
 
@@ -73,6 +83,15 @@ def write_json(path: str | os.PathLike[str], obj: Any, *, sort_keys: bool = True
 def write_text(path: str | os.PathLike[str], text: str) -> Path:
     with atomic_path(path) as tmp:
         tmp.write_text(text)
+    return Path(path)
+
+
+def write_bytes(path: str | os.PathLike[str], data: bytes | memoryview) -> Path:
+    """Write ``data`` to ``path`` atomically; DiskFull before anything is written when it cannot fit."""
+    size = memoryview(data).nbytes
+    diskspace.check_free(Path(path), size)
+    with atomic_path(path, size=size) as tmp:
+        tmp.write_bytes(data)
     return Path(path)
 
 
@@ -162,5 +181,36 @@ def generated_folder(out_dir: Path, readme_title: str, owner: str) -> Iterator[P
             out_dir.rename(old)
         tmp.rename(out_dir)
         remove_path(old)
+    except Exception as exc:
+        if not diskspace.is_disk_full(exc, out_dir.parent):
+            raise
+        diskspace.release(tmp)
+        remove_path(tmp)
+        raise diskspace.disk_full(out_dir, kept=out_dir.exists()) from exc
     finally:
         remove_path(tmp)
+
+
+# The temporaries the writers here (and Scaper's, ``.NAME.tmp-PID.wav``) leave when their process is killed:
+# ``.NAME.tmp-PID[.ext]`` inside a folder, ``NAME.tmp-PID`` / ``NAME.old-PID`` beside a generated folder.
+_HIDDEN_TEMP = re.compile(r"^\..+\.tmp-(\d+)(\.[A-Za-z0-9]+)?$")
+_ASIDE_TEMP = re.compile(r"^.+\.(?:tmp|old)-(\d+)$")
+
+
+def remove_dead_temporaries(out: str | os.PathLike[str]) -> list[Path]:
+    """Delete what killed writers left in and beside the output ``out`` (a file or a folder); return it.
+
+    A killed run's temporaries are never read as results, but inside an output folder DVC would hash them
+    into the output, and they hold disk space. Those of a live process (another run's) are kept.
+    """
+    out = Path(out)
+    found = [p for p in out.parent.glob(f"*{out.name}*") if _ASIDE_TEMP.match(p.name) or _HIDDEN_TEMP.match(p.name)]
+    if out.is_dir() and not out.is_symlink():
+        found += [p for p in out.rglob(".*") if _HIDDEN_TEMP.match(p.name)]
+    stale = []
+    for p in sorted(set(found)):
+        m = _HIDDEN_TEMP.match(p.name) or _ASIDE_TEMP.match(p.name)
+        if m and int(m.group(1)) != os.getpid() and not pid_alive(int(m.group(1))):
+            remove_path(p)
+            stale.append(p)
+    return stale

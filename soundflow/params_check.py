@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from soundflow import data_fit
 from soundflow.config import PARAMS_FILE, Params, ParamsError, load_params
 from soundflow.stages import STAGES, Stage
 
@@ -177,14 +178,36 @@ def check_data_locations(params: Params, root: Path) -> None:
     _refuse([loc for loc in LOCATIONS if generated_by(value_of(params, loc.key), root) is None], params, root)
 
 
+def check_data_fit(params: Params, root: Path, keys: tuple[str, ...] | None = None) -> None:
+    """Refuse (ParamsError) a parameter that does not fit its dataset (:mod:`soundflow.data_fit`): a test fold
+    the dataset lacks, no fold left to train, a class without a prompt. ``keys``: only the parameters under them."""
+    root = Path(root).resolve()
+    problems = data_fit.problems(params, root, lambda where: generated_by(where, root), keys)
+    path = root / PARAMS_FILE
+    if len(problems) == 1:
+        raise ParamsError(f"{path}: {problems[0]}")
+    if problems:
+        raise ParamsError("\n".join([f"{path}: {len(problems)} parameter(s) that do not fit their data", *problems]))
+
+
+def pending_checks(params: Params, root: Path) -> list[str]:
+    """The data-fit checks that wait for a dataset a stage has not made yet (said by ``soundflow params``)."""
+    root = Path(root).resolve()
+    return data_fit.pending(params, root, lambda where: generated_by(where, root))
+
+
 def check_stage_inputs(params: Params, root: Path, stage: Stage) -> None:
-    """At the start of ``stage``: every location it reads, generated or not, must exist in its layout."""
+    """At the start of ``stage``: every location it reads, generated or not, must exist in its layout, and its
+    parameters must fit the data (checked here too for data an upstream stage has only now made)."""
     reads = [loc for loc in LOCATIONS if any(loc.key == k or loc.key.startswith(k + ".") for k in stage.params)]
     _refuse(reads, params, Path(root).resolve())
+    check_data_fit(params, root, stage.params)
 
 
 def validate(root: Path) -> Params:
-    """Everything ``soundflow params`` checks: the schema of params.yaml, then the locations the user brings."""
+    """Everything ``soundflow params`` checks: the schema of params.yaml, the locations the user brings, then the
+    parameters that must fit their data (as far as the data exists, or is known before it is made)."""
     params = load_params(root)
     check_data_locations(params, root)
+    check_data_fit(params, root)
     return params

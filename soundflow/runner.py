@@ -63,8 +63,12 @@ def execute(name: str, root: Path, *, engine: str, stage_hash: str | None = None
     from soundflow.params_check import check_stage_inputs
 
     check_stage_inputs(params, root, stage)  # its data locations, now that its upstream stages have run
+    from soundflow.lock_check import refuse_altered_inputs
+
+    refuse_altered_inputs(root, name, stage.deps)  # no upstream file edited by hand since its stage wrote it
     if env.launch_rank() != 0:
         return _execute_on_other_rank(stage, params, root)
+    _remove_dead_temporaries(stage, root)
     raw = read_params_yaml(root / "params.yaml")
     from soundflow.tracking import Tracker, git_commit, pipeline_key, provenance_tags
 
@@ -101,6 +105,15 @@ def execute(name: str, root: Path, *, engine: str, stage_hash: str | None = None
             # under `dvc repro` no process sees the whole pipeline end: each stage closes the parent run
             tracker.finish(parent, ok)
     return seconds
+
+
+def _remove_dead_temporaries(stage: Stage, root: Path) -> None:
+    """What a killed run of the stage left among its outputs: inside an output folder DVC would record it."""
+    from soundflow.io import remove_dead_temporaries
+
+    for out in stage.all_outs:
+        for p in remove_dead_temporaries(root / out):
+            print(f"{stage.name}: removed {p.relative_to(root)}, left by an interrupted write")
 
 
 def _execute_on_other_rank(stage: Stage, params: Any, root: Path) -> float:

@@ -107,6 +107,7 @@ LOC_OVERLAYS = "reports/localisation/overlays.png"
 LOC_SUCCESS = "reports/localisation/success_rate.png"
 
 STATE_DIR = ".soundflow"  # ignored: resumable training state, Prefect's home
+PYTHON = ".venv/bin/python"  # the stage commands' interpreter, relative to the root where DVC runs them
 
 
 @dataclass(frozen=True)
@@ -143,8 +144,10 @@ class Stage:
 
     @property
     def cmd(self) -> str:
+        # the project's interpreter, not whatever `python` PATH holds: DVC deletes a stage's outputs before it
+        # runs the command, so `.venv/bin/dvc repro` without the venv on PATH must not find another python.
         # --code: a digest of ``run`` and the helpers here it calls, so editing them reruns the stage (see above)
-        return f"python -m soundflow stage {self.name} --code {self.run_digest}"
+        return f"{PYTHON} -m soundflow stage {self.name} --code {self.run_digest}"
 
     @property
     def run_digest(self) -> str:

@@ -5,19 +5,43 @@ Default store: ``sqlite:///<repo>/mlruns.db`` with artifacts in ``<repo>/mlartif
 process; they find their common parent run through ``SOUNDFLOW_PIPELINE_KEY``
 (set by ``soundflow run``/``soundflow repro``) or, for a bare ``dvc repro``,
 through the process id and start time of the ``dvc`` process that runs them.
+
+A tracking server that does not answer never stops nor stalls a run: it is probed with a short bound first,
+MLflow's own retries are bounded, and every call it cannot take goes to the offline journal
+(:mod:`soundflow.ops.sync`) that ``soundflow sync`` -- or the next run that finds the server -- sends.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import math
 import os
+import re
 import subprocess
+import sys
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 PIPELINE_KEY_ENV = "SOUNDFLOW_PIPELINE_KEY"
 TAG_KEY = "soundflow.pipeline_key"
+PROBE_SECONDS = 2.5  # the reachability check at the start of a run
+# MLflow retries a failed request 7 times with a factor-2 backoff (minutes against a closed port) and waits
+# 120 s per request; bounded so that a server going away mid-run costs seconds once. Users may override.
+MLFLOW_BOUNDS = {
+    "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2",
+    "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
+    "MLFLOW_HTTP_REQUEST_BACKOFF_JITTER": "0.5",
+    "MLFLOW_HTTP_REQUEST_TIMEOUT": "15",
+    # artifacts written straight to S3 by the client (boto3): a few attempts with exponential backoff
+    "AWS_MAX_ATTEMPTS": "3",
+    "AWS_RETRY_MODE": "standard",
+}
 
 
 def tracking_uri(root: Path) -> str:
@@ -92,49 +116,237 @@ def metrics_from_json(path: Path) -> dict[str, float]:
     return _numeric_leaves(json.loads(Path(path).read_text()))
 
 
+# the rest of a pipeline run stays offline once a call failed: (URI, pipeline key) -> why; and the notes said
+_OFFLINE: dict[tuple[str, str], str] = {}
+_SAID: set[tuple[str, str]] = set()
+
+
+def configure_bounds() -> None:
+    """Bounded retries and timeouts for MLflow's HTTP calls and boto3's S3 calls (values already set are kept)."""
+    for key, value in MLFLOW_BOUNDS.items():
+        os.environ.setdefault(key, value)
+
+
+def redact(uri: str) -> str:
+    """``uri`` without credentials, query or fragment: what may be printed or written."""
+    parts = urllib.parse.urlsplit(uri)
+    if parts.scheme not in ("http", "https"):
+        return uri
+    netloc = (parts.hostname or "") + (f":{parts.port}" if parts.port else "")
+    return urllib.parse.urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+
+
+def _reason(err: BaseException) -> str:
+    """A few words on why a call failed ('connection refused', 'timed out'), with no URL credentials."""
+    text = str(getattr(err, "reason", None) or err)
+    found = re.search(r"\[Errno -?\d+\] ([^'\")\]]+)", text)
+    if found:
+        return found.group(1).strip().rstrip(".").lower()
+    if isinstance(err, TimeoutError) or "timed out" in text.lower():
+        return "timed out"
+    first = text.splitlines()[0] if text.strip() else type(err).__name__
+    first = re.sub(r':?\s*"?\w+://[^\s"]*"?', "", first)  # the URL (a bucket, a run id, a login) says nothing new
+    return first.strip().rstrip(".")[:160] or type(err).__name__
+
+
+def unreachable(uri: str, timeout: float = PROBE_SECONDS) -> str | None:
+    """Why the tracking server at ``uri`` does not answer within ``timeout`` s; None when it does (or is local)."""
+    if urllib.parse.urlsplit(uri).scheme not in ("http", "https"):
+        return None
+    try:
+        with urllib.request.urlopen(redact(uri).rstrip("/") + "/health", timeout=timeout):
+            return None
+    except urllib.error.HTTPError as err:  # a status is an answer (a login, a proxy), unless the server is failing
+        return f"it answers HTTP {err.code}" if err.code >= 500 else None
+    except (urllib.error.URLError, OSError, ValueError) as err:
+        return _reason(err)
+
+
+def experiment_id(client: Any, uri: str, root: Path, name: str) -> str:
+    """The id of experiment ``name`` in ``client``'s store, created if needed (artifacts beside a SQLite store)."""
+    exp = client.get_experiment_by_name(name)
+    if exp is not None:
+        return str(exp.experiment_id)
+    artifacts = (Path(root) / "mlartifacts").resolve().as_uri() if uri.startswith("sqlite:") else None
+    return str(client.create_experiment(name, artifact_location=artifacts))
+
+
+def _errors() -> tuple[type[BaseException], ...]:
+    """What a tracking call raises when the store fails: MLflow's errors, requests' (OSErrors), and boto3's
+    when the client writes artifacts straight to S3."""
+    from mlflow.exceptions import MlflowException
+
+    found: tuple[type[BaseException], ...] = (MlflowException, OSError)
+    try:
+        from boto3.exceptions import Boto3Error
+        from botocore.exceptions import BotoCoreError, ClientError
+    except ImportError:
+        return found
+    return (*found, Boto3Error, BotoCoreError, ClientError)
+
+
+def _subject(uri: str, err: BaseException | None) -> str:
+    if err is not None and type(err).__module__.split(".")[0] in ("boto3", "botocore"):
+        return "the S3 artifact store of MLflow"
+    return f"MLflow at {redact(uri)}"
+
+
+class _QuietRetries:
+    """urllib3 warns on every retry it makes; the one note the tracker prints says what matters."""
+
+    def __enter__(self) -> None:
+        self.logger = logging.getLogger("urllib3.connectionpool")
+        self.level = self.logger.level
+        self.logger.setLevel(logging.ERROR)
+
+    def __exit__(self, *exc: object) -> None:
+        self.logger.setLevel(self.level)
+
+
 class Tracker:
-    """Thin wrapper over the MLflow client, so stages never touch MLflow themselves."""
+    """Thin wrapper over the MLflow client, so stages never touch MLflow themselves.
+
+    When the store does not answer (at the start, or any call later), the rest of the run's calls go to the
+    offline journal, with one note; a tracking failure never fails nor stalls a stage.
+    """
 
     def __init__(self, root: Path, experiment: str) -> None:
         import mlflow
         from mlflow.tracking import MlflowClient
 
+        from soundflow.ops.sync import Journal
+
+        configure_bounds()
         self.root = Path(root)
-        uri = tracking_uri(root)
-        mlflow.set_tracking_uri(uri)
-        self.client = MlflowClient(uri)
-        exp = self.client.get_experiment_by_name(experiment)
-        if exp is None:
-            artifacts = None
-            if uri.startswith("sqlite:"):
-                artifacts = (self.root / "mlartifacts").resolve().as_uri()
-            self.experiment_id = self.client.create_experiment(experiment, artifact_location=artifacts)
-        else:
-            self.experiment_id = exp.experiment_id
+        self.experiment = experiment
+        self.uri = tracking_uri(root)
+        self.journal = Journal(self.root)
+        self.experiment_id: str | None = None
+        self.offline: str | None = None  # why the calls go to the journal
+        self._tags: dict[str, dict[str, str]] = {}
+        key = pipeline_key()
+        # a pipeline run found offline stays offline: one probe and one note, not one per stage
+        self._state = (self.uri, key) if key else None
+        mlflow.set_tracking_uri(self.uri)
+        self.client = MlflowClient(self.uri)
+        why = _OFFLINE.get(self._state) if self._state else None
+        why = why or unreachable(self.uri)
+        if why is None:
+            try:
+                with _QuietRetries():
+                    self._send_pending()
+                    self.experiment_id = experiment_id(self.client, self.uri, self.root, experiment)
+            except _errors() as err:
+                why = _reason(err)
+        if why:
+            self._go_offline(why, None, at_start=True)
+
+    def _send_pending(self) -> None:
+        """Runs kept offline for this server, sent now that it answers."""
+        from soundflow.ops import sync
+
+        if not (self.journal.pending() and redact(self.uri) in self.journal.targets()):
+            return
+        ids: dict[str, str] = {}
+
+        def exp(name: str) -> str:
+            return ids.setdefault(name, experiment_id(self.client, self.uri, self.root, name))
+
+        done = sync.replay(self.journal, self.client, exp, lambda: unreachable(self.uri))
+        print(f"soundflow: sent {done.runs} run(s) kept offline to MLflow at {redact(self.uri)}", file=sys.stderr)
+
+    def _go_offline(self, why: str, err: BaseException | None, at_start: bool) -> None:
+        self.offline = why
+        if self._state:
+            _OFFLINE[self._state] = why
+            if self._state in _SAID or self.journal.noted(self._state[1]):
+                _SAID.add(self._state)
+                return
+            _SAID.add(self._state)
+        state = "is unreachable" if at_start else "stopped answering"
+        print(
+            f"soundflow: note: {_subject(self.uri, err)} {state} ({why}); the run goes on and its params, "
+            f"metrics and artifacts are kept in {self.journal.dir} for `soundflow sync`",
+            file=sys.stderr,
+            flush=True,
+        )
+        key = self._state[1] if self._state else None
+        self._journal(lambda: {"op": "note", "pipeline": key, "target": redact(self.uri), "why": why})
+
+    def _journal(self, record: Callable[[], dict[str, Any]]) -> None:
+        try:
+            self.journal.append(record())
+        except OSError as err:  # a full disk loses this record, never the run
+            print(f"soundflow: note: a tracking call could not be kept in {self.journal.dir}: {err}", file=sys.stderr)
+
+    def _call(self, online: Callable[[], Any], offline: Callable[[], dict[str, Any]] | None) -> Any:
+        """``online()`` while the store answers; else (or when it fails now) ``offline()`` goes to the journal."""
+        if self.offline is None:
+            try:
+                with _QuietRetries():
+                    return online()
+            except _errors() as err:
+                self._go_offline(_reason(err), err, at_start=False)
+        if offline is not None:
+            self._journal(offline)
+        return None
+
+    def _create_run(self, run_name: str, tags: dict[str, str], find_by: str | None = None) -> str:
+        from soundflow.ops.sync import new_run_id
+
+        local, start = new_run_id(), int(time.time() * 1000)
+        run_id = self._call(
+            lambda: self.client.create_run(self.experiment_id, start, tags, run_name).info.run_id,
+            lambda: {
+                "op": "create_run",
+                "run": local,
+                "experiment": self.experiment,
+                "run_name": run_name,
+                "tags": tags,
+                "start_time": start,
+                "find_by": find_by,
+            },  # fmt: skip
+        )
+        run_id = run_id or local
+        self._tags[run_id] = dict(tags)
+        return run_id
+
+    def search_runs(self, filter_string: str, order_by: list[str] | None = None, max_results: int = 1) -> list[Any]:
+        """Runs of this experiment on the server; none while offline."""
+        found = self._call(
+            lambda: self.client.search_runs(
+                [self.experiment_id], filter_string, order_by=order_by, max_results=max_results
+            ),  # fmt: skip
+            None,
+        )
+        return list(found or [])
 
     def pipeline_run(self, key: str, engine: str, params_flat: dict[str, Any], tags: dict[str, str]) -> str:
-        """The parent run for ``key``: found by tag, or created."""
-        found = self.client.search_runs(
-            [self.experiment_id], filter_string=f"tags.`{TAG_KEY}` = '{key}'", max_results=1
-        )
+        """The parent run for ``key``: found by tag (on the server, or in the offline journal), or created."""
+        found = self.search_runs(f"tags.`{TAG_KEY}` = '{key}'")
         if found:
-            return found[0].info.run_id
-        run = self.client.create_run(
-            self.experiment_id, run_name=f"pipeline ({engine})", tags={TAG_KEY: key, "soundflow.engine": engine, **tags}
-        )
-        self._log_params(run.info.run_id, params_flat)
-        return run.info.run_id
+            return str(found[0].info.run_id)
+        if self.offline and (local := self.journal.find_run(TAG_KEY, key)):
+            return local
+        all_tags = {TAG_KEY: key, "soundflow.engine": engine, **tags}
+        run_id = self._create_run(f"pipeline ({engine})", all_tags, find_by=TAG_KEY)
+        self._log_params(run_id, params_flat)
+        return run_id
 
     def finish(self, run_id: str, ok: bool = True) -> None:
-        self.client.set_terminated(run_id, "FINISHED" if ok else "FAILED")
+        status, end = ("FINISHED" if ok else "FAILED"), int(time.time() * 1000)
+        self._call(
+            lambda: self.client.set_terminated(run_id, status, end),
+            lambda: {"op": "set_terminated", "run": run_id, "status": status, "end_time": end},
+        )
 
     def stage_run(self, name: str, parent_id: str | None, params_flat: dict[str, Any], tags: dict[str, str]) -> str:
         all_tags = {"soundflow.stage": name, **tags}
         if parent_id:
             all_tags["mlflow.parentRunId"] = parent_id
-        run = self.client.create_run(self.experiment_id, run_name=name, tags=all_tags)
-        self._log_params(run.info.run_id, params_flat)
-        return run.info.run_id
+        run_id = self._create_run(name, all_tags)
+        self._log_params(run_id, params_flat)
+        return run_id
 
     def _log_params(self, run_id: str, params: dict[str, Any]) -> None:
         from mlflow.entities import Param
@@ -143,8 +355,6 @@ class Tracker:
         self._log_batched(run_id, "params", items)
 
     def log_metrics(self, run_id: str, metrics: dict[str, float], step: int = 0) -> None:
-        import time
-
         from mlflow.entities import Metric
 
         now = int(time.time() * 1000)
@@ -152,8 +362,6 @@ class Tracker:
 
     def log_history(self, run_id: str, csv: Path) -> None:
         """Each column of a per-epoch CSV as a metric series (step = epoch)."""
-        import time
-
         import pandas as pd
         from mlflow.entities import Metric
 
@@ -171,13 +379,25 @@ class Tracker:
         # MLflow caps one log_batch call at 100 params and 1000 metrics
         size = 100 if kind == "params" else 500
         for i in range(0, len(items), size):
-            self.client.log_batch(run_id, **{kind: items[i : i + size]})
+            chunk = items[i : i + size]
+            rows = [[m.key, m.value, m.timestamp, m.step] if kind == "metrics" else [m.key, m.value] for m in chunk]
+            self._call(
+                lambda chunk=chunk: self.client.log_batch(run_id, **{kind: chunk}),
+                lambda rows=rows: {"op": "log_batch", "run": run_id, kind: rows},
+            )
 
     def log_artifact(self, run_id: str, path: Path, folder: str | None = None) -> None:
-        self.client.log_artifact(run_id, str(path), artifact_path=folder)
+        self._call(
+            lambda: self.client.log_artifact(run_id, str(path), artifact_path=folder),
+            lambda: {"op": "log_artifact", "run": run_id, "file": self.journal.copy_artifact(path), "folder": folder},
+        )
 
     def log_text(self, run_id: str, text: str, name: str) -> None:
-        self.client.log_text(run_id, text, name)
+        def offline() -> dict[str, Any]:
+            file, folder = self.journal.write_text(text, name)
+            return {"op": "log_artifact", "run": run_id, "file": file, "folder": folder}
+
+        self._call(lambda: self.client.log_text(run_id, text, name), offline)
 
     def log_runs(self, parent_id: str, csv: Path) -> list[str]:
         """One nested run per row of a per-configuration CSV: ``name``; ``tag.*``, ``param.*``, ``metric.*`` columns.
@@ -188,22 +408,20 @@ class Tracker:
         import pandas as pd
 
         df = pd.read_csv(csv)
-        parent = self.client.get_run(parent_id)
+        parent_tags = self._tags.get(parent_id)
+        if parent_tags is None:
+            parent_tags = self._call(lambda: self.client.get_run(parent_id).data.tags, None) or {}
         # not tagged soundflow.stage: that tag marks a stage's own run (a child of a pipeline run); these are
         # configurations inside one stage run, found by soundflow.configuration_of
-        inherited = {k: v for k, v in parent.data.tags.items() if k == "git_commit"}
-        inherited["soundflow.configuration_of"] = parent.data.tags.get("soundflow.stage", "")
+        inherited = {k: v for k, v in parent_tags.items() if k == "git_commit"}
+        inherited["soundflow.configuration_of"] = parent_tags.get("soundflow.stage", "")
         ids = []
         for _, row in df.iterrows():
             tags = {c[4:]: str(v) for c, v in row.items() if c.startswith("tag.")}
-            run = self.client.create_run(
-                self.experiment_id,
-                run_name=str(row["name"]),
-                tags={**inherited, **tags, "mlflow.parentRunId": parent_id},
-            )
-            self._log_params(run.info.run_id, {c[6:]: v for c, v in row.items() if c.startswith("param.")})
+            run_id = self._create_run(str(row["name"]), {**inherited, **tags, "mlflow.parentRunId": parent_id})
+            self._log_params(run_id, {c[6:]: v for c, v in row.items() if c.startswith("param.")})
             metrics = {c[7:]: float(v) for c, v in row.items() if c.startswith("metric.") and pd.notna(v)}
-            self.log_metrics(run.info.run_id, {k: v for k, v in metrics.items() if math.isfinite(v)})
-            self.finish(run.info.run_id)
-            ids.append(run.info.run_id)
+            self.log_metrics(run_id, {k: v for k, v in metrics.items() if math.isfinite(v)})
+            self.finish(run_id)
+            ids.append(run_id)
         return ids

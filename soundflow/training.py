@@ -46,6 +46,7 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from soundflow import distributed, training_state
+from soundflow.checkpoints import save_checkpoint
 from soundflow.devices import autocast
 from soundflow.io import atomic_path, write_json
 
@@ -540,8 +541,7 @@ def _write_outputs(
     summary: Callable[[FitResult], dict[str, Any]],
 ) -> None:
     """Checkpoint, history CSV and summary JSON, each written atomically, in that order."""
-    with atomic_path(files.checkpoint) as tmp:
-        torch.save(checkpoint(result), tmp)
+    save_checkpoint(files.checkpoint, checkpoint(result))
     with atomic_path(files.history_csv) as tmp:
         pd.DataFrame(result.history).to_csv(tmp, index=False)
     write_json(files.summary_json, summary(result))

@@ -1,7 +1,8 @@
 """Resumable training: the full state after each epoch, written atomically, restored only for the same inputs.
 
 A fingerprint (a hash of the training data and parameters) is stored with the state; a rerun with
-another fingerprint starts from scratch instead of resuming someone else's run.
+another fingerprint starts from scratch instead of resuming someone else's run. The state is a checkpoint
+with a content hash (:mod:`soundflow.checkpoints`): a damaged one is discarded with a note, never resumed.
 
 A resumed run must end exactly where an uninterrupted one does, so the state holds every random
 source a loop draws from, as it stood at the end of the epoch: the global torch (CPU and CUDA) and
@@ -21,15 +22,19 @@ from typing import Any
 import numpy as np
 import torch
 
-from soundflow.io import atomic_path, remove_temp_leftovers
+from soundflow.checkpoints import CheckpointError, load_checkpoint, save_checkpoint
+from soundflow.errors import UserError
+from soundflow.io import remove_temp_leftovers
 
 # The layout of a saved state. A state of another layout (an older training loop's) is not resumed:
 # its keys would not mean what this loop reads from them.
 FORMAT = 2
 
 
-class TrainingDiverged(RuntimeError):
+class TrainingDiverged(UserError, RuntimeError):
     """The training loss became NaN or infinite: the weights are garbage, nothing may be written from them."""
+
+    exit_code = 1  # a failed run (the parameters are the user's to change), not a refused command
 
 
 def check_loss(loss: float, *, model: str, epoch: int, step: int, lr_hint: str) -> None:
@@ -113,25 +118,24 @@ def save(
 
     ``data_state`` is the caller's snapshot of its datasets' random state, given back by :func:`restore`.
     """
-    with atomic_path(path) as tmp:
-        torch.save(
-            {
-                "format": FORMAT,
-                "fingerprint": fingerprint,
-                "epoch": epoch,
-                "model": model.state_dict(),
-                "optimizer": optimizer.state_dict(),
-                "scheduler": scheduler.state_dict(),
-                "history": history,
-                "best": best,
-                "torch_rng": torch.get_rng_state(),
-                "cuda_rng": _cuda_rng_state(),
-                "loader_rng": loader_rng.get_state(),
-                "numpy_rng": np.random.get_state(),
-                "data_state": data_state or {},
-            },
-            tmp,
-        )
+    save_checkpoint(
+        path,
+        {
+            "format": FORMAT,
+            "fingerprint": fingerprint,
+            "epoch": epoch,
+            "model": model.state_dict(),
+            "optimizer": optimizer.state_dict(),
+            "scheduler": scheduler.state_dict(),
+            "history": history,
+            "best": best,
+            "torch_rng": torch.get_rng_state(),
+            "cuda_rng": _cuda_rng_state(),
+            "loader_rng": loader_rng.get_state(),
+            "numpy_rng": np.random.get_state(),
+            "data_state": data_state or {},
+        },
+    )
 
 
 def restore(
@@ -155,7 +159,13 @@ def restore(
         return None
     # on the CPU: RNG states must be CPU tensors, the kept best copy is CPU by design, and
     # load_state_dict moves weights and optimiser state to the model's device
-    saved = torch.load(path, map_location="cpu", weights_only=False)
+    try:
+        saved = load_checkpoint(path, "cpu", remedy="training from scratch")
+    except CheckpointError as err:
+        # the state only saves time: a damaged one is discarded, never resumed from (a fresh run ends
+        # where an uninterrupted one does); it is overwritten after the first epoch
+        log(str(err))
+        return None
     if saved.get("format", 1) != FORMAT:
         log(f"{path} was written by another version of the training loop; training from scratch")
         return None

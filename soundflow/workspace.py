@@ -10,12 +10,14 @@ from typing import Any
 import yaml
 
 from soundflow.config import parse_params, read_params_yaml, set_dotted
+from soundflow.stages import PYTHON
 
 
 def copy_project(src: Path, dst: Path, overrides: dict[str, Any] | None = None) -> Path:
     """Copy the git-tracked files of ``src`` to ``dst``, make it a git repo, apply dotted param overrides.
 
-    The copy has no outputs, no DVC cache, no MLflow store: a cold start, as in a fresh clone.
+    The copy has no outputs, no DVC cache, no MLflow store: a cold start, as in a fresh clone after
+    ``make install``, whose virtual environment is ``src``'s (linked).
     """
     src, dst = Path(src).resolve(), Path(dst).resolve()
     files = (
@@ -32,6 +34,8 @@ def copy_project(src: Path, dst: Path, overrides: dict[str, Any] | None = None) 
         if (src / rel).is_file():
             (dst / rel).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(src / rel, dst / rel)
+    if (src / PYTHON).is_file() and not (dst / ".venv").exists():
+        (dst / ".venv").symlink_to(src / ".venv")  # the interpreter the stage commands name (dvc.yaml)
     if overrides:
         set_params(dst, overrides)
     git = ["git", "-c", "user.email=ci@soundflow.local", "-c", "user.name=soundflow"]

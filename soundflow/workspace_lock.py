@@ -55,6 +55,7 @@ from pathlib import Path
 from typing import Any
 
 from soundflow import io as sio
+from soundflow.errors import UserError
 from soundflow.stages import STATE_DIR
 
 LOCK_FILE = f"{STATE_DIR}/workspace.lock"
@@ -66,8 +67,10 @@ EXIT_BUSY = 75  # sysexits.h EX_TEMPFAIL
 RECORD_WAIT_SECONDS = 2.0
 
 
-class WorkspaceBusy(RuntimeError):
+class WorkspaceBusy(UserError, RuntimeError):
     """Another live process holds the workspace; ``str()`` is the one-line message for the user."""
+
+    exit_code = EXIT_BUSY
 
     def __init__(self, root: Path, record: dict[str, Any] | None) -> None:
         self.root, self.record = root, record

@@ -4,7 +4,7 @@ Argo and Kubeflow run each stage in its own container, from the same image (the 
 so a step's workspace starts empty of data. Large outputs travel through the DVC remote (``dvc pull`` of the
 stage's data dependencies before, ``dvc push`` of its outputs after); what DVC does not carry travels as the
 engine's artifact, the *handoff* (:mod:`soundflow.export.handoff`): the ``dvc.lock`` entries that say which
-hashes to pull, and the small uncached outputs (metrics, plots) some stages read.
+hashes to pull, and the small outputs (metrics, plots) some stages read.
 """
 
 from __future__ import annotations
@@ -66,7 +66,7 @@ def _within(path: str, folder: str) -> bool:
 
 def pull_targets(stage: Stage, ups: list[str], raw: dict[str, Any], tracked: list[str]) -> tuple[str, ...]:
     """The data dependencies DVC keeps in its cache: inside an upstream stage's ``outs`` or a ``.dvc`` file's.
-    Metrics and plots are not cached (they are in the handoff); repository files (configs) are in the image."""
+    Metrics and plots are not pulled (they are in the handoff); repository files (configs) are in the image."""
     cached = [o for up in ups for o in get_stage(up).outs] + tracked
     deps = [dag.resolve(d, raw) for d in stage.deps]
     return tuple(d for d in deps if any(_within(d, c) for c in cached))

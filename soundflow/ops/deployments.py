@@ -16,12 +16,13 @@ from pathlib import Path
 from typing import Any
 
 from soundflow.config import ParamsError, load_params
+from soundflow.errors import UserError
 from soundflow.ops.schedule_params import FlowSchedule, SchedulesParams
 
 TAGS = ["soundflow"]
 
 
-class NoPrefectServer(RuntimeError):
+class NoPrefectServer(UserError, RuntimeError):
     """PREFECT_API_URL is unset or does not answer: the message says how to start a server."""
 
 

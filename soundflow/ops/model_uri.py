@@ -2,16 +2,20 @@
 
 The version's source is the checkpoint file its training run logged; it is downloaded through the tracking
 server (or from the local store) into a cache folder named by the version and its run (``.soundflow/models``),
-so a second use downloads it again only if the file is gone. Anything that is not a ``models:/`` URI is
-returned as a path, unchanged.
+so a second use downloads it again only if the file is gone or fails its content hash (a damaged cached copy
+is replaced by a fresh download; a damaged source is a CheckpointError). Anything that is not a ``models:/``
+URI is returned as a path, unchanged.
 """
 
 from __future__ import annotations
 
 import re
+import sys
 from pathlib import Path
 
-from soundflow.io import atomic_path
+from models.checkpoint_format import CheckpointError
+from soundflow.checkpoints import load_checkpoint
+from soundflow.io import atomic_path, remove_path
 from soundflow.tracking import tracking_uri
 
 _URI = re.compile(r"^models:/(?P<name>[^/@]+)(?:@(?P<alias>[^/]+)|/(?P<version>\d+))$")
@@ -44,10 +48,24 @@ def resolve_checkpoint(value: str, root: Path, cache: Path | None = None) -> Pat
     # named by the training run too: version 1 of another tracking store is another file
     dest = (cache or Path(root) / ".soundflow" / "models") / f"{mv.name}-v{mv.version}-{mv.run_id}"
     local = dest / Path(mv.source).name
-    if not local.is_file():
-        with atomic_path(dest) as tmp:  # a killed download leaves no file that looks complete
-            tmp.mkdir()
-            download_artifacts(artifact_uri=mv.source, dst_path=str(tmp), tracking_uri=uri)
+    if local.is_file():
+        if _intact(local):
+            return local
+        print(f"{local}: cached copy of {value} is damaged; downloading it again", file=sys.stderr)
+        remove_path(dest)
+    with atomic_path(dest) as tmp:  # a killed download leaves no file that looks complete
+        tmp.mkdir()
+        download_artifacts(artifact_uri=mv.source, dst_path=str(tmp), tracking_uri=uri)
     if not local.is_file():
         raise ValueError(f"{value}: version {mv.version}'s source {mv.source} is not a checkpoint file")
+    # a damaged source is refused here, naming the registered version rather than only the cache file
+    load_checkpoint(local, remedy=f"version {mv.version} of {mv.name} is damaged at its source {mv.source}")
     return local
+
+
+def _intact(path: Path) -> bool:
+    try:
+        load_checkpoint(path)
+    except CheckpointError:
+        return False
+    return True

@@ -31,10 +31,11 @@ def cmd_server(args: argparse.Namespace) -> int:
     root = env.find_root()
     env.configure(root)
     server = spec_for(args, root)
+    servers.check_port(server)  # a refusal before anything starts: another program's server is never announced
     environ = dict(os.environ, **server.env)
     proc = subprocess.Popen(server.argv, env=environ, start_new_session=True)  # its output is this terminal's
     try:
-        took = servers.wait_ready(server, proc, args.timeout)
+        took = servers.wait_ready(server, proc, args.timeout)  # ours: alive and listening where it answers
         print(f"soundflow: {server.name} server ready in {took:.1f} s at {server.url}", file=sys.stderr)
         for line in server.notes:
             print(f"soundflow:   {line}", file=sys.stderr)

@@ -4,6 +4,10 @@ Each is a :class:`ServerSpec`: the command line, the environment it needs and th
 ready. :func:`running` starts one as a subprocess, waits for it with a bound and stops it on exit, whatever
 happened; the CLI (``soundflow server ...``) and the tests use the same definitions.
 
+A server is announced ready only when it is the one started here: its port was free before it started
+(:func:`check_port`), its process is alive, and the process listening on the port that answers is it or one of
+its children -- another program already on the port would otherwise answer the health check for it.
+
 Why the Prefect server is given ``PREFECT_UI_API_URL``: the UI is a single-page app that calls the API at the address
 the server tells it (``/ui-settings``); Prefect's default is ``http://127.0.0.1:4200/api`` whatever port the
 server was started on, so a server on another port shows "Can't connect to Server API" until it is set.
@@ -11,6 +15,7 @@ server was started on, so a server on another port shows "Can't connect to Serve
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 import signal
@@ -19,11 +24,14 @@ import subprocess
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from soundflow.errors import UserError
 
 # a server asked to listen on every interface is still reached through the loopback from this machine
 _WILDCARDS = {"0.0.0.0", "::", ""}
@@ -38,6 +46,19 @@ class ServerSpec:
     health_url: str
     ui_url: str = ""
     notes: list[str] = field(default_factory=list)  # what a user exports to point runs at it
+    listen: tuple[str, int] | None = None  # the interface and port it binds: checked free before it starts
+
+
+class PortUnavailable(UserError, OSError):
+    """The port a server is asked to listen on is taken (or the interface is not this machine's)."""
+
+
+class ServerExited(UserError, RuntimeError):
+    """The server's process ended before it answered."""
+
+
+class ServerTimeout(UserError, TimeoutError):
+    """The server did not answer within the bound."""
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -71,7 +92,8 @@ def prefect_server(home: Path, host: str = "127.0.0.1", port: int = 4200, public
     }
     argv = [_exe("prefect"), "server", "start", "--host", host, "--port", str(port)]
     notes = [f"export PREFECT_API_URL={api}"]
-    return ServerSpec("prefect", argv, env, base, f"http://{_client_host(host)}:{port}/api/health", base, notes)
+    health = f"http://{_client_host(host)}:{port}/api/health"
+    return ServerSpec("prefect", argv, env, base, health, base, notes, (host, port))
 
 
 def mlflow_server(
@@ -96,7 +118,8 @@ def mlflow_server(
     if host in _WILDCARDS:  # MLflow's host-header check would refuse the addresses clients use
         argv += ["--allowed-hosts", "*"]
     env = {"MLFLOW_DISABLE_TELEMETRY": "true"}
-    return ServerSpec("mlflow", argv, env, url, f"{url}/health", url, [f"export MLFLOW_TRACKING_URI={url}"])
+    notes = [f"export MLFLOW_TRACKING_URI={url}"]
+    return ServerSpec("mlflow", argv, env, url, f"{url}/health", url, notes, (host, port))
 
 
 def s3_server(host: str = "127.0.0.1", port: int = 5001) -> ServerSpec:
@@ -104,7 +127,7 @@ def s3_server(host: str = "127.0.0.1", port: int = 5001) -> ServerSpec:
     url = f"http://{_client_host(host)}:{port}"
     argv = [sys.executable, "-m", "moto.server", "-H", host, "-p", str(port)]
     notes = [f"export MLFLOW_S3_ENDPOINT_URL={url} AWS_ENDPOINT_URL={url}"]
-    return ServerSpec("s3", argv, {}, url, f"{url}/moto-api/", "", notes)
+    return ServerSpec("s3", argv, {}, url, f"{url}/moto-api/", "", notes, (host, port))
 
 
 def _answers(url: str) -> bool:
@@ -115,17 +138,70 @@ def _answers(url: str) -> bool:
         return False
 
 
+def _address(host: str, port: int) -> str:
+    return f"[{host}]:{port}" if ":" in host else f"{host or '0.0.0.0'}:{port}"
+
+
+def check_port(server: ServerSpec) -> None:
+    """Refuses, in one sentence, to start ``server`` on a port another process holds (a bind test, as it binds)."""
+    if server.listen is None:
+        return
+    host, port = server.listen
+    where = _address(host, port)
+    try:
+        family, kind, proto, _, addr = socket.getaddrinfo(
+            host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+        with socket.socket(family, kind, proto) as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the servers do: TIME_WAIT is no owner
+            s.bind(addr)
+    except OSError as err:
+        if err.errno == errno.EADDRINUSE:
+            why = "is already in use by another process; stop it or choose another --port"
+        else:
+            why = f"cannot be listened on ({(err.strerror or str(err)).lower()})"
+        raise PortUnavailable(f"cannot start the {server.name} server: {where} {why}") from err
+
+
+def _listens(proc: subprocess.Popen, port: int) -> bool:
+    """Whether ``proc`` or one of its children listens on ``port`` (True when that cannot be told)."""
+    import psutil
+
+    try:
+        parent = psutil.Process(proc.pid)
+        for p in [parent, *parent.children(recursive=True)]:
+            if any(c.status == psutil.CONN_LISTEN and c.laddr.port == port for c in p.net_connections("inet")):
+                return True
+    except (psutil.AccessDenied, psutil.NoSuchProcess):
+        return True  # the other checks (alive, answering, port free at start) stand
+    return False
+
+
+def _tail(log: Path | None) -> str:
+    return ":\n" + log.read_text(errors="replace")[-3000:] if log and log.exists() else ""
+
+
 def wait_ready(server: ServerSpec, proc: subprocess.Popen, timeout: float, log: Path | None = None) -> float:
-    """Seconds until ``server.health_url`` answers; a clear error if the process dies or the bound passes."""
+    """Seconds until ``server`` answers, as the process ``proc`` (alive, listening on the port that answers);
+    a clear error if the process dies or the bound passes."""
+    port = urllib.parse.urlsplit(server.health_url).port
+    other = ""  # set when something answers that is not ours
     t0 = time.monotonic()
     while time.monotonic() - t0 < timeout:
         if proc.poll() is not None:
-            tail = log.read_text(errors="replace")[-3000:] if log and log.exists() else ""
-            raise RuntimeError(f"{server.name} server exited with status {proc.returncode} before answering:\n{tail}")
+            raise ServerExited(
+                f"{server.name} server exited with status {proc.returncode} before answering{other}{_tail(log)}"
+            )
         if _answers(server.health_url):
-            return time.monotonic() - t0
+            if port is None or _listens(proc, port):
+                if proc.poll() is None:
+                    return time.monotonic() - t0
+                continue
+            other = f"; another process answers on port {port}"
         time.sleep(0.25)
-    raise TimeoutError(f"{server.name} server did not answer {server.health_url} within {timeout:.0f} s (log: {log})")
+    raise ServerTimeout(
+        f"{server.name} server did not answer {server.health_url} within {timeout:.0f} s{other} (log: {log})"
+    )
 
 
 def stop(proc: subprocess.Popen, grace: float = 15.0) -> None:
@@ -143,6 +219,7 @@ def stop(proc: subprocess.Popen, grace: float = 15.0) -> None:
 
 
 def start(server: ServerSpec, log: Path, base_env: dict[str, str] | None = None) -> subprocess.Popen:
+    check_port(server)
     env = dict(os.environ if base_env is None else base_env)
     env.update(server.env)
     log.parent.mkdir(parents=True, exist_ok=True)

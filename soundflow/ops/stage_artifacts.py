@@ -46,9 +46,8 @@ def latest_run(root: Path, experiment: str, stage: str) -> tuple[str, str, str] 
     from soundflow.tracking import Tracker
 
     tracker = Tracker(root, experiment)
-    runs = tracker.client.search_runs(
-        [tracker.experiment_id],
-        filter_string=f"tags.`soundflow.stage` = '{stage}' and attributes.status = 'FINISHED'",
+    runs = tracker.search_runs(  # none while the tracking server is away
+        f"tags.`soundflow.stage` = '{stage}' and attributes.status = 'FINISHED'",
         order_by=["attributes.start_time DESC"],
         max_results=1,
     )

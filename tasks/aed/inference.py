@@ -14,15 +14,13 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader
 
 import models
+from soundflow import checkpoints
 from soundflow.devices import autocast
 
 
 def load_checkpoint(path: Path, device: torch.device | str = "cpu") -> tuple[torch.nn.Module, dict]:
     """Model (eval mode, on ``device``) and metadata of a checkpoint written by the aed_train stage."""
-    try:
-        ckpt = torch.load(path, map_location=device, weights_only=False)
-    except FileNotFoundError:
-        raise FileNotFoundError(f"{path}: no trained checkpoint; run the aed_train stage first") from None
+    ckpt = checkpoints.load_checkpoint(path, device, remedy=checkpoints.REMEDY.format(stage="aed_train"))
     model = models.from_checkpoint(ckpt, input_shape=tuple(ckpt["model_kwargs"]["input_shape"]))
     return model.to(device).eval(), ckpt
 

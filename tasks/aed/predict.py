@@ -1,4 +1,13 @@
-"""Top-k class predictions for arbitrary audio files from a trained AED checkpoint."""
+"""Top-k class predictions for arbitrary audio files from a trained AED checkpoint.
+
+A file is streamed (:func:`soundflow.audio.stream_audio`): decoded, resampled and cut into chunks a block at
+a time, its chunks' probabilities summed batch by batch, so memory stays bounded whatever its length (a
+30-minute recording peaks as a 3-second one does, README "Predict"). The chunks and their probabilities are
+those of the whole file at once (``spectrogram_chunks`` of ``load_audio``), to float rounding.
+
+A file below :data:`MIN_SAMPLE_RATE` or shorter than :data:`MIN_SECONDS` is refused with an
+:class:`~soundflow.audio.AudioError` naming it: a 1 Hz or 3-sample "recording" has nothing to classify.
+"""
 
 from __future__ import annotations
 
@@ -7,14 +16,23 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import soundfile as sf
 import torch
 
-from soundflow.audio import load_audio
+from soundflow.audio import BLOCK_FRAMES, AudioError, Windows, audio_info, stream_audio
 from soundflow.devices import pick_device
+from soundflow.errors import UserError
 from tasks.aed.inference import chunk_probabilities, load_checkpoint
 from tasks.features.params import AedFeatureParams
-from tasks.features.stft_chunks import spectrogram_chunks
+from tasks.features.stft_chunks import chunk_starts, spectrogram_batch
+
+MIN_SAMPLE_RATE = 8000  # Hz: below it a file holds no band the models listen to above 4 kHz
+MIN_SECONDS = 0.1  # shorter, a file is a click at most: zero-padding it to a chunk "classifies" silence
+BATCH_ELEMENTS = 1 << 21  # spectrogram values per forward pass: bounds the STFT's and the model's memory
+MAX_BATCH_CHUNKS = 64
+
+
+class PredictOptionError(UserError, ValueError):
+    """An option of ``soundflow predict`` out of its range; the message names the option."""
 
 
 @dataclass(frozen=True)
@@ -22,7 +40,7 @@ class FilePrediction:
     path: Path
     sample_rate: int  # of the file as recorded
     n_chunks: int
-    seconds_per_chunk: float  # feature extraction + forward pass, averaged over the file's chunks
+    seconds_per_chunk: float  # decoding, feature extraction and forward pass, averaged over the file's chunks
     top: list[tuple[str, float]]  # (class, pooled probability), best first
 
     def render(self) -> str:
@@ -38,6 +56,88 @@ class FilePrediction:
         return "\n".join(lines)
 
 
+def check_sample_rate(path: Path) -> int:
+    """The file's own sample rate, refused below :data:`MIN_SAMPLE_RATE` (AudioError for any unusable file)."""
+    rate = int(audio_info(path).samplerate)
+    if rate < MIN_SAMPLE_RATE:
+        raise AudioError(path, f"sample rate {rate} Hz is below the minimum of {MIN_SAMPLE_RATE} Hz")
+    return rate
+
+
+def check_duration(path: Path, n_samples: int, sample_rate: int) -> None:
+    if n_samples < MIN_SECONDS * sample_rate:
+        raise AudioError(
+            path, f"{n_samples / sample_rate:.4f} s of audio is shorter than the minimum of {MIN_SECONDS} s"
+        )
+
+
+def check_options(results: int, confidence: float) -> None:
+    if results < 1:
+        raise PredictOptionError(f"--results must be at least 1, got {results}")
+    if not 0 <= confidence <= 1:
+        raise PredictOptionError(f"--confidence must be in [0, 1], got {confidence}")
+
+
+def file_probabilities(
+    model: torch.nn.Module,
+    path: Path,
+    p: AedFeatureParams,
+    batch_chunks: int | None = None,
+    block_frames: int = BLOCK_FRAMES,
+) -> tuple[np.ndarray, int]:
+    """(mean class probabilities over the file's chunks, number of chunks), streamed in bounded memory:
+    ``block_frames`` decoded at a time, ``batch_chunks`` chunks per forward pass (default: as many as keep
+    :data:`BATCH_ELEMENTS` spectrogram values, 16 of the default 256 x 512 chunks)."""
+    sr = p.sample_rate
+    batch_chunks = batch_chunks or max(1, min(MAX_BATCH_CHUNKS, BATCH_ELEMENTS // (p.n_freq_bins * p.n_frames)))
+    size, hop = round(p.chunk_seconds * sr), round(p.chunk_hop_seconds * sr)
+    windows = Windows(stream_audio(path, sr, block_frames), size, hop)
+    total, n, pending = None, 0, []
+
+    def flush() -> None:
+        nonlocal total, n
+        specs = spectrogram_batch(torch.from_numpy(np.stack(pending)), sr, p).numpy()
+        probs = chunk_probabilities(model, specs).astype(np.float64).sum(0)
+        total, n = (probs if total is None else total + probs), n + len(pending)
+        pending.clear()
+
+    for _, chunk in windows:
+        pending.append(chunk)
+        if len(pending) == batch_chunks:
+            flush()
+    check_duration(path, windows.n_samples, sr)
+    # the end of the file: the chunking rule's zero-padded chunks after the last full one
+    pending += [windows.tail(s, size) for s in chunk_starts(windows.n_samples, sr, p) if s >= windows.next_start]
+    if pending:
+        flush()
+    return total / n, n
+
+
+class Predictor:
+    """A trained AED checkpoint ready to classify files one at a time."""
+
+    def __init__(self, checkpoint: Path, overlap: float = 2.0, device: str = "auto") -> None:
+        self.model, self.ckpt = load_checkpoint(checkpoint, pick_device(device))
+        fp = {"workers": 0, **self.ckpt["feature_params"]}  # reading threads: not a feature parameter
+        if not 0 <= overlap < fp["chunk_seconds"]:
+            raise PredictOptionError(f"--overlap must be in [0, {fp['chunk_seconds']}) seconds, got {overlap}")
+        fp["chunk_hop_seconds"] = fp["chunk_seconds"] - overlap
+        self.params = AedFeatureParams.model_validate(fp)
+
+    def predict(self, path: Path, results: int = 5, confidence: float = 0.01) -> FilePrediction:
+        """The ``results`` best classes whose pooled probability is at least ``confidence``; AudioError if unusable."""
+        path = Path(path)
+        rate = check_sample_rate(path)
+        t0 = time.perf_counter()
+        pooled, n_chunks = file_probabilities(self.model, path, self.params)
+        if next(self.model.parameters()).device.type == "cuda":
+            torch.cuda.synchronize()
+        elapsed = time.perf_counter() - t0
+        order = np.argsort(-pooled, kind="stable")[:results]
+        top = [(self.ckpt["classes"][i], float(pooled[i])) for i in order if pooled[i] >= confidence]
+        return FilePrediction(path, rate, n_chunks, elapsed / n_chunks, top)
+
+
 def predict_files(
     checkpoint: Path,
     files: list[Path],
@@ -48,24 +148,6 @@ def predict_files(
 ) -> list[FilePrediction]:
     """Classify each file: chunk it (hop = chunk length - ``overlap``), average chunk probabilities,
     keep the ``results`` best classes whose pooled probability is at least ``confidence``."""
-    model, ckpt = load_checkpoint(checkpoint, pick_device(device))
-    fp = {"workers": 0, **ckpt["feature_params"]}  # reading threads: not a feature parameter, absent from stores
-    if not 0 <= overlap < fp["chunk_seconds"]:
-        raise ValueError(f"overlap must be in [0, {fp['chunk_seconds']}) seconds, got {overlap}")
-    fp["chunk_hop_seconds"] = fp["chunk_seconds"] - overlap
-    p = AedFeatureParams.model_validate(fp)
-    dev = next(model.parameters()).device
-    out = []
-    for path in map(Path, files):
-        audio = load_audio(path, p.sample_rate)
-        t0 = time.perf_counter()
-        specs, _ = spectrogram_chunks(audio, p.sample_rate, p)
-        probs = chunk_probabilities(model, specs)
-        if dev.type == "cuda":
-            torch.cuda.synchronize()
-        elapsed = time.perf_counter() - t0
-        pooled = probs.mean(0)
-        order = np.argsort(-pooled)[:results]
-        top = [(ckpt["classes"][i], float(pooled[i])) for i in order if pooled[i] >= confidence]
-        out.append(FilePrediction(path, sf.info(str(path)).samplerate, len(specs), elapsed / len(specs), top))
-    return out
+    check_options(results, confidence)
+    predictor = Predictor(checkpoint, overlap, device)
+    return [predictor.predict(Path(f), results, confidence) for f in files]

@@ -36,8 +36,11 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import requests
+import urllib3
 from tqdm import tqdm
 
+from soundflow.digests import file_sha256
+from soundflow.errors import UserError
 from soundflow.io import atomic_path, remove_path, write_json
 from tasks.datasets import content, gdrive
 
@@ -47,11 +50,13 @@ _CONTENT_RANGE = re.compile(r"bytes\s+(\d+)-(\d+)/(\d+|\*)", re.I)
 _PASSWORD_INPUT = re.compile(r"<input\b[^>]*\bname\s*=\s*[\"']?password\b", re.I)
 _MD5 = re.compile(r"[0-9a-fA-F]{32}")
 _HTML_TYPES = ("text/html", "application/xhtml+xml")
+CONNECT_TIMEOUT = 10.0  # seconds to open a connection: a host that drops packets must not hold a run for minutes
+CONNECT_RETRIES = 2  # retries of a host that could not be reached at all (refused, unknown, no answer)
 PAGE_LIMIT = 256 * 1024  # an HTML answer is read up to this size, to describe it and follow its form
 MAX_CONFIRM_HOPS = 2  # download-confirmation forms followed before the answer counts as a refusal
 
 
-class DownloadError(RuntimeError):
+class DownloadError(UserError, RuntimeError):
     """A download that failed for good (HTTP 4xx, or transient errors beyond the retry budget)."""
 
 
@@ -64,7 +69,7 @@ class ContentError(DownloadError):
     does not open, a JSON file that does not parse."""
 
 
-class LoginError(RuntimeError):
+class LoginError(UserError, RuntimeError):
     """A login that was refused or could not be attempted; never carries the password."""
 
 
@@ -97,6 +102,8 @@ class _HtmlAnswer(Exception):
         self.body = body
 
 
+_DNS_ERRNOS = {-2, -3, -5}  # socket.EAI_NONAME, EAI_AGAIN, EAI_NODATA
+
 _TRANSIENT = (
     requests.ConnectionError,
     requests.Timeout,
@@ -125,6 +132,51 @@ def _scrub(text: str, url: str) -> str:
     return text
 
 
+def _never_connected(e: BaseException) -> bool:
+    """Whether ``e`` is a failure to reach the host at all (refused, unknown name, connect timeout), as opposed
+    to a transfer cut in the middle: retried less, since waiting rarely brings a host back."""
+    if isinstance(e, requests.ConnectTimeout):
+        return True
+    return isinstance(e, requests.ConnectionError) and any(
+        isinstance(c, urllib3.exceptions.NewConnectionError) for c in _chain(e)
+    )
+
+
+def _chain(e: BaseException) -> list[BaseException]:
+    """``e`` and what it wraps: causes, contexts, and the ``reason`` of urllib3's MaxRetryError."""
+    out: list[BaseException] = []
+    todo = [e]
+    while todo:
+        x = todo.pop()
+        if x is None or any(x is y for y in out):
+            continue
+        out.append(x)
+        todo += [x.__cause__, x.__context__, getattr(x, "reason", None)]
+        todo += [a for a in getattr(x, "args", ()) if isinstance(a, BaseException)]
+    return out
+
+
+def _reason(
+    e: BaseException, url: str, timeout: float | tuple[float, float] | None = None, *, detail: bool = True
+) -> str:
+    """What went wrong with a request, in words (``cannot connect to 127.0.0.1:9 (connection refused)``), without
+    secrets; ``detail=False`` never falls back on the exception's text (a login's request carries a password)."""
+    host = urlsplit(url).hostname or "?"
+    port = urlsplit(url).port
+    where = f"{host}:{port}" if port else host
+    connect = timeout[0] if isinstance(timeout, tuple) else timeout
+    if isinstance(e, requests.ConnectTimeout):
+        return f"no connection to {where} within {connect:g} s" if connect else f"no connection to {where} (timeout)"
+    if isinstance(e, requests.ReadTimeout):
+        return f"{where} stopped answering (read timeout)"
+    for c in _chain(e):
+        if isinstance(c, urllib3.exceptions.NameResolutionError) or (isinstance(c, OSError) and c.errno in _DNS_ERRNOS):
+            return f"unknown host {host!r} (name not resolved)"
+        if isinstance(c, OSError) and c.strerror and not isinstance(c, urllib3.exceptions.HTTPError):
+            return f"cannot connect to {where} ({c.strerror.lower()})"
+    return f"{type(e).__name__}: {_scrub(str(e), url)}" if detail else type(e).__name__
+
+
 def _digests(path: Path, chunk_size: int = 1 << 20) -> tuple[int, str, str]:
     md5, sha256, n = hashlib.md5(), hashlib.sha256(), 0
     with open(path, "rb") as f:
@@ -150,7 +202,8 @@ def _marker_record(marker: Path, dest: Path, md5: str | None, sha256: str | None
     """The marker's record when it describes ``dest`` and agrees with every expected value; else None."""
     try:
         rec = json.loads(marker.read_text(encoding="utf-8"))
-        if not dest.is_file() or dest.stat().st_size != rec["size"]:
+        # the content, not the size: a file replaced by other bytes of the same size is not this download
+        if not dest.is_file() or dest.stat().st_size != rec["size"] or file_sha256(dest) != rec["sha256"]:
             return None
         ok = all(want is None or rec[key] == want for key, want in (("md5", md5), ("sha256", sha256), ("size", size)))
         return rec if ok else None
@@ -269,7 +322,7 @@ class _Transfer:
     backoff: float
     chunk_size: int
     progress: bool
-    timeout: float
+    timeout: tuple[float, float]  # connect, read
     sleep: Callable[[float], None]
     size: int | None
     kind: str
@@ -316,7 +369,8 @@ def download(
     sess = session if session is not None else requests.Session()
     log.info("downloading %s -> %s", safe_url(url), dest)
     try:
-        t = _Transfer(sess, retries, backoff, chunk_size, progress, timeout, sleep, size, kind, dest.name)
+        timeouts = (min(CONNECT_TIMEOUT, timeout), timeout)
+        t = _Transfer(sess, retries, backoff, chunk_size, progress, timeouts, sleep, size, kind, dest.name)
         source = _fetch_confirmed(t, url, part, dest)
     finally:
         if own_session:
@@ -371,13 +425,16 @@ def _fetch_retrying(t: _Transfer, url: str, part: Path) -> bytes | None:
         except _HtmlAnswer as page:
             return page.body
         except _TRANSIENT as e:
-            reason = f"{type(e).__name__}: {_scrub(str(e), url)}"
-            if attempt >= t.retries:
+            reason = _reason(e, url, t.timeout)
+            budget = min(t.retries, CONNECT_RETRIES) if _never_connected(e) else t.retries
+            if attempt >= budget:
                 raise DownloadError(f"{shown}: giving up after {attempt + 1} attempt(s); last error {reason}") from None
             delay = t.backoff * 2**attempt
-            log.warning("%s: %s; retry %d/%d in %.1f s", shown, reason, attempt + 1, t.retries, delay)
+            log.warning("%s: %s; retry %d/%d in %.1f s", shown, reason, attempt + 1, budget, delay)
             t.sleep(delay)
             attempt += 1
+        except requests.RequestException as e:  # a URL requests cannot use (bad scheme, no host), redirect loops
+            raise DownloadError(f"{shown}: {_reason(e, url)}") from None
     # a server that sends no Content-Type: a small body that is an HTML page is the same refusal
     if t.kind != "html" and part.is_file() and part.stat().st_size <= PAGE_LIMIT:
         if content.looks_like_html(content.head(part)):
@@ -465,7 +522,7 @@ def published_md5(url: str, session: requests.Session | None = None, *, timeout:
         # no redirects: a redirect here is the site sending an expired session to its login page
         r = sess.get(url, allow_redirects=False, timeout=timeout)
     except requests.RequestException as e:
-        raise DownloadError(f"{shown}: md5 request failed ({type(e).__name__}: {_scrub(str(e), url)})") from None
+        raise DownloadError(f"{shown}: md5 request failed ({_reason(e, url)})") from None
     if 300 <= r.status_code < 400:
         where = safe_url(r.headers.get("Location", "?"))
         raise DownloadError(
@@ -504,7 +561,7 @@ def login_session(
         r = sess.post(login_url, data=data, timeout=timeout)
     except requests.RequestException as e:
         # from None: the chained exception holds the request, and its body holds the password
-        raise LoginError(f"{shown}: login request failed ({type(e).__name__})") from None
+        raise LoginError(f"{shown}: login request failed ({_reason(e, login_url, detail=False)})") from None
     if r.status_code >= 400:
         raise LoginError(f"{shown}: login refused with HTTP {r.status_code} {r.reason}")
     new_cookie = {(c.domain, c.name, c.value) for c in sess.cookies} - before

@@ -9,14 +9,22 @@ leaves nothing at ``dest``; ``dest/.extracted`` records what was extracted so a 
 
 from __future__ import annotations
 
+import errno
+import gzip
 import json
 import logging
+import lzma
 import os
 import stat
 import tarfile
 import zipfile
+import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
+from soundflow.digests import file_sha256
+from soundflow.errors import UserError
 from soundflow.io import atomic_path
 
 log = logging.getLogger(__name__)
@@ -24,8 +32,35 @@ log = logging.getLogger(__name__)
 MARKER = ".extracted"
 
 
-class UnsafeArchiveError(ValueError):
+class ArchiveError(UserError, ValueError):
+    """An archive that cannot be extracted (truncated, corrupt, not an archive); the message names it."""
+
+
+class UnsafeArchiveError(ArchiveError):
     """An archive member that would write outside the destination, or is a device/fifo."""
+
+
+# what the archive modules raise for a truncated or corrupt archive (a bad gzip stream is an OSError)
+CORRUPT = (tarfile.TarError, zipfile.BadZipFile, zlib.error, lzma.LZMAError, gzip.BadGzipFile, EOFError)
+
+
+# what writing a member says when the archive's names collide or the filesystem refuses a name
+MEMBER_ERRNOS = {errno.EEXIST, errno.EISDIR, errno.ENOTDIR, errno.EINVAL, errno.ENAMETOOLONG, errno.EILSEQ}
+
+
+@contextmanager
+def _reading(archive: Path) -> Iterator[None]:
+    try:
+        yield
+    except CORRUPT as err:
+        problem = " ".join(str(err).split()) or type(err).__name__
+        raise ArchiveError(f"{archive}: corrupt or truncated archive ({problem})") from None
+    except NotImplementedError as err:  # a compression method zipfile lacks
+        raise ArchiveError(f"{archive}: unsupported archive feature ({err})") from None
+    except OSError as err:  # a full disk or a permission stays what it is: not the archive's fault
+        if err.errno not in MEMBER_ERRNOS:
+            raise
+        raise ArchiveError(f"{archive}: a member cannot be written ({err.strerror}: {err.filename})") from None
 
 
 def _parts(archive: Path, member: str, name: str, links: set[str], what: str = "path") -> list[str]:
@@ -63,9 +98,24 @@ def _check_link(archive: Path, member: str, parts: list[str], target: str, links
         raise UnsafeArchiveError(f"{archive}: member {member!r} is a hardlink to a folder or symlink ({target!r})")
 
 
+def _check_tree(archive: Path, name: str, parts: list[str], is_dir: bool, files: set[str], dirs: set[str]) -> None:
+    """Refuse a member under an earlier file member, or a file where a folder is: extraction would fail midway."""
+    for k in range(1, len(parts)):
+        prefix = "/".join(parts[:k])
+        if prefix in files:
+            raise ArchiveError(f"{archive}: member {name!r} lies under {prefix!r}, which is a file in the archive")
+        dirs.add(prefix)
+    key = "/".join(parts)
+    if key and (key in files if is_dir else key in dirs):
+        raise ArchiveError(f"{archive}: member {name!r} is both a file and a folder in the archive")
+    (dirs if is_dir else files).add(key)
+
+
 def _check_tar(archive: Path, tf: tarfile.TarFile) -> list[tarfile.TarInfo]:
     infos = tf.getmembers()
     links = {"/".join(_parts(archive, m.name, m.name, set())) for m in infos if m.issym()}
+    files: set[str] = set()  # the members so far: a hardlink can only link to an earlier file
+    dirs: set[str] = set()
     for m in infos:
         parts = _parts(archive, m.name, m.name, links)
         if m.isdev():  # character/block device or fifo
@@ -76,6 +126,9 @@ def _check_tar(archive: Path, tf: tarfile.TarFile) -> list[tarfile.TarInfo]:
             raise UnsafeArchiveError(f"{archive}: member {m.name!r} names the destination root")
         if m.issym() or m.islnk():
             _check_link(archive, m.name, parts, m.linkname, links, hard=m.islnk())
+        if m.islnk() and "/".join(_parts(archive, m.name, m.linkname, links, "hardlink target")) not in files:
+            raise ArchiveError(f"{archive}: member {m.name!r} is a hardlink to {m.linkname!r}, no earlier file")
+        _check_tree(archive, m.name, parts, m.isdir(), files, dirs)
     return infos
 
 
@@ -86,6 +139,8 @@ def _check_zip(archive: Path, zf: zipfile.ZipFile) -> list[zipfile.ZipInfo]:
         return i.external_attr >> 16 if i.create_system == 3 else 0  # 3: unix
 
     links = {"/".join(_parts(archive, i.filename, i.filename, set())) for i in infos if stat.S_ISLNK(mode(i))}
+    files: set[str] = set()
+    dirs: set[str] = set()
     for i in infos:
         parts = _parts(archive, i.filename, i.filename, links)
         kind = stat.S_IFMT(mode(i))
@@ -96,6 +151,7 @@ def _check_zip(archive: Path, zf: zipfile.ZipFile) -> list[zipfile.ZipInfo]:
         if kind == stat.S_IFLNK:
             target = zf.read(i).decode("utf-8", "surrogateescape")
             _check_link(archive, i.filename, parts, target, links, hard=False)
+        _check_tree(archive, i.filename, parts, i.is_dir(), files, dirs)
     return infos
 
 
@@ -113,7 +169,7 @@ def _selected(names: list[str], members: list[str] | None, archive: Path) -> set
 
 
 def _record(archive: Path, members: list[str] | None) -> dict:
-    return {"archive": archive.name, "size": archive.stat().st_size, "members": members}
+    return {"archive": archive.name, "size": archive.stat().st_size, "sha256": file_sha256(archive), "members": members}
 
 
 def _marker_matches(marker: Path, archive: Path, members: list[str] | None) -> bool:
@@ -121,8 +177,9 @@ def _marker_matches(marker: Path, archive: Path, members: list[str] | None) -> b
         rec = json.loads(marker.read_text(encoding="utf-8"))
         if rec["archive"] != archive.name or rec["members"] != members:
             return False
-        # the archive may have been deleted to save space; if it is there it must be the same one
-        return not archive.exists() or archive.stat().st_size == rec["size"]
+        # the archive may have been deleted to save space; if it is there it must be the same one, by content
+        # (another archive of the same size, its mtime restored, is not)
+        return not archive.exists() or (archive.stat().st_size == rec["size"] and file_sha256(archive) == rec["sha256"])
     except (OSError, ValueError, KeyError, TypeError):
         return False
 
@@ -146,28 +203,37 @@ def extract(archive: str | os.PathLike[str], dest: str | os.PathLike[str], *, me
     if not archive.is_file():
         raise FileNotFoundError(f"{archive}: archive not found")
 
-    if zipfile.is_zipfile(archive):
-        with zipfile.ZipFile(archive) as zf:
-            infos = _check_zip(archive, zf)
-            chosen = _selected([i.filename for i in infos], members, archive)
-            with atomic_path(dest) as tmp:
-                tmp.mkdir()
-                for i in infos:
-                    if i.filename in chosen:
-                        zf.extract(i, tmp)
-                (tmp / MARKER).write_text(json.dumps(_record(archive, members)) + "\n", encoding="utf-8")
-    elif tarfile.is_tarfile(archive):
-        with tarfile.open(archive, "r:*") as tf:
-            infos = _check_tar(archive, tf)
-            chosen = _selected([m.name for m in infos], members, archive)
-            with atomic_path(dest) as tmp:
-                tmp.mkdir()
-                # filter="data" (PEP 706) re-checks every member against the real filesystem (defence in
-                # depth); Python 3.11 releases before 3.11.4 lack it and rely on _check_tar alone
-                safe = {"filter": "data"} if hasattr(tarfile, "data_filter") else {}
-                tf.extractall(tmp, members=[m for m in infos if m.name in chosen], **safe)
-                (tmp / MARKER).write_text(json.dumps(_record(archive, members)) + "\n", encoding="utf-8")
-    else:
-        raise ValueError(f"{archive}: not a zip or tar archive")
+    with _reading(archive):
+        if zipfile.is_zipfile(archive):
+            _extract_zip(archive, dest, members)
+        elif tarfile.is_tarfile(archive):
+            _extract_tar(archive, dest, members)
+        else:
+            raise ArchiveError(f"{archive}: not a zip or tar archive")
     log.info("extracted %s -> %s", archive, dest)
     return dest
+
+
+def _extract_zip(archive: Path, dest: Path, members: list[str] | None) -> None:
+    with zipfile.ZipFile(archive) as zf:
+        infos = _check_zip(archive, zf)
+        chosen = _selected([i.filename for i in infos], members, archive)
+        with atomic_path(dest) as tmp:
+            tmp.mkdir()
+            for i in infos:
+                if i.filename in chosen:
+                    zf.extract(i, tmp)
+            (tmp / MARKER).write_text(json.dumps(_record(archive, members)) + "\n", encoding="utf-8")
+
+
+def _extract_tar(archive: Path, dest: Path, members: list[str] | None) -> None:
+    with tarfile.open(archive, "r:*") as tf:
+        infos = _check_tar(archive, tf)
+        chosen = _selected([m.name for m in infos], members, archive)
+        with atomic_path(dest) as tmp:
+            tmp.mkdir()
+            # filter="data" (PEP 706) re-checks every member against the real filesystem (defence in
+            # depth); Python 3.11 releases before 3.11.4 lack it and rely on _check_tar alone
+            safe = {"filter": "data"} if hasattr(tarfile, "data_filter") else {}
+            tf.extractall(tmp, members=[m for m in infos if m.name in chosen], **safe)
+            (tmp / MARKER).write_text(json.dumps(_record(archive, members)) + "\n", encoding="utf-8")

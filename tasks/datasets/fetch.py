@@ -13,6 +13,8 @@ from typing import Any
 
 from soundflow.io import write_json
 from tasks.datasets import registry
+from tasks.datasets.download import DownloadError, LoginError
+from tasks.datasets.extract import ArchiveError
 
 
 def count_rows(table: Path) -> int:
@@ -32,6 +34,15 @@ def index_entry(name: str, folder: Path, table: Path, root: Path) -> dict[str, A
     }
 
 
+def fetch_dataset(name: str, dest: Path, *, base_url: str | None, progress: bool = True) -> Path:
+    """:func:`registry.fetch`, each failure (an unreachable host, an error page, a refused login, a bad
+    checksum, a corrupt or unsafe archive) a one-line error that names the dataset (the URL and problem are in it)."""
+    try:
+        return registry.fetch(name, dest, base_url=base_url, progress=progress)
+    except (DownloadError, LoginError, ArchiveError) as err:
+        raise type(err)(f"dataset {name}: {err}") from err
+
+
 def fetch_listed(names: Sequence[str], dest: Path, index_json: Path, *, root: Path, base_url: str | None) -> Path:
     """Fetch, verify, extract and prepare each of ``names`` under ``dest``; write their index to ``index_json``.
 
@@ -43,7 +54,7 @@ def fetch_listed(names: Sequence[str], dest: Path, index_json: Path, *, root: Pa
     dest.mkdir(parents=True, exist_ok=True)
     listed = []
     for name in names:
-        folder = registry.fetch(name, dest, base_url=base_url)
+        folder = fetch_dataset(name, dest, base_url=base_url)
         table = registry.prepare(name, dest)
         entry = index_entry(name, folder, table, root)
         listed.append(entry)

@@ -18,12 +18,16 @@ trained. Without the column, each clip is its own source.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pandas as pd
 
+from soundflow.errors import UserError
 
-class DatasetLayoutError(ValueError):
+
+class DatasetLayoutError(UserError, ValueError):
     """A dataset folder that does not have the expected layout."""
 
 
@@ -33,6 +37,19 @@ def _single(root: Path, candidates: list[Path], what: str) -> Path:
         tried = ", ".join(str(c.relative_to(root)) for c in candidates) or "nothing"
         raise DatasetLayoutError(f"{root}: no {what} found (looked for {tried})")
     return found[0]
+
+
+@contextmanager
+def _reading(csv: Path) -> Iterator[None]:
+    """Any failure to parse ``csv`` or to make its table (pandas' parser errors, a missing or non-numeric fold,
+    a blank file name) as one DatasetLayoutError naming the file."""
+    try:
+        yield
+    except DatasetLayoutError:
+        raise
+    except (ValueError, TypeError, LookupError, pd.errors.InvalidIndexError) as err:  # ValueError: pandas' parser
+        problem = " ".join(str(err).split()) or type(err).__name__
+        raise DatasetLayoutError(f"{csv}: unusable metadata CSV ({type(err).__name__}: {problem})") from None
 
 
 def _require(df: pd.DataFrame, cols: list[str], source: Path) -> None:
@@ -51,37 +68,53 @@ def _urbansound8k(root: Path) -> pd.DataFrame:
     meta_dir = root / "metadata"
     candidates = [meta_dir / "UrbanSound8K.csv"] + sorted(meta_dir.glob("*.csv"))
     csv = _single(root, candidates, "metadata CSV")
-    df = pd.read_csv(csv)
-    _require(df, ["slice_file_name", "fold", "classID", "class"], csv)
-    names = df.drop_duplicates("classID").sort_values("classID")
-    classes = list(names["class"])
-    label_of = {c: i for i, c in enumerate(classes)}
-    return pd.DataFrame(
-        {
-            "path": [str(root / "audio" / f"fold{f}" / n) for f, n in zip(df["fold"], df["slice_file_name"])],
-            "label": df["class"].map(label_of).astype(int),
-            "class": df["class"],
-            "fold": df["fold"].astype(int),
-            "source": _sources(df, "fsID", df["slice_file_name"]),
-        }
-    )
+    with _reading(csv):
+        df = pd.read_csv(csv)
+        _require(df, ["slice_file_name", "fold", "classID", "class"], csv)
+        names = df.drop_duplicates("classID").sort_values("classID")
+        classes = list(names["class"])
+        label_of = {c: i for i, c in enumerate(classes)}
+        return _from(
+            csv,
+            {
+                "path": [str(root / "audio" / f"fold{f}" / n) for f, n in zip(df["fold"], df["slice_file_name"])],
+                "label": df["class"].map(label_of).astype(int),
+                "class": df["class"],
+                "fold": df["fold"].astype(int),
+                "source": _sources(df, "fsID", df["slice_file_name"]),
+            },
+        )
 
 
 def _esc50(root: Path) -> pd.DataFrame:
     csv = _single(root, [root / "meta" / "esc50.csv", root / "meta.csv"], "metadata CSV")
-    df = pd.read_csv(csv)
-    _require(df, ["filename", "fold", "category"], csv)
-    classes = sorted(df["category"].unique())
-    label_of = {c: i for i, c in enumerate(classes)}
-    return pd.DataFrame(
-        {
-            "path": [str(root / "audio" / n) for n in df["filename"]],
-            "label": df["category"].map(label_of).astype(int),
-            "class": df["category"],
-            "fold": df["fold"].astype(int),
-            "source": _sources(df, "src_file", df["filename"]),
-        }
-    )
+    with _reading(csv):
+        df = pd.read_csv(csv)
+        _require(df, ["filename", "fold", "category"], csv)
+        classes = sorted(df["category"].unique())
+        label_of = {c: i for i, c in enumerate(classes)}
+        return _from(
+            csv,
+            {
+                "path": [str(root / "audio" / n) for n in df["filename"]],
+                "label": df["category"].map(label_of).astype(int),
+                "class": df["category"],
+                "fold": df["fold"].astype(int),
+                "source": _sources(df, "src_file", df["filename"]),
+            },
+        )
+
+
+def _from(csv: Path, columns: dict[str, object]) -> pd.DataFrame:
+    """The table of ``columns``, refused when it lists no clip or one clip twice (counted twice, possibly in two
+    folds: a test clip that trained); the message names the metadata file."""
+    table = pd.DataFrame(columns)
+    if table.empty:
+        raise DatasetLayoutError(f"{csv}: the metadata CSV lists no clip")
+    repeated = table["path"][table["path"].duplicated()]
+    if len(repeated):
+        raise DatasetLayoutError(f"{csv}: lists {len(repeated)} clip(s) more than once (first: {repeated.iloc[0]})")
+    return table
 
 
 LAYOUTS = {"urbansound8k": _urbansound8k, "esc50": _esc50}

@@ -33,6 +33,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pandas as pd
 
+from soundflow.digests import file_sha256
+from soundflow.errors import UserError
 from soundflow.io import atomic_path
 from tasks.datasets import content, gdrive
 from tasks.datasets.download import (
@@ -106,12 +108,19 @@ def _load() -> None:
     import tasks.datasets.corpora  # noqa: F401  (registers every corpus)
 
 
+class UnknownDataset(UserError, KeyError):
+    """A dataset name the registry does not know (a KeyError too, as it was)."""
+
+    def __str__(self) -> str:  # KeyError's would quote the message
+        return str(self.args[0])
+
+
 def get(name: str) -> DatasetInfo:
     _load()
     try:
         return _REGISTRY[name]
     except KeyError:
-        raise KeyError(f"unknown dataset {name!r}; available: {available()}") from None
+        raise UnknownDataset(f"unknown dataset {name!r}; available: {', '.join(available())}") from None
 
 
 def available() -> list[str]:
@@ -169,7 +178,7 @@ def fetch(
         target = _target(folder, f)
         if archive_stem(f.filename) is not None:
             extract(path, target)
-        elif not target.is_file():
+        elif file_sha256(target) != file_sha256(path):  # missing, or not a copy of this download
             with atomic_path(target) as tmp:
                 shutil.copyfile(path, tmp)
     log.info("%s ready in %s", name, folder)

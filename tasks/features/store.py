@@ -13,13 +13,18 @@ spectrogram, chunks, images; shape ``(items, *item_shape)``, chunked along items
 input in the extraction table) and ``skipped_path``/``skipped_reason``.
 
 Attributes of each shard: ``params`` (JSON of the representation's every parameter), ``params_hash``
-(sha256 of it), ``rows_hash`` (sha256 of the shard's path/label/fold rows and of each input file's size
-and modification time), ``content_hash`` (sha256 of its datasets, :mod:`tasks.features.integrity`; also
+(sha256 of it), ``rows_hash`` (sha256 of the shard's path/label/fold rows and of each input file's
+content, :mod:`soundflow.digests`: an input replaced by other bytes of the same size and modification
+time is a changed input), ``content_hash`` (sha256 of its datasets, :mod:`tasks.features.integrity`; also
 in the manifest's entry of the shard), ``soundflow_version`` and ``format``. A rerun keeps a shard whose
 file has the same ``params_hash`` and ``rows_hash`` (so a killed run resumes after the last finished
 shard) and whose data still hash to its ``content_hash`` and to the previous manifest's entry; it
 recomputes any other, warning about the shards that failed that check (damaged since written), and
-prints how many shards were reused and how many built.
+prints how many shards were reused and how many built. The manifest carries its own ``manifest_hash``.
+
+Reading (:func:`open_store`, :class:`FeatureStore`) checks every shard against the manifest before serving
+anything (:func:`check_shard`, once per process and file state): a shard modified, truncated or deleted
+after extraction is refused with :class:`CorruptStore`, never read.
 
 Extraction is three steps so that shards can run anywhere (threads here, Dask workers through
 :mod:`tasks.features.dask_shards`): :func:`plan_store` (validate, clear what is stale), :func:`extract_shard`
@@ -30,6 +35,7 @@ Extraction is three steps so that shards can run anywhere (threads here, Dask wo
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 from collections import deque
@@ -47,15 +53,18 @@ import torch
 from tqdm import tqdm
 
 from soundflow import __version__
+from soundflow.digests import files_sha256
+from soundflow.errors import UserError
 from soundflow.inputs import InputError
-from soundflow.io import atomic_path, write_json
+from soundflow.io import atomic_path, write_bytes, write_json
 from tasks.features.integrity import HASH_ATTR, READ_ERRORS, Problem, content_hash, content_problem
 from tasks.features.representations import Representation
 
-FORMAT = "soundflow.feature_store/2"
+FORMAT = "soundflow.feature_store/3"  # 3: inputs identified by content, manifest_hash
 MANIFEST = "manifest.json"
 SKIPPED = "skipped.csv"
 BATCH_INPUTS = 8  # inputs per worker job: small enough to balance the threads, large enough to batch the transform
+MANIFEST_HASH = "manifest_hash"
 RUN_KEYS = ("skipped", "status", "reason", "detail", "worker")  # shard summary keys that describe a run, not the store
 
 
@@ -72,21 +81,16 @@ def _hash(obj: Any) -> str:
     return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def _file_stamp(path: str, base_dir: Path | None) -> list[int]:
-    """Size and modification time: a shard is kept only while its input files are unchanged."""
-    try:
-        st = os.stat(base_dir / path if base_dir is not None else path)
-    except OSError:
-        return [-1, -1]
-    return [st.st_size, st.st_mtime_ns]
+def input_digests(paths: pd.Series, base_dir: Path | None = None) -> list[str]:
+    """sha256 of each input file's bytes (``missing`` for an unreadable one): a shard is kept only while
+    its inputs hold the same content. Size and mtime cannot tell: ``cp -p`` of other audio of the same
+    size keeps both. Hashing reads each input once, in threads, every time the stage runs."""
+    return files_sha256([base_dir / str(p) if base_dir is not None else str(p) for p in paths])
 
 
-def _rows_hash(rows: pd.DataFrame, base_dir: Path | None = None) -> str:
+def _rows_hash(rows: pd.DataFrame, digests: list[str]) -> str:
     return _hash(
-        [
-            [str(p), str(lab), str(f), _file_stamp(str(p), base_dir)]
-            for p, lab, f in zip(rows["path"], rows["label"], rows["fold"])
-        ]
+        [[str(p), str(lab), str(f), d] for p, lab, f, d in zip(rows["path"], rows["label"], rows["fold"], digests)]
     )
 
 
@@ -157,10 +161,12 @@ def plan_store(
     (out_dir / MANIFEST).unlink(missing_ok=True)  # the store is being rewritten: incomplete until the end
     table = table.reset_index(drop=True)
     params = store_params(rep)
+    digests = input_digests(table["path"], None if base_dir is None else Path(base_dir))
     shards = []
     for s, first in enumerate(range(0, len(table), shard_size)):
         rows = table.iloc[first : first + shard_size]
-        shards.append(ShardSpec(s, shard_name(s), first, rows, _rows_hash(rows, base_dir), recorded.get(shard_name(s))))
+        row_hash = _rows_hash(rows, digests[first : first + shard_size])
+        shards.append(ShardSpec(s, shard_name(s), first, rows, row_hash, recorded.get(shard_name(s))))
     names = {sh.file for sh in shards}
     for stale in out_dir.glob("shard-*.h5"):
         if stale.name not in names:
@@ -233,12 +239,24 @@ def _label_array(values: pd.Series) -> np.ndarray:
     return np.asarray([str(v) for v in values], dtype=object)
 
 
+@contextmanager
+def _h5_image(path: Path) -> Iterator[h5py.File]:
+    """An HDF5 file built in memory, then written to ``path`` atomically by Python.
+
+    HDF5 writing to disk itself crashes the process (a segfault at exit) after a write failed on a full
+    disk; in memory nothing fails but Python's one write, which ends in DiskFull, naming the disk."""
+    image = io.BytesIO()
+    with h5py.File(image, "w") as h5:
+        yield h5
+    write_bytes(path, image.getbuffer())
+
+
 def _write_shard(path: Path, plan: StorePlan, shard: ShardSpec, payload: dict[str, Any]) -> None:
     """Write one shard file atomically (temp sibling + rename), its content hash read back from the
     datasets just written (the very computation that verifies it later) before the rename."""
     str_dt = h5py.string_dtype()
     feats = payload["features"]
-    with atomic_path(path) as tmp, h5py.File(tmp, "w") as h5:
+    with _h5_image(path) as h5:
         chunks = (min(len(feats), plan.rep.hdf5_chunk_items), *feats.shape[1:]) if len(feats) else None
         h5.create_dataset("features", data=feats, chunks=chunks)
         h5.create_dataset("index", data=payload["index"])
@@ -371,9 +389,11 @@ def extract_shard(
     path = plan.out_dir / shard.file
     status, problem = _reuse_check(path, plan, shard)
     if problem is None:
+        summary = _summary(path, shard)
+        _remember_intact(path, summary[HASH_ATTR])  # just verified: readers in this process need not reread it
         if bar is not None:
             bar.update(len(shard.rows))
-        return {**_summary(path, shard), "status": status}
+        return {**summary, "status": status}
     if status == "rebuilt":
         print(f"warning: feature store {plan.out_dir}: rebuilding {shard.file}: {problem.detail}", flush=True)
     device = torch.device(device)
@@ -387,13 +407,15 @@ def extract_shard(
         if own_pool:
             pool.shutdown()
     _write_shard(path, plan, shard, payload)
-    return {**_summary(path, shard), "status": status, "reason": problem.reason, "detail": problem.detail}
+    summary = _summary(path, shard)
+    _remember_intact(path, summary[HASH_ATTR])  # hashed from the written datasets: readers here need not reread it
+    return {**summary, "status": status, "reason": problem.reason, "detail": problem.detail}
 
 
 # ------------------------------------------------------------------------------------------------ finishing
 
 
-class TooManyBadInputs(RuntimeError):
+class TooManyBadInputs(UserError, RuntimeError):
     pass
 
 
@@ -422,24 +444,36 @@ def finish_store(
     _write_skipped(plan.out_dir, skipped)
     write_json(
         plan.out_dir / MANIFEST,
-        {
-            "format": FORMAT,
-            "representation": plan.rep.name,
-            "soundflow_version": __version__,
-            "params": json.loads(plan.params_json),
-            "params_hash": plan.params_hash,
-            "shard_size": plan.shard_size,
-            "item_shape": list(plan.rep.item_shape),
-            "dtype": np.dtype(plan.rep.dtype).name,
-            "shards": [{k: v for k, v in s.items() if k not in RUN_KEYS} for s in summaries],
-            "n_rows": plan.n_rows,
-            "n_clips": sum(s["n_clips"] for s in summaries),
-            "n_items": sum(s["n_items"] for s in summaries),
-            "n_skipped": len(skipped),
-            "extra": extra or {},
-        },
+        _sealed(
+            {
+                "format": FORMAT,
+                "representation": plan.rep.name,
+                "soundflow_version": __version__,
+                "params": json.loads(plan.params_json),
+                "params_hash": plan.params_hash,
+                "shard_size": plan.shard_size,
+                "item_shape": list(plan.rep.item_shape),
+                "dtype": np.dtype(plan.rep.dtype).name,
+                "shards": [{k: v for k, v in s.items() if k not in RUN_KEYS} for s in summaries],
+                "n_rows": plan.n_rows,
+                "n_clips": sum(s["n_clips"] for s in summaries),
+                "n_items": sum(s["n_items"] for s in summaries),
+                "n_skipped": len(skipped),
+                "extra": extra or {},
+            }
+        ),
     )
     return plan.out_dir
+
+
+def _manifest_digest(manifest: dict[str, Any]) -> str:
+    return _hash({k: v for k, v in manifest.items() if k != MANIFEST_HASH})
+
+
+def _sealed(manifest: dict[str, Any]) -> dict[str, Any]:
+    """``manifest`` with its own hash (of its JSON form): an edit of the manifest by hand is refused on reading."""
+    doc = json.loads(json.dumps(manifest))
+    return {**doc, MANIFEST_HASH: _manifest_digest(doc)}
 
 
 def reuse_line(out_dir: Path, summaries: list[dict[str, Any]]) -> str:
@@ -501,7 +535,8 @@ class FeatureStore:
 
     ``table`` lists the stored inputs (path, label, fold, shard, row = row of the extraction table).
     Float features are returned as float32; images stay uint8. Arrays stay on disk; shard files are
-    opened lazily, once per process.
+    opened lazily, once per process. Every shard is checked against the manifest first (:func:`check_shard`):
+    CorruptStore for a shard modified, truncated or deleted since the extraction wrote it.
     """
 
     def __init__(self, out_dir: Path, manifest: dict[str, Any]) -> None:
@@ -510,6 +545,7 @@ class FeatureStore:
         self.params = manifest["params"]
         parts, index = [], []
         for s, shard in enumerate(manifest["shards"]):
+            check_shard(self.out_dir, shard)
             with h5py.File(self.out_dir / shard["file"], "r") as h5:
                 n = len(h5["row"])
                 parts.append(
@@ -584,37 +620,86 @@ def read_manifest(out_dir: Path) -> dict[str, Any]:
     out_dir = Path(out_dir)
     path = out_dir / MANIFEST
     if not path.is_file():
-        raise ValueError(f"{out_dir}: incomplete feature store (no {MANIFEST}); rerun the extraction")
-    manifest = json.loads(path.read_text())
-    if manifest.get("format") != FORMAT:
-        raise ValueError(
-            f"{out_dir}: not a soundflow feature store of this version (format {manifest.get('format')!r})"
+        raise CorruptStore(f"{out_dir}: incomplete feature store (no {MANIFEST}); rerun the extraction")
+    try:
+        manifest = json.loads(path.read_text())
+    except (OSError, ValueError) as err:
+        raise CorruptStore(f"{path}: unreadable manifest ({err}); rerun the extraction to rebuild the store") from None
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+        found = manifest.get("format") if isinstance(manifest, dict) else None
+        raise CorruptStore(f"{out_dir}: not a soundflow feature store of this version (format {found!r})")
+    if manifest.get(MANIFEST_HASH) != _manifest_digest(manifest):
+        raise CorruptStore(
+            f"{path}: altered since the extraction wrote it ({MANIFEST_HASH} differs); rerun the extraction"
         )
     return manifest
 
 
-class CorruptStore(ValueError):
-    pass
+class CorruptStore(UserError, ValueError):
+    """A store that is incomplete, altered or damaged since the extraction wrote it (the message names the file)."""
+
+
+_intact: set[tuple] = set()  # (file state, content hash) of shards found intact in this process
+
+
+def _file_state(path: Path) -> tuple:
+    """Identity of the file's current bytes without reading them: a write, truncation, replacement or utime
+    changes the ctime, which no user can set back."""
+    st = os.stat(path)
+    return (str(Path(path).resolve()), st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+
+
+def _remember_intact(path: Path, digest: str) -> None:
+    try:
+        _intact.add((_file_state(path), digest))
+    except OSError:
+        pass
+
+
+def shard_problem(out_dir: Path, entry: dict[str, Any]) -> Problem | None:
+    """Why the shard of manifest ``entry`` cannot be served, or None when its data hash to the records.
+
+    A full read of the shard, once per process and file state (a shard written or checked here is known)."""
+    path = Path(out_dir) / entry["file"]
+    try:
+        key = (_file_state(path), entry.get(HASH_ATTR))
+    except OSError:
+        return Problem("missing", "file missing")
+    if key in _intact:
+        return None
+    try:
+        with h5py.File(path, "r") as h5:
+            problem = content_problem(h5, entry)
+    except READ_ERRORS as err:
+        problem = Problem("unreadable", f"unreadable: {type(err).__name__}: {str(err)[:120]}")
+    if problem is None:
+        _intact.add(key)
+    return problem
+
+
+def check_shard(out_dir: Path, entry: dict[str, Any]) -> None:
+    """CorruptStore naming the shard file unless it still holds the data the manifest records."""
+    problem = shard_problem(out_dir, entry)
+    if problem is not None:
+        raise CorruptStore(
+            f"{Path(out_dir)}: damaged feature store ({entry['file']}: {problem.detail}); "
+            "rerun the extraction to rebuild it"
+        )
 
 
 def verify_store(out_dir: Path, manifest: dict[str, Any] | None = None) -> None:
     """Check that every shard of the complete store ``out_dir`` still holds the data it was written
     with (its datasets hash to its ``content_hash`` attribute and to the manifest's entry).
 
-    Reads the whole store once, in bounded slices: about the cost of one pass over the data. Raises
-    CorruptStore naming each damaged shard and why. The pipeline's consumers (training, evaluation) do
-    not call it: extraction verifies every shard it reuses, and DVC reruns extraction whenever the
-    store's files change, so a second full read per consumer would buy nothing there.
+    Reads the whole store once, in bounded slices (shards already found intact in this process, unchanged
+    since, are not read again). Raises CorruptStore naming each damaged shard and why. Opening a store
+    (:class:`FeatureStore`) makes the same check, so no consumer reads a damaged shard.
     """
     out_dir = Path(out_dir)
     manifest = manifest if manifest is not None else read_manifest(out_dir)
     bad = []
     for entry in manifest["shards"]:
-        try:
-            with h5py.File(out_dir / entry["file"], "r") as h5:
-                problem = content_problem(h5, entry)
-        except READ_ERRORS as err:
-            problem = Problem("unreadable", f"unreadable: {err!r}")
+        problem = shard_problem(out_dir, entry)
         if problem is not None:
             bad.append(f"{entry['file']}: {problem.detail}")
     if bad:
@@ -625,8 +710,9 @@ def open_store(out_dir: Path, rep: Representation, *, verify: bool = False) -> F
     """Open a complete store made with exactly ``rep``'s parameters.
 
     Raises ValueError for an incomplete store (no manifest) or one made with other parameters, naming
-    the mismatching keys. ``verify`` also checks every shard's content hash first (:func:`verify_store`:
-    a full read of the store; CorruptStore, a ValueError, for damaged shards).
+    the mismatching keys, and CorruptStore (a ValueError) for an altered manifest or a damaged shard: every
+    shard's content hash is checked when the store is opened (:class:`FeatureStore`). ``verify`` reports
+    every damaged shard at once (:func:`verify_store`) instead of the first.
     """
     out_dir = Path(out_dir)
     manifest = read_manifest(out_dir)

@@ -13,8 +13,10 @@ import os
 import av
 import numpy as np
 
+from soundflow.errors import UserError
 
-class VideoError(ValueError):
+
+class VideoError(UserError, ValueError):
     """A video that cannot be decoded (names the file)."""
 
     def __init__(self, path: str | os.PathLike[str], problem: str) -> None:
@@ -29,7 +31,9 @@ def video_seconds(path: str | os.PathLike[str]) -> int:
                 raise VideoError(path, "no video stream")
             s = c.streams.video[0]
             dur = float(s.duration * s.time_base) if s.duration else (c.duration or 0) / av.time_base
-    except av.FFmpegError as err:
+    except (av.FFmpegError, ValueError) as err:  # ValueError: PyAV decoding a corrupt header's metadata
+        if isinstance(err, VideoError):
+            raise
         raise VideoError(path, f"not a decodable video ({err})") from None
     return int(dur + 1e-6)
 

@@ -39,11 +39,14 @@ def read_flickr_xml(path: str | Path) -> list[Box]:
     require_nonempty_file(path, AnnotationError)
     try:
         root = ET.parse(path).getroot()
-    except ET.ParseError as err:
+    except (ET.ParseError, ValueError, LookupError) as err:  # ValueError, LookupError: an unusable encoding
         raise AnnotationError(path, f"not valid XML ({err})") from None
     boxes = []
     for a, obj in enumerate(root):
-        category = int(obj.get("class", -1))
+        try:
+            category = int(obj.get("class", -1))
+        except ValueError:
+            raise AnnotationError(path, f"object {a + 1}: class {obj.get('class')!r} is not an integer") from None
         for bbox in obj.iter("bbox"):
             fields = list(bbox)
             try:

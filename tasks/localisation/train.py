@@ -21,6 +21,7 @@ from torch.utils.data import DataLoader
 import models
 from models.av_localisation import load_imagenet_weights
 from soundflow import distributed
+from soundflow.checkpoints import REMEDY, load_checkpoint
 from soundflow.devices import pick_device
 from soundflow.plots import training_curves
 from soundflow.training import BestEpoch, FitFiles, FitOptions, FitResult, StepOutput, fit
@@ -102,7 +103,7 @@ def train_stage(
     val_ds = PairDataset(open_split(hdf5_dir, "val", p.data, k))
     model = build_model(p)
     if init is not None:
-        model.load_state_dict(torch.load(init, map_location="cpu", weights_only=False)["state_dict"])
+        model.load_state_dict(load_checkpoint(init, remedy=REMEDY.format(stage="loc_stage1"))["state_dict"])
     if stage == 2 and not p.stage2.train_trunks:
         model.fix_trunks()
     gen = torch.Generator().manual_seed(sp.seed)
@@ -166,5 +167,5 @@ def _digest(path: Path) -> str:
 
 
 def load_model(checkpoint: Path) -> torch.nn.Module:
-    ckpt = torch.load(checkpoint, map_location="cpu", weights_only=False)
+    ckpt = load_checkpoint(checkpoint, remedy=REMEDY.format(stage="loc_stage1 or loc_stage2"))
     return models.from_checkpoint(ckpt).eval()

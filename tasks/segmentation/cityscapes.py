@@ -27,6 +27,9 @@ import torch
 from PIL import Image
 from torch.utils.data import Dataset, get_worker_info
 
+from tasks.features.frames import ImageError
+from tasks.features.frames import load_image as decode_image
+
 __all__ = [
     "ID_TO_COLOR",
     "IGNORE_INDEX",
@@ -210,13 +213,20 @@ def find_pairs(root: Path, split: str) -> list[tuple[Path, Path]]:
 
 
 def _read_label_ids(path: Path) -> np.ndarray:
-    with Image.open(path) as im:
-        if im.mode not in ("L", "P", "I", "I;16", "I;16B"):
-            raise ValueError(f"{path}: a labelIds PNG must be single-channel, got PIL mode {im.mode!r}")
-        arr = np.asarray(im)  # a palette ("P") image gives its indices, which are the ids
+    try:
+        with Image.open(path) as im:
+            if im.mode not in ("L", "P", "I", "I;16", "I;16B"):
+                raise ImageError(path, f"a labelIds PNG must be single-channel, got PIL mode {im.mode!r}")
+            arr = np.asarray(im)  # a palette ("P") image gives its indices, which are the ids
+    except ImageError:
+        raise
+    except Exception as err:  # PIL reports truncated or unknown files with several exception types
+        raise ImageError(path, f"cannot decode labelIds image ({type(err).__name__}: {err})") from None
+    if arr.ndim != 2 or arr.size == 0:
+        raise ImageError(path, f"a labelIds PNG must be a non-empty single-channel image, got shape {arr.shape}")
     if arr.dtype != np.uint8:
         if arr.min() < 0 or arr.max() > 255:
-            raise ValueError(f"{path}: labelIds outside 0..255")
+            raise ImageError(path, "labelIds outside 0..255")
         arr = arr.astype(np.uint8)
     return arr
 
@@ -293,12 +303,11 @@ class CityscapesSegmentation(Dataset):
         i = int(i) % len(self)
         img_path, lab_path = self.paths[i]
         h, w = self.size
-        with Image.open(img_path) as im:
-            rgb = im.convert("RGB")
+        rgb = Image.fromarray(decode_image(img_path))
         ids = _read_label_ids(lab_path)
         if ids.shape != (rgb.height, rgb.width):
-            raise ValueError(
-                f"{lab_path} is {ids.shape[1]}x{ids.shape[0]} but its image {img_path} is {rgb.width}x{rgb.height}"
+            raise ImageError(
+                lab_path, f"is {ids.shape[1]}x{ids.shape[0]} but its image {img_path} is {rgb.width}x{rgb.height}"
             )
         img = np.asarray(rgb.resize((w, h), Image.BILINEAR), dtype=np.float32) / 255.0
         lab = np.asarray(Image.fromarray(LABEL_TO_TRAIN[ids]).resize((w, h), Image.NEAREST))

@@ -14,6 +14,7 @@ import torch
 import torch.nn.functional as F
 
 import models
+from soundflow import checkpoints
 from soundflow.devices import autocast
 
 
@@ -25,10 +26,7 @@ def to_device(x: torch.Tensor, device: torch.device) -> torch.Tensor:
 
 def load_checkpoint(path: Path, device: torch.device | str = "cpu") -> tuple[torch.nn.Module, dict]:
     """Model (eval mode: BN running statistics, no dropout; on ``device``) and metadata of a seg_train checkpoint."""
-    try:
-        ckpt = torch.load(path, map_location=device, weights_only=False)
-    except FileNotFoundError:
-        raise FileNotFoundError(f"{path}: no trained segmentation checkpoint; run the training stage first") from None
+    ckpt = checkpoints.load_checkpoint(path, device, remedy=checkpoints.REMEDY.format(stage="seg_train"))
     model = models.from_checkpoint(ckpt)
     device = torch.device(device)
     model = model.to(device)

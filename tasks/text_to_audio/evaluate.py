@@ -14,6 +14,7 @@ import pandas as pd
 import torch
 
 import models
+from soundflow.checkpoints import REMEDY, load_checkpoint
 from soundflow.devices import pick_device
 from soundflow.io import atomic_path, write_json
 from tasks.text_to_audio.features import load_clips
@@ -26,7 +27,7 @@ METRICS = ("best_epoch", "best_val_loss", "best_val_accuracy", "epochs_run", "tr
 
 
 def load_classifier(checkpoint: Path, device: torch.device) -> torch.nn.Module:
-    ck = torch.load(checkpoint, map_location="cpu", weights_only=False)
+    ck = load_checkpoint(checkpoint, remedy=REMEDY.format(stage="t2a_train"))
     model = models.get(ck["model_name"])(
         **{**ck["model_kwargs"], "input_shape": tuple(ck["model_kwargs"]["input_shape"])}
     )

@@ -30,6 +30,7 @@ from tasks.features.logmel import PRESETS
 from tasks.features.representations import RepeatPaddedLogMel
 from tasks.features.sets import extract_set, relative_paths
 from tasks.features.store import MANIFEST, open_store, read_manifest
+from tasks.text_to_audio.clip_record import verify_clips
 from tasks.text_to_audio.params import RealDataParams, T2aFeatureParams
 from tasks.text_to_audio.real import real_clips
 
@@ -63,6 +64,8 @@ def build_stores(
     out_dir = Path(out_dir)
     summaries: dict[str, dict] = {}
     generated = read_labelled_audio(Path(generated_root), "urbansound8k")  # t2a_generate writes this layout
+    # each listed clip must hold the bytes t2a_generate recorded: an altered clip is refused, not featurised
+    verify_clips(Path(generated_root), [Path(x).relative_to(generated_root).as_posix() for x in generated["path"]])
     tables = {"real": real_clips(real_root, real_p), "generated": generated}
     if len(tables["generated"]) and class_names(tables["generated"]) != class_names(tables["real"]):
         raise ValueError(

@@ -14,8 +14,11 @@ Layout (UrbanSound8K's, which :func:`tasks.datasets.labelled_audio.read_labelled
     metadata/prompts.csv                       slice_file_name, class, index, prompt, seed
     generator.json                             what made the clips (generator, its settings, prompts, seed)
 
-Resume: a clip whose file exists is not generated again, as long as ``generator.json`` names the same
-generator and settings; with other ones, the folder's clips are removed first. Loudness normalisation,
+Resume: a clip is not generated again when its file holds the bytes recorded for it when it was written
+(``metadata/clips.sha256.json``, :mod:`tasks.text_to_audio.clip_record`; written every few seconds and at
+the end, so a killed run redoes at most those seconds), as long as ``generator.json`` names the same generator
+and settings; with other ones, the folder's clips are removed first. A clip altered, truncated or replaced
+by hand, whatever its size and modification time, is generated again. Loudness normalisation,
 optional: each clip is scaled to an RMS of ``loudness_dbfs`` dB full scale (peak kept below 0.99).
 
 A real-only experiment (``experiment.data_types: [real]``) needs no generator: nothing is generated, no
@@ -27,6 +30,7 @@ from __future__ import annotations
 
 import csv
 import json
+import time
 from dataclasses import asdict
 from pathlib import Path
 
@@ -37,6 +41,7 @@ from tqdm import tqdm
 
 from soundflow.io import atomic_path, remove_path, write_json
 from tasks.procedural.urban_sounds import METADATA_COLUMNS
+from tasks.text_to_audio.clip_record import bytes_sha256, intact, read_record, write_record
 from tasks.text_to_audio.generators import ClipRequest, Generator, clip_seed, make_generator
 from tasks.text_to_audio.params import GenerateParams, RealDataParams, uses_generated
 from tasks.text_to_audio.prompts import PromptBook, PromptFileError, load_prompts
@@ -45,6 +50,7 @@ from tasks.text_to_audio.real import real_clips
 IDENTITY = "generator.json"
 PEAK = 0.99
 FS_ID_BASE = 90_000_000  # generated fsIDs: far above UrbanSound8K's Freesound ids in the same table layout
+RECORD_EVERY_S = 10.0  # the clip record is rewritten at most this often while generating (and at the end)
 
 
 def clips_for_multiplier(real_count: int, multiplier: float) -> int:
@@ -101,10 +107,12 @@ def _reset_if_other(out_dir: Path, identity: dict[str, object]) -> None:
     write_json(file, identity)
 
 
-def _write_clip(path: Path, wave: np.ndarray, sample_rate: int) -> None:
+def _write_clip(path: Path, wave: np.ndarray, sample_rate: int) -> str:
+    """Write the clip atomically; the sha256 of the bytes written (hashed before the rename)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(path) as tmp:
         sf.write(tmp, wave, sample_rate, subtype="PCM_16", format="WAV")
+        return bytes_sha256(tmp)
 
 
 def _remove_unplanned(audio_dir: Path, planned: set[Path]) -> int:
@@ -128,8 +136,8 @@ _GENERATORS: dict[str, Generator] = {}  # per Dask worker process: its generator
 
 def generate_batch(
     requests: list[ClipRequest], files: list[Path], p: GenerateParams, gen: Generator | None = None
-) -> int:
-    """Generate one batch of clips into ``files`` (each written atomically); the clips written.
+) -> list[str]:
+    """Generate one batch of clips into ``files`` (each written atomically); the sha256 of each file written.
 
     A clip depends on its request alone (its seed), so a batch gives the same files in whichever process it
     runs: in this one (``gen`` given) or on a Dask worker, which makes the generator once for all its batches.
@@ -140,9 +148,40 @@ def generate_batch(
             _GENERATORS[key] = make_generator(p)
         gen = _GENERATORS[key]
     waves = gen.generate(requests, p.seconds, p.sample_rate)
-    for path, wave in zip(files, waves):
-        _write_clip(path, normalise_loudness(wave, p.loudness_dbfs), p.sample_rate)
-    return len(files)
+    return [
+        _write_clip(path, normalise_loudness(wave, p.loudness_dbfs), p.sample_rate) for path, wave in zip(files, waves)
+    ]
+
+
+def _generate(
+    batches: list[list[int]],
+    plan: list[tuple[ClipRequest, int, int]],
+    paths: list[Path],
+    p: GenerateParams,
+    gen: Generator,
+    out_dir: Path,
+    record: dict[str, str],
+    progress: bool,
+) -> None:
+    """Generate the clips of ``batches`` (indices into ``plan``), recording each clip's digest as it is written."""
+    jobs = [([plan[i][0] for i in batch], [paths[i] for i in batch], p) for batch in batches]
+    rel = [path.relative_to(out_dir).as_posix() for path in paths]
+    if p.runner == "dask":
+        from tasks.features.dask_shards import map_on_dask  # Prefect and Dask only for this runner
+
+        for batch, digests in zip(batches, map_on_dask(generate_batch, jobs, label="t2a-generate")):
+            record.update(zip((rel[i] for i in batch), digests))
+    else:
+        bar = tqdm(total=sum(map(len, batches)), desc=f"t2a_generate ({gen.name})", unit="clip", disable=not progress)
+        saved = time.monotonic()
+        for batch, (requests, files, _) in zip(batches, jobs):
+            record.update(zip((rel[i] for i in batch), generate_batch(requests, files, p, gen)))
+            bar.update(len(files))
+            if time.monotonic() - saved > RECORD_EVERY_S:  # a killed run then redoes at most these seconds
+                write_record(out_dir, record)
+                saved = time.monotonic()
+        bar.close()
+    write_record(out_dir, record)
 
 
 def _check_classes(book: PromptBook, real: pd.DataFrame, prompts_yaml: Path, real_root: Path) -> None:
@@ -187,19 +226,12 @@ def generate_clips(
     _reset_if_other(out_dir, _identity(gen, book, p))
     plan = plan_requests(real, book, p)
     paths = [out_dir / "audio" / f"fold{fold}" / _file_name(cid, r.index) for r, fold, cid in plan]
-    todo = [i for i, path in enumerate(paths) if not path.is_file()]
     removed = _remove_unplanned(out_dir / "audio", set(paths))
+    rels = [path.relative_to(out_dir).as_posix() for path in paths]
+    record = {rel: d for rel, d in read_record(out_dir).items() if rel in set(rels)}
+    todo = [i for i, rel in enumerate(rels) if not intact(out_dir, rel, record)]
     batches = [todo[start : start + p.batch_size] for start in range(0, len(todo), p.batch_size)]
-    jobs = [([plan[i][0] for i in batch], [paths[i] for i in batch], p) for batch in batches]
-    if p.runner == "dask":
-        from tasks.features.dask_shards import map_on_dask  # Prefect and Dask only for this runner
-
-        map_on_dask(generate_batch, jobs, label="t2a-generate")
-    else:
-        bar = tqdm(total=len(todo), desc=f"t2a_generate ({gen.name})", unit="clip", disable=not progress)
-        for requests, files, _ in jobs:
-            bar.update(generate_batch(requests, files, p, gen))
-        bar.close()
+    _generate(batches, plan, paths, p, gen, out_dir, record, progress)
     meta = [
         [pt.name, FS_ID_BASE + cid * 100_000 + r.index, 0.0, p.seconds, 1, fold, cid, r.label]
         for (r, fold, cid), pt in zip(plan, paths)

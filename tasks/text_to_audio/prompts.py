@@ -14,8 +14,10 @@ from pathlib import Path
 
 import yaml
 
+from soundflow.errors import UserError
 
-class PromptFileError(ValueError):
+
+class PromptFileError(UserError, ValueError):
     """A prompt file that cannot be used; the message names the file and the problem."""
 
 
@@ -34,8 +36,24 @@ class PromptBook:
         return [self.prompt(label, k) for k in range(n)]
 
 
-def _fields(template: str) -> set[str]:
-    return {name for _, name, _, _ in string.Formatter().parse(template) if name}
+def _fields(template: str, source: str) -> set[str]:
+    try:
+        return {name for _, name, _, _ in string.Formatter().parse(template) if name}
+    except ValueError as err:  # an unmatched brace
+        raise PromptFileError(f"{source}: template {template!r} is not a valid format string ({err})") from None
+
+
+def _check_fills(book: PromptBook, source: str) -> None:
+    """Fill every template for every class, as generation will: a bad conversion (``{x!z}``), format spec or
+    index is refused when the file is read, not in the middle of a generation run."""
+    for label, fields in book.classes.items():
+        for t in book.templates:
+            try:
+                t.format(**fields)
+            except (ValueError, KeyError, IndexError, AttributeError, TypeError) as err:
+                raise PromptFileError(
+                    f"{source}: template {t!r} cannot be filled for class {label!r} ({type(err).__name__}: {err})"
+                ) from None
 
 
 def parse_prompts(raw: object, source: str = "<prompts>") -> PromptBook:
@@ -47,14 +65,16 @@ def parse_prompts(raw: object, source: str = "<prompts>") -> PromptBook:
         raise PromptFileError(f"{source}: 'templates' must be a non-empty list of non-empty strings")
     if not isinstance(classes, dict) or not classes:
         raise PromptFileError(f"{source}: 'classes' must map each class name to its fields")
-    needed = set().union(*map(_fields, templates))
+    needed = set().union(*(_fields(t, source) for t in templates))
     for label, fields in classes.items():
         if not isinstance(fields, dict):
             raise PromptFileError(f"{source}: class {label!r}: expected a mapping of fields, got {fields!r}")
         missing = needed - set(fields)
         if missing:
             raise PromptFileError(f"{source}: class {label!r} lacks field(s) {sorted(missing)} the templates use")
-    return PromptBook(tuple(templates), {str(k): {f: str(v) for f, v in d.items()} for k, d in classes.items()})
+    book = PromptBook(tuple(templates), {str(k): {str(f): str(v) for f, v in d.items()} for k, d in classes.items()})
+    _check_fills(book, source)
+    return book
 
 
 def load_prompts(path: Path) -> PromptBook:
@@ -63,6 +83,8 @@ def load_prompts(path: Path) -> PromptBook:
         raise PromptFileError(f"{path}: prompt file not found")
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as err:
-        raise PromptFileError(f"{path}: not valid YAML ({err})") from err
+    except UnicodeDecodeError as err:
+        raise PromptFileError(f"{path}: not UTF-8 text (byte {err.start}: {err.reason})") from None
+    except yaml.YAMLError as err:  # its message spans lines (the mark and a caret): one line here
+        raise PromptFileError(f"{path}: not valid YAML ({' '.join(str(err).split())})") from err
     return parse_prompts(raw, str(path))

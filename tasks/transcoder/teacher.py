@@ -24,8 +24,9 @@ from models.checkpoint_format import read_class_names
 from models.pann_cnn14 import load_pann
 from models.yamnet import load_yamnet
 from soundflow import distributed
+from soundflow.checkpoints import REMEDY, load_checkpoint, save_checkpoint
 from soundflow.devices import pick_device
-from soundflow.io import atomic_path, write_json, write_text
+from soundflow.io import write_json, write_text
 from soundflow.training import BestEpoch, FitFiles, FitResult, StepOutput
 from tasks.transcoder.fitting import Schedule, batched, digest, fit_tensors
 from tasks.transcoder.metrics import multilabel_scores
@@ -146,8 +147,7 @@ def prepare_teacher(features_dir: Path, tp: TranscoderParams, files: FitFiles, r
         if not distributed.is_main():  # under torchrun: nothing to train, rank 0 writes
             return files.checkpoint
         contents = load_official(p, root)
-        with atomic_path(files.checkpoint) as tmp:
-            torch.save(contents, tmp)
+        save_checkpoint(files.checkpoint, contents)
         write_json(
             files.summary_json, {"trained": False, "checkpoint": p.checkpoint, "n_classes": len(contents["classes"])}
         )
@@ -160,7 +160,7 @@ def prepare_teacher(features_dir: Path, tp: TranscoderParams, files: FitFiles, r
 
 def load_teacher(path: Path, device: torch.device) -> tuple[torch.nn.Module, list[str], str]:
     """(frozen model in eval mode on ``device``, class names, vocabulary) from a teacher file."""
-    ckpt = torch.load(path, map_location="cpu", weights_only=False)
+    ckpt = load_checkpoint(path, remedy=REMEDY.format(stage="transcoder_teacher"))
     model = models.from_checkpoint(ckpt)
     model.eval().requires_grad_(False)
     return model.to(device), list(ckpt["classes"]), ckpt["vocabulary"]

@@ -19,6 +19,7 @@ import torch
 import torch.nn.functional as F
 
 import models
+from soundflow.checkpoints import load_checkpoint
 from soundflow.devices import pick_device
 from soundflow.training import BestEpoch, FitFiles, StepOutput
 from tasks.transcoder.fitting import Schedule, batched, digest, fit_tensors
@@ -111,6 +112,7 @@ def train_transcoder(features_dir: Path, teacher_file: Path, loss: str, p: Trans
 
 
 def load_transcoder(path: Path, device: torch.device) -> torch.nn.Module:
-    ckpt = torch.load(path, map_location="cpu", weights_only=False)
+    remedy = "rerun the stage that made it (dvc repro transcoder_cnn_mels or transcoder_cnn_logits)"
+    ckpt = load_checkpoint(path, remedy=remedy)
     model = models.from_checkpoint(ckpt)
     return model.eval().requires_grad_(False).to(device)

@@ -43,7 +43,7 @@ def test_declared_params_and_code_exist(root: Path) -> None:
         assert s.code_deps, f"{s.name}: no code dependency"
         for path in s.code_deps:
             assert path.endswith(".py") and (root / path).is_file(), f"{s.name}: code dependency {path} is not a file"
-        assert s.cmd == f"python -m soundflow stage {s.name} --code {s.run_digest}"
+        assert s.cmd == f".venv/bin/python -m soundflow stage {s.name} --code {s.run_digest}"
 
 
 def _module_name(path: str) -> str:

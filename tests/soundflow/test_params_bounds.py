@@ -148,7 +148,8 @@ def _error_lines(raw: dict) -> list[str]:
     try:
         parse_params(raw, Path("params.yaml"))
     except ParamsError as err:
-        return str(err).splitlines()[1:]
+        lines = str(err).splitlines()  # one problem is one line, "params.yaml: key: ...": indented as in a list
+        return lines[1:] if len(lines) > 1 else ["  " + lines[0].removeprefix("params.yaml: ")]
     return []
 
 

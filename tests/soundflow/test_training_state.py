@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from soundflow import training_state
+from soundflow.checkpoints import save_checkpoint
 from soundflow.io import remove_temp_leftovers
 
 
@@ -147,6 +148,6 @@ def test_a_state_written_by_an_older_training_loop_is_not_resumed(
     assert messages == [f"resuming from {path} after epoch 1/2"] and capsys.readouterr().out == ""  # log, not print
     older = torch.load(path, weights_only=False)
     del older["format"]  # the layout before the loop kept its best epoch as {"epoch", "metrics", "state"}
-    torch.save(older, path)
+    save_checkpoint(path, older)
     assert training_state.restore(path, **kw) is None
     assert "written by another version of the training loop; training from scratch" in capsys.readouterr().out

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from tasks.datasets.labelled_audio import read_labelled_audio
+from tasks.datasets.labelled_audio import DatasetLayoutError, read_labelled_audio
 from tasks.datasets.registry import DatasetInfo, RemoteFile, find_one, register
 
 CITATION = (
@@ -33,10 +33,13 @@ def prepare(root: Path) -> pd.DataFrame:
     data_root = csv.parent.parent
     table = read_labelled_audio(data_root, "urbansound8k")
     meta = pd.read_csv(csv)
-    dur = {
-        str((data_root / "audio" / f"fold{f}" / n).resolve()): float(e - s)
-        for f, n, s, e in zip(meta["fold"], meta["slice_file_name"], meta["start"], meta["end"])
-    }
+    try:
+        dur = {
+            str((data_root / "audio" / f"fold{f}" / n).resolve()): float(e - s)
+            for f, n, s, e in zip(meta["fold"], meta["slice_file_name"], meta["start"], meta["end"])
+        }
+    except (KeyError, TypeError, ValueError) as err:  # no start/end column, or not numbers
+        raise DatasetLayoutError(f"{csv}: no usable start and end seconds ({type(err).__name__}: {err})") from None
     table["duration"] = table["path"].map(dur)
     return table
 

@@ -467,3 +467,28 @@ def test_credentials_from_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(dl.sys, "stdin", None)
     with pytest.raises(LoginError, match="SF_PASS"):
         credentials_from_env("SF_USER", "SF_PASS")
+
+
+def test_unreachable_host_is_retried_briefly_then_named(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as s:  # a port just closed: connections to it are refused
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    sleeps: list[float] = []
+    with pytest.raises(DownloadError) as exc:
+        download(f"http://127.0.0.1:{port}/a.zip", tmp_path / "a.zip", retries=5, progress=False, sleep=sleeps.append)
+    assert sleeps == [1.0, 2.0]  # a host that cannot be reached gets dl.CONNECT_RETRIES retries, not 5
+    assert str(exc.value) == (
+        f"http://127.0.0.1:{port}/a.zip: giving up after 3 attempt(s); "
+        f"last error cannot connect to 127.0.0.1:{port} (connection refused)"
+    )
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("url", ["ftp://127.0.0.1/a.zip", "http:///a.zip"])
+def test_url_requests_cannot_use_fails_at_once(url: str, tmp_path: Path) -> None:
+    sleeps: list[float] = []
+    with pytest.raises(DownloadError, match="Invalid"):
+        download(url, tmp_path / "a.zip", progress=False, sleep=sleeps.append)
+    assert sleeps == []

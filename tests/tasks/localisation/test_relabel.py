@@ -9,6 +9,7 @@ import numpy as np
 import torch
 
 import models
+from soundflow.checkpoints import save_checkpoint
 from tasks.features.audiovisual import AudioVisualSplit
 from tasks.localisation.build import build_split_stores, representation
 from tasks.localisation.params import LocDataParams, LocPseudoLabelParams
@@ -40,7 +41,7 @@ def _drilling_classifier(path: Path) -> None:
         "classes": list(CLASSES),
         "feature_params": FEATURES,
     }
-    torch.save(ckpt, path)
+    save_checkpoint(path, ckpt)
 
 
 def test_pseudo_labelled_records_feed_the_training_stores_and_the_test_split_keeps_its_truth(
