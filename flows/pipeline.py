@@ -11,7 +11,7 @@ from prefect import flow
 from prefect.runtime import flow_run
 
 from flows.stage_task import for_stage
-from soundflow import dag, workspace_lock
+from soundflow import dag, dvc_state, workspace_lock
 from soundflow.config import read_params_yaml
 from soundflow.stages import STAGES
 from soundflow.tracking import PIPELINE_KEY_ENV
@@ -24,7 +24,8 @@ def _run(root: Path, names: list[str], force: bool, targets: Collection[str] | N
     results: dict[str, Any] = {}
     # a flow started without the CLI (a deployment, a notebook) writes too: it takes the workspace lock
     # itself; under `soundflow run`, which already holds it, this re-enters
-    with workspace_lock.hold(root, f"prefect flow {flow_run.get_flow_name()} {' '.join(names)}"):
+    lock = workspace_lock.hold(root, f"prefect flow {flow_run.get_flow_name()} {' '.join(names)}")
+    with lock, dvc_state.snapshot(root, names):  # one DVC status call for the DAG until a stage runs
         for name in names:  # topological order; stages are CPU/GPU-bound, so one at a time
             forced = force and (targets is None or name in targets)
             state = for_stage(name, root)(name, str(root), force=forced, return_state=True)

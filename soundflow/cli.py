@@ -123,6 +123,7 @@ def cmd_stage(args: argparse.Namespace) -> int:
         runner.execute(args.name, _root(), engine="dvc")
     except UserError as err:  # one line at the boundary; the traceback is in the stage's MLflow log
         raise StageFailed(args.name, err) from err
+    args.exit_now = True  # done and recorded: the process may skip the interpreter's teardown (run_module)
     return 0
 
 
@@ -144,8 +145,9 @@ def cmd_list(args: argparse.Namespace) -> int:
     order = dag.topological_order(read_params_yaml(root / "params.yaml"))
     width = max(map(len, order))
     with dvc_state.open_repo(root) as repo:
+        found = dvc_state.statuses(repo, order)  # one DVC status call for the DAG
         for name in order:
-            reasons = dvc_state.status(repo, name)
+            reasons = found[name]
             state = "up to date" if not reasons else "stale: " + "; ".join(reasons)
             print(f"{name:<{width}}  {state}")
             if args.verbose:
@@ -190,9 +192,25 @@ def cmd_repro(args: argparse.Namespace) -> int:
     check_stage_interpreter(root)  # likewise: the python the stage commands name must exist
     _sync_dvc_yaml(root)
     os.environ.setdefault("SOUNDFLOW_PIPELINE_KEY", f"dvc-{uuid.uuid4().hex}")
-    # dvc inherits the workspace-lock token main() exported, so its `soundflow stage` children proceed
+    from soundflow.tracking import DEFER_ENV
+
+    # dvc inherits the workspace-lock token main() exported, so its `soundflow stage` children proceed; they keep
+    # their tracking calls in the journal, sent below by this one process (MLflow imported once, not per stage)
     dvc = Path(sys.executable).with_name("dvc")
-    return subprocess.call([str(dvc) if dvc.exists() else "dvc", "repro", *args.stages], cwd=root)
+    argv = [str(dvc) if dvc.exists() else "dvc", "repro", *args.stages]
+    code = subprocess.call(argv, cwd=root, env={**os.environ, DEFER_ENV: "1"})
+    _send_deferred(root)
+    return code
+
+
+def _send_deferred(root: Path) -> None:
+    """The stages' tracking calls kept in the journal, sent now (or kept for `soundflow sync` if MLflow is away)."""
+    from soundflow.config import load_params
+    from soundflow.ops.sync import Journal
+    from soundflow.tracking import Tracker
+
+    if Journal(root).pending():
+        Tracker(root, load_params(root).tracking.experiment)  # sends what is pending on creation
 
 
 def _checkpoint(value: str, root: Path) -> Path:
@@ -595,12 +613,29 @@ def _fail(err: BaseException, args: argparse.Namespace, code: int) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    return _main(argv)[0]
+
+
+def _main(argv: list[str] | None) -> tuple[int, bool]:
+    """The exit code, and whether the command finished all it had to (its lock released): see run_module."""
     argv = sys.argv[1:] if argv is None else list(argv)
     args = build_parser().parse_args(argv)
     try:
         with _workspace(args, argv):  # taken before any work: a refused command has changed nothing
-            return args.fn(args)
+            code = args.fn(args)
+        return code, getattr(args, "exit_now", False)
     except UserError as err:  # a mistake the user can fix (soundflow/errors.py): one line, no traceback
-        return _fail(err, args, err.exit_code)
+        return _fail(err, args, err.exit_code), False
     except FileNotFoundError as err:
-        return _fail(err, args, 2)
+        return _fail(err, args, 2), False
+
+
+def run_module() -> int:
+    """``python -m soundflow``: a stage that finished ends its process without the interpreter's teardown
+    (soundflow/process_exit.py), which costs a stage process about 2 CPU s; anything else exits as usual."""
+    code, done = _main(None)
+    if done and os.environ.get("WORLD_SIZE", "1") == "1":  # torchrun ranks tear down their process group
+        from soundflow.process_exit import exit_now
+
+        exit_now(code)
+    return code

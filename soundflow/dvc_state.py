@@ -36,29 +36,92 @@ def _stage(repo: Any, name: str) -> Any:
 
 def status(repo: Any, name: str) -> list[str]:
     """Why ``name`` is stale ([] = up to date): DVC's status of the stage, in words."""
-    if not _locked(repo, name):
-        return ["never run (no entry in dvc.lock)"]
-    raw = repo.status(targets=[_target(repo, name)])
+    snap = _snapshot_of(repo)
+    if snap is None:
+        return statuses(repo, [name])[name]
+    known = snap.setdefault("reasons", {})
+    if name not in known:
+        names = [name]
+        if not snap.get("ran"):  # the first question of a flow: each of its stages answered by the same call
+            in_dag = set(_dvc_yaml_stages(repo))
+            names = list(dict.fromkeys([*(n for n in snap["names"] if n in in_dag), name]))
+        known.update(statuses(repo, names))
+    return list(known[name])
+
+
+def statuses(repo: Any, names: list[str]) -> dict[str, list[str]]:
+    """:func:`status` of each of ``names``, from one DVC status call (``soundflow list``, a cached run)."""
+    locked = _lock_stages(Path(repo.root_dir))
+    out = {n: ([] if n in locked else ["never run (no entry in dvc.lock)"]) for n in names}
+    targets = [_target(repo, n) for n in names if n in locked]
+    raw = repo.status(targets=targets) if targets else {}
+    for key, entries in raw.items():
+        name = key.rpartition(":")[2]  # "dvc.yaml:NAME" for a dvc.yaml elsewhere, else NAME
+        if name in out:
+            out[name] = _reasons(entries)
+    return out
+
+
+def _reasons(entries: list[Any]) -> list[str]:
     reasons: list[str] = []
-    for entries in raw.values():
-        for entry in entries:
-            if isinstance(entry, str):
-                reasons.append(entry)
-                continue
-            for kind, changes in entry.items():
-                for path, what in changes.items():
-                    if isinstance(what, dict):  # params: {key: "modified"/"new"/"deleted"}
-                        reasons += [f"param {k} {v}" for k, v in what.items()]
-                    else:
-                        reasons.append(f"{kind.replace('changed ', '')} {path} {what}")
+    for entry in entries:
+        if isinstance(entry, str):
+            reasons.append(entry)
+            continue
+        for kind, changes in entry.items():
+            for path, what in changes.items():
+                if isinstance(what, dict):  # params: {key: "modified"/"new"/"deleted"}
+                    reasons += [f"param {k} {v}" for k, v in what.items()]
+                else:
+                    reasons.append(f"{kind.replace('changed ', '')} {path} {what}")
     return reasons
 
 
-def _locked(repo: Any, name: str) -> bool:
+# what DVC said during one flow while the workspace did not change: {"root": ..., "names": [...] (the flow's
+# stages), "reasons": {name: [...]}, "hashes": {name: key}, "ran": bool}; a commit (a stage ran) clears the answers
+_SNAPSHOT: dict[str, Any] = {}
+# path -> (file version, parsed YAML): dvc.lock is read by every status question, and is 157 KB for the DAG
+_YAML: dict[Path, tuple[tuple[int, ...], Any]] = {}
+
+
+@contextlib.contextmanager
+def snapshot(root: Path, names: list[str]) -> Iterator[None]:
+    """Within: DVC's answers kept until a stage is committed; the first :func:`status` asks about all ``names``."""
+    _SNAPSHOT.clear()
+    _SNAPSHOT.update(root=str(Path(root).resolve()), names=list(names))
+    try:
+        yield
+    finally:
+        _SNAPSHOT.clear()
+
+
+def _snapshot_of(repo: Any) -> dict[str, Any] | None:
+    return _SNAPSHOT if _SNAPSHOT.get("root") == repo.root_dir else None
+
+
+def _load_yaml(path: Path) -> Any:
+    """``path`` parsed with libyaml's C loader when present (7x the pure-Python one), once per file version."""
     import yaml
 
-    lock = Path(repo.root_dir) / "dvc.lock"
-    return lock.is_file() and name in (yaml.safe_load(lock.read_text()) or {}).get("stages", {})
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return None
+    version = (st.st_ino, st.st_mtime_ns, st.st_ctime_ns, st.st_size)
+    cached = _YAML.get(path)
+    if cached is None or cached[0] != version:
+        loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+        cached = (version, yaml.load(path.read_bytes(), Loader=loader))  # noqa: S506 -- a safe loader
+        _YAML[path] = cached
+    return cached[1]
+
+
+def _lock_stages(root: Path) -> dict[str, Any]:
+    return dict((_load_yaml(root / "dvc.lock") or {}).get("stages") or {})
+
+
+def _dvc_yaml_stages(repo: Any) -> list[str]:
+    return list((_load_yaml(Path(repo.root_dir) / "dvc.yaml") or {}).get("stages") or {})
 
 
 def stage_hash(repo: Any, name: str) -> str | None:
@@ -68,6 +131,16 @@ def stage_hash(repo: Any, name: str) -> str | None:
     DVC keeps stages with persistent outputs out of its run cache (it could not restore what earlier runs
     left), but their key is as well defined, and without one Prefect would never show them as Cached.
     """
+    snap = _snapshot_of(repo)
+    if snap is None:
+        return _stage_hash(repo, name)
+    known = snap.setdefault("hashes", {})
+    if name not in known:  # else the cache key, asked again by the stage's task: nothing ran since
+        known[name] = _stage_hash(repo, name)
+    return known[name]
+
+
+def _stage_hash(repo: Any, name: str) -> str | None:
     from dvc.stage.cache import _can_hash, _get_cache_hash
     from dvc.stage.serialize import to_single_stage_lockfile
 
@@ -98,6 +171,8 @@ def _quiet() -> Iterator[None]:
 
 def commit(repo: Any, name: str) -> None:
     """Record the stage's current deps, params and outs in dvc.lock and its outputs in the DVC cache."""
+    if _SNAPSHOT:  # what the stage wrote may change later stages: ask DVC again, stage by stage
+        _SNAPSHOT.update(reasons={}, hashes={}, ran=True)
     with _quiet():
         repo.commit(_target(repo, name), force=True)
 

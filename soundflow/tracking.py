@@ -29,6 +29,10 @@ from pathlib import Path
 from typing import Any
 
 PIPELINE_KEY_ENV = "SOUNDFLOW_PIPELINE_KEY"
+# set by `soundflow repro` for its `dvc repro`: each stage process keeps its tracking calls in the journal without
+# importing MLflow (about 2.5 CPU s and 170 MB per stage), and `soundflow repro` sends them all at the end
+DEFER_ENV = "SOUNDFLOW_TRACKING_DEFERRED"
+DEFERRED = "deferred"  # the journal note's reason for calls kept while the server was not even asked
 TAG_KEY = "soundflow.pipeline_key"
 PROBE_SECONDS = 2.5  # the reachability check at the start of a run
 # MLflow retries a failed request 7 times with a factor-2 backoff (minutes against a closed port) and waits
@@ -203,6 +207,12 @@ class _QuietRetries:
         self.logger.setLevel(self.level)
 
 
+def _entities(kind: str, rows: list[list[Any]]) -> list[Any]:
+    from mlflow.entities import Metric, Param
+
+    return [Param(*r) for r in rows] if kind == "params" else [Metric(*r) for r in rows]
+
+
 class Tracker:
     """Thin wrapper over the MLflow client, so stages never touch MLflow themselves.
 
@@ -211,9 +221,6 @@ class Tracker:
     """
 
     def __init__(self, root: Path, experiment: str) -> None:
-        import mlflow
-        from mlflow.tracking import MlflowClient
-
         from soundflow.ops.sync import Journal
 
         configure_bounds()
@@ -227,6 +234,13 @@ class Tracker:
         key = pipeline_key()
         # a pipeline run found offline stays offline: one probe and one note, not one per stage
         self._state = (self.uri, key) if key else None
+        self.client: Any = None
+        if os.environ.get(DEFER_ENV, "") not in ("", "0"):
+            self._defer()
+            return
+        import mlflow
+        from mlflow.tracking import MlflowClient
+
         mlflow.set_tracking_uri(self.uri)
         self.client = MlflowClient(self.uri)
         why = _OFFLINE.get(self._state) if self._state else None
@@ -240,6 +254,12 @@ class Tracker:
                 why = _reason(err)
         if why:
             self._go_offline(why, None, at_start=True)
+
+    def _defer(self) -> None:
+        """Every call to the journal, MLflow never imported: the process that set DEFER_ENV sends them."""
+        self.offline = DEFERRED
+        if redact(self.uri) not in self.journal.targets():  # what tells the sender where the calls go
+            self._journal(lambda: {"op": "note", "pipeline": None, "target": redact(self.uri), "why": DEFERRED})
 
     def _send_pending(self) -> None:
         """Runs kept offline for this server, sent now that it answers."""
@@ -349,41 +369,36 @@ class Tracker:
         return run_id
 
     def _log_params(self, run_id: str, params: dict[str, Any]) -> None:
-        from mlflow.entities import Param
-
-        items = [Param(k, json.dumps(v) if isinstance(v, (list, dict)) else str(v)) for k, v in params.items()]
+        items = [[k, json.dumps(v) if isinstance(v, (list, dict)) else str(v)] for k, v in params.items()]
         self._log_batched(run_id, "params", items)
 
     def log_metrics(self, run_id: str, metrics: dict[str, float], step: int = 0) -> None:
-        from mlflow.entities import Metric
-
         now = int(time.time() * 1000)
-        self._log_batched(run_id, "metrics", [Metric(k, v, now, step) for k, v in metrics.items()])
+        self._log_batched(run_id, "metrics", [[k, v, now, step] for k, v in metrics.items()])
 
     def log_history(self, run_id: str, csv: Path) -> None:
         """Each column of a per-epoch CSV as a metric series (step = epoch)."""
         import pandas as pd
-        from mlflow.entities import Metric
 
         df = pd.read_csv(csv)
         now = int(time.time() * 1000)
         items = [
-            Metric(f"history/{col}", float(v), now, int(step))
+            [f"history/{col}", float(v), now, int(step)]
             for col in df.columns
             if col != "epoch"
             for step, v in zip(df["epoch"], df[col])
         ]
         self._log_batched(run_id, "metrics", items)
 
-    def _log_batched(self, run_id: str, kind: str, items: list[Any]) -> None:
+    def _log_batched(self, run_id: str, kind: str, rows: list[list[Any]]) -> None:
+        """``rows``: [key, value] params or [key, value, timestamp, step] metrics, as the journal keeps them."""
         # MLflow caps one log_batch call at 100 params and 1000 metrics
         size = 100 if kind == "params" else 500
-        for i in range(0, len(items), size):
-            chunk = items[i : i + size]
-            rows = [[m.key, m.value, m.timestamp, m.step] if kind == "metrics" else [m.key, m.value] for m in chunk]
+        for i in range(0, len(rows), size):
+            chunk = rows[i : i + size]
             self._call(
-                lambda chunk=chunk: self.client.log_batch(run_id, **{kind: chunk}),
-                lambda rows=rows: {"op": "log_batch", "run": run_id, kind: rows},
+                lambda chunk=chunk: self.client.log_batch(run_id, **{kind: _entities(kind, chunk)}),
+                lambda chunk=chunk: {"op": "log_batch", "run": run_id, kind: chunk},
             )
 
     def log_artifact(self, run_id: str, path: Path, folder: str | None = None) -> None:

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from soundflow import env
-from soundflow.ops import compare, runs
+from soundflow.ops import runs  # compare (pandas) is imported by the command: `soundflow --help` stays quick
 
 
 def experiment_client(root: Path, experiment: str | None) -> tuple[object, str]:
@@ -32,6 +32,8 @@ def metric_for(args: argparse.Namespace) -> str:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
+    from soundflow.ops import compare
+
     root = env.find_root()
     env.configure(root)
     try:

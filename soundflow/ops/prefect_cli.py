@@ -15,7 +15,6 @@ import sys
 from pathlib import Path
 
 from soundflow import env
-from soundflow.ops import deployments
 
 SHUTDOWN_GRACE_SECONDS = 15.0
 DEFAULT_POOL = "soundflow-process"  # the work pool prefect.yaml's deployments name
@@ -39,6 +38,8 @@ def _describe(d: object) -> str:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    from soundflow.ops import deployments  # the parameter models: imported by the command, not by the parser
+
     root = env.find_root()
     env.configure(root)
     try:
@@ -75,6 +76,8 @@ def ensure_pool(name: str) -> bool:
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
+    from soundflow.ops import deployments
+
     root = env.find_root()
     env.configure(root)
     try:

@@ -38,17 +38,28 @@ class AedFeatureParams(Strict):
         return self
 
 
+# tasks.features.representations.NAMES, spelled out: that module imports torch, scipy and librosa, and every
+# stage validates params.yaml before its work (a test keeps the two equal)
+REPRESENTATION_NAMES: tuple[str, ...] = (
+    "logmel_pann",
+    "logmel_yamnet",
+    "logmel_localisation",
+    "logmel_t2a",
+    "third_octave",
+    "stft_chunks",
+    "frames",
+)
+
+
 class FeatureSetParams(Strict):
     dataset: str = Field(min_length=1)  # urban_synth | street_scenes | a name listed in data.download.datasets
-    representation: str  # tasks.features.representations.NAMES
+    representation: str  # one of REPRESENTATION_NAMES
 
     @field_validator("representation")
     @classmethod
     def _known(cls, v: str) -> str:
-        from tasks.features.representations import NAMES  # imports every representation (torch): only when used
-
-        if v not in NAMES:
-            raise ValueError(f"unknown representation {v!r}; known: {', '.join(NAMES)}")
+        if v not in REPRESENTATION_NAMES:
+            raise ValueError(f"unknown representation {v!r}; known: {', '.join(REPRESENTATION_NAMES)}")
         return v
 
 

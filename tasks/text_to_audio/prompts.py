@@ -44,7 +44,7 @@ def _fields(template: str, source: str) -> set[str]:
 
 
 def _check_fills(book: PromptBook, source: str) -> None:
-    """Fill every template for every class, as generation will: a bad conversion (``{x!z}``), format spec or
+    """Fill every template for every class, as generation will: a bad conversion (``{x!z}``), format specifier or
     index is refused when the file is read, not in the middle of a generation run."""
     for label, fields in book.classes.items():
         for t in book.templates:

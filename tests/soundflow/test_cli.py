@@ -113,6 +113,7 @@ READERS = {
     "server": ["server", "prefect"],
     "serve": ["serve", "--flow", "soundflow"],  # each flow run takes the lock itself
     "worker": ["worker"],
+    "sync": ["sync"],  # sends the offline journal to MLflow; the journal has its own lock
 }
 
 

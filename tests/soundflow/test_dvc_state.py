@@ -237,3 +237,63 @@ def test_commit_dvcfile_records_a_dot_dvc_file(project: Path, tmp_path: Path, mo
         assert repo.status(targets=[str(project / "raw.dvc")]) == {}
     out = yaml.safe_load((project / "raw.dvc").read_text())["outs"][0]
     assert (project / "raw.dvc").read_text() != recorded and out["nfiles"] == 2
+
+
+# --- snapshot: one status call for a flow's stages, dvc.lock parsed once --------------------------------
+
+
+def _counting(monkeypatch: pytest.MonkeyPatch, repo: object) -> dict[str, int]:
+    """Counts DVC status calls on ``repo`` and parses of dvc.lock."""
+    counts = {"status": 0, "lock_parsed": 0}
+    real_status, real_load = repo.status, yaml.load
+
+    def status(*a: object, **k: object) -> object:
+        counts["status"] += 1
+        return real_status(*a, **k)
+
+    def load(stream: object, Loader: object) -> object:  # noqa: N803 -- yaml's own keyword
+        counts["lock_parsed"] += isinstance(stream, bytes) and b"stages:" in stream and b"md5" in stream
+        return real_load(stream, Loader=Loader)
+
+    monkeypatch.setattr(repo, "status", status)
+    monkeypatch.setattr(yaml, "load", load)
+    return counts
+
+
+def test_a_cached_flow_asks_dvc_once_and_parses_dvc_lock_once(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    commit(project, "make", "grow", "check")
+    names = ["make", "grow", "check"]
+    with dvc_state.open_repo(project) as repo:
+        alone = {n: dvc_state.status(repo, n) for n in names}
+    dvc_state._YAML.clear()
+    with dvc_state.open_repo(project) as repo, dvc_state.snapshot(project, names):
+        counts = _counting(monkeypatch, repo)
+        for name in names:  # what the Prefect task asks (cache key, then its body), stage after stage
+            dvc_state.stage_hash(repo, name), dvc_state.status(repo, name)
+            dvc_state.status(repo, name), dvc_state.stage_hash(repo, name)
+        together = {n: dvc_state.status(repo, n) for n in names}
+    assert together == alone == {"make": [], "grow": [], "check": []}
+    assert counts == {"status": 1, "lock_parsed": 1}
+
+
+def test_the_snapshot_asks_again_once_a_stage_ran(project: Path) -> None:
+    commit(project, "make", "grow")
+    with dvc_state.open_repo(project) as repo, dvc_state.snapshot(project, ["make", "grow"]):
+        assert dvc_state.status(repo, "make") == [] and dvc_state.status(repo, "grow") == []
+        key = dvc_state.stage_hash(repo, "grow")
+        (project / "in.txt").write_text("changed\n")  # `make` runs: its output, grow's input, changes
+        (project / "mid.txt").write_text("changed\n")
+        dvc_state.commit(repo, "make")
+        assert dvc_state.status(repo, "grow") == ["deps mid.txt modified"]
+        assert dvc_state.stage_hash(repo, "grow") != key
+    with dvc_state.open_repo(project) as repo:  # and outside a flow nothing is remembered
+        assert dvc_state.status(repo, "grow") == ["deps mid.txt modified"]
+
+
+def test_list_asks_dvc_once_for_the_dag(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    commit(project, "make")
+    with dvc_state.open_repo(project) as repo:
+        counts = _counting(monkeypatch, repo)
+        found = dvc_state.statuses(repo, ["make", "grow", "check"])
+    assert found["make"] == [] and found["grow"] == found["check"] == ["never run (no entry in dvc.lock)"]
+    assert counts["status"] == 1
