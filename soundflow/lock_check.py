@@ -37,7 +37,8 @@ def _md5(path: Path) -> str:
 def _recorded_files(root: Path) -> dict[str, tuple[str, str]]:
     """path -> (stage, md5) of every file output that ``dvc.lock`` records."""
     try:
-        stages = (yaml.safe_load((root / LOCK).read_text()) or {}).get("stages", {})
+        loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml: ~6x faster on a 150 KB dvc.lock
+        stages = (yaml.load((root / LOCK).read_text(), Loader=loader) or {}).get("stages", {})
     except (OSError, yaml.YAMLError):
         return {}
     files = {}

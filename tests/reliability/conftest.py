@@ -17,23 +17,7 @@ from __future__ import annotations
 
 import pytest
 
-KINDS = ("fault", "bad_input", "tamper", "secret")
-HARMS = ("files_lost", "stale_served", "secrets_found", "unclear")
-
-
-class Board:
-    def __init__(self, record) -> None:
-        self._record = record
-
-    def tried(self, kind: str, n: int = 1) -> None:
-        if kind not in KINDS:
-            raise ValueError(f"unknown case kind {kind!r}; one of {KINDS}")
-        self._record(f"tried:{kind}", int(n))
-
-    def harm(self, what: str, n: int) -> None:
-        if what not in HARMS:
-            raise ValueError(f"unknown harm {what!r}; one of {HARMS}")
-        self._record(f"harm:{what}", int(n))
+from tests.helpers.scoreboard import Board
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.reliability.conftest import Board
+from tests.helpers.scoreboard import Board
 
 
 def test_board_refuses_unknown_names():

@@ -123,3 +123,26 @@ def test_a_torch_free_stage_process_imports_neither_torch_nor_mlflow_and_loses_n
     assert ("create_run", None) in ops and ops[-1] == ("set_terminated", "FINISHED")
     metrics = [m for r in Journal(project).records() for m in r.get("metrics", [])]
     assert "stage_seconds" in [m[0] for m in metrics]
+
+
+def test_soundflow_repro_sends_the_stages_deferred_runs_with_their_tags(
+    tmp_path: Path, root: Path, cli_env: dict[str, str]
+) -> None:
+    """The stages of `soundflow repro` journal their tracking; the command sends it all once DVC is done."""
+    from soundflow import dvc_state
+    from soundflow.ops.sync import Journal
+    from soundflow.tracking import Tracker
+    from soundflow.workspace import TINY, copy_project
+    from tests.helpers.commands import sh
+
+    project = copy_project(root, tmp_path / "p", TINY)
+    cli_env.pop(DEFER_ENV, None)
+    sh(["soundflow", "repro", "sound_library"], project, cli_env)
+    assert not Journal(project).pending()  # everything sent
+    tracker = Tracker(project, "soundflow")
+    (stage,) = tracker.search_runs("tags.`soundflow.stage` = 'sound_library'")
+    assert stage.info.status == "FINISHED" and stage.data.metrics["stage_seconds"] > 0
+    with dvc_state.open_repo(project) as repo:  # the tag DVC's run cache would give the stage now
+        assert stage.data.tags["dvc_stage_hash"] == dvc_state.stage_hash(repo, "sound_library")
+    parent = tracker.client.get_run(stage.data.tags["mlflow.parentRunId"])
+    assert parent.info.status == "FINISHED" and parent.data.tags["soundflow.engine"] == "dvc"
