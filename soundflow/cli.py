@@ -207,9 +207,10 @@ def _send_deferred(root: Path) -> None:
     """The stages' tracking calls kept in the journal, sent now (or kept for `soundflow sync` if MLflow is away)."""
     from soundflow.config import load_params
     from soundflow.ops.sync import Journal
-    from soundflow.tracking import Tracker
+    from soundflow.tracking import Tracker, tag_stage_hashes
 
     if Journal(root).pending():
+        tag_stage_hashes(root)
         Tracker(root, load_params(root).tracking.experiment)  # sends what is pending on creation
 
 

@@ -8,6 +8,7 @@ so after either engine the other has nothing to do.
 from __future__ import annotations
 
 import contextlib
+import copy
 import logging
 from collections.abc import Iterator
 from pathlib import Path
@@ -155,6 +156,17 @@ def _stage_hash(repo: Any, name: str) -> str | None:
         for out, flag in zip(stage.outs, persist):
             out.persist = flag
     return _get_cache_hash(to_single_stage_lockfile(stage), key=True) if hashable else None
+
+
+def locked_stage_hash(root: Path, name: str) -> str | None:
+    """:func:`stage_hash` as of the stage's entry in dvc.lock (equal to it while the stage is up to date); None
+    without an entry or outputs (such a stage has no run-cache key)."""
+    from dvc.stage.cache import _get_cache_hash
+
+    entry = _lock_stages(Path(root)).get(name)
+    if not entry or not entry.get("outs"):
+        return None
+    return _get_cache_hash(copy.deepcopy(entry), key=True)
 
 
 @contextlib.contextmanager

@@ -76,13 +76,17 @@ def execute(name: str, root: Path, *, engine: str, stage_hash: str | None = None
     commit = git_commit(root)
     provenance = {"git_commit": commit, **provenance_tags(root, commit)}
     tags = {**provenance, "soundflow.engine": engine}
-    if stage_hash is None:
+    # journalled for `soundflow repro`, the tag is read from dvc.lock when the run is sent: not hashed here again
+    later = stage_hash is None and tracker.deferred
+    if stage_hash is None and not later:
         stage_hash = _dvc_stage_hash(root, name)
     if stage_hash:
         tags["dvc_stage_hash"] = stage_hash
     key = pipeline_key()
     parent = tracker.pipeline_run(key, engine, flatten(raw), provenance) if key else None
     run_id = tracker.stage_run(name, parent, _stage_params(stage, raw), tags)
+    if later:
+        tracker.stage_hash_later(run_id, name)
     log = io.StringIO()
     t0 = time.perf_counter()
     ok = False

@@ -109,8 +109,7 @@ def _from(csv: Path, columns: dict[str, object]) -> pd.DataFrame:
     """The table of ``columns``, refused when it lists no clip or one clip twice (counted twice, possibly in two
     folds: a test clip that trained); the message names the metadata file."""
     table = pd.DataFrame(columns)
-    if table.empty:
-        raise DatasetLayoutError(f"{csv}: the metadata CSV lists no clip")
+    table.attrs["metadata_csv"] = str(csv)
     repeated = table["path"][table["path"].duplicated()]
     if len(repeated):
         raise DatasetLayoutError(f"{csv}: lists {len(repeated)} clip(s) more than once (first: {repeated.iloc[0]})")
@@ -120,8 +119,11 @@ def _from(csv: Path, columns: dict[str, object]) -> pd.DataFrame:
 LAYOUTS = {"urbansound8k": _urbansound8k, "esc50": _esc50}
 
 
-def read_labelled_audio(root: str | Path, layout: str) -> pd.DataFrame:
-    """Rows ``path, label, class, fold, source`` sorted by path; classes indexed as the dataset numbers them."""
+def read_labelled_audio(root: str | Path, layout: str, *, allow_empty: bool = False) -> pd.DataFrame:
+    """Rows ``path, label, class, fold, source`` sorted by path; classes indexed as the dataset numbers them.
+
+    A metadata CSV that lists no clip is refused unless ``allow_empty`` (a generated set of a real-only
+    experiment lists none, by design)."""
     root = Path(root).resolve()
     if not root.is_dir():
         raise DatasetLayoutError(f"{root}: dataset folder not found")
@@ -129,7 +131,10 @@ def read_labelled_audio(root: str | Path, layout: str) -> pd.DataFrame:
         reader = LAYOUTS[layout]
     except KeyError:
         raise DatasetLayoutError(f"unknown dataset layout {layout!r}; known: {sorted(LAYOUTS)}") from None
-    return reader(root).sort_values("path", ignore_index=True)
+    table = reader(root)
+    if table.empty and not allow_empty:
+        raise DatasetLayoutError(f"{table.attrs['metadata_csv']}: the metadata CSV lists no clip")
+    return table.sort_values("path", ignore_index=True)
 
 
 def class_names(table: pd.DataFrame) -> list[str]:

@@ -63,7 +63,8 @@ def build_stores(
     summary JSON (clips, frames, skipped, seconds per store)."""
     out_dir = Path(out_dir)
     summaries: dict[str, dict] = {}
-    generated = read_labelled_audio(Path(generated_root), "urbansound8k")  # t2a_generate writes this layout
+    # t2a_generate writes UrbanSound8K's layout; a real-only experiment's lists no clip
+    generated = read_labelled_audio(Path(generated_root), "urbansound8k", allow_empty=True)
     # each listed clip must hold the bytes t2a_generate recorded: an altered clip is refused, not featurised
     verify_clips(Path(generated_root), [Path(x).relative_to(generated_root).as_posix() for x in generated["path"]])
     tables = {"real": real_clips(real_root, real_p), "generated": generated}

@@ -78,9 +78,12 @@ t.finish(run, True)
     env = _clean_env()
     assert _modules_after(code, root, {**env, DEFER_ENV: "1"}) == []
     assert not (tmp_path / "mlruns.db").exists()  # nothing sent yet: the calls are in the journal
+    from soundflow import cli
     from soundflow.tracking import Tracker
 
-    tracker = Tracker(tmp_path, "exp")  # finds the journal and sends it
+    (tmp_path / "params.yaml").write_text((root / "params.yaml").read_text())
+    cli._send_deferred(tmp_path)  # what `soundflow repro` does once `dvc repro` is done
+    tracker = Tracker(tmp_path, "exp")
     (found,) = tracker.search_runs("tags.`soundflow.stage` = 's'")
     assert found.info.status == "FINISHED" and found.data.tags["k"] == "v"
     assert found.data.params == {"a.b": "1", "c": "[1, 2]"} and found.data.metrics == {"stage_seconds": 1.5}
@@ -121,12 +124,14 @@ def test_a_torch_free_stage_process_imports_neither_torch_nor_mlflow_and_loses_n
     assert workspace_lock.read_record(project) is None  # released: no record of a holder left
     ops = [(r["op"], r.get("status")) for r in Journal(project).records()]
     assert ("create_run", None) in ops and ops[-1] == ("set_terminated", "FINISHED")
+    assert ("stage_hash", None) in ops  # its dvc_stage_hash tag is read from dvc.lock when sent, not hashed here
     metrics = [m for r in Journal(project).records() for m in r.get("metrics", [])]
     assert "stage_seconds" in [m[0] for m in metrics]
 
 
+@pytest.mark.slow  # end to end, about 20 s on a loaded machine; test_deferred_tracking_... is the quick check
 def test_soundflow_repro_sends_the_stages_deferred_runs_with_their_tags(
-    tmp_path: Path, root: Path, cli_env: dict[str, str]
+    tmp_path: Path, root: Path, cli_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The stages of `soundflow repro` journal their tracking; the command sends it all once DVC is done."""
     from soundflow import dvc_state
@@ -139,6 +144,7 @@ def test_soundflow_repro_sends_the_stages_deferred_runs_with_their_tags(
     cli_env.pop(DEFER_ENV, None)
     sh(["soundflow", "repro", "sound_library"], project, cli_env)
     assert not Journal(project).pending()  # everything sent
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)  # mlflow.set_tracking_uri of an earlier test sets it
     tracker = Tracker(project, "soundflow")
     (stage,) = tracker.search_runs("tags.`soundflow.stage` = 'sound_library'")
     assert stage.info.status == "FINISHED" and stage.data.metrics["stage_seconds"] > 0

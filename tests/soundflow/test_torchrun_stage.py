@@ -25,7 +25,9 @@ def project(tmp_path: Path, root: Path, monkeypatch: pytest.MonkeyPatch) -> Path
 def ran(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """The stage's work recorded instead of done; MLflow tracking refused (a test fails if a rank tracks)."""
     calls: list[str] = []
-    stage = types.SimpleNamespace(name="aed_train", desc="train", run=lambda params, root: calls.append("run"))
+    stage = types.SimpleNamespace(
+        name="aed_train", desc="train", deps=(), all_outs=(), run=lambda params, root: calls.append("run")
+    )
     monkeypatch.setattr(runner, "get_stage", lambda name: stage)
     params = types.SimpleNamespace(tracking=types.SimpleNamespace(experiment="soundflow"))
     monkeypatch.setattr(runner, "load_params", lambda root: params)
