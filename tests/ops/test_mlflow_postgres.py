@@ -42,4 +42,8 @@ def test_mlflow_server_on_postgresql(tmp_path: Path, cli_env: dict[str, str]) ->
                 assert cur.fetchall() == [("miou", 0.25)]
         finally:
             servers.os.killpg(proc.pid, signal.SIGINT)
-            proc.wait(60)
+            try:
+                proc.wait(60)
+            except subprocess.TimeoutExpired:  # never leave it running past the test
+                servers.os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(30)

@@ -3,6 +3,7 @@ server is ready only when the process we started is alive and is the one listeni
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import sys
@@ -109,3 +110,62 @@ def test_a_foreign_answer_is_not_our_server_ready(board, foreign_http: int, tmp_
         servers.stop(proc, grace=5)
     board.harm("stale_served", 0)
     assert took < 10
+
+
+def _descendants(pid: int) -> set[int]:
+    """Every live process below ``pid`` (read from /proc), however deep."""
+    kids: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        kids.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    found, todo = set(), [pid]
+    while todo:
+        for child in kids.get(todo.pop(), []):
+            found.add(child)
+            todo.append(child)
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+@pytest.mark.parametrize("sig", ["SIGTERM", "SIGINT"])
+def test_a_signal_to_the_server_command_stops_the_server_it_started(tmp_path: Path, board, sig: str) -> None:
+    """``docker stop`` / ``kill`` (SIGTERM) or Ctrl-C: the command ends and leaves no server process behind."""
+    import signal
+
+    board.tried("fault")
+    port = servers.free_port()
+    argv = [sys.executable, "-m", "soundflow", "server", "s3", "--port", str(port)]
+    proc = subprocess.Popen(argv, cwd=ROOT, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    below: set[int] = set()
+    try:
+        line, deadline = "", time.monotonic() + 120
+        while "ready" not in line and time.monotonic() < deadline and proc.poll() is None:
+            line = proc.stderr.readline()
+        assert "ready" in line, line
+        below = _descendants(proc.pid)
+        assert below, "the server command started no server"
+        proc.send_signal(getattr(signal, sig))
+        proc.wait(60)
+        deadline = time.monotonic() + 30
+        while any(_alive(p) for p in below) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        left = sorted(p for p in below if _alive(p))
+        board.harm("files_lost", 0)
+        assert not left, f"left running after {sig}: {left}"
+    finally:  # whatever the outcome, nothing of this test outlives it
+        for p in {proc.pid, *below, *_descendants(proc.pid)}:
+            try:
+                os.kill(p, signal.SIGKILL)
+            except OSError:
+                pass
+        proc.wait(30)
