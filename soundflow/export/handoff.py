@@ -1,7 +1,7 @@
 """What one cluster step hands to the next besides the DVC remote: ``dvc.lock`` entries, metrics, plots.
 
 ``send NAME DIR`` (after a stage ran and ``dvc commit`` recorded it) writes ``DIR/dvc.lock`` and copies the
-stage's metrics and plots (small: carried here, so a step never pulls them) under ``DIR/files/``.
+stage's metrics and plots (small; the engine shows them as the step's artifacts) under ``DIR/files/``.
 ``receive DIR ...`` (before the next stage) merges each handoff's ``dvc.lock`` entries into the workspace's
 and copies its files back, so that ``dvc pull`` finds the upstream hashes and the stage finds its inputs.
 A handoff's lock holds its own stage and everything it received, so the entries of the whole upstream arrive.

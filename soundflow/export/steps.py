@@ -65,9 +65,10 @@ def _within(path: str, folder: str) -> bool:
 
 
 def pull_targets(stage: Stage, ups: list[str], raw: dict[str, Any], tracked: list[str]) -> tuple[str, ...]:
-    """The data dependencies DVC keeps in its cache: inside an upstream stage's ``outs`` or a ``.dvc`` file's.
-    Metrics and plots are not pulled (they are in the handoff); repository files (configs) are in the image."""
-    cached = [o for up in ups for o in get_stage(up).outs] + tracked
+    """The data dependencies DVC keeps in its cache: inside an upstream stage's outputs (metrics and plots too:
+    DVC caches every output, so the workspace's cache must hold what it reads) or a ``.dvc`` file's; repository
+    files (configs) are in the image."""
+    cached = [o for up in ups for o in get_stage(up).all_outs] + tracked
     deps = [dag.resolve(d, raw) for d in stage.deps]
     return tuple(d for d in deps if any(_within(d, c) for c in cached))
 

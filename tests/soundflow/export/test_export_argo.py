@@ -82,8 +82,8 @@ def test_pulls_exactly_the_cached_upstream_outputs(wf: dict[str, Any]) -> None:
     scripts = {t["name"]: t["container"]["command"][2] for t in wf["spec"]["templates"] if "container" in t}
     assert "dvc pull" not in scripts["urban-synth"]  # no upstream
     assert "dvc pull data/generated/street_scenes outputs/seg/erfnet.pt\n" in scripts["seg-evaluate"]
-    # the class weights are a metrics file (not in DVC's cache): they come in the handoff, not from the remote
-    assert "dvc pull data/generated/street_scenes\n" in scripts["seg-train"]
+    # the class weights are a metrics file, in DVC's cache like every output: pulled, so the cache holds them
+    assert "dvc pull data/generated/street_scenes reports/seg/class_weights.json\n" in scripts["seg-train"]
     # configs/ is in the image
     assert "dvc pull outputs/seg/predictions/fractions.csv data/generated/sound_library\n" in scripts["soundscapes"]
 
