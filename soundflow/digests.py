@@ -41,17 +41,24 @@ def file_sha256(path: str | os.PathLike[str]) -> str:
         return MISSING
     if stamp in _memo:
         return _memo[stamp]
-    h = hashlib.sha256()
     try:
-        with open(path, "rb") as f:
-            while block := f.read(CHUNK):
-                h.update(block)
+        digest = stream_hexdigest(path)
     except OSError:
         return MISSING
     if _stamp(path) == stamp:  # remembered only when the file did not change while it was read
         if len(_memo) >= _MEMO_LIMIT:
             _memo.clear()
-        _memo[stamp] = h.hexdigest()
+        _memo[stamp] = digest
+    return digest
+
+
+def stream_hexdigest(path: str | os.PathLike[str], algorithm: str = "sha256") -> str:
+    """Hex digest of the file's bytes, read :data:`CHUNK` at a time and not remembered (a file about to be
+    renamed; DVC's md5). Raises ``OSError`` when the file cannot be read."""
+    h = hashlib.new(algorithm)
+    with open(path, "rb") as f:
+        while block := f.read(CHUNK):
+            h.update(block)
     return h.hexdigest()
 
 

@@ -11,12 +11,12 @@ and outputs of stages never recorded in ``dvc.lock`` are not checked: nothing sa
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable
 from pathlib import Path
 
 import yaml
 
+from soundflow.digests import stream_hexdigest
 from soundflow.errors import UserError
 
 LOCK = "dvc.lock"
@@ -24,14 +24,6 @@ LOCK = "dvc.lock"
 
 class AlteredOutput(UserError):
     """A stage's recorded output changed since that stage wrote it."""
-
-
-def _md5(path: Path) -> str:
-    h = hashlib.md5()
-    with open(path, "rb") as f:
-        while block := f.read(1 << 20):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _recorded_files(root: Path) -> dict[str, tuple[str, str]]:
@@ -62,7 +54,7 @@ def altered_outputs(root: Path, paths: Iterable[str]) -> list[tuple[str, str, st
         stage, md5 = recorded[p]
         if not (root / p).is_file():
             found.append((p, stage, "deleted"))
-        elif _md5(root / p) != md5:
+        elif stream_hexdigest(root / p, "md5") != md5:
             found.append((p, stage, "modified"))
     return found
 

@@ -10,7 +10,6 @@ generated set) refuses a clip that does not, naming it.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 
@@ -23,15 +22,6 @@ RECORD = Path("metadata") / "clips.sha256.json"
 
 class TamperedClip(UserError, ValueError):
     """A generated clip missing or altered since ``t2a_generate`` wrote it."""
-
-
-def bytes_sha256(path: Path) -> str:
-    """sha256 of a file just written (not remembered: it is about to be renamed)."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(1 << 20):
-            h.update(block)
-    return h.hexdigest()
 
 
 def read_record(out_dir: Path) -> dict[str, str]:

@@ -39,9 +39,10 @@ import pandas as pd
 import soundfile as sf
 from tqdm import tqdm
 
+from soundflow.digests import stream_hexdigest
 from soundflow.io import atomic_path, remove_path, write_json
 from tasks.procedural.urban_sounds import METADATA_COLUMNS
-from tasks.text_to_audio.clip_record import bytes_sha256, intact, read_record, write_record
+from tasks.text_to_audio.clip_record import intact, read_record, write_record
 from tasks.text_to_audio.generators import ClipRequest, Generator, clip_seed, make_generator
 from tasks.text_to_audio.params import GenerateParams, RealDataParams, uses_generated
 from tasks.text_to_audio.prompts import PromptBook, PromptFileError, load_prompts
@@ -112,7 +113,7 @@ def _write_clip(path: Path, wave: np.ndarray, sample_rate: int) -> str:
     path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(path) as tmp:
         sf.write(tmp, wave, sample_rate, subtype="PCM_16", format="WAV")
-        return bytes_sha256(tmp)
+        return stream_hexdigest(tmp)  # not remembered: the file is about to be renamed
 
 
 def _remove_unplanned(audio_dir: Path, planned: set[Path]) -> int:
