@@ -63,7 +63,7 @@ install-test: $(VENV)/.installed-test
 
 ## data/raw is DVC-tracked (data.dvc); a fresh clone without a remote starts from the empty folder
 data-raw: install
-	@$(BIN)/python -c "from soundflow.workspace import init_raw_data; init_raw_data('.')"
+	@$(BIN)/python -c "from soundflow.pipeline.workspace import init_raw_data; init_raw_data('.')"
 
 ## lock: re-pin requirements/constraints.txt from the current environment
 lock:
@@ -88,8 +88,8 @@ bench-real: install data-raw
 ## mutation: mutmut on the modules the cache key and the reported metrics rest on, one at a time, each against
 ## its fast tests (tests/<folder>/test_<name>*.py, or `module.py=tests/a.py,tests/b.py`); about 20 min on 2 cores.
 ## Scores and surviving mutants: .soundflow/mutation/report.md; known equivalent mutants: scripts/mutation_equivalent.txt
-MUTATION_MODULES ?= soundflow/dvc_state.py tasks/segmentation/iou.py soundflow/metrics.py \
-	tasks/features/third_octave.py soundflow/dag.py
+MUTATION_MODULES ?= soundflow/pipeline/dvc_state.py tasks/segmentation/iou.py soundflow/metrics.py \
+	tasks/features/third_octave.py soundflow/pipeline/dag.py
 MUTATION_JOBS ?= 1
 mutation: install-test
 	nice -n 10 $(BIN)/python scripts/mutation.py --jobs $(MUTATION_JOBS) $(MUTATION_MODULES)

@@ -269,7 +269,7 @@ def set_speedups(rows: list[dict[str, Any]]) -> None:
 def bench(args: argparse.Namespace) -> dict[str, Any]:
     import torch
 
-    from soundflow.config import load_params
+    from soundflow.pipeline.config import load_params
 
     size = (args.size[0], args.size[1])
     t = load_params(ROOT).seg.train

@@ -1,7 +1,7 @@
 """What a stage process and a no-op command cost besides their work: before/after side by side, in one run.
 
 "before" is a git worktree of a base commit (``--base``, default HEAD: the committed code), "after" the working
-tree; each runs in its own scratch copy (soundflow.workspace.copy_project with TINY params) built by
+tree; each runs in its own scratch copy (soundflow.pipeline.workspace.copy_project with TINY params) built by
 ``dvc repro`` of a few stages, then each measurement alternates between the two. Costs are CPU seconds
 (user + system of the process and its children, from ``wait4``), which a loaded machine changes far less than
 wall time; peak memory is the process's maximum resident set.
@@ -39,7 +39,7 @@ STAGE_RUNS = [
 # `python -c` stand-in for `python -m soundflow stage NAME` that writes the CPU seconds of the stage's `run`
 STAGE = """
 import dataclasses, runpy, sys, time
-import soundflow.stages as st
+import soundflow.pipeline.stages as st
 name, out = sys.argv[1], sys.argv[2]
 sys.argv = ["soundflow", "stage", name]
 table = st.get_stage
@@ -77,7 +77,7 @@ def prepare(tree: Path, dst: Path) -> Path:
     """A scratch copy of ``tree`` with TINY params and the BUILT stages run, by ``tree``'s own code."""
     code = (
         "import sys; sys.path.insert(0, '.'); from pathlib import Path; "
-        "from soundflow.workspace import copy_project, TINY; "
+        "from soundflow.pipeline.workspace import copy_project, TINY; "
         f"copy_project(Path('.'), Path({str(dst)!r}), TINY)"
     )
     subprocess.run([str(tree / ".venv/bin/python"), "-c", code], cwd=tree, check=True, capture_output=True)

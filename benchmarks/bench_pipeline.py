@@ -9,9 +9,9 @@ writes the same numbers, unrounded, as JSON. Nothing is asserted: these are
 measurements, and on a shared machine they vary by tens of percent run to run.
 
 Pipeline (``--skip-pipeline`` leaves it out)
-    Two scratch copies of this project (``soundflow.workspace.copy_project``: the
+    Two scratch copies of this project (``soundflow.pipeline.workspace.copy_project``: the
     git-tracked and untracked-but-not-ignored files, no outputs, no DVC cache, no
-    MLflow store: a fresh clone), with ``soundflow.workspace.TINY`` parameters under
+    MLflow store: a fresh clone), with ``soundflow.pipeline.workspace.TINY`` parameters under
     ``--size tiny`` and the committed ``params.yaml`` under ``--size default``.
     Each copy first gets its own Prefect database, as ``make install`` does
     (timed, reported apart, not part of any run). Then the wall time of:
@@ -99,7 +99,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from soundflow import env as soundflow_env  # noqa: E402
-from soundflow.config import Params, load_params  # noqa: E402
+from soundflow.pipeline.config import Params, load_params  # noqa: E402
 
 BIN = Path(sys.executable).parent  # the virtual environment's bin/: dvc, prefect, and the `python` dvc.yaml calls
 REFERENCE = "the original research code reported 14 ms per chunk on a 2017 GPU (paper-size inference)"
@@ -184,7 +184,7 @@ def setup_prefect(copy: Path, env: dict[str, str], log_file: Path) -> float:
 
 
 def fresh_copy(dst: Path, size: str) -> tuple[Path, dict[str, str]]:
-    from soundflow.workspace import TINY, copy_project
+    from soundflow.pipeline.workspace import TINY, copy_project
 
     copy = copy_project(ROOT, dst, TINY if size == "tiny" else None)
     return copy, copy_env(copy)
@@ -249,7 +249,7 @@ def bench_pipeline(size: str) -> dict[str, Any]:
             if log_file.exists():
                 log(f"command log (deleted with the scratch copies):\n{log_file.read_text()[-20000:]}")
             raise
-    from soundflow.stages import STAGES
+    from soundflow.pipeline.stages import STAGES
 
     names = [s.name for s in STAGES if any(s.name in d for d in per_stage.values())]
     stages = [{"stage": n, "dvc": per_stage["dvc"].get(n), "prefect": per_stage["prefect"].get(n)} for n in names]
@@ -519,7 +519,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--size",
         choices=["default", "tiny"],
         default="default",
-        help="pipeline parameters: the committed params.yaml, or soundflow.workspace.TINY",
+        help="pipeline parameters: the committed params.yaml, or soundflow.pipeline.workspace.TINY",
     )
     ap.add_argument("--skip-pipeline", action="store_true", help="leave out the pipeline runs")
     ap.add_argument("--skip-model", action="store_true", help="leave out the model and feature timings")

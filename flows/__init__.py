@@ -1,1 +1,1 @@
-"""Prefect flows: composition of the stages declared in soundflow/stages.py, nothing else."""
+"""Prefect flows: composition of the stages declared in soundflow/pipeline/stages.py, nothing else."""

@@ -11,10 +11,10 @@ from prefect import flow
 from prefect.runtime import flow_run
 
 from flows.stage_task import for_stage
-from soundflow import dag, dvc_state, workspace_lock
-from soundflow.config import read_params_yaml
-from soundflow.stages import STAGES
-from soundflow.tracking import PIPELINE_KEY_ENV
+from soundflow.pipeline import dag, dvc_state, workspace_lock
+from soundflow.pipeline.config import read_params_yaml
+from soundflow.pipeline.stages import STAGES
+from soundflow.pipeline.tracking import PIPELINE_KEY_ENV
 
 
 def _run(root: Path, names: list[str], force: bool, targets: Collection[str] | None = None) -> dict[str, Any]:

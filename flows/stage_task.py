@@ -18,7 +18,7 @@ from prefect import get_run_logger, task
 from prefect.cache_policies import CachePolicy
 from prefect.context import TaskRunContext
 
-from soundflow import dvc_state, runner
+from soundflow.pipeline import dvc_state, runner
 
 CACHE_DIR = Path(".soundflow") / "prefect" / "stage-cache"
 
@@ -56,8 +56,8 @@ def stage_task(name: str, root: str, force: bool = False) -> dict[str, Any]:
 
 def _publish_artifact(name: str, root: Path, ran: bool, outputs: list[str]) -> None:
     """The stage's metrics and MLflow run as a Prefect artifact; a failure to publish never fails the stage."""
-    from soundflow.config import load_params
-    from soundflow.ops import stage_artifacts
+    from soundflow.pipeline.config import load_params
+    from soundflow.pipeline.ops import stage_artifacts
 
     try:
         key = stage_artifacts.publish(name, root, load_params(root).tracking.experiment, ran, outputs)

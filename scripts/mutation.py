@@ -88,7 +88,7 @@ def narrowed_pyproject(text: str, module: str, tests: list[str]) -> str:
 
 def prepare(work: Path, module: str, tests: list[str]) -> None:
     sys.path.insert(0, str(ROOT))
-    from soundflow.workspace import copy_project  # a git repository with DVC initialised, as in a fresh clone
+    from soundflow.pipeline.workspace import copy_project  # a git repository with DVC initialised, as in a fresh clone
 
     if work.exists():
         shutil.rmtree(work)

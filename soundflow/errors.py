@@ -1,7 +1,7 @@
 """The project's error types for mistakes a user can fix: the CLI prints their message as one line.
 
 Every error a user can cause (a bad input file, a bad parameter, a corrupt checkpoint, an unreachable
-host, a full disk) derives from :class:`UserError`. The command-line boundary (``soundflow.cli.main``)
+host, a full disk) derives from :class:`UserError`. The command-line boundary (``soundflow.pipeline.cli.main``)
 prints ``soundflow: <message>`` and exits non-zero; the traceback is shown only with ``--verbose`` (and
 always lands in the stage's log). Anything else is a bug and keeps its traceback.
 """

@@ -1,7 +1,7 @@
 """The base of every parameter model, and the bounds several workflows share.
 
 Each workflow declares its own typed parameters next to its tasks (``tasks/<workflow>/params.py``); the
-pipeline composes them into the one schema of ``params.yaml`` (:mod:`soundflow.config`). Both sides need
+pipeline composes them into the one schema of ``params.yaml`` (:mod:`soundflow.pipeline.config`). Both sides need
 the same base, so it lives here, in the bottom layer, which imports nothing of theirs.
 
 Bounds are ``Field`` constraints (``ge``, ``gt``, ``le``, ``lt``, ``min_length``) wherever a rule can be one,
@@ -38,7 +38,7 @@ SampleRate = Annotated[int, Field(ge=MIN_SAMPLE_RATE, le=MAX_SAMPLE_RATE)]
 
 # Unknown keys are almost always typos of real ones: refused. NaN and infinity are never a parameter (an
 # infinite learning rate trains on NaN losses): refused in every float field, tuples and lists included;
-# soundflow.config.parse_params also checks the raw tree. A model built from these is immutable.
+# soundflow.pipeline.config.parse_params also checks the raw tree. A model built from these is immutable.
 STRICT = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 

@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from soundflow.code_deps import module_file
-from soundflow.stages import STAGES
+from soundflow.pipeline.code_deps import module_file
+from soundflow.pipeline.stages import STAGES
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("soundflow", "tasks", "models", "flows")
@@ -70,7 +70,12 @@ def test_the_tree_keeps_the_import_contracts() -> None:
     ("path", "line", "importer", "imported"),
     [
         # a task importing the pipeline layer: the cycle this contract removed
-        ("tasks/aed/evaluate.py", "import soundflow.tracking\n", "tasks.aed.evaluate", "soundflow.tracking"),
+        (
+            "tasks/aed/evaluate.py",
+            "import soundflow.pipeline.tracking\n",
+            "tasks.aed.evaluate",
+            "soundflow.pipeline.tracking",
+        ),
         # imports inside functions count: they run too
         (
             "tasks/features/sets.py",
@@ -79,15 +84,20 @@ def test_the_tree_keeps_the_import_contracts() -> None:
             "flows.pipeline",
         ),
         # a reusable module importing the pipeline, or a task
-        ("soundflow/io.py", "from soundflow.config import load_params\n", "soundflow.io", "soundflow.config"),
+        (
+            "soundflow/io.py",
+            "from soundflow.pipeline.config import load_params\n",
+            "soundflow.io",
+            "soundflow.pipeline.config",
+        ),
         ("soundflow/plots.py", "import tasks.segmentation.iou\n", "soundflow.plots", "tasks.segmentation.iou"),
         ("models/aed_cnn.py", "from tasks.aed.params import AedModelParams\n", "models.aed_cnn", "tasks.aed.params"),
         # a new bottom module, named by no contract, is held to the same rule
         (
             "soundflow/new_helper.py",
-            "from soundflow.stages import STAGES\n",
+            "from soundflow.pipeline.stages import STAGES\n",
             "soundflow.new_helper",
-            "soundflow.stages",
+            "soundflow.pipeline.stages",
         ),
     ],
 )
@@ -105,7 +115,12 @@ def test_an_upward_import_breaks_the_contracts(
 
 def test_no_stage_code_closure_holds_the_pipeline_layer() -> None:
     top = set(pipeline_files(ROOT))
-    assert {"soundflow/cli.py", "soundflow/tracking.py", "soundflow/stages.py", "flows/pipeline.py"} <= top
+    assert {
+        "soundflow/pipeline/cli.py",
+        "soundflow/pipeline/tracking.py",
+        "soundflow/pipeline/stages.py",
+        "flows/pipeline.py",
+    } <= top
     for stage in STAGES:
         assert not top & set(stage.code_deps), f"{stage.name}: {sorted(top & set(stage.code_deps))}"
 

@@ -20,7 +20,7 @@ import pytest
 import yaml
 
 from flows.pipeline import FLOWS
-from soundflow import cli
+from soundflow.pipeline import cli
 from tests.helpers.paths import ROOT
 
 DOCKERFILE = ROOT / "Dockerfile"

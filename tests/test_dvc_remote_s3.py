@@ -20,8 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from soundflow.stages import AED_MODEL, URBAN_SYNTH
-from soundflow.workspace import TINY, copy_project
+from soundflow.pipeline.stages import AED_MODEL, URBAN_SYNTH
+from soundflow.pipeline.workspace import TINY, copy_project
 from tests.helpers.paths import ROOT
 
 pytestmark = pytest.mark.slow

@@ -11,7 +11,7 @@ from pathlib import Path
 import h5py
 import pytest
 
-from soundflow.workspace import TINY, copy_project, set_params
+from soundflow.pipeline.workspace import TINY, copy_project, set_params
 from tests.helpers.paths import ROOT
 
 pytestmark = pytest.mark.slow

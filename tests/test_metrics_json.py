@@ -14,10 +14,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from soundflow.config import Params, parse_params, read_params_yaml, set_dotted
 from soundflow.io import write_json
-from soundflow.stages import AED_METRICS, DATASETS_INDEX, SEG_METRICS, STAGES, get_stage
-from soundflow.workspace import TINY
+from soundflow.pipeline.config import Params, parse_params, read_params_yaml, set_dotted
+from soundflow.pipeline.stages import AED_METRICS, DATASETS_INDEX, SEG_METRICS, STAGES, get_stage
+from soundflow.pipeline.workspace import TINY
 from tests.helpers.paths import ROOT
 
 # every stage that writes a metrics file, and what it needs upstream, in order

@@ -25,14 +25,14 @@ def mutation():
 def test_tests_by_convention_or_by_name(mutation) -> None:
     metrics = ("soundflow/metrics.py", ["tests/soundflow/test_metrics.py"])
     assert mutation.parse_target("soundflow/metrics.py") == metrics
-    module, tests = mutation.parse_target("soundflow/dag.py")
+    module, tests = mutation.parse_target("soundflow/pipeline/dag.py")
     assert "tests/soundflow/test_dag_order.py" in tests and "tests/soundflow/test_dag.py" in tests
-    named = "soundflow/dag.py=tests/soundflow/test_dag_order.py"
-    assert mutation.parse_target(named) == ("soundflow/dag.py", ["tests/soundflow/test_dag_order.py"])
+    named = "soundflow/pipeline/dag.py=tests/soundflow/test_dag_order.py"
+    assert mutation.parse_target(named) == ("soundflow/pipeline/dag.py", ["tests/soundflow/test_dag_order.py"])
     with pytest.raises(SystemExit, match="no such module"):
         mutation.parse_target("soundflow/nothing.py")
     with pytest.raises(SystemExit, match="not found"):
-        mutation.parse_target("soundflow/dag.py=tests/missing.py")
+        mutation.parse_target("soundflow/pipeline/dag.py=tests/missing.py")
 
 
 def test_config_is_narrowed_to_one_module_and_keeps_the_rest(mutation) -> None:

@@ -9,9 +9,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from soundflow import dvc_state
-from soundflow.stages import STAGES
-from soundflow.workspace import TINY, copy_project, set_params
+from soundflow.pipeline import dvc_state
+from soundflow.pipeline.stages import STAGES
+from soundflow.pipeline.workspace import TINY, copy_project, set_params
 from tasks.procedural.urban_sounds import generate_dataset
 from tests.helpers.commands import cached_tasks, ran_by_dvc, ran_by_prefect, sh
 from tests.helpers.paths import ROOT

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from soundflow.workspace import copy_project
+from soundflow.pipeline.workspace import copy_project
 from tests.helpers.paths import ESC10, ROOT
 
 pytestmark = [

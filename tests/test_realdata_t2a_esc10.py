@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from soundflow.workspace import copy_project
+from soundflow.pipeline.workspace import copy_project
 from tests.helpers.commands import sh
 from tests.helpers.paths import ESC10, ROOT
 

@@ -7,8 +7,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from soundflow.config import overridden, parse_params, read_overrides, read_params_yaml
-from soundflow.params_check import check_data_locations
+from soundflow.pipeline.config import overridden, parse_params, read_overrides, read_params_yaml
+from soundflow.pipeline.params_check import check_data_locations
 from tasks.datasets import registry
 from tasks.datasets.splits import grouped_validation_mask
 from tasks.text_to_audio.folds import rotation, validation_rows

@@ -36,10 +36,10 @@ sys.path[:0] = [str(ROOT), str(ROOT / "benchmarks")]
 
 from common import table  # noqa: E402
 
-from soundflow.config import overridden, parse_params, read_params_yaml  # noqa: E402
 from soundflow.io import write_json, write_text  # noqa: E402
-from soundflow.stages import SEG_FRACTIONS, SOUNDSCAPES, get_stage  # noqa: E402
-from soundflow.workspace import TINY  # noqa: E402
+from soundflow.pipeline.config import overridden, parse_params, read_params_yaml  # noqa: E402
+from soundflow.pipeline.stages import SEG_FRACTIONS, SOUNDSCAPES, get_stage  # noqa: E402
+from soundflow.pipeline.workspace import TINY  # noqa: E402
 from tasks.segmentation.cityscapes import IGNORE_INDEX, LABEL_TO_TRAIN, NUM_CLASSES, TRAIN_CLASSES  # noqa: E402
 from tasks.segmentation.evaluate import confusion_report  # noqa: E402
 from tasks.segmentation.iou import ConfusionMatrix  # noqa: E402

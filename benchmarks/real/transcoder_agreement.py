@@ -15,7 +15,7 @@ per 1 s chunk, the fraction of chunks, and the mean over the true-Mel top-1 clas
 - the authors' pipeline: their third-octaves, their PINV, their YAMNet CNN-logits checkpoint; the true Mel
   is their teacher's (their PyTorch port of YAMNet's front end), and also Google's front end;
 - ours: a CNN-logits student trained by the ``transcoder_cnn_logits`` stage with the real YAMNet as its
-  teacher, in a scratch copy of the project (``soundflow.workspace.copy_project`` + ``soundflow run``) on the
+  teacher, in a scratch copy of the project (``soundflow.pipeline.workspace.copy_project`` + ``soundflow run``) on the
   offline procedural soundscapes, behind our PINV; the true Mel is Google's front end (the stage's target).
 
 The table goes to stdout and to ``reports/real/transcoder_agreement.{md,json}``, beside the paper's 85.1 %
@@ -69,7 +69,7 @@ def train_our_student(work: Path, overrides: dict[str, object]) -> tuple[Path, d
     """``soundflow run transcoder_cnn_logits`` in a scratch copy; (its checkpoint, its summary and timings)."""
     import json
 
-    from soundflow.workspace import copy_project
+    from soundflow.pipeline.workspace import copy_project
 
     project = copy_project(ROOT, work / "project", overrides)
     env = common_env(project)

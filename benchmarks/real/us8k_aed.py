@@ -6,7 +6,7 @@ On ../shared/data/urbansound8k (folds 1 and 2) that is two directions, train 1 -
 on the full UrbanSound8K the same command runs the 10-fold protocol (ten directions, nine folds training each).
 About 6.5 minutes on 2 CPU cores for the two folds (379 s measured, --threads 1).
 
-Through the pipeline a user runs: one scratch project (``soundflow.workspace.copy_project``) with
+Through the pipeline a user runs: one scratch project (``soundflow.pipeline.workspace.copy_project``) with
 configs/real/urbansound8k.yaml, both roots at the folder, the CPU sizes below; ``python -m soundflow repro
 aed_features`` once (the chunk store of every fold), then per direction ``aed.data.test_folds: [k]`` in
 params.yaml (``soundflow params --apply``, as ``dvc exp run -S`` would set it) and ``python -m soundflow repro
@@ -47,8 +47,8 @@ def _json(path: Path) -> dict:
 
 def run_direction(project: Path, env: dict, d: u.Direction, log_file: Path) -> dict:
     """Train on ``d.train``, evaluate on ``d.test`` through the pipeline; the row's numbers."""
-    from soundflow.config import PARAMS_FILE, apply_overrides
-    from soundflow.stages import AED_HISTORY, AED_METRICS, AED_TRAIN_SUMMARY
+    from soundflow.pipeline.config import PARAMS_FILE, apply_overrides
+    from soundflow.pipeline.stages import AED_HISTORY, AED_METRICS, AED_TRAIN_SUMMARY
 
     apply_overrides(project / PARAMS_FILE, {"aed.data.test_folds": [d.test]}, Path("us8k_aed.py"))
     wall, cpu = u.run_soundflow(project, env, ["repro", "aed_evaluate"], log_file)
@@ -77,8 +77,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--epochs", type=int, default=20, help="aed.train.epochs (default 20; paper 55)")
     args = ap.parse_args(argv)
     u.set_threads(args.threads)
-    from soundflow.stages import AED_FEATURES_SUMMARY
-    from soundflow.workspace import copy_project
+    from soundflow.pipeline.stages import AED_FEATURES_SUMMARY
+    from soundflow.pipeline.workspace import copy_project
 
     folds = u.folds_of(args.folder)
     work = args.work or Path(tempfile.mkdtemp(prefix="us8k_aed_"))

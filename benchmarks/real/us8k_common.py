@@ -68,7 +68,7 @@ def directions(folds: list[int]) -> list[Direction]:
 
 def base_overrides(folder: Path) -> dict[str, Any]:
     """configs/real/urbansound8k.yaml with both roots at ``folder`` and nothing to download."""
-    from soundflow.config import read_overrides
+    from soundflow.pipeline.config import read_overrides
 
     return {
         **read_overrides(REAL_SET),

@@ -13,7 +13,7 @@ ones (multiplier 1). On ../shared/data/urbansound8k (folds 1 and 2) that is trai
 The generator is ``procedural``: a STAND-IN, not a text-to-audio model. It renders the class's procedural signal
 model and ignores the prompt's words, so the ``real_generated`` rows say nothing about AudioLDM2 or AudioGen.
 
-Through the pipeline a user runs: a scratch project (``soundflow.workspace.copy_project``) with
+Through the pipeline a user runs: a scratch project (``soundflow.pipeline.workspace.copy_project``) with
 configs/real/urbansound8k.yaml, the roots at the folder and the settings below, then ``python -m soundflow
 repro`` of ``t2a_generate``, ``t2a_features`` and ``t2a_evaluate`` (with ``t2a_train``), each timed. Prints a
 markdown table and writes it with a JSON to reports/real/us8k_t2a_<classifier>.{md,json}.
@@ -100,8 +100,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--patience", type=int, default=5, help="early stopping (default 5; paper 15)")
     args = ap.parse_args(argv)
     u.set_threads(args.threads)
-    from soundflow.stages import T2A_RUNS, T2A_TRAIN_RUNS
-    from soundflow.workspace import copy_project
+    from soundflow.pipeline.stages import T2A_RUNS, T2A_TRAIN_RUNS
+    from soundflow.pipeline.workspace import copy_project
 
     folds = u.folds_of(args.folder)
     work = args.work or Path(tempfile.mkdtemp(prefix=f"us8k_t2a_{args.classifier}_"))

@@ -16,10 +16,10 @@ import yaml
 from prefect.utilities.templating import apply_values
 
 from flows.pipeline import FLOWS
-from soundflow import dag
-from soundflow.config import read_params_yaml
-from soundflow.export.steps import trains
-from soundflow.stages import STAGES, get_stage
+from soundflow.pipeline import dag
+from soundflow.pipeline.config import read_params_yaml
+from soundflow.pipeline.export.steps import trains
+from soundflow.pipeline.stages import STAGES, get_stage
 from tests.helpers.paths import ROOT
 
 TEMPLATE = ROOT / "deploy/kubernetes/base-job-template.json"

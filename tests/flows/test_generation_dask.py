@@ -93,7 +93,7 @@ def test_generation_fan_outs_on_a_local_dask_cluster_write_the_local_runs_files(
 
 @pytest.mark.parametrize("key", ["text_to_audio.generate.runner", "transcoder.data.runner"])
 def test_the_generation_runners_default_to_local_and_are_validated(key: str) -> None:
-    from soundflow.config import ParamsError, parse_params, read_params_yaml, select, set_dotted
+    from soundflow.pipeline.config import ParamsError, parse_params, read_params_yaml, select, set_dotted
 
     raw = read_params_yaml(ROOT / "params.yaml")
     assert select(raw, key) == "local"  # the default outputs are the in-process run's

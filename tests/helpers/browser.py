@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from soundflow.ops.servers import free_port, stop
+from soundflow.pipeline.ops.servers import free_port, stop
 
 
 def chromium() -> str | None:

@@ -40,7 +40,7 @@ def cached_tasks(log: str) -> list[str]:
 
 def own_project(tmp_path: Path, root: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A project folder of the test's own (params.yaml, dvc.yaml), the current folder, no inherited lock token."""
-    from soundflow import workspace_lock
+    from soundflow.pipeline import workspace_lock
 
     for name in ("params.yaml", "dvc.yaml"):
         (tmp_path / name).write_text((root / name).read_text())

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from soundflow import training_state
-from soundflow.stages import Stage
+from soundflow.pipeline.stages import Stage
 
 
 def sha256(path: Path) -> str:

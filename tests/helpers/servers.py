@@ -1,7 +1,7 @@
 """Session-scoped real servers for the operations tests: Prefect, MLflow (SQLite backend) and moto's S3.
 
 One of each per test session (started on first use, on a free 127.0.0.1 port, waited for with a bound, stopped
-at the end), as the project's own ``soundflow server`` starts them: the specs are soundflow.ops.servers'.
+at the end), as the project's own ``soundflow server`` starts them: the specs are soundflow.pipeline.ops.servers'.
 Registered as fixtures in tests/conftest.py.
 """
 
@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from soundflow.ops import servers
+from soundflow.pipeline.ops import servers
 
 # dummy credentials: moto accepts any; they reach MLflow and boto3 through the environment only
 S3_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from soundflow.config import read_params_yaml
+from soundflow.pipeline.config import read_params_yaml
 from tasks.procedural.urban_sounds import generate_dataset
 from tasks.text_to_audio.params import TextToAudioParams
 from tests.helpers.paths import ROOT

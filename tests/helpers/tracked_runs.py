@@ -2,7 +2,7 @@
 
 :func:`aed_train_outputs` trains the AED CNN at test size (3 classes, 1 epoch) and leaves the aed_train stage's
 declared outputs at their paths under a project folder; :func:`log_pipeline` logs one pipeline run (parameters
-of the whole params.yaml, provenance tags) with a run per stage through :class:`soundflow.tracking.Tracker` and
+of the whole params.yaml, provenance tags) with a run per stage through :class:`soundflow.pipeline.tracking.Tracker` and
 the runner's own output logging, so the store holds what ``soundflow run`` would have left.
 """
 
@@ -11,8 +11,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from soundflow import runner, stages
-from soundflow.tracking import Tracker
+from soundflow.pipeline import runner, stages
+from soundflow.pipeline.tracking import Tracker
 from tests.helpers.aed import tiny_aed_features
 
 PROVENANCE = {"git_commit": "c0ffee", "soundflow.git_commit": "c0ffee", "soundflow.data_version": "d751713.dir"}

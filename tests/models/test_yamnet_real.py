@@ -107,7 +107,7 @@ def test_the_transcoder_teacher_accepts_the_npz(tmp_path: Path) -> None:
 def test_cli_prints_tensorflows_top_class(reference, capsys: pytest.CaptureFixture[str]) -> None:
     """``soundflow predict --model yamnet`` through the CLI's own parser and command, in this process: a
     subprocess spends 4-17 s importing torch and torchvision again (the ``models`` package) for the same code."""
-    from soundflow import cli
+    from soundflow.pipeline import cli
 
     i = 5  # UrbanSound8K car horn, 16 kHz: "Vehicle" first
     clip = SHARED / "data" / str(reference["clip_names"][i])
@@ -124,7 +124,7 @@ def test_cli_prints_tensorflows_top_class(reference, capsys: pytest.CaptureFixtu
 
 
 def test_cli_names_a_missing_weights_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from soundflow import cli
+    from soundflow.pipeline import cli
 
     missing = tmp_path / "yamnet_weights.npz"
     assert cli.main(["predict", "--model", "yamnet", "--weights", str(missing), "x.wav"]) == 2

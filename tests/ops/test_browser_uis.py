@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from soundflow.workspace import TINY, copy_project
+from soundflow.pipeline.workspace import TINY, copy_project
 from tests.helpers.browser import chromium, headless
 from tests.helpers.commands import sh
 from tests.helpers.paths import ROOT

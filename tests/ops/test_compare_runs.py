@@ -8,9 +8,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from soundflow.cli import main
-from soundflow.ops import compare, runs
-from soundflow.tracking import Tracker
+from soundflow.pipeline.cli import main
+from soundflow.pipeline.ops import compare, runs
+from soundflow.pipeline.tracking import Tracker
 from tests.helpers.servers import Running
 from tests.helpers.tracked_runs import log_pipeline
 
@@ -98,8 +98,8 @@ def test_registry_finds_the_training_run_of_a_stage_run_without_pipeline(store) 
     """``soundflow stage`` alone logs no pipeline run: the checkpoint is the newest training before the evaluation."""
     import time
 
-    from soundflow.ops import registry
-    from soundflow.stages import get_stage
+    from soundflow.pipeline.ops import registry
+    from soundflow.pipeline.stages import get_stage
 
     tracker, _ = store
     train_ids = []

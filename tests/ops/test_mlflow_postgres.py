@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from soundflow.ops import servers
+from soundflow.pipeline.ops import servers
 from tests.helpers import postgres
 
 pytestmark = [

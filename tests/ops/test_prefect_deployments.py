@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from flows.pipeline import FLOWS
-from soundflow.ops import deployments, prefect_cli, servers
+from soundflow.pipeline.ops import deployments, prefect_cli, servers
 from tests.helpers.paths import ROOT
 from tests.helpers.prefect_api import client_of, poll
 from tests.helpers.servers import Running, base_env
@@ -75,7 +75,7 @@ from pathlib import Path
 
 from prefect import flow
 
-from soundflow.ops import stage_artifacts
+from soundflow.pipeline.ops import stage_artifacts
 
 
 @flow(name="artifact-check")
@@ -95,7 +95,7 @@ def test_a_stage_publishes_its_metrics_and_mlflow_link_as_an_artifact(
 
     from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId, ArtifactFilterKey
 
-    from soundflow.tracking import Tracker
+    from soundflow.pipeline.tracking import Tracker
 
     monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_server.url)
     (tmp_path / "reports/aed").mkdir(parents=True)

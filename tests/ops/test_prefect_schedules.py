@@ -11,10 +11,10 @@ import pytest
 import yaml
 
 from flows.pipeline import FLOWS
-from soundflow.config import ParamsError, parse_params, read_params_yaml
-from soundflow.ops import deployments, prefect_cli, stage_artifacts
-from soundflow.ops.schedule_params import FlowSchedule, SchedulesParams
-from soundflow.stages import STAGES
+from soundflow.pipeline.config import ParamsError, parse_params, read_params_yaml
+from soundflow.pipeline.ops import deployments, prefect_cli, stage_artifacts
+from soundflow.pipeline.ops.schedule_params import FlowSchedule, SchedulesParams
+from soundflow.pipeline.stages import STAGES
 from tests.helpers.paths import ROOT
 
 COMMITTED = read_params_yaml(ROOT / "params.yaml")

@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from soundflow.config import read_params_yaml
-from soundflow.ops import servers
-from soundflow.workspace import TINY, copy_project
+from soundflow.pipeline.config import read_params_yaml
+from soundflow.pipeline.ops import servers
+from soundflow.pipeline.workspace import TINY, copy_project
 from tests.helpers.paths import ROOT
 from tests.helpers.prefect_api import client_of, poll
 from tests.helpers.servers import Running, base_env

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from soundflow import stages
-from soundflow.cli import main
-from soundflow.ops import model_uri, registry
-from soundflow.tracking import Tracker
+from soundflow.pipeline import stages
+from soundflow.pipeline.cli import main
+from soundflow.pipeline.ops import model_uri, registry
+from soundflow.pipeline.tracking import Tracker
 from tests.helpers.servers import S3_CREDENTIALS, Running, boto3_client
 from tests.helpers.tracked_runs import aed_train_outputs, log_pipeline
 

@@ -2,7 +2,7 @@
 
 A catalogue of hostile inputs across audio (``soundflow predict``), images (``soundflow segment`` and the
 frame loader), videos, metadata files, parameters, archives and command-line arguments. A command-line
-case runs :func:`soundflow.cli.main` and must exit non-zero with one line on stderr naming the file and the
+case runs :func:`soundflow.pipeline.cli.main` and must exit non-zero with one line on stderr naming the file and the
 problem, and no traceback; a loader case must raise one of the project's :class:`UserError` s whose message
 is one line naming the file. Odd but valid inputs (a 1 x 1 image, a 16-bit or palette PNG) must simply work.
 A run with some bad items completes and lists them; a run with only bad items fails in one sentence.
@@ -28,10 +28,10 @@ import yaml
 from PIL import Image
 
 import models
-from soundflow import cli
 from soundflow.checkpoints import save_checkpoint
-from soundflow.config import load_params
 from soundflow.errors import UserError
+from soundflow.pipeline import cli
+from soundflow.pipeline.config import load_params
 from tasks.aed.params import AedModelParams
 from tasks.aed.predict import MIN_SAMPLE_RATE, MIN_SECONDS
 from tasks.aed.train import _checkpoint as aed_checkpoint_contents

@@ -2,7 +2,7 @@
 
 Each loader refuses a damaged output in one sentence naming the file (feature shards: the store's content
 hashes; generated clips: their digest record; metrics and other file outputs: the md5 in ``dvc.lock``), and
-DVC, which both engines ask (``dvc status``; :func:`soundflow.dvc_state.status` for ``soundflow run``),
+DVC, which both engines ask (``dvc status``; :func:`soundflow.pipeline.dvc_state.status` for ``soundflow run``),
 reports the stage stale, for persistent and uncached outputs too.
 """
 
@@ -146,8 +146,8 @@ def dvc_project(tmp_path):
 # DVC starts in seconds per command: one damage in the fast suite, the others under `make reliability`
 @pytest.mark.parametrize("how", ["modify", *(pytest.param(h, marks=pytest.mark.soak) for h in ("truncate", "delete"))])
 def test_both_engines_and_the_runner_see_damaged_outputs(dvc_project, how, board):
-    from soundflow import dvc_state
     from soundflow.lock_check import AlteredOutput, refuse_altered_inputs
+    from soundflow.pipeline import dvc_state
 
     root, env = dvc_project
     outs = ["store/shard-00000.h5", "clip.wav", "metrics.json"]

@@ -26,7 +26,7 @@ from torch.utils.data import DataLoader, TensorDataset
 import models
 from models.checkpoint_format import CheckpointError
 from soundflow.checkpoints import save_checkpoint
-from soundflow.cli import main
+from soundflow.pipeline.cli import main
 from soundflow.training import BestEpoch, FitFiles, FitOptions, StepOutput, fit
 from tests.helpers.aed import TINY
 from tests.helpers.checkpoint_tamper import PROBLEM, TAMPERS
@@ -309,7 +309,7 @@ def test_a_damaged_cached_registry_download_is_fetched_again_and_a_damaged_sourc
     board, registered: tuple[Path, Path], capsys: pytest.CaptureFixture
 ) -> None:
     from soundflow.checkpoints import load_checkpoint
-    from soundflow.ops.model_uri import resolve_checkpoint
+    from soundflow.pipeline.ops.model_uri import resolve_checkpoint
 
     root, source = registered
     cached = resolve_checkpoint("models:/soundflow-aed@champion", root)

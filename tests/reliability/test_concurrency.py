@@ -22,17 +22,17 @@ from pathlib import Path
 
 import pytest
 
-from soundflow import workspace_lock
-from soundflow.stages import get_stage
-from soundflow.workspace import TINY, copy_project
-from soundflow.workspace_lock import EXIT_BUSY, TOKEN_ENV
+from soundflow.pipeline import workspace_lock
+from soundflow.pipeline.stages import get_stage
+from soundflow.pipeline.workspace import TINY, copy_project
+from soundflow.pipeline.workspace_lock import EXIT_BUSY, TOKEN_ENV
 from tests.helpers.paths import ROOT
 from tests.helpers.resume import invalid_outputs, temporaries
 
 HOLDER = """
 import sys
 from pathlib import Path
-from soundflow import workspace_lock
+from soundflow.pipeline import workspace_lock
 with workspace_lock.hold(Path(sys.argv[1]), sys.argv[2]):
     print("held", flush=True)
     sys.stdin.read()  # until the test closes the pipe

@@ -247,7 +247,7 @@ def test_features_on_a_full_disk_end_in_one_sentence(
     small_disk: Path, tmp_path: Path, root: Path, monkeypatch: pytest.MonkeyPatch, capsys, board
 ) -> None:
     """``soundflow features`` used to end in 13 HDF5 tracebacks and a segfault; now: one line, old shards kept."""
-    from soundflow import cli
+    from soundflow.pipeline import cli
     from tests.helpers.commands import own_project
 
     csv = _clips(tmp_path / "clips", 6)

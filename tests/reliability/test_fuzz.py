@@ -35,8 +35,8 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from soundflow.audio import AudioError, load_audio
-from soundflow.config import ParamsError, apply_overrides, parse_params, read_overrides, read_params_yaml
 from soundflow.errors import UserError
+from soundflow.pipeline.config import ParamsError, apply_overrides, parse_params, read_overrides, read_params_yaml
 from tasks.datasets import extract as archives
 from tasks.datasets.corpora import urbansound8k
 from tasks.datasets.labelled_audio import DatasetLayoutError, read_labelled_audio

@@ -33,8 +33,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from soundflow.stages import STATE_DIR, get_stage
-from soundflow.workspace import TINY, copy_project
+from soundflow.pipeline.stages import STATE_DIR, get_stage
+from soundflow.pipeline.workspace import TINY, copy_project
 from tests.helpers.paths import ROOT
 from tests.helpers.resume import digests, invalid_outputs, kill_when, output_files, temporaries
 
@@ -171,7 +171,7 @@ def _inside(project: Path) -> Iterator[None]:
 
 def run_stage_here(project: Path, name: str) -> tuple[str, float]:
     """``soundflow stage NAME`` through the CLI in this process; its printed output and seconds."""
-    from soundflow import cli
+    from soundflow.pipeline import cli
 
     out = io.StringIO()
     t0 = time.perf_counter()
@@ -185,7 +185,7 @@ def run_stage_here(project: Path, name: str) -> tuple[str, float]:
 def prepared(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny project with the targets' upstream done (and the MLflow store made), the targets not run."""
     from soundflow import env
-    from soundflow.config import load_params
+    from soundflow.pipeline.config import load_params
 
     project = copy_project(ROOT, tmp_path_factory.mktemp("kill") / "prepared", KILL_PARAMS)
     env.configure(project)

@@ -1,6 +1,6 @@
 """Every error a user can cause ends in one line: ``soundflow: <what and where>``, a non-zero exit, no traceback.
 
-Download failures run the real ``soundflow download`` (``soundflow.cli.main``) against a local HTTP server on
+Download failures run the real ``soundflow download`` (``soundflow.pipeline.cli.main``) against a local HTTP server on
 127.0.0.1 standing in for the corpora's hosts (an unreachable host is a port just closed); other user errors
 are bad arguments, files and parameters. ``--verbose`` (or ``SOUNDFLOW_VERBOSE=1``) adds the traceback.
 """
@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 import pytest
 import yaml
 
-from soundflow import cli
+from soundflow.pipeline import cli
 from tasks.datasets import registry
 from tests.helpers.commands import own_project
 from tests.helpers.corpus_server import (

@@ -20,11 +20,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from soundflow import workspace_lock
-from soundflow.cli import main
 from soundflow.errors import UserError
-from soundflow.stages import PYTHON
-from soundflow.workspace import TINY, copy_project, set_params
+from soundflow.pipeline import workspace_lock
+from soundflow.pipeline.cli import main
+from soundflow.pipeline.stages import PYTHON
+from soundflow.pipeline.workspace import TINY, copy_project, set_params
 from tests.helpers.commands import ran_by_prefect, sh
 from tests.helpers.paths import ROOT
 
@@ -163,7 +163,7 @@ def test_every_stage_command_runs_the_project_python_and_no_output_is_uncached(r
         for out in (*entry.get("outs", ()), *entry.get("metrics", ()), *entry.get("plots", ())):
             assert not (isinstance(out, dict) and next(iter(out.values())).get("cache") is False), (name, out)
     # the interpreter they name runs the project with no virtual environment on PATH
-    probe = [str(root / PYTHON), "-c", "import soundflow.cli, dvc"]
+    probe = [str(root / PYTHON), "-c", "import soundflow.pipeline.cli, dvc"]
     subprocess.run(probe, cwd=root, env={**_env(BARE_PATH), "PATH": BARE_PATH}, check=True, timeout=120)
 
 

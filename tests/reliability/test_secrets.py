@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from soundflow.workspace import TINY, copy_project, set_params
+from soundflow.pipeline.workspace import TINY, copy_project, set_params
 from tests.helpers.corpus_server import running_server
 from tests.helpers.paths import ROOT
 

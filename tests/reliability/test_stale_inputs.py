@@ -144,7 +144,7 @@ def test_download_marker_follows_file_content(tmp_path, how, board):
 
 
 def test_code_dependency_parse_follows_file_content(tmp_path, board):
-    from soundflow import code_deps
+    from soundflow.pipeline import code_deps
 
     module = tmp_path / "mod.py"
     module.write_text("import json\n")

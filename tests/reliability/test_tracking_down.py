@@ -16,11 +16,11 @@ from pathlib import Path
 
 import pytest
 
-from soundflow import runner
-from soundflow.ops import servers, sync_cli
-from soundflow.ops.sync import Journal
-from soundflow.tracking import Tracker
-from soundflow.workspace import TINY, copy_project
+from soundflow.pipeline import runner
+from soundflow.pipeline.ops import servers, sync_cli
+from soundflow.pipeline.ops.sync import Journal
+from soundflow.pipeline.tracking import Tracker
+from soundflow.pipeline.workspace import TINY, copy_project
 from tests.helpers.paths import ROOT
 from tests.helpers.servers import Running, base_env, boto3_client
 
@@ -78,7 +78,7 @@ def test_stage_runs_with_tracking_unreachable_and_sync_sends_it(
     # the server answers: `soundflow sync` sends the run, with its params, metrics and log, and empties the journal
     from mlflow.tracking import MlflowClient
 
-    from soundflow import cli
+    from soundflow.pipeline import cli
 
     monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_server.url)
     monkeypatch.chdir(project)

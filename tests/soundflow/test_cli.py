@@ -3,7 +3,7 @@ from pathlib import Path
 
 import pytest
 
-from soundflow import cli
+from soundflow.pipeline import cli
 
 
 def test_datasets_lists_the_registry(
@@ -128,7 +128,7 @@ def lock_project(tmp_path: Path, root: Path, monkeypatch: pytest.MonkeyPatch) ->
 @pytest.fixture
 def bodies(lock_project: Path, monkeypatch: pytest.MonkeyPatch) -> list[dict | None]:
     """Every command's body replaced by one that records the lock record in force when it runs."""
-    from soundflow import workspace_lock
+    from soundflow.pipeline import workspace_lock
 
     seen: list[dict | None] = []
 
@@ -139,10 +139,13 @@ def bodies(lock_project: Path, monkeypatch: pytest.MonkeyPatch) -> list[dict | N
     import importlib
     import pkgutil
 
-    import soundflow.ops
+    import soundflow.pipeline.ops
 
-    # the operations commands live in soundflow/ops/*_cli.py, each registering its own subcommands
-    ops = [importlib.import_module(f"soundflow.ops.{m.name}") for m in pkgutil.iter_modules(soundflow.ops.__path__)]
+    # the operations commands live in soundflow/pipeline/ops/*_cli.py, each registering its own subcommands
+    ops = [
+        importlib.import_module(f"soundflow.pipeline.ops.{m.name}")
+        for m in pkgutil.iter_modules(soundflow.pipeline.ops.__path__)
+    ]
     for module in [cli, *(m for m in ops if m.__name__.endswith("_cli"))]:
         for name in dir(module):
             if name.startswith("cmd_"):
@@ -172,7 +175,7 @@ def test_writing_commands_hold_the_lock_while_they_run(bodies: list[dict | None]
 def test_reading_commands_do_not_lock_and_run_beside_a_holder(
     lock_project: Path, bodies: list[dict | None], argv: list[str]
 ) -> None:
-    from soundflow import workspace_lock
+    from soundflow.pipeline import workspace_lock
 
     assert cli.main(argv) == 0 and bodies == [None]
     lease = workspace_lock.acquire(lock_project, "soundflow run")  # another writer holds it now
@@ -186,7 +189,7 @@ def test_reading_commands_do_not_lock_and_run_beside_a_holder(
 def test_writing_commands_are_refused_before_any_work_beside_a_holder(
     lock_project: Path, bodies: list[dict | None], argv: list[str], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from soundflow import workspace_lock
+    from soundflow.pipeline import workspace_lock
 
     lease = workspace_lock.acquire(lock_project, "soundflow run aed_train")
     try:
@@ -201,7 +204,7 @@ def test_writing_commands_are_refused_before_any_work_beside_a_holder(
 def test_a_diverged_stage_fails_with_one_line(
     tmp_path: Path, root: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from soundflow import runner
+    from soundflow.pipeline import runner
     from soundflow.training_state import TrainingDiverged
 
     def diverge(name: str, root: Path, **_: object) -> float:
@@ -219,7 +222,7 @@ def test_a_diverged_stage_fails_with_one_line(
 def test_stage_refuses_a_dvc_yaml_older_than_its_code(
     tmp_path: Path, root: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from soundflow import runner
+    from soundflow.pipeline import runner
 
     ran: list[str] = []
     for name in ("params.yaml", "dvc.yaml"):
@@ -228,7 +231,7 @@ def test_stage_refuses_a_dvc_yaml_older_than_its_code(
     monkeypatch.setattr(runner, "execute", lambda name, root, **_: ran.append(name))
     assert cli.main(["stage", "seg_evaluate", "--code", "0" * 12]) == 2  # the run function changed since
     assert "dvc.yaml is out of date" in capsys.readouterr().err and not ran
-    from soundflow.stages import get_stage
+    from soundflow.pipeline.stages import get_stage
 
     assert cli.main(["stage", "seg_evaluate", "--code", get_stage("seg_evaluate").run_digest]) == 0
     assert ran == ["seg_evaluate"]

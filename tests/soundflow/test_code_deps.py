@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from soundflow.code_deps import code_closure, import_closure, source_digest
+from soundflow.pipeline.code_deps import code_closure, import_closure, source_digest
 
 
 def _write(root: Path, files: dict[str, str]) -> None:
@@ -120,7 +120,7 @@ def test_stage_code_follows_helpers_and_module_level_names(table) -> None:
 
 def test_a_task_module_is_its_own_dependency(table) -> None:
     # run() defined in an ordinary module: that module and everything it imports count
-    closure = code_closure(table.run, table_module="soundflow.stages")
+    closure = code_closure(table.run, table_module="soundflow.pipeline.stages")
     assert "synth_table.py" in closure and "synth_app/unused.py" in closure and "synth_app/main.py" in closure
 
 

@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from soundflow.config import ParamsError, flatten, load_params, parse_params, read_params_yaml, set_dotted
+from soundflow.pipeline.config import ParamsError, flatten, load_params, parse_params, read_params_yaml, set_dotted
 
 
 def test_committed_params_are_valid(root: Path) -> None:

@@ -1,4 +1,4 @@
-"""One source of truth: dvc.yaml, DVC's own graph and the Prefect flows all follow soundflow/stages.py."""
+"""One source of truth: dvc.yaml, DVC's own graph and the Prefect flows all follow soundflow/pipeline/stages.py."""
 
 from modulefinder import ModuleFinder
 from pathlib import Path, PurePosixPath
@@ -6,9 +6,9 @@ from pathlib import Path, PurePosixPath
 import pytest
 import yaml
 
-from soundflow import dag, dvc_state
-from soundflow.config import read_params_yaml, select
-from soundflow.stages import STAGES
+from soundflow.pipeline import dag, dvc_state
+from soundflow.pipeline.config import read_params_yaml, select
+from soundflow.pipeline.stages import STAGES
 
 
 def test_dvc_yaml_is_generated_from_the_stage_declarations(root: Path) -> None:
@@ -70,7 +70,7 @@ def test_code_deps_are_closed_under_imports(root: Path) -> None:
     """Every .py file a listed file imports, even inside a function, is listed: its change reruns the stage."""
     listed = _dvc_yaml_code_deps(root)
     assert set(listed) == {s.name for s in STAGES}
-    table = "soundflow/stages.py"  # no stage's dependency unless task code really imports it
+    table = "soundflow/pipeline/stages.py"  # no stage's dependency unless task code really imports it
     for name, files in listed.items():
         assert files == sorted(files), f"{name}: code deps not sorted"
         imported = _imported_files(root, [_module_name(f) for f in files if f != table])

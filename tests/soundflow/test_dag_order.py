@@ -1,4 +1,4 @@
-"""The graph rules of soundflow/dag.py on small made-up stage sets (the real DAG is checked in test_dag.py)."""
+"""The graph rules of soundflow/pipeline/dag.py on small made-up stage sets (the real DAG is checked in test_dag.py)."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from soundflow import dag
-from soundflow.config import ParamsError
-from soundflow.stages import Stage
+from soundflow.pipeline import dag
+from soundflow.pipeline.config import ParamsError
+from soundflow.pipeline.stages import Stage
 
 
 class FakeStage(Stage):

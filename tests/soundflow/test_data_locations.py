@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from soundflow import cli, runner
-from soundflow.config import Params, ParamsError, parse_params, read_params_yaml, set_dotted
-from soundflow.params_check import check_data_locations, check_stage_inputs, generated_by
-from soundflow.stages import get_stage
+from soundflow.pipeline import cli, runner
+from soundflow.pipeline.config import Params, ParamsError, parse_params, read_params_yaml, set_dotted
+from soundflow.pipeline.params_check import check_data_locations, check_stage_inputs, generated_by
+from soundflow.pipeline.stages import get_stage
 from tests.helpers.paths import ESC10
 
 
@@ -156,12 +156,12 @@ def test_a_stage_refuses_its_missing_generated_input_before_any_work(
     check_stage_inputs(params, project, get_stage("aed_features"))
 
     # through the runner, as `python -m soundflow stage` (DVC) and the Prefect tasks run a stage
-    import soundflow.tracking
+    import soundflow.pipeline.tracking
 
     def no_tracking(*a: object, **k: object) -> None:
         raise AssertionError("the stage started (MLflow run opened) before its inputs were checked")
 
-    monkeypatch.setattr(soundflow.tracking, "Tracker", no_tracking)
+    monkeypatch.setattr(soundflow.pipeline.tracking, "Tracker", no_tracking)
     with pytest.raises(ParamsError, match="seg.data.root: 'data/generated/street_scenes' does not exist"):
         runner.execute("seg_class_weights", project, engine="dvc")
 

@@ -18,10 +18,10 @@ from typing import Any
 import pytest
 import yaml
 
-from soundflow import dag, dvc_state
-from soundflow.config import ParamsError, read_params_yaml
-from soundflow.stages import STAGES
-from soundflow.workspace import copy_project
+from soundflow.pipeline import dag, dvc_state
+from soundflow.pipeline.config import ParamsError, read_params_yaml
+from soundflow.pipeline.stages import STAGES
+from soundflow.pipeline.workspace import copy_project
 
 
 def _placeholder(path: Path) -> None:

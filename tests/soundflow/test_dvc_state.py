@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from soundflow import dvc_state
+from soundflow.pipeline import dvc_state
 
 PARAMS = {"a": {"x": 1, "y": 2}, "b": 3, "unused": 4}
 DVC_YAML = {

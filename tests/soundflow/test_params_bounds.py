@@ -1,6 +1,6 @@
 """Every bound of the composed schema, walked from the models' own metadata.
 
-For each bounded field of :class:`soundflow.config.Params` (``ge``, ``gt``, ``le``, ``lt``, ``min_length``,
+For each bounded field of :class:`soundflow.pipeline.config.Params` (``ge``, ``gt``, ``le``, ``lt``, ``min_length``,
 ``multiple_of``, a ``Literal``'s choices), at any depth (nested models, the ends of a range, list items,
 optional values, the soundscape dataclass), a value just outside the bound must be refused naming the dotted
 key, and the value at the bound must not be refused by the bound. The cases come from the schema, so a new
@@ -27,9 +27,9 @@ from pydantic.fields import FieldInfo
 from pydantic.types import Strict as StrictType
 
 import soundflow.io
-from soundflow import cli
-from soundflow.config import Params, ParamsError, parse_params, read_params_yaml
-from soundflow.stages import STAGES
+from soundflow.pipeline import cli
+from soundflow.pipeline.config import Params, ParamsError, parse_params, read_params_yaml
+from soundflow.pipeline.stages import STAGES
 
 ROOT = Path(__file__).resolve().parents[2]
 COMMITTED = read_params_yaml(ROOT / "params.yaml")

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from soundflow import cli
-from soundflow.config import ParamsError, load_params, parse_params, read_params_yaml, set_dotted
+from soundflow.pipeline import cli
+from soundflow.pipeline.config import ParamsError, load_params, parse_params, read_params_yaml, set_dotted
 
 INF, NAN = math.inf, math.nan
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from soundflow.cli import main
-from soundflow.config import (
+from soundflow.pipeline.cli import main
+from soundflow.pipeline.config import (
     ParamsError,
     apply_overrides,
     flatten,
@@ -18,8 +18,8 @@ from soundflow.config import (
     read_overrides,
     read_params_yaml,
 )
-from soundflow.params_check import LOCATIONS, value_of
-from soundflow.stages import DATASETS, get_stage
+from soundflow.pipeline.params_check import LOCATIONS, value_of
+from soundflow.pipeline.stages import DATASETS, get_stage
 from tests.helpers.commands import own_project
 from tests.helpers.corpus_server import Server, esc50_zip, running_server, serve_corpus, us8k_tgz
 from tests.helpers.paths import ROOT

@@ -11,11 +11,11 @@ from typing import Any
 import pytest
 import yaml
 
-from soundflow import reproduce
-from soundflow.cli import main
-from soundflow.config import flatten, overridden, parse_params, read_overrides, read_params_yaml
-from soundflow.params_check import LOCATIONS, value_of
-from soundflow.stages import DATASETS, STAGES, get_stage
+from soundflow.pipeline import reproduce
+from soundflow.pipeline.cli import main
+from soundflow.pipeline.config import flatten, overridden, parse_params, read_overrides, read_params_yaml
+from soundflow.pipeline.params_check import LOCATIONS, value_of
+from soundflow.pipeline.stages import DATASETS, STAGES, get_stage
 from tasks.datasets import registry
 from tests.helpers.commands import own_project, sh
 from tests.helpers.corpus_server import (
@@ -340,7 +340,7 @@ def _esc50_archive() -> bytes:
 @pytest.mark.slow
 def test_reproduce_runs_the_set_as_a_dvc_experiment(tmp_path: Path, server: Server, cli_env: dict[str, str]) -> None:
     """The AED set, its data and experiment as committed, shrunk to CPU seconds: DVC fetches ESC-50 and runs it."""
-    from soundflow.workspace import TINY, copy_project
+    from soundflow.pipeline.workspace import TINY, copy_project
 
     project = copy_project(ROOT, tmp_path / "project")
     tiny = {k: v for k, v in TINY.items() if k.startswith("aed.features.") or k.startswith("aed.model.")}

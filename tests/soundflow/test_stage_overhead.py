@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from soundflow.tracking import DEFER_ENV
+from soundflow.pipeline.tracking import DEFER_ENV
 
 HEAVY = ("torch", "torchvision", "scipy", "librosa", "mlflow", "pandas")
 
@@ -52,7 +52,9 @@ def test_static_model_names_equal_the_registry() -> None:
 
 
 def test_load_params_imports_no_torch(root: Path) -> None:
-    code = f"from pathlib import Path\nfrom soundflow.config import load_params\nload_params(Path({str(root)!r}))"
+    code = (
+        f"from pathlib import Path\nfrom soundflow.pipeline.config import load_params\nload_params(Path({str(root)!r}))"
+    )
     assert _modules_after(code, root) == []
 
 
@@ -66,7 +68,7 @@ def test_deferred_tracking_imports_no_mlflow_and_the_next_tracker_sends_it(
     (tmp_path / "m.json").write_text(json.dumps({"acc": 0.5}))
     code = f"""
 from pathlib import Path
-from soundflow.tracking import Tracker
+from soundflow.pipeline.tracking import Tracker
 t = Tracker(Path({str(tmp_path)!r}), "exp")
 run = t.stage_run("s", None, {{"a.b": 1, "c": [1, 2]}}, {{"k": "v"}})
 t.log_metrics(run, {{"stage_seconds": 1.5}})
@@ -78,8 +80,8 @@ t.finish(run, True)
     env = _clean_env()
     assert _modules_after(code, root, {**env, DEFER_ENV: "1"}) == []
     assert not (tmp_path / "mlruns.db").exists()  # nothing sent yet: the calls are in the journal
-    from soundflow import cli
-    from soundflow.tracking import Tracker
+    from soundflow.pipeline import cli
+    from soundflow.pipeline.tracking import Tracker
 
     (tmp_path / "params.yaml").write_text((root / "params.yaml").read_text())
     cli._send_deferred(tmp_path)  # what `soundflow repro` does once `dvc repro` is done
@@ -97,7 +99,7 @@ def test_a_torch_free_stage_process_imports_neither_torch_nor_mlflow_and_loses_n
 ) -> None:
     """``soundflow stage sound_library`` as `soundflow repro` runs it: outputs, its journalled tracking record
     and the workspace lock all complete although the process skips the interpreter's teardown."""
-    from soundflow.workspace import TINY, copy_project
+    from soundflow.pipeline.workspace import TINY, copy_project
 
     project = copy_project(root, tmp_path / "p", TINY)
     seen = tmp_path / "modules.json"
@@ -118,8 +120,8 @@ def test_a_torch_free_stage_process_imports_neither_torch_nor_mlflow_and_loses_n
     assert json.loads(seen.read_text()) == ["scipy"]  # its own work's import; no torch, no MLflow
     library = project / "data" / "generated" / "sound_library"
     assert any(library.rglob("*.wav"))
-    from soundflow import workspace_lock
-    from soundflow.ops.sync import Journal
+    from soundflow.pipeline import workspace_lock
+    from soundflow.pipeline.ops.sync import Journal
 
     assert workspace_lock.read_record(project) is None  # released: no record of a holder left
     ops = [(r["op"], r.get("status")) for r in Journal(project).records()]
@@ -134,10 +136,10 @@ def test_soundflow_repro_sends_the_stages_deferred_runs_with_their_tags(
     tmp_path: Path, root: Path, cli_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The stages of `soundflow repro` journal their tracking; the command sends it all once DVC is done."""
-    from soundflow import dvc_state
-    from soundflow.ops.sync import Journal
-    from soundflow.tracking import Tracker
-    from soundflow.workspace import TINY, copy_project
+    from soundflow.pipeline import dvc_state
+    from soundflow.pipeline.ops.sync import Journal
+    from soundflow.pipeline.tracking import Tracker
+    from soundflow.pipeline.workspace import TINY, copy_project
     from tests.helpers.commands import sh
 
     project = copy_project(root, tmp_path / "p", TINY)

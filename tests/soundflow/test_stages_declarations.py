@@ -1,4 +1,4 @@
-"""soundflow/stages.py only declares: each stage's ``run`` picks its parameters and paths and calls one task function.
+"""The stage table only declares: each stage's ``run`` picks its parameters and paths and calls one task function.
 
 The work, and any logic in the glue (loops, branches, reading files), belongs in ``tasks/``, where it is a
 plain typed function with its own tests and where it joins the stage's code closure as a file. A loop or a
@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from soundflow import stages
-from soundflow.stages import STAGES
+from soundflow.pipeline import stages
+from soundflow.pipeline.stages import STAGES
 
 MAX_BODY_LINES = 12  # the imports, a parameter section or a paths bundle, and one call
 LOGIC = (ast.For, ast.AsyncFor, ast.While, ast.comprehension, ast.If, ast.IfExp, ast.Try, ast.With, ast.Match)
@@ -57,15 +57,15 @@ def run_problems(fn: ast.FunctionDef) -> list[str]:
 
 def test_the_table_defines_no_helper() -> None:
     runs = {s.run.__name__ for s in STAGES}
-    assert {s.run.__module__ for s in STAGES} == {"soundflow.stages"}
+    assert {s.run.__module__ for s in STAGES} == {"soundflow.pipeline.stages"}
     helpers = sorted(set(_functions(_tree(Path(stages.__file__)))) - runs - {"get_stage"})
-    assert helpers == [], f"soundflow/stages.py defines {helpers}: move them into tasks/"
+    assert helpers == [], f"soundflow/pipeline/stages.py defines {helpers}: move them into tasks/"
 
 
 @pytest.mark.parametrize("stage", STAGES, ids=lambda s: s.name)
 def test_a_run_only_picks_parameters_and_paths_and_calls_one_task(stage: stages.Stage) -> None:
     fn = _functions(_tree(Path(stages.__file__)))[stage.run.__name__]
-    assert run_problems(fn) == [], f"{stage.name}: {fn.name} in soundflow/stages.py holds logic"
+    assert run_problems(fn) == [], f"{stage.name}: {fn.name} in soundflow/pipeline/stages.py holds logic"
 
 
 GLUE = """

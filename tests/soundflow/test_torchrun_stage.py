@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from soundflow import cli, runner, workspace_lock
+from soundflow.pipeline import cli, runner, workspace_lock
 from tests.helpers.commands import own_project
 
 
@@ -31,13 +31,13 @@ def ran(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     monkeypatch.setattr(runner, "get_stage", lambda name: stage)
     params = types.SimpleNamespace(tracking=types.SimpleNamespace(experiment="soundflow"))
     monkeypatch.setattr(runner, "load_params", lambda root: params)
-    monkeypatch.setattr("soundflow.params_check.check_stage_inputs", lambda params, root, stage: None)
+    monkeypatch.setattr("soundflow.pipeline.params_check.check_stage_inputs", lambda params, root, stage: None)
 
     def no_tracking(*args: object) -> None:
         calls.append("tracked")
         raise Tracked
 
-    monkeypatch.setattr("soundflow.tracking.Tracker", no_tracking)
+    monkeypatch.setattr("soundflow.pipeline.tracking.Tracker", no_tracking)
     return calls
 
 

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from soundflow.tracking import Tracker
+from soundflow.pipeline.tracking import Tracker
 
 
 def test_each_row_is_a_nested_run(tmp_path: Path, monkeypatch) -> None:

@@ -11,13 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from soundflow import cli, workspace_lock
-from soundflow.workspace_lock import EXIT_BUSY, TOKEN_ENV
+from soundflow.pipeline import cli, workspace_lock
+from soundflow.pipeline.workspace_lock import EXIT_BUSY, TOKEN_ENV
 
 HOLDER = """
 import sys
 from pathlib import Path
-from soundflow import workspace_lock
+from soundflow.pipeline import workspace_lock
 with workspace_lock.hold(Path(sys.argv[1]), sys.argv[2]):
     print("held", flush=True)
     sys.stdin.read()  # until the test closes the pipe

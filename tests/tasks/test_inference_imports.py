@@ -1,6 +1,6 @@
 """Evaluation and prediction import no training code: a checkpoint is all they need.
 
-Their stages' code dependencies are their import closures (soundflow.code_deps), so training code in
+Their stages' code dependencies are their import closures (soundflow.pipeline.code_deps), so training code in
 that closure would rerun evaluation and prediction on every edit of the training loop.
 """
 
@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from soundflow.code_deps import import_closure
+from soundflow.pipeline.code_deps import import_closure
 
 ROOT = Path(__file__).resolve().parents[2]
 TRAINING = re.compile(r"^(tasks/[^/]+/train\.py|soundflow/training(_state)?\.py)$")

@@ -8,11 +8,11 @@ from typing import Any
 import pytest
 import yaml
 
-from soundflow import dag
-from soundflow.config import read_params_yaml
-from soundflow.export import argo
-from soundflow.export.steps import S3_SECRET, task_name, trains
-from soundflow.stages import STAGES, get_stage
+from soundflow.pipeline import dag
+from soundflow.pipeline.config import read_params_yaml
+from soundflow.pipeline.export import argo
+from soundflow.pipeline.export.steps import S3_SECRET, task_name, trains
+from soundflow.pipeline.stages import STAGES, get_stage
 from tests.helpers.golden import check_golden
 
 GOLDEN = Path(__file__).parent / "golden" / "argo-workflow.yaml"
@@ -72,9 +72,9 @@ def test_each_step_runs_its_stage_between_dvc_pull_and_push(wf: dict[str, Any]) 
         assert lines[run + 1 :] == [
             f"dvc commit --force {s.name}",
             f"dvc push {s.name}",
-            f'python -m soundflow.export.handoff send {s.name} "$out"',
+            f'python -m soundflow.pipeline.export.handoff send {s.name} "$out"',
         ]
-        assert lines[2] == 'python -m soundflow.export.handoff receive "$@"'
+        assert lines[2] == 'python -m soundflow.pipeline.export.handoff receive "$@"'
         assert {"secretRef": {"name": S3_SECRET}} in c["envFrom"]
 
 

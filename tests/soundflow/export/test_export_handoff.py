@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from soundflow.export import handoff
-from soundflow.export.steps import Step, script, steps
-from soundflow.stages import SEG_WEIGHTS
-from soundflow.workspace import TINY, copy_project
+from soundflow.pipeline.export import handoff
+from soundflow.pipeline.export.steps import Step, script, steps
+from soundflow.pipeline.stages import SEG_WEIGHTS
+from soundflow.pipeline.workspace import TINY, copy_project
 from tests.helpers.paths import ROOT
 
 

@@ -8,11 +8,11 @@ from typing import Any
 import pytest
 import yaml
 
-from soundflow import dag
-from soundflow.config import read_params_yaml
-from soundflow.export import kfp as export_kfp
-from soundflow.export.steps import task_name, trains
-from soundflow.stages import STAGES
+from soundflow.pipeline import dag
+from soundflow.pipeline.config import read_params_yaml
+from soundflow.pipeline.export import kfp as export_kfp
+from soundflow.pipeline.export.steps import task_name, trains
+from soundflow.pipeline.stages import STAGES
 from tests.helpers.golden import check_golden
 
 GOLDEN = Path(__file__).parent / "golden" / "kfp-pipeline.yaml"

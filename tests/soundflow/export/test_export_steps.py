@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from soundflow import cli
-from soundflow.export import argo
-from soundflow.export.steps import pull_targets, tracked_paths, trains
-from soundflow.stages import STAGES, Stage, get_stage
+from soundflow.pipeline import cli
+from soundflow.pipeline.export import argo
+from soundflow.pipeline.export.steps import pull_targets, tracked_paths, trains
+from soundflow.pipeline.stages import STAGES, Stage, get_stage
 
 
 def _stage(*deps: str) -> Stage:

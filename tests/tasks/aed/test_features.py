@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from soundflow.audio import load_audio
-from soundflow.config import load_params
+from soundflow.pipeline.config import load_params
 from tasks.aed.features import extract_chunks, open_chunks, read_index
 from tasks.features.params import AedFeatureParams
 from tasks.features.stft_chunks import chunk_starts, spectrogram_chunks

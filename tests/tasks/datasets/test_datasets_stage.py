@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 import yaml
 
-from soundflow.config import Params, ParamsError, parse_params, read_params_yaml, set_dotted
-from soundflow.stages import DATASETS_INDEX, get_stage
+from soundflow.pipeline.config import Params, ParamsError, parse_params, read_params_yaml, set_dotted
+from soundflow.pipeline.stages import DATASETS_INDEX, get_stage
 from tasks.datasets import registry
 from tests.helpers.corpus_server import Server, esc50_zip, serve_corpus, serve_files, us8k_tgz
 from tests.helpers.paths import ROOT
@@ -121,7 +121,7 @@ def test_base_url_is_a_plain_http_url_and_never_echoes_credentials() -> None:
 
 @pytest.mark.slow
 def test_dvc_repro_runs_the_stage_once(server: Server, tmp_path: Path, cli_env: dict[str, str]) -> None:
-    from soundflow.workspace import copy_project
+    from soundflow.pipeline.workspace import copy_project
     from tests.helpers.commands import cached_tasks, ran_by_dvc, ran_by_prefect, sh
 
     # ESC-50 publishes no checksum, so the registry as committed accepts the fake archive in DVC's subprocess

@@ -10,7 +10,7 @@ import pytest
 import soundfile as sf
 from PIL import Image
 
-from soundflow.config import ParamsError, parse_params, read_params_yaml, set_dotted
+from soundflow.pipeline.config import ParamsError, parse_params, read_params_yaml, set_dotted
 from tasks.features import sets
 
 ROOT = Path(__file__).resolve().parents[3]

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from soundflow.workspace import TINY, copy_project
+from soundflow.pipeline.workspace import TINY, copy_project
 from tests.helpers.commands import ran_by_prefect, sh
 from tests.helpers.paths import ROOT
 
@@ -21,8 +21,8 @@ LOC_STAGES = ["loc_scenes", "loc_pseudo_labels", "loc_hdf5", "loc_stage1", "loc_
 
 def _saved_maps_reproduce_the_metrics(project: Path, metrics: dict) -> None:
     """The model's maps in maps.npz, scored again, give the logged numbers of both conventions exactly."""
-    from soundflow.config import load_params
-    from soundflow.stages import LOC_HDF5, LOC_MAPS
+    from soundflow.pipeline.config import load_params
+    from soundflow.pipeline.stages import LOC_HDF5, LOC_MAPS
     from tasks.localisation import metrics as m
     from tasks.localisation.data import open_split
 

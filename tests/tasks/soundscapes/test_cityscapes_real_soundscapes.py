@@ -21,9 +21,9 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from soundflow.config import overridden, parse_params, read_params_yaml
-from soundflow.stages import SEG_FRACTIONS, SOUNDSCAPES, get_stage
-from soundflow.workspace import TINY
+from soundflow.pipeline.config import overridden, parse_params, read_params_yaml
+from soundflow.pipeline.stages import SEG_FRACTIONS, SOUNDSCAPES, get_stage
+from soundflow.pipeline.workspace import TINY
 from tasks.segmentation.cityscapes import TRAIN_CLASSES
 from tasks.segmentation.predict import class_fractions, write_fractions
 from tasks.segmentation.splits import split_dataset

@@ -18,7 +18,7 @@ import pandas as pd
 import pytest
 import torch
 
-from soundflow.config import ParamsError, parse_params, read_params_yaml, set_dotted
+from soundflow.pipeline.config import ParamsError, parse_params, read_params_yaml, set_dotted
 from tasks.text_to_audio.evaluate import evaluate_runs, load_classifier
 from tasks.text_to_audio.features import build_stores, load_clips
 from tasks.text_to_audio.generate import generate_clips

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from soundflow import cli
+from soundflow.pipeline import cli
 from tasks.features.logmel import PRESETS, LogMel
 from tasks.transcoder.audio import griffin_lim_librosa, griffin_lim_torch, linear_mel
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from soundflow.stages import get_stage
-from soundflow.tracking import metrics_from_json, tracking_uri
+from soundflow.pipeline.stages import get_stage
+from soundflow.pipeline.tracking import metrics_from_json, tracking_uri
 
 
 def artifact_key(stage: str) -> str:
@@ -43,7 +43,7 @@ def run_link(uri: str, experiment_id: str, run_id: str) -> str:
 
 def latest_run(root: Path, experiment: str, stage: str) -> tuple[str, str, str] | None:
     """(tracking URI, experiment id, run id) of the stage's latest finished MLflow run, if any."""
-    from soundflow.tracking import Tracker
+    from soundflow.pipeline.tracking import Tracker
 
     tracker = Tracker(root, experiment)
     runs = tracker.search_runs(  # none while the tracking server is away

@@ -11,7 +11,7 @@ from pathlib import Path
 import pandas as pd
 
 from soundflow.io import atomic_path
-from soundflow.ops.runs import RunRecord
+from soundflow.pipeline.ops.runs import RunRecord
 
 PROVENANCE = {"git commit": ("soundflow.git_commit", "git_commit"), "data version": ("soundflow.data_version",)}
 

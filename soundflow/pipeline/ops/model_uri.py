@@ -16,7 +16,7 @@ from pathlib import Path
 from models.checkpoint_format import CheckpointError
 from soundflow.checkpoints import load_checkpoint
 from soundflow.io import atomic_path, remove_path
-from soundflow.tracking import tracking_uri
+from soundflow.pipeline.tracking import tracking_uri
 
 _URI = re.compile(r"^models:/(?P<name>[^/@]+)(?:@(?P<alias>[^/]+)|/(?P<version>\d+))$")
 

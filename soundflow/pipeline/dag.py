@@ -1,4 +1,4 @@
-"""The stage graph derived from :mod:`soundflow.stages`, and ``dvc.yaml`` generated from it."""
+"""The stage graph derived from :mod:`soundflow.pipeline.stages`, and ``dvc.yaml`` generated from it."""
 
 from __future__ import annotations
 
@@ -8,14 +8,14 @@ from typing import Any
 
 import yaml
 
-from soundflow.config import PARAMS_FILE, read_params_yaml, select
 from soundflow.io import write_text
-from soundflow.stages import STAGES, Stage, get_stage
+from soundflow.pipeline.config import PARAMS_FILE, read_params_yaml, select
+from soundflow.pipeline.stages import STAGES, Stage, get_stage
 
 DVC_YAML = "dvc.yaml"
 _TEMPLATE = re.compile(r"\$\{([^}]+)\}")
 HEADER = (
-    "# GENERATED from soundflow/stages.py by `soundflow dvc-yaml`: do not edit by hand.\n"
+    "# GENERATED from soundflow/pipeline/stages.py by `soundflow dvc-yaml`: do not edit by hand.\n"
     "# tests/soundflow/test_dag.py fails when this file and the stage declarations drift.\n"
 )
 
@@ -85,7 +85,7 @@ def downstream(raw_params: dict[str, Any], name: str) -> list[str]:
 
 
 def _stage_entry(s: Stage) -> dict[str, Any]:
-    # deps: data first, then the .py files of the stage's import closure (soundflow.code_deps)
+    # deps: data first, then the .py files of the stage's import closure (soundflow.pipeline.code_deps)
     entry: dict[str, Any] = {"desc": s.desc, "cmd": s.cmd}
     if s.all_deps:
         entry["deps"] = list(s.all_deps)

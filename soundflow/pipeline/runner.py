@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from soundflow import env
-from soundflow.config import flatten, load_params, read_params_yaml, select
-from soundflow.stages import Stage, get_stage
+from soundflow.pipeline.config import flatten, load_params, read_params_yaml, select
+from soundflow.pipeline.stages import Stage, get_stage
 
 
 @dataclass(frozen=True)
@@ -60,7 +60,7 @@ def execute(name: str, root: Path, *, engine: str, stage_hash: str | None = None
     env.configure(root)
     stage = get_stage(name)
     params = load_params(root)  # validates everything before any work starts
-    from soundflow.params_check import check_stage_inputs
+    from soundflow.pipeline.params_check import check_stage_inputs
 
     check_stage_inputs(params, root, stage)  # its data locations, now that its upstream stages have run
     from soundflow.lock_check import refuse_altered_inputs
@@ -70,7 +70,7 @@ def execute(name: str, root: Path, *, engine: str, stage_hash: str | None = None
         return _execute_on_other_rank(stage, params, root)
     _remove_dead_temporaries(stage, root)
     raw = read_params_yaml(root / "params.yaml")
-    from soundflow.tracking import Tracker, git_commit, pipeline_key, provenance_tags
+    from soundflow.pipeline.tracking import Tracker, git_commit, pipeline_key, provenance_tags
 
     tracker = Tracker(root, params.tracking.experiment)
     commit = git_commit(root)
@@ -130,7 +130,7 @@ def _execute_on_other_rank(stage: Stage, params: Any, root: Path) -> float:
 
 def _dvc_stage_hash(root: Path, name: str) -> str | None:
     """DVC's run-cache key of the stage, read while DVC itself may be running it (it only reads)."""
-    from soundflow import dvc_state
+    from soundflow.pipeline import dvc_state
 
     try:
         with dvc_state.open_repo(root) as repo:
@@ -141,7 +141,7 @@ def _dvc_stage_hash(root: Path, name: str) -> str | None:
 
 
 def _log_outputs(tracker: Any, run_id: str, stage: Stage, root: Path) -> None:
-    from soundflow.tracking import metrics_from_json
+    from soundflow.pipeline.tracking import metrics_from_json
 
     for m in stage.metrics:
         tracker.log_metrics(run_id, metrics_from_json(root / m))
@@ -160,7 +160,7 @@ def _log_outputs(tracker: Any, run_id: str, stage: Stage, root: Path) -> None:
 
 def run_stage_if_stale(name: str, root: Path, *, force: bool = False) -> StageOutcome:
     """Run ``name`` if DVC says it is stale (or ``force``), then record it in dvc.lock."""
-    from soundflow import dvc_state
+    from soundflow.pipeline import dvc_state
 
     root = Path(root).resolve()
     stage = get_stage(name)

@@ -15,9 +15,9 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from soundflow.config import ParamsError, load_params
 from soundflow.errors import UserError
-from soundflow.ops.schedule_params import FlowSchedule, SchedulesParams
+from soundflow.pipeline.config import ParamsError, load_params
+from soundflow.pipeline.ops.schedule_params import FlowSchedule, SchedulesParams
 
 TAGS = ["soundflow"]
 

@@ -2,7 +2,7 @@
 
 Two runs in one project (two ``soundflow run``, or ``soundflow run`` beside ``dvc repro``) would
 resume each other's half-written checkpoints and record a mix of outputs in ``dvc.lock``. So a
-command that writes takes ``.soundflow/workspace.lock`` (the ignored state folder, never a DVC
+command that writes takes ``.soundflow/pipeline/workspace.lock`` (the ignored state folder, never a DVC
 dependency) with ``fcntl.flock`` on an open file for as long as it runs. The kernel drops that lock
 when the process dies, so a dead holder never blocks anyone. Beside it,
 ``.soundflow/workspace-lock.json`` (written atomically) records the holder's pid, command line, start
@@ -23,7 +23,7 @@ running nothing) before the stage's command starts, and no soundflow code runs b
 Processes forked without exec (torch DataLoader workers) share the holder's open file and so keep
 the flock until they exit, which they do soon after the holder dies; exec'd children never get it.
 
-Which CLI commands take it (``soundflow/cli.py`` declares this next to each command):
+Which CLI commands take it (``soundflow/pipeline/cli.py`` declares this next to each command):
 
   takes the lock           run, repro, stage, features, download, dvc-yaml (writing dvc.yaml)
   does not (reads only)    list, params, predict, segment, datasets, dvc-yaml --check
@@ -31,7 +31,7 @@ Which CLI commands take it (``soundflow/cli.py`` declares this next to each comm
 ``segment`` writes only its own ``--out`` folder, which no stage owns, and reads the checkpoint that
 ``seg_train`` replaces atomically; ``predict`` writes nothing. The Prefect flows
 (``flows/pipeline.py``) take it too, so a run started from a deployment or a notebook is covered (under
-``soundflow run`` they re-enter the CLI's lock); ``soundflow.runner.execute()`` alone does not.
+``soundflow run`` they re-enter the CLI's lock); ``soundflow.pipeline.runner.execute()`` alone does not.
 
 A refused command prints one line to stderr and exits with :data:`EXIT_BUSY` (75, ``EX_TEMPFAIL``
 of sysexits.h: try again later).
@@ -56,7 +56,7 @@ from typing import Any
 
 from soundflow import io as sio
 from soundflow.errors import UserError
-from soundflow.stages import STATE_DIR
+from soundflow.pipeline.stages import STATE_DIR
 
 LOCK_FILE = f"{STATE_DIR}/workspace.lock"
 RECORD_FILE = f"{STATE_DIR}/workspace-lock.json"

@@ -18,8 +18,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from soundflow.config import Params
-from soundflow.stages import URBAN_SYNTH
+from soundflow.pipeline.config import Params
+from soundflow.pipeline.stages import URBAN_SYNTH
 from tasks.text_to_audio.params import uses_generated
 
 MIN_FOLDS = {"next_fold": 3, "by_source": 2}  # test, validation, training folds; or test and training folds
@@ -123,7 +123,7 @@ def _synthetic(p: Params) -> Dataset:
 def dataset(params: Params, data_key: str, root: Path, made_by: Callable[[str], str | None]) -> Dataset | None:
     """The folds and classes at ``data_key``'s location: predicted for the generated urban sounds, read from the
     metadata for anything else that exists; None when it does not exist yet or cannot be read (a layout problem
-    is reported by the data-location checks of :mod:`soundflow.params_check`)."""
+    is reported by the data-location checks of :mod:`soundflow.pipeline.params_check`)."""
     from tasks.datasets.labelled_audio import read_labelled_audio
 
     where = str(_get(params, data_key))

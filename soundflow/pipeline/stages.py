@@ -19,8 +19,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from soundflow.code_deps import code_closure, source_digest
-from soundflow.config import Params
+from soundflow.pipeline.code_deps import code_closure, source_digest
+from soundflow.pipeline.config import Params
 
 # Paths shared between stages: an output of one is a dependency of the next.
 DATASETS = "data/datasets"  # not data/raw: that folder is data.dvc's, and a stage must not write into it
@@ -115,7 +115,7 @@ class Stage:
     """One stage: ``run(params, root)`` does the work; the rest says what it reads and writes.
 
     Its code dependencies are not declared: :attr:`code_deps` derives them from the imports of ``run``
-    (:mod:`soundflow.code_deps`), so no edit of the task code can leave a stage "up to date". This file
+    (:mod:`soundflow.pipeline.code_deps`), so no edit of the task code can leave a stage "up to date". This file
     itself is not among them, although every ``run`` lives here: it is the table of all stages, and as a
     dependency any edit of one row would rerun every stage. A row's declarations reach DVC through
     ``dvc.yaml`` anyway, and the source of ``run`` (and of any function here it calls) is hashed into the

@@ -17,7 +17,7 @@ from typing import Any
 import yaml
 
 from soundflow.io import atomic_path, write_text
-from soundflow.stages import get_stage
+from soundflow.pipeline.stages import get_stage
 
 LOCK = "dvc.lock"
 FILES = "files"
@@ -80,7 +80,7 @@ def main(argv: list[str]) -> int:
     elif argv[:1] == ["receive"]:
         receive(Path.cwd(), [Path(a) for a in argv[1:]])
     else:
-        print("usage: python -m soundflow.export.handoff send STAGE DIR | receive [DIR ...]", file=sys.stderr)
+        print("usage: python -m soundflow.pipeline.export.handoff send STAGE DIR | receive [DIR ...]", file=sys.stderr)
         return 2
     return 0
 

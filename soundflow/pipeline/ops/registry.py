@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from soundflow.ops import compare
-from soundflow.ops.runs import DEFAULT_METRIC, STAGE_TAG, RunRecord, find_runs, measured_stages
-from soundflow.stages import STAGES, Stage
+from soundflow.pipeline.ops import compare
+from soundflow.pipeline.ops.runs import DEFAULT_METRIC, STAGE_TAG, RunRecord, find_runs, measured_stages
+from soundflow.pipeline.stages import STAGES, Stage
 
 CHAMPION, CANDIDATE = "champion", "candidate"
 EVAL_RUN_TAG = "soundflow.evaluation_run"

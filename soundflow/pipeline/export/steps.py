@@ -3,7 +3,7 @@
 Argo and Kubeflow run each stage in its own container, from the same image (the repository at one commit),
 so a step's workspace starts empty of data. Large outputs travel through the DVC remote (``dvc pull`` of the
 stage's data dependencies before, ``dvc push`` of its outputs after); what DVC does not carry travels as the
-engine's artifact, the *handoff* (:mod:`soundflow.export.handoff`): the ``dvc.lock`` entries that say which
+engine's artifact, the *handoff* (:mod:`soundflow.pipeline.export.handoff`): the ``dvc.lock`` entries that say which
 hashes to pull, and the small outputs (metrics, plots) some stages read.
 """
 
@@ -16,9 +16,9 @@ from typing import Any
 
 import yaml
 
-from soundflow import dag
-from soundflow.config import PARAMS_FILE, read_params_yaml
-from soundflow.stages import Stage, get_stage
+from soundflow.pipeline import dag
+from soundflow.pipeline.config import PARAMS_FILE, read_params_yaml
+from soundflow.pipeline.stages import Stage, get_stage
 
 TRAINING_LOOP = "soundflow/training.py"
 WORKDIR = "/soundflow"  # the Dockerfile's WORKDIR: the repository inside the image
@@ -74,7 +74,7 @@ def pull_targets(stage: Stage, ups: list[str], raw: dict[str, Any], tracked: lis
 
 
 def steps(root: Path) -> list[Step]:
-    """Every stage as a step, in run order, from the stage table and the DAG of :mod:`soundflow.dag`."""
+    """Every stage as a step, in run order, from the stage table and the DAG of :mod:`soundflow.pipeline.dag`."""
     raw = read_params_yaml(Path(root) / PARAMS_FILE)
     graph = dag.upstream(raw)
     tracked = tracked_paths(root)
@@ -92,11 +92,11 @@ def script(step: Step, remote: str | None = None) -> str:
     lines = [
         "set -eu",
         'out="$1"; shift',
-        'python -m soundflow.export.handoff receive "$@"',
+        'python -m soundflow.pipeline.export.handoff receive "$@"',
         *([shlex.join(["dvc", "pull", *r, *step.pulls])] if step.pulls else []),
         stage.cmd,  # the command dvc.yaml runs
         shlex.join(["dvc", "commit", "--force", step.stage]),  # outputs into the cache, their hashes into dvc.lock
         shlex.join(["dvc", "push", *r, step.stage]),
-        f'python -m soundflow.export.handoff send {shlex.quote(step.stage)} "$out"',
+        f'python -m soundflow.pipeline.export.handoff send {shlex.quote(step.stage)} "$out"',
     ]
     return "\n".join(lines) + "\n"

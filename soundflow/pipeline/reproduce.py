@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from soundflow.config import (
+from soundflow.pipeline.config import (
     PARAMS_FILE,
     Params,
     ParamsError,
@@ -36,8 +36,8 @@ from soundflow.config import (
     read_params_yaml,
     select,
 )
-from soundflow.params_check import check_data_locations
-from soundflow.stages import DATASETS, STAGES
+from soundflow.pipeline.params_check import check_data_locations
+from soundflow.pipeline.stages import DATASETS, STAGES
 
 PAPER_DIR = "configs/paper"
 EXPERIMENT_PREFIX = "paper-"
@@ -283,10 +283,10 @@ def check_round_trip(root: Path, overlay: str, changes: dict[str, Any], expected
 
 def run(root: Path, the_plan: Plan, name: str | None = None) -> int:
     """Run the plan's command in ``root`` (dvc.yaml regenerated first when the stages' code changed)."""
-    from soundflow import dag
+    from soundflow.pipeline import dag
 
     if dag.sync_dvc_yaml(root):
-        print(f"soundflow: regenerated {dag.DVC_YAML} from soundflow/stages.py (the stages' code changed)")
+        print(f"soundflow: regenerated {dag.DVC_YAML} from soundflow/pipeline/stages.py (the stages' code changed)")
     os.environ.setdefault("SOUNDFLOW_PIPELINE_KEY", f"dvc-{uuid.uuid4().hex}")
     argv = the_plan.command(name)
     dvc = Path(sys.executable).with_name("dvc")  # the environment's dvc, as `soundflow repro` runs it

@@ -9,8 +9,8 @@ from typing import Any
 
 import yaml
 
-from soundflow.config import parse_params, read_params_yaml, set_dotted
-from soundflow.stages import PYTHON
+from soundflow.pipeline.config import parse_params, read_params_yaml, set_dotted
+from soundflow.pipeline.stages import PYTHON
 
 
 def copy_project(src: Path, dst: Path, overrides: dict[str, Any] | None = None) -> Path:
@@ -48,7 +48,7 @@ def copy_project(src: Path, dst: Path, overrides: dict[str, Any] | None = None) 
 
 def init_raw_data(root: Path) -> None:
     """Give a fresh clone the empty ``data/raw`` that ``data.dvc`` records (what `make data-raw` does)."""
-    from soundflow import dvc_state
+    from soundflow.pipeline import dvc_state
 
     raw = Path(root) / "data" / "raw"
     if not raw.exists():

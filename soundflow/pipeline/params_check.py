@@ -19,9 +19,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from soundflow import data_fit
-from soundflow.config import PARAMS_FILE, Params, ParamsError, load_params
-from soundflow.stages import STAGES, Stage
+from soundflow.pipeline import data_fit
+from soundflow.pipeline.config import PARAMS_FILE, Params, ParamsError, load_params
+from soundflow.pipeline.stages import STAGES, Stage
 
 AUDIO_LAYOUTS = {
     "urbansound8k": "UrbanSound8K's layout: metadata/UrbanSound8K.csv and audio/fold<k>/",
@@ -179,7 +179,7 @@ def check_data_locations(params: Params, root: Path) -> None:
 
 
 def check_data_fit(params: Params, root: Path, keys: tuple[str, ...] | None = None) -> None:
-    """Refuse (ParamsError) a parameter that does not fit its dataset (:mod:`soundflow.data_fit`): a test fold
+    """Refuse (ParamsError) a parameter that does not fit its dataset (:mod:`soundflow.pipeline.data_fit`): a test fold
     the dataset lacks, no fold left to train, a class without a prompt. ``keys``: only the parameters under them."""
     root = Path(root).resolve()
     problems = data_fit.problems(params, root, lambda where: generated_by(where, root), keys)

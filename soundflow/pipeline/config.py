@@ -17,8 +17,8 @@ from pydantic import Field, ValidationError, model_validator
 
 from soundflow.errors import UserError
 from soundflow.finite import non_finite_leaves
-from soundflow.ops.schedule_params import SchedulesParams
 from soundflow.params_base import SECRET_ERROR, Strict
+from soundflow.pipeline.ops.schedule_params import SchedulesParams
 from tasks.aed.params import (
     AedDataParams,
     AedEvaluateParams,

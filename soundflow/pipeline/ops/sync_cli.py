@@ -8,8 +8,8 @@ from pathlib import Path
 
 from soundflow import env
 from soundflow.errors import UserError
-from soundflow.ops.sync import Journal, SyncResult, TrackingUnreachable, replay
-from soundflow.tracking import configure_bounds, experiment_id, redact, tracking_uri, unreachable
+from soundflow.pipeline.ops.sync import Journal, SyncResult, TrackingUnreachable, replay
+from soundflow.pipeline.tracking import configure_bounds, experiment_id, redact, tracking_uri, unreachable
 
 
 def send(root: Path, uri: str) -> SyncResult:

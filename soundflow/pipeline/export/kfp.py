@@ -1,7 +1,7 @@
 """The stage DAG compiled to a Kubeflow Pipelines v2 pipeline definition (``kfp.compiler.Compiler``), client side only.
 
 Each stage is a container component running the same step script as the Argo export
-(:func:`soundflow.export.steps.script`), from the same image; its upstream stages' handoffs are its input
+(:func:`soundflow.pipeline.export.steps.script`), from the same image; its upstream stages' handoffs are its input
 artifacts and ``.after()`` orders it after them; a stage that trains requests one GPU. Credentials for the
 DVC remote come from the cluster (a workload identity, or ``kfp-kubernetes``' ``use_secret_as_env`` on each
 task with the ``soundflow-s3`` Secret), not from the pipeline definition.
@@ -17,8 +17,8 @@ from pathlib import Path
 import yaml
 from kfp import compiler, dsl
 
-from soundflow.export import yamltext
-from soundflow.export.steps import DEFAULT_IMAGE, WORKDIR, Step, script, steps
+from soundflow.pipeline.export import yamltext
+from soundflow.pipeline.export.steps import DEFAULT_IMAGE, WORKDIR, Step, script, steps
 
 PIPELINE = "soundflow"
 HANDOFF = "handoff"
@@ -53,7 +53,7 @@ def build_pipeline(root: Path, image: str = DEFAULT_IMAGE, remote: str | None = 
     all_steps = steps(root)
     components = {s.stage: _component(s, image, remote) for s in all_steps}
 
-    @dsl.pipeline(name=PIPELINE, description="soundflow: every stage of soundflow/stages.py, in DAG order")
+    @dsl.pipeline(name=PIPELINE, description="soundflow: every stage of soundflow/pipeline/stages.py, in DAG order")
     def pipeline():  # no return annotation: kfp reads one as a pipeline output
         tasks: dict[str, dsl.PipelineTask] = {}
         for s in all_steps:

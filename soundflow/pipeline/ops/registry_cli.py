@@ -6,12 +6,12 @@ import argparse
 import sys
 
 from soundflow import env
-from soundflow.ops import runs  # registry (pandas) is imported by the command: `soundflow --help` stays quick
+from soundflow.pipeline.ops import runs  # registry (pandas) is imported by the command: `soundflow --help` stays quick
 
 
 def cmd_register(args: argparse.Namespace) -> int:
-    from soundflow.ops import registry
-    from soundflow.ops.compare_cli import experiment_client
+    from soundflow.pipeline.ops import registry
+    from soundflow.pipeline.ops.compare_cli import experiment_client
 
     root = env.find_root()
     env.configure(root)

@@ -3,7 +3,7 @@
 Which stages a workflow's runs come from is read from the stage table (``Stage.flow``), never listed here:
 the stages of the flow that declare ``metrics=``, of which a run counts when it has logged the chosen metric.
 A metric is named by its key (``miou``) or by the last part of a nested key (``macro_auprc`` matches
-``esc50/deep/cnn_logits/macro_auprc``, see :func:`soundflow.tracking.metrics_from_json`).
+``esc50/deep/cnn_logits/macro_auprc``, see :func:`soundflow.pipeline.tracking.metrics_from_json`).
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from soundflow.stages import STAGES, Stage
+from soundflow.pipeline.stages import STAGES, Stage
 
 # the metric each workflow is judged by, higher is better (the papers' headline numbers)
 DEFAULT_METRIC = {

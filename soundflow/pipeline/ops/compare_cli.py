@@ -7,17 +7,17 @@ import sys
 from pathlib import Path
 
 from soundflow import env
-from soundflow.ops import runs  # compare (pandas) is imported by the command: `soundflow --help` stays quick
+from soundflow.pipeline.ops import runs  # compare (pandas) is imported by the command: `soundflow --help` stays quick
 
 
 def experiment_client(root: Path, experiment: str | None) -> tuple[object, str]:
     """The MLflow client of the project's tracking store (MLFLOW_TRACKING_URI or mlruns.db) and the experiment."""
     from mlflow.tracking import MlflowClient
 
-    from soundflow.tracking import tracking_uri
+    from soundflow.pipeline.tracking import tracking_uri
 
     if experiment is None:
-        from soundflow.config import load_params
+        from soundflow.pipeline.config import load_params
 
         experiment = load_params(root).tracking.experiment
     return MlflowClient(tracking_uri(root)), experiment
@@ -32,7 +32,7 @@ def metric_for(args: argparse.Namespace) -> str:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    from soundflow.ops import compare
+    from soundflow.pipeline.ops import compare
 
     root = env.find_root()
     env.configure(root)

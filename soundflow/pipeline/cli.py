@@ -11,7 +11,7 @@
   soundflow transcode-audio FILE.wav [...]           a wav's Mel and each transcoder's Mel back to audio (Griffin-Lim)
   soundflow datasets                                 the dataset registry (size, licence, present locally)
   soundflow download NAME                            fetch, verify, extract and prepare one dataset into data/raw
-  soundflow dvc-yaml [--check]                       write (or check) dvc.yaml from soundflow/stages.py
+  soundflow dvc-yaml [--check]                       write (or check) dvc.yaml from soundflow/pipeline/stages.py
   soundflow params [--apply FILE ...]                validate params.yaml (first setting each FILE's values in it)
   soundflow reproduce WORKFLOW [--dry-run]           a workflow at its paper's sizes (configs/paper/): a DVC experiment
   soundflow server prefect|mlflow|s3 [--port N]      a server in the foreground (Prefect API + UI, MLflow, S3)
@@ -23,7 +23,7 @@
   soundflow register [--workflow W] [--metric M]     best runs' checkpoints in the model registry (aliases)
 
 Commands that write the workspace (run, repro, stage, features, download, dvc-yaml, params --apply) hold its lock
-(soundflow/workspace_lock.py) while they run; a second one is refused with exit code 75.
+(soundflow/pipeline/workspace_lock.py) while they run; a second one is refused with exit code 75.
 """
 
 from __future__ import annotations
@@ -50,8 +50,8 @@ def _root() -> Path:
 
 
 def cmd_params(args: argparse.Namespace) -> int:
-    from soundflow.config import PARAMS_FILE, apply_overrides, read_overrides
-    from soundflow.params_check import pending_checks, validate
+    from soundflow.pipeline.config import PARAMS_FILE, apply_overrides, read_overrides
+    from soundflow.pipeline.params_check import pending_checks, validate
 
     root = _root()
     for file in args.apply or ():  # each file's values set in params.yaml, as `dvc exp run -S` per key
@@ -66,7 +66,7 @@ def cmd_params(args: argparse.Namespace) -> int:
 
 
 def cmd_reproduce(args: argparse.Namespace) -> int:
-    from soundflow import reproduce
+    from soundflow.pipeline import reproduce
 
     root = _root()
     plan = reproduce.plan(root, args.workflow)  # the set validated, its data checked, before DVC starts
@@ -79,15 +79,15 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
 
 
 def cmd_dvc_yaml(args: argparse.Namespace) -> int:
-    from soundflow import dag
+    from soundflow.pipeline import dag
 
     root = _root()
     path = root / dag.DVC_YAML
     if args.check:
         if not path.is_file() or path.read_text() != dag.render_dvc_yaml():
-            print(f"{path} is out of date with soundflow/stages.py: run `soundflow dvc-yaml`", file=sys.stderr)
+            print(f"{path} is out of date with soundflow/pipeline/stages.py: run `soundflow dvc-yaml`", file=sys.stderr)
             return 1
-        print(f"{path}: matches soundflow/stages.py")
+        print(f"{path}: matches soundflow/pipeline/stages.py")
         return 0
     dag.write_dvc_yaml(root)
     print(f"wrote {path}")
@@ -95,15 +95,15 @@ def cmd_dvc_yaml(args: argparse.Namespace) -> int:
 
 
 def _sync_dvc_yaml(root: Path) -> None:
-    from soundflow import dag
+    from soundflow.pipeline import dag
 
     if dag.sync_dvc_yaml(root):  # code deps follow imports: an edit of the code can change them
-        print(f"soundflow: regenerated {dag.DVC_YAML} from soundflow/stages.py (the stages' code changed)")
+        print(f"soundflow: regenerated {dag.DVC_YAML} from soundflow/pipeline/stages.py (the stages' code changed)")
 
 
 def cmd_stage(args: argparse.Namespace) -> int:
-    from soundflow import runner
-    from soundflow.stages import get_stage
+    from soundflow.pipeline import runner
+    from soundflow.pipeline.stages import get_stage
 
     try:
         stage = get_stage(args.name)
@@ -111,10 +111,10 @@ def cmd_stage(args: argparse.Namespace) -> int:
         print(f"soundflow: {err.args[0]}", file=sys.stderr)
         return 2
     if args.code is not None and args.code != stage.run_digest:
-        # dvc.yaml was generated before the stage's code in soundflow/stages.py changed: DVC's record of what
+        # dvc.yaml was generated before the stage's code in soundflow/pipeline/stages.py changed: DVC's record of what
         # ran would be wrong, and other stages' code dependencies may be stale too
         print(
-            f"soundflow: dvc.yaml is out of date with soundflow/stages.py (stage {args.name}'s code changed): "
+            f"soundflow: dvc.yaml is out of date with soundflow/pipeline/stages.py (stage {args.name}'s code changed): "
             "run `soundflow dvc-yaml`, or `soundflow repro`, which regenerates it",
             file=sys.stderr,
         )
@@ -136,9 +136,9 @@ class StageFailed(UserError):
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    from soundflow import dag, dvc_state
-    from soundflow.config import load_params, read_params_yaml
-    from soundflow.stages import get_stage
+    from soundflow.pipeline import dag, dvc_state
+    from soundflow.pipeline.config import load_params, read_params_yaml
+    from soundflow.pipeline.stages import get_stage
 
     root = _root()
     load_params(root)
@@ -157,7 +157,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     root = _root()
-    from soundflow.params_check import validate
+    from soundflow.pipeline.params_check import validate
 
     validate(root)  # a bad params.yaml or data location is reported before Prefect starts
     _sync_dvc_yaml(root)
@@ -184,15 +184,15 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_repro(args: argparse.Namespace) -> int:
     root = _root()
-    from soundflow.params_check import validate
+    from soundflow.pipeline.params_check import validate
 
     validate(root)  # before dvc deletes the outputs of a stage that would then refuse its parameters
-    from soundflow.dvc_state import check_stage_interpreter
+    from soundflow.pipeline.dvc_state import check_stage_interpreter
 
     check_stage_interpreter(root)  # likewise: the python the stage commands name must exist
     _sync_dvc_yaml(root)
     os.environ.setdefault("SOUNDFLOW_PIPELINE_KEY", f"dvc-{uuid.uuid4().hex}")
-    from soundflow.tracking import DEFER_ENV
+    from soundflow.pipeline.tracking import DEFER_ENV
 
     # dvc inherits the workspace-lock token main() exported, so its `soundflow stage` children proceed; they keep
     # their tracking calls in the journal, sent below by this one process (MLflow imported once, not per stage)
@@ -205,9 +205,9 @@ def cmd_repro(args: argparse.Namespace) -> int:
 
 def _send_deferred(root: Path) -> None:
     """The stages' tracking calls kept in the journal, sent now (or kept for `soundflow sync` if MLflow is away)."""
-    from soundflow.config import load_params
-    from soundflow.ops.sync import Journal
-    from soundflow.tracking import Tracker, tag_stage_hashes
+    from soundflow.pipeline.config import load_params
+    from soundflow.pipeline.ops.sync import Journal
+    from soundflow.pipeline.tracking import Tracker, tag_stage_hashes
 
     if Journal(root).pending():
         tag_stage_hashes(root)
@@ -216,7 +216,7 @@ def _send_deferred(root: Path) -> None:
 
 def _checkpoint(value: str, root: Path) -> Path:
     """A checkpoint path, or a registry URI (models:/NAME@ALIAS, models:/NAME/VERSION) downloaded to a file."""
-    from soundflow.ops.model_uri import resolve_checkpoint
+    from soundflow.pipeline.ops.model_uri import resolve_checkpoint
 
     try:
         return resolve_checkpoint(value, root)
@@ -227,8 +227,8 @@ def _checkpoint(value: str, root: Path) -> Path:
 def cmd_predict(args: argparse.Namespace) -> int:
     if args.model == "yamnet":
         return _predict_yamnet(args)
-    from soundflow.config import load_params
-    from soundflow.stages import AED_MODEL
+    from soundflow.pipeline.config import load_params
+    from soundflow.pipeline.stages import AED_MODEL
     from tasks.aed.predict import Predictor, check_options
 
     root = _root()
@@ -279,9 +279,9 @@ def _predict_yamnet(args: argparse.Namespace) -> int:
 
 
 def cmd_segment(args: argparse.Namespace) -> int:
-    from soundflow.config import load_params
     from soundflow.inputs import SkipList
-    from soundflow.stages import SEG_MODEL
+    from soundflow.pipeline.config import load_params
+    from soundflow.pipeline.stages import SEG_MODEL
     from tasks.segmentation.predict import predict_folder
 
     root = _root()
@@ -304,8 +304,8 @@ def cmd_segment(args: argparse.Namespace) -> int:
 
 
 def cmd_features(args: argparse.Namespace) -> int:
-    from soundflow.config import load_params
     from soundflow.devices import pick_device
+    from soundflow.pipeline.config import load_params
     from tasks.features import sets
     from tasks.features.representations import make_representation
 
@@ -346,9 +346,9 @@ def cmd_features(args: argparse.Namespace) -> int:
 
 
 def cmd_transcode_audio(args: argparse.Namespace) -> int:
-    from soundflow.config import load_params
     from soundflow.devices import pick_device
-    from soundflow.stages import TC_CNN_LOGITS, TC_CNN_MELS
+    from soundflow.pipeline.config import load_params
+    from soundflow.pipeline.stages import TC_CNN_LOGITS, TC_CNN_MELS
     from tasks.transcoder.audio import audio_from_spectra
     from tasks.transcoder.conditions import Transcoders
     from tasks.transcoder.pairs import MEL_FOR_TEACHER
@@ -373,7 +373,7 @@ def cmd_transcode_audio(args: argparse.Namespace) -> int:
 
 
 def cmd_datasets(args: argparse.Namespace) -> int:
-    from soundflow.stages import DATASETS
+    from soundflow.pipeline.stages import DATASETS
     from tasks.datasets import registry
 
     root = _root()
@@ -410,7 +410,9 @@ def cmd_export(args: argparse.Namespace) -> int:
     import importlib
 
     root = _root()
-    module = importlib.import_module(f"soundflow.export.{args.engine}")  # argo (hera) or kfp: heavy, loaded on demand
+    module = importlib.import_module(
+        f"soundflow.pipeline.export.{args.engine}"
+    )  # argo (hera) or kfp: heavy, loaded on demand
     text = module.render(root, image=args.image, remote=args.remote)
     if args.out is None:
         sys.stdout.write(text)
@@ -563,10 +565,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _register_operations(sub: argparse._SubParsersAction) -> None:
-    """Operations commands, each module adding its own subcommands (soundflow/ops/, soundflow/export/)."""
-    from soundflow.ops import prefect_cli, server_cli, sync_cli
-    from soundflow.ops.compare_cli import register as register_compare
-    from soundflow.ops.registry_cli import register as register_registry
+    """Operations commands, each module adding its own subcommands (pipeline/ops/, pipeline/export/)."""
+    from soundflow.pipeline.ops import prefect_cli, server_cli, sync_cli
+    from soundflow.pipeline.ops.compare_cli import register as register_compare
+    from soundflow.pipeline.ops.registry_cli import register as register_registry
 
     server_cli.register(sub)
     sync_cli.register(sub)
@@ -581,7 +583,7 @@ def _workspace(args: argparse.Namespace, argv: list[str]) -> contextlib.Abstract
         return contextlib.nullcontext()
     if env.launch_rank() != 0:  # a torchrun rank other than 0 works under rank 0's lock and writes nothing
         return contextlib.nullcontext()
-    from soundflow import workspace_lock
+    from soundflow.pipeline import workspace_lock
 
     return workspace_lock.hold(_root(), "soundflow " + shlex.join(argv))
 

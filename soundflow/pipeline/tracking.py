@@ -8,7 +8,7 @@ through the process id and start time of the ``dvc`` process that runs them.
 
 A tracking server that does not answer never stops nor stalls a run: it is probed with a short bound first,
 MLflow's own retries are bounded, and every call it cannot take goes to the offline journal
-(:mod:`soundflow.ops.sync`) that ``soundflow sync`` -- or the next run that finds the server -- sends.
+(:mod:`soundflow.pipeline.ops.sync`) that ``soundflow sync`` -- or the next run that finds the server -- sends.
 """
 
 from __future__ import annotations
@@ -210,8 +210,8 @@ class _QuietRetries:
 def tag_stage_hashes(root: Path) -> None:
     """The ``dvc_stage_hash`` tags that deferred stage runs asked for, from dvc.lock as DVC recorded each stage
     right after it ran (the run-cache key of its lock entry): journalled as tags, sent with the rest."""
-    from soundflow import dvc_state
-    from soundflow.ops.sync import Journal
+    from soundflow.pipeline import dvc_state
+    from soundflow.pipeline.ops.sync import Journal
 
     journal = Journal(root)
     records = journal.records()
@@ -237,7 +237,7 @@ class Tracker:
     """
 
     def __init__(self, root: Path, experiment: str) -> None:
-        from soundflow.ops.sync import Journal
+        from soundflow.pipeline.ops.sync import Journal
 
         configure_bounds()
         self.root = Path(root)
@@ -288,7 +288,7 @@ class Tracker:
 
     def _send_pending(self) -> None:
         """Runs kept offline for this server, sent now that it answers."""
-        from soundflow.ops import sync
+        from soundflow.pipeline.ops import sync
 
         if not (self.journal.pending() and redact(self.uri) in self.journal.targets()):
             return
@@ -337,7 +337,7 @@ class Tracker:
         return None
 
     def _create_run(self, run_name: str, tags: dict[str, str], find_by: str | None = None) -> str:
-        from soundflow.ops.sync import new_run_id
+        from soundflow.pipeline.ops.sync import new_run_id
 
         local, start = new_run_id(), int(time.time() * 1000)
         run_id = self._call(

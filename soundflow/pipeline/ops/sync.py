@@ -1,6 +1,6 @@
 """The offline tracking journal: MLflow calls kept on disk while the server is away, and their replay.
 
-When the tracking server does not answer, :class:`soundflow.tracking.Tracker` appends each call it would have made
+When the tracking server does not answer, ``tracking.Tracker`` appends each call it would have made
 (a run created, params/metrics/tags logged, an artifact, a run's end) as one JSON line of
 ``.soundflow/offline/journal.jsonl``; artifact files are copied next to it. Runs created offline get a local id
 (``offline-...``) that the replay maps to the id the server gives them; a call on a run that was created on the

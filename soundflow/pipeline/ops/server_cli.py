@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 from soundflow import env
-from soundflow.ops import servers
+from soundflow.pipeline.ops import servers
 
 DEFAULT_PORTS = {"prefect": 4200, "mlflow": 5000, "s3": 5001}
 

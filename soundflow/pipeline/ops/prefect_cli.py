@@ -38,7 +38,7 @@ def _describe(d: object) -> str:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from soundflow.ops import deployments  # the parameter models: imported by the command, not by the parser
+    from soundflow.pipeline.ops import deployments  # the parameter models: imported by the command, not by the parser
 
     root = env.find_root()
     env.configure(root)
@@ -76,7 +76,7 @@ def ensure_pool(name: str) -> bool:
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
-    from soundflow.ops import deployments
+    from soundflow.pipeline.ops import deployments
 
     root = env.find_root()
     env.configure(root)
