@@ -148,7 +148,7 @@ def labels(batch: int, size: tuple[int, int], device: Any) -> tuple[Any, Any]:
     """Labels drawn from a skewed (Zipf-like) class distribution with ~10 % ignored pixels, and their ENet weights."""
     import torch
 
-    from tasks.segmentation.cityscapes import enet_class_weights
+    from tasks.segmentation.weights import enet_class_weights
 
     gen = torch.Generator().manual_seed(2)
     prior = 1.0 / torch.arange(1, NUM_CLASSES + 1, dtype=torch.float64)

@@ -1,4 +1,5 @@
-"""Prefect flows over the stage graph: the whole DAG, or one workflow, or any stage with its upstream."""
+"""Prefect flows over the stage graph: the whole DAG, one per workflow (built from the registry), or any stage
+with its upstream."""
 
 from __future__ import annotations
 
@@ -7,13 +8,13 @@ from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
-from prefect import flow
+from prefect import Flow, flow
 from prefect.runtime import flow_run
 
 from flows.stage_task import for_stage
 from soundflow.pipeline import dag, dvc_state, workspace_lock
 from soundflow.pipeline.config import read_params_yaml
-from soundflow.pipeline.stages import STAGES
+from soundflow.pipeline.stages import WORKFLOWS, Workflow
 from soundflow.pipeline.tracking import PIPELINE_KEY_ENV
 
 
@@ -45,47 +46,21 @@ def pipeline(root: str = ".", stages: list[str] | None = None, force: bool = Fal
     return _run(r, dag.topological_order(read_params_yaml(r / "params.yaml"), stages or None), force, stages or None)
 
 
-def _workflow(root: str, name: str, force: bool) -> dict[str, Any]:
-    r = Path(root).resolve()
-    mine = [s.name for s in STAGES if s.flow == name]
-    return _run(r, dag.topological_order(read_params_yaml(r / "params.yaml"), mine), force, mine)
+def _workflow_flow(unit: Workflow) -> Flow:
+    """The Prefect flow of one workflow: its stages, plus whatever upstream of them is stale."""
+
+    def run_workflow(root: str = ".", force: bool = False) -> dict[str, Any]:
+        r = Path(root).resolve()
+        mine = [s.name for s in unit.stages]
+        return _run(r, dag.topological_order(read_params_yaml(r / "params.yaml"), mine), force, mine)
+
+    # the deployments' entrypoints name it (flows/pipeline.py:<workflow>), and Prefect shows its docstring
+    run_workflow.__name__ = run_workflow.__qualname__ = unit.name
+    run_workflow.__doc__ = f"{unit.doc}."
+    return flow(name=unit.name, log_prints=True)(run_workflow)
 
 
-@flow(name="acoustic_event_classification", log_prints=True)
-def acoustic_event_classification(root: str = ".", force: bool = False) -> dict[str, Any]:
-    """Workflow 2: labelled audio -> spectrogram chunks -> CNN training -> evaluation."""
-    return _workflow(root, "acoustic_event_classification", force)
-
-
-@flow(name="image_to_soundscape", log_prints=True)
-def image_to_soundscape(root: str = ".", force: bool = False) -> dict[str, Any]:
-    """Workflow 1: street images -> ERFNet segmentation (train, evaluate, predict) -> Scaper soundscapes."""
-    return _workflow(root, "image_to_soundscape", force)
-
-
-@flow(name="sound_localisation", log_prints=True)
-def sound_localisation(root: str = ".", force: bool = False) -> dict[str, Any]:
-    """Workflow 3: audiovisual scenes -> HDF5 pairs -> stage 1 -> stage 2 -> cIoU / AUC with baselines, overlays."""
-    return _workflow(root, "sound_localisation", force)
-
-
-@flow(name="spectral_transcoder", log_prints=True)
-def spectral_transcoder(root: str = ".", force: bool = False) -> dict[str, Any]:
-    """Workflow 4: third-octave -> Mel transcoders (PINV, CNN-mels, CNN-logits) judged through a frozen teacher."""
-    return _workflow(root, "spectral_transcoder", force)
-
-
-@flow(name="text_to_audio", log_prints=True)
-def text_to_audio(root: str = ".", force: bool = False) -> dict[str, Any]:
-    """Workflow 5: prompts -> generated clips -> log-mel stores -> classifiers per configuration -> summary."""
-    return _workflow(root, "text_to_audio", force)
-
-
-FLOWS = {
-    "soundflow": pipeline,
-    "acoustic_event_classification": acoustic_event_classification,
-    "image_to_soundscape": image_to_soundscape,
-    "sound_localisation": sound_localisation,
-    "spectral_transcoder": spectral_transcoder,
-    "text_to_audio": text_to_audio,
-}
+# One flow per workflow the registry finds, each a module-level name of its own (what an entrypoint imports).
+FLOWS: dict[str, Flow] = {"soundflow": pipeline}
+for _unit in WORKFLOWS:
+    FLOWS[_unit.name] = globals()[_unit.name] = _workflow_flow(_unit)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+STATE_DIR = ".soundflow"  # under the project root, ignored: resumable training state, Prefect's home
+
 OFFLINE = {
     "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
     "MLFLOW_DISABLE_TELEMETRY": "true",
@@ -19,7 +21,7 @@ OFFLINE = {
 
 def configure(root: Path) -> None:
     """Set defaults (never overriding what the user set) before Prefect, MLflow or DVC are imported."""
-    state = Path(root).resolve() / ".soundflow"
+    state = Path(root).resolve() / STATE_DIR
     for k, v in OFFLINE.items():
         os.environ.setdefault(k, v)
     os.environ.setdefault("PREFECT_HOME", str(state / "prefect"))

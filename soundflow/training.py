@@ -149,6 +149,11 @@ class FitFiles:
     def last(self) -> Path:
         return Path(self.state_dir) / "last.pt"
 
+    @classmethod
+    def under(cls, root: Path, state_dir: str, checkpoint: str, history_csv: str, summary_json: str) -> FitFiles:
+        """The four places, each given relative to the project ``root`` (as a stage declares its paths)."""
+        return cls(*(Path(root) / p for p in (state_dir, checkpoint, history_csv, summary_json)))
+
 
 @dataclass(frozen=True)
 class Augmentation:

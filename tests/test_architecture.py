@@ -99,6 +99,20 @@ def test_the_tree_keeps_the_import_contracts() -> None:
             "soundflow.new_helper",
             "soundflow.pipeline.stages",
         ),
+        # inside the tasks: a shared package importing a workflow, a workflow importing another one
+        (
+            "tasks/features/sets.py",
+            "def _seg():\n    from tasks.segmentation.params import SegParams\n    return SegParams\n",
+            "tasks.features.sets",
+            "tasks.segmentation.params",
+        ),
+        (
+            "tasks/localisation/pseudo_labels.py",
+            "import tasks.aed.inference\n",
+            "tasks.localisation.pseudo_labels",
+            "tasks.aed.inference",
+        ),
+        ("tasks/datasets/cityscapes.py", "import tasks.procedural\n", "tasks.datasets.cityscapes", "tasks.procedural"),
     ],
 )
 def test_an_upward_import_breaks_the_contracts(

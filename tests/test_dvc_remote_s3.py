@@ -20,7 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from soundflow.pipeline.stages import AED_MODEL, URBAN_SYNTH
+from flows.workflows.aed import AED_MODEL
+from flows.workflows.data import URBAN_SYNTH
 from soundflow.pipeline.workspace import TINY, copy_project
 from tests.helpers.paths import ROOT
 

@@ -14,9 +14,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from flows.workflows.aed import AED_METRICS
+from flows.workflows.data import DATASETS_INDEX
+from flows.workflows.image_to_soundscape import SEG_METRICS
 from soundflow.io import write_json
 from soundflow.pipeline.config import Params, parse_params, read_params_yaml, set_dotted
-from soundflow.pipeline.stages import AED_METRICS, DATASETS_INDEX, SEG_METRICS, STAGES, get_stage
+from soundflow.pipeline.stages import STAGES, get_stage
 from soundflow.pipeline.workspace import TINY
 from tests.helpers.paths import ROOT
 
@@ -45,7 +48,7 @@ PRODUCERS = (
     "transcoder_evaluate",
     "loc_scenes",
     "loc_pseudo_labels",
-    "loc_hdf5",
+    "loc_features",
     "loc_stage1",
     "loc_stage2",
     "loc_evaluate",

@@ -9,7 +9,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from soundflow.env import STATE_DIR
 from soundflow.pipeline import dvc_state
+from soundflow.pipeline.runner import READS_DIR
 from soundflow.pipeline.stages import STAGES
 from soundflow.pipeline.workspace import TINY, copy_project, set_params
 from tasks.procedural.urban_sounds import generate_dataset
@@ -38,6 +40,9 @@ def test_both_engines_share_one_notion_of_up_to_date(project: Path, cli_env: dic
     assert sorted(ran_by_dvc(first)) == STAGE_NAMES
     metrics = json.loads((project / "reports/aed/metrics.json").read_text())
     assert 0 <= metrics["accuracy"] <= 1 and metrics["n_files"] > 0
+    # every stage read exactly the parameters it declares (an undeclared read would have failed it)
+    reads = {s.name: json.loads((project / STATE_DIR / READS_DIR / f"{s.name}.json").read_text()) for s in STAGES}
+    assert {n: r["read"] for n, r in reads.items()} == {s.name: sorted(s.params) for s in STAGES}
 
     assert "Data and pipelines are up to date" in sh(["dvc", "repro"], project, cli_env)
     after_dvc = sh(["soundflow", "run"], project, cli_env)

@@ -36,11 +36,12 @@ sys.path[:0] = [str(ROOT), str(ROOT / "benchmarks")]
 
 from common import table  # noqa: E402
 
+from flows.workflows.image_to_soundscape import SEG_FRACTIONS, SOUNDSCAPES  # noqa: E402
 from soundflow.io import write_json, write_text  # noqa: E402
 from soundflow.pipeline.config import overridden, parse_params, read_params_yaml  # noqa: E402
-from soundflow.pipeline.stages import SEG_FRACTIONS, SOUNDSCAPES, get_stage  # noqa: E402
+from soundflow.pipeline.stages import get_stage  # noqa: E402
 from soundflow.pipeline.workspace import TINY  # noqa: E402
-from tasks.segmentation.cityscapes import IGNORE_INDEX, LABEL_TO_TRAIN, NUM_CLASSES, TRAIN_CLASSES  # noqa: E402
+from tasks.datasets.cityscapes import IGNORE_INDEX, LABEL_TO_TRAIN, NUM_CLASSES, TRAIN_CLASSES  # noqa: E402
 from tasks.segmentation.evaluate import confusion_report  # noqa: E402
 from tasks.segmentation.iou import ConfusionMatrix  # noqa: E402
 from tasks.segmentation.params import SegParams  # noqa: E402

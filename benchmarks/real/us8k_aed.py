@@ -47,8 +47,8 @@ def _json(path: Path) -> dict:
 
 def run_direction(project: Path, env: dict, d: u.Direction, log_file: Path) -> dict:
     """Train on ``d.train``, evaluate on ``d.test`` through the pipeline; the row's numbers."""
+    from flows.workflows.aed import AED_HISTORY, AED_METRICS, AED_TRAIN_SUMMARY
     from soundflow.pipeline.config import PARAMS_FILE, apply_overrides
-    from soundflow.pipeline.stages import AED_HISTORY, AED_METRICS, AED_TRAIN_SUMMARY
 
     apply_overrides(project / PARAMS_FILE, {"aed.data.test_folds": [d.test]}, Path("us8k_aed.py"))
     wall, cpu = u.run_soundflow(project, env, ["repro", "aed_evaluate"], log_file)
@@ -77,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--epochs", type=int, default=20, help="aed.train.epochs (default 20; paper 55)")
     args = ap.parse_args(argv)
     u.set_threads(args.threads)
-    from soundflow.pipeline.stages import AED_FEATURES_SUMMARY
+    from flows.workflows.aed import AED_FEATURES_SUMMARY
     from soundflow.pipeline.workspace import copy_project
 
     folds = u.folds_of(args.folder)

@@ -100,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--patience", type=int, default=5, help="early stopping (default 5; paper 15)")
     args = ap.parse_args(argv)
     u.set_threads(args.threads)
-    from soundflow.pipeline.stages import T2A_RUNS, T2A_TRAIN_RUNS
+    from flows.workflows.text_to_audio import T2A_RUNS, T2A_TRAIN_RUNS
     from soundflow.pipeline.workspace import copy_project
 
     folds = u.folds_of(args.folder)

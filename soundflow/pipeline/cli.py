@@ -158,15 +158,17 @@ def cmd_list(args: argparse.Namespace) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     root = _root()
     from soundflow.pipeline.params_check import validate
+    from soundflow.pipeline.stages import flow_name
 
+    flow = flow_name(args.flow) if args.flow else None  # a typo is one line, before Prefect starts
     validate(root)  # a bad params.yaml or data location is reported before Prefect starts
     _sync_dvc_yaml(root)
     from flows.pipeline import FLOWS, pipeline
 
     t0 = time.perf_counter()
     try:
-        if args.flow and args.flow != "soundflow":
-            results = FLOWS[args.flow](root=str(root), force=args.force)
+        if flow and flow != "soundflow":
+            results = FLOWS[flow](root=str(root), force=args.force)
         else:
             results = pipeline(root=str(root), stages=args.stages or None, force=args.force)
     except UserError:
@@ -227,8 +229,8 @@ def _checkpoint(value: str, root: Path) -> Path:
 def cmd_predict(args: argparse.Namespace) -> int:
     if args.model == "yamnet":
         return _predict_yamnet(args)
+    from flows.workflows.aed import AED_MODEL
     from soundflow.pipeline.config import load_params
-    from soundflow.pipeline.stages import AED_MODEL
     from tasks.aed.predict import Predictor, check_options
 
     root = _root()
@@ -279,9 +281,9 @@ def _predict_yamnet(args: argparse.Namespace) -> int:
 
 
 def cmd_segment(args: argparse.Namespace) -> int:
+    from flows.workflows.image_to_soundscape import SEG_MODEL
     from soundflow.inputs import SkipList
     from soundflow.pipeline.config import load_params
-    from soundflow.pipeline.stages import SEG_MODEL
     from tasks.segmentation.predict import predict_folder
 
     root = _root()
@@ -346,9 +348,9 @@ def cmd_features(args: argparse.Namespace) -> int:
 
 
 def cmd_transcode_audio(args: argparse.Namespace) -> int:
+    from flows.workflows.transcoder import TRANSCODER_CNN_LOGITS, TRANSCODER_CNN_MELS
     from soundflow.devices import pick_device
     from soundflow.pipeline.config import load_params
-    from soundflow.pipeline.stages import TC_CNN_LOGITS, TC_CNN_MELS
     from tasks.transcoder.audio import audio_from_spectra
     from tasks.transcoder.conditions import Transcoders
     from tasks.transcoder.pairs import MEL_FOR_TEACHER
@@ -356,8 +358,8 @@ def cmd_transcode_audio(args: argparse.Namespace) -> int:
     root = _root()
     p = load_params(root).transcoder
     device = pick_device(args.device or p.device)
-    mels = Path(args.cnn_mels) if args.cnn_mels else root / TC_CNN_MELS
-    logits = Path(args.cnn_logits) if args.cnn_logits else root / TC_CNN_LOGITS
+    mels = Path(args.cnn_mels) if args.cnn_mels else root / TRANSCODER_CNN_MELS
+    logits = Path(args.cnn_logits) if args.cnn_logits else root / TRANSCODER_CNN_LOGITS
     transcoders = Transcoders.load(MEL_FOR_TEACHER[p.teacher.name], mels, logits, device)
     status = 0
     for f in args.files:
@@ -373,7 +375,7 @@ def cmd_transcode_audio(args: argparse.Namespace) -> int:
 
 
 def cmd_datasets(args: argparse.Namespace) -> int:
-    from soundflow.pipeline.stages import DATASETS
+    from flows.workflows.data import DATASETS
     from tasks.datasets import registry
 
     root = _root()
@@ -437,18 +439,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="recompute the named stages (or every stage of the DAG or --flow, if none are named) even if up to "
         "date; the stages upstream of them run only if stale",
     )
-    p.add_argument(
-        "--flow",
-        choices=[
-            "soundflow",
-            "image_to_soundscape",
-            "acoustic_event_classification",
-            "sound_localisation",
-            "spectral_transcoder",
-            "text_to_audio",
-        ],
-        help="run one workflow's flow",
-    )
+    p.add_argument("--flow", help="run one workflow's flow (a name `soundflow list` shows); soundflow: the whole DAG")
     p.set_defaults(fn=cmd_run, writes=True)
     p = sub.add_parser("repro", help="run `dvc repro` with all stages logged under one MLflow parent run")
     p.add_argument("stages", nargs="*")

@@ -183,8 +183,13 @@ def repository_root(fn: Callable[..., object]) -> Path:
 
 def code_closure(fn: Callable[..., object], table_module: str) -> tuple[str, ...]:
     """Every repository file that running ``fn`` imports. ``fn``'s own module counts unless it is
-    ``table_module`` (the module that only declares stages), whose helpers are followed function by function."""
-    targets = function_targets(fn)
+    ``table_module`` (the module that only declares stages), whose helpers are followed function by function.
+
+    The other modules of ``table_module``'s package are declaration tables too (one per workflow): a path one
+    of them declares (localisation naming the AED checkpoint) reaches the stage as a ``dvc.yaml`` dependency,
+    not as code, so importing it adds nothing and editing that workflow reruns none of this one's stages."""
+    tables = table_module.rpartition(".")[0] + "."
+    targets = [t for t in function_targets(fn) if not t[0].startswith(tables)]
     if fn.__module__ != table_module:
         targets.append((fn.__module__, ()))
     return tuple(import_closure(targets, repository_root(fn)))

@@ -1,8 +1,9 @@
 """Typed, validated parameters: the one schema of ``params.yaml``.
 
 Each workflow declares its parameter models next to its tasks (``tasks/<workflow>/params.py``, on the
-base of :mod:`soundflow.params_base`); this module composes them into :class:`Params`, adds the rules
-that span sections, and reads the file. Every stage reads its parameters through :func:`load_params`, so
+base of :mod:`soundflow.params_base`) and names its sections in its workflow module; this module composes
+the sections of every workflow the registry finds into :class:`Params`, runs the rules they declare across
+sections, and reads the file. Every stage reads its parameters through :func:`load_params`, so
 a bad value is reported once, before any work starts, with the dotted key that is wrong.
 """
 
@@ -13,103 +14,41 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, create_model, model_validator
 
 from soundflow.errors import UserError
 from soundflow.finite import non_finite_leaves
 from soundflow.params_base import SECRET_ERROR, Strict
 from soundflow.pipeline.ops.schedule_params import SchedulesParams
-from tasks.aed.params import (
-    AedDataParams,
-    AedEvaluateParams,
-    AedModelParams,
-    AedParams,
-    AedPredictParams,
-    AedTrainParams,
-)
-from tasks.datasets.params import DownloadParams
-from tasks.features.params import AedFeatureParams, FeatureParams, FeatureSetParams
-from tasks.localisation.params import LocalisationParams
-from tasks.procedural.params import SoundLibraryParams, StreetScenesParams, UrbanSynthParams
-from tasks.segmentation.params import SegDataParams, SegParams, SegPredictParams, SegTrainParams
-from tasks.soundscapes.params import SoundscapeParams, SoundscapesParams
-from tasks.text_to_audio.params import TextToAudioParams
-from tasks.transcoder.params import TranscoderParams
+from soundflow.pipeline.stages import WORKFLOWS
 
 PARAMS_FILE = "params.yaml"
 NOT_FINITE = "must be a finite number"
-
-# The names of the workflows' models stay importable from here (the tests and older scripts use them);
-# the tasks themselves import them from their own packages.
-__all__ = [
-    "AedDataParams",
-    "AedEvaluateParams",
-    "AedFeatureParams",
-    "AedModelParams",
-    "AedParams",
-    "AedPredictParams",
-    "AedTrainParams",
-    "DataParams",
-    "DownloadParams",
-    "FeatureParams",
-    "FeatureSetParams",
-    "Params",
-    "ParamsError",
-    "SegDataParams",
-    "SegParams",
-    "SegPredictParams",
-    "SegTrainParams",
-    "SoundLibraryParams",
-    "SoundscapeParams",
-    "SoundscapesParams",
-    "Strict",
-    "StreetScenesParams",
-    "TrackingParams",
-    "UrbanSynthParams",
-    "flatten",
-    "load_params",
-    "parse_params",
-    "read_params_yaml",
-    "select",
-    "set_dotted",
-]
-
-
-class DataParams(Strict):
-    urban_synth: UrbanSynthParams
-    street_scenes: StreetScenesParams
-    sound_library: SoundLibraryParams
-    download: DownloadParams
-
-
-FEATURE_SOURCES = ("urban_synth", "street_scenes")  # datasets the pipeline makes; others come from data.download
 
 
 class TrackingParams(Strict):
     experiment: str = Field(min_length=1)
 
 
-class Params(Strict):
-    tracking: TrackingParams
-    data: DataParams
-    features: FeatureParams
-    aed: AedParams
-    seg: SegParams
-    soundscapes: SoundscapesParams
-    text_to_audio: TextToAudioParams
-    transcoder: TranscoderParams
-    localisation: LocalisationParams
-    schedules: SchedulesParams = SchedulesParams()  # operations (soundflow serve), read by no stage
+class _Composed(Strict):
+    """The rules that span sections, each declared by the workflow that owns them."""
 
     @model_validator(mode="after")
-    def _feature_sources_exist(self) -> Params:
-        for i, s in enumerate(self.features.sets):
-            if s.dataset not in FEATURE_SOURCES and s.dataset not in self.data.download.datasets:
-                raise ValueError(
-                    f"features.sets.{i}.dataset: {s.dataset!r} is neither one of {', '.join(FEATURE_SOURCES)} "
-                    f"nor listed in data.download.datasets ({self.data.download.datasets})"
-                )
+    def _workflow_checks(self) -> _Composed:
+        for unit in WORKFLOWS:
+            if unit.check is not None:
+                unit.check(self)
         return self
+
+
+# The one schema of params.yaml: the pipeline's own sections and each workflow's, as its module declares them.
+Params = create_model(
+    "Params",
+    __base__=_Composed,
+    tracking=(TrackingParams, ...),
+    **{section: (model, ...) for unit in WORKFLOWS for section, model in unit.sections.items()},
+    schedules=(SchedulesParams, SchedulesParams()),  # operations (soundflow serve), read by no stage
+)
 
 
 class ParamsError(UserError, ValueError):

@@ -18,8 +18,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from flows.workflows.data import URBAN_SYNTH
 from soundflow.pipeline.config import Params
-from soundflow.pipeline.stages import URBAN_SYNTH
 from tasks.text_to_audio.params import uses_generated
 
 MIN_FOLDS = {"next_fold": 3, "by_source": 2}  # test, validation, training folds; or test and training folds

@@ -199,7 +199,7 @@ def check_stage_interpreter(root: Path) -> None:
     """Refuse (UserError) before ``dvc repro`` when the interpreter the stage commands name is missing: DVC would
     delete a stale stage's outputs first, then fail to start its command."""
     from soundflow.errors import UserError
-    from soundflow.pipeline.stages import PYTHON
+    from soundflow.pipeline.stage import PYTHON
 
     if not (Path(root) / PYTHON).is_file():
         raise UserError(

@@ -58,7 +58,7 @@ def _seg_splits(p: Params) -> tuple[str, ...]:
 
 
 def _cityscapes(path: Path, p: Params, root: Path) -> None:
-    from tasks.segmentation.cityscapes import find_pairs
+    from tasks.datasets.cityscapes import find_pairs
 
     for split in _seg_splits(p):
         find_pairs(path, split)  # images with their label files; names the missing folder or file
@@ -73,7 +73,7 @@ def _images(path: Path, p: Params, root: Path) -> None:
 
 
 def _library(path: Path, p: Params, root: Path) -> None:
-    from tasks.soundscapes.library import library_labels
+    from tasks.datasets.sound_library import library_labels
 
     labels = library_labels(path)  # raises when foreground/ or background/ is missing
     if not labels["background"]:
@@ -81,7 +81,7 @@ def _library(path: Path, p: Params, root: Path) -> None:
 
 
 def _mapping(path: Path, p: Params, root: Path) -> None:
-    from tasks.soundscapes.library import library_labels
+    from tasks.datasets.sound_library import library_labels
     from tasks.soundscapes.synthesis import load_mapping
 
     if not path.is_file():

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from flows.workflows.data import DATASETS
 from soundflow.pipeline.config import (
     PARAMS_FILE,
     Params,
@@ -37,17 +38,11 @@ from soundflow.pipeline.config import (
     select,
 )
 from soundflow.pipeline.params_check import check_data_locations
-from soundflow.pipeline.stages import DATASETS, STAGES
+from soundflow.pipeline.stages import STAGES, headline_metrics, workflow
 
 PAPER_DIR = "configs/paper"
 EXPERIMENT_PREFIX = "paper-"
 RAW = "data/raw"  # data.dvc's folder: `soundflow download` and the files a user brings
-# short names beside the flows' own (flows/pipeline.py), as the parameter sections are named
-ALIASES = {
-    "aed": "acoustic_event_classification",
-    "localisation": "sound_localisation",
-    "transcoder": "spectral_transcoder",
-}
 # Files a set names that no registered dataset provides, placed in data/raw/ by the user: where to get them.
 BROUGHT = {
     "ResNet38_mAP=0.434.pth": "PANN's official ResNet38 checkpoint from "
@@ -58,16 +53,15 @@ BROUGHT = {
 
 
 def workflows() -> list[str]:
-    """The workflows that have stages: the Prefect flows of flows/pipeline.py other than the data flow."""
-    return sorted({s.flow for s in STAGES} - {"data", "default"})
+    """The workflows with a paper to reproduce: those whose models are ranked by a headline metric."""
+    return sorted(headline_metrics())
 
 
 def resolve(name: str) -> str:
-    """The flow name of ``name`` (a flow name or one of :data:`ALIASES`)."""
-    flow = ALIASES.get(name, name)
+    """The workflow ``name`` means (its name or a former one)."""
+    flow = workflow(name).name
     if flow not in workflows():
-        known = ", ".join(workflows() + sorted(ALIASES))
-        raise ParamsError(f"unknown workflow {name!r}; known: {known}")
+        raise ParamsError(f"workflow {name!r} has no paper configuration; workflows: {', '.join(workflows())}")
     return flow
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import os
 import sys
 import time
 import traceback
@@ -19,6 +20,9 @@ from typing import Any
 from soundflow import env
 from soundflow.pipeline.config import flatten, load_params, read_params_yaml, select
 from soundflow.pipeline.stages import Stage, get_stage
+
+SURVEY_ENV = "SOUNDFLOW_PARAMS_SURVEY"  # "1": undeclared parameter reads are recorded, not refused
+READS_DIR = "param_reads"  # under .soundflow/: the declared parameters each stage read on its last run
 
 
 @dataclass(frozen=True)
@@ -93,7 +97,7 @@ def execute(name: str, root: Path, *, engine: str, stage_hash: str | None = None
     try:
         with contextlib.redirect_stdout(_Tee(sys.stdout, log)):
             print(f"[{name}] {stage.desc}")
-            stage.run(params, root)
+            run_declared(stage, params, root)
         ok = True
     except BaseException:
         log.write(traceback.format_exc())
@@ -120,11 +124,25 @@ def _remove_dead_temporaries(stage: Stage, root: Path) -> None:
             print(f"{stage.name}: removed {p.relative_to(root)}, left by an interrupted write")
 
 
+def run_declared(stage: Stage, params: Any, root: Path) -> object:
+    """``stage.run`` on the parameters it declares and nothing else; which of them it read is kept in
+    ``.soundflow/param_reads/<stage>.json`` (a test holds every stage to declared == read)."""
+    from soundflow.env import STATE_DIR
+    from soundflow.io import write_json
+    from soundflow.pipeline.params_view import stage_view
+
+    view = stage_view(params, stage, survey=os.environ.get(SURVEY_ENV) == "1")
+    result = stage.run(view, root)
+    reads = {"read": sorted(view.read_keys), "undeclared": sorted(view.undeclared_keys)}
+    write_json(root / STATE_DIR / READS_DIR / f"{stage.name}.json", reads)
+    return result
+
+
 def _execute_on_other_rank(stage: Stage, params: Any, root: Path) -> float:
     """A rank other than 0 of ``torchrun ... -m soundflow stage NAME``: the stage's work only, whose training
     joins rank 0's (:func:`soundflow.training.fit`); rank 0 alone writes the outputs, the log and the MLflow run."""
     t0 = time.perf_counter()
-    stage.run(params, root)
+    run_declared(stage, params, root)
     return time.perf_counter() - t0
 
 

@@ -10,7 +10,7 @@ from typing import Any
 import yaml
 
 from soundflow.pipeline.config import parse_params, read_params_yaml, set_dotted
-from soundflow.pipeline.stages import PYTHON
+from soundflow.pipeline.stage import PYTHON
 
 
 def copy_project(src: Path, dst: Path, overrides: dict[str, Any] | None = None) -> Path:

@@ -55,8 +55,8 @@ from pathlib import Path
 from typing import Any
 
 from soundflow import io as sio
+from soundflow.env import STATE_DIR
 from soundflow.errors import UserError
-from soundflow.pipeline.stages import STATE_DIR
 
 LOCK_FILE = f"{STATE_DIR}/workspace.lock"
 RECORD_FILE = f"{STATE_DIR}/workspace-lock.json"

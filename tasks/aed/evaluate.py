@@ -19,8 +19,9 @@ from soundflow.devices import pick_device
 from soundflow.io import atomic_path, write_json
 from tasks.aed.dataset import ChunkDataset, chunk_rows
 from tasks.aed.features import read_index
-from tasks.aed.inference import load_checkpoint, pool_by_file, predict_rows
+from tasks.aed.inference import pool_by_file, predict_rows
 from tasks.aed.params import AedDataParams, AedEvaluateParams
+from tasks.features.chunk_classifier import load_checkpoint
 
 
 @dataclass(frozen=True)

@@ -1,28 +1,18 @@
-"""Inference with a trained AED classifier: checkpoint loading, batched chunk probabilities, per-file pooling.
+"""Inference with a trained AED classifier: batched chunk probabilities over a loader, per-file pooling.
 
-Evaluation, prediction and the training's validation all use these, so they compute the same thing; this
-module imports no training code (a checkpoint is all they need).
+Evaluation and the training's validation both use these, so they compute the same thing; this module imports
+no training code. Loading a checkpoint and classifying chunks is :mod:`tasks.features.chunk_classifier`,
+shared with the localisation workflow's pseudo-labels.
 """
 
 from __future__ import annotations
-
-from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader
 
-import models
-from soundflow import checkpoints
 from soundflow.devices import autocast
-
-
-def load_checkpoint(path: Path, device: torch.device | str = "cpu") -> tuple[torch.nn.Module, dict]:
-    """Model (eval mode, on ``device``) and metadata of a checkpoint written by the aed_train stage."""
-    ckpt = checkpoints.load_checkpoint(path, device, remedy=checkpoints.REMEDY.format(stage="aed_train"))
-    model = models.from_checkpoint(ckpt, input_shape=tuple(ckpt["model_kwargs"]["input_shape"]))
-    return model.to(device).eval(), ckpt
 
 
 @torch.no_grad()
@@ -38,13 +28,6 @@ def predict_rows(model: torch.nn.Module, loader: DataLoader, device: torch.devic
         n += len(y)
         probs.append(torch.softmax(logits, 1).cpu().numpy())
     return np.concatenate(probs), loss_sum / max(n, 1)
-
-
-@torch.no_grad()
-def chunk_probabilities(model: torch.nn.Module, specs: np.ndarray) -> np.ndarray:
-    """Class probabilities of a batch of spectrogram chunks (n, freq, time), on the model's device."""
-    device = next(model.parameters()).device
-    return torch.softmax(model(torch.from_numpy(specs).unsqueeze(1).to(device)).float(), 1).cpu().numpy()
 
 
 def pool_by_file(chunk_probs: np.ndarray, chunk_file: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -21,7 +21,7 @@ import torch
 from soundflow.audio import BLOCK_FRAMES, AudioError, Windows, audio_info, stream_audio
 from soundflow.devices import pick_device
 from soundflow.errors import UserError
-from tasks.aed.inference import chunk_probabilities, load_checkpoint
+from tasks.features.chunk_classifier import chunk_probabilities, load_checkpoint
 from tasks.features.params import AedFeatureParams
 from tasks.features.stft_chunks import chunk_starts, spectrogram_batch
 

@@ -23,12 +23,12 @@ import numpy as np
 import torch
 
 from soundflow.audio import load_audio
+from tasks.datasets.soundnet_flickr import AnnotationError, read_flickr_xml
 from tasks.features.frames import load_image, resize_frames
 from tasks.features.logmel import PRESETS
 from tasks.features.representations import LogMelFeatures, Representation, fit_length
 from tasks.features.store import FeatureStore, open_store
 from tasks.features.video import read_video_second
-from tasks.localisation.annotations import AnnotationError, read_flickr_xml
 
 PER_INPUT = ("audio", "audio_label", "visual_label", "boxes", "box_annotator", "box_class")
 

@@ -6,7 +6,7 @@ three kinds of source, each normalised to ``path, label, fold``:
 
 - labelled audio folders (UrbanSound8K or ESC-50 layout, :mod:`tasks.datasets.labelled_audio`):
   label = class index, fold = fold;
-- Cityscapes-layout image folders (:func:`tasks.segmentation.cityscapes.find_pairs`): label = the
+- Cityscapes-layout image folders (:func:`tasks.datasets.cityscapes.find_pairs`): label = the
   image's labelIds path, fold = split;
 - a downloaded dataset's ``metadata.csv`` (:func:`tasks.datasets.registry.prepare`): label = its
   ``label`` (or ``label_path``) column, fold = ``fold`` (or ``split``).
@@ -54,7 +54,7 @@ def labelled_audio_table(folder: Path, layout: str, root: Path) -> pd.DataFrame:
 
 
 def image_folder_table(folder: Path, root: Path) -> pd.DataFrame:
-    from tasks.segmentation.cityscapes import find_pairs
+    from tasks.datasets.cityscapes import find_pairs
 
     rows = []
     for split in IMAGE_SPLITS:

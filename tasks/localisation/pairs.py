@@ -9,9 +9,9 @@ from pathlib import Path
 import pandas as pd
 
 from soundflow.io import atomic_path, write_json
+from tasks.datasets.soundnet_flickr import FLICKR_SIDE
 from tasks.features.store import extract_features
 from tasks.features.video import video_seconds
-from tasks.localisation.annotations import FLICKR_SIDE
 from tasks.localisation.build import representation
 from tasks.localisation.params import LocDataParams
 

@@ -17,7 +17,7 @@ from tqdm import tqdm
 
 from soundflow.audio import load_audio
 from soundflow.devices import pick_device
-from tasks.aed.inference import chunk_probabilities, load_checkpoint
+from tasks.features.chunk_classifier import chunk_probabilities, load_checkpoint
 from tasks.features.params import AedFeatureParams
 from tasks.features.stft_chunks import spectrogram_chunks
 

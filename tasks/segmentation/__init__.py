@@ -1,1 +1,1 @@
-"""Semantic segmentation (workflow 1): Cityscapes labels and data, ERFNet training, IoU evaluation, prediction."""
+"""Semantic segmentation (workflow 1): Cityscapes training data, ERFNet training, IoU evaluation, prediction."""

@@ -120,7 +120,7 @@ def predict_folder(
 ) -> pd.DataFrame:
     """Segment every image under ``images_dir``: label maps, overlays, ``fractions.csv`` and ``skipped.csv``;
     returns the fractions. Unusable images are recorded in ``skips`` (NoUsableInput when all are)."""
-    from tasks.segmentation.cityscapes import colorize
+    from tasks.datasets.cityscapes import colorize
 
     images_dir, out_dir = Path(images_dir), Path(out_dir)
     h, w = size

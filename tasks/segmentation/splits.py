@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tasks.segmentation.cityscapes import CityscapesSegmentation
+from tasks.segmentation.dataset import CityscapesSegmentation
 from tasks.segmentation.params import SegParams
 
 SELECTION_SPLIT = "val"  # training keeps the epoch of best mIoU on it; seg_evaluate scores seg.evaluate.split

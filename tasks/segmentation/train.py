@@ -42,7 +42,7 @@ from soundflow import distributed, training_state
 from soundflow.devices import autocast, pick_device
 from soundflow.plots import training_curves
 from soundflow.training import Augmentation, BestEpoch, FitFiles, FitOptions, FitResult, StepOutput, fit
-from tasks.segmentation.cityscapes import TRAIN_CLASSES
+from tasks.datasets.cityscapes import TRAIN_CLASSES
 from tasks.segmentation.inference import to_device
 from tasks.segmentation.iou import IGNORE_INDEX, ConfusionMatrix
 from tasks.segmentation.params import SegParams
@@ -55,7 +55,7 @@ def class_names(ds: Dataset, num_classes: int) -> list[str]:
     """The dataset's ``classes`` if it has them, else Cityscapes' 19 trainId names."""
     names = getattr(ds, "classes", None)
     if names is None:
-        from tasks.segmentation.cityscapes import TRAIN_CLASSES
+        from tasks.datasets.cityscapes import TRAIN_CLASSES
 
         names = TRAIN_CLASSES
     names = list(names)

@@ -36,11 +36,11 @@ import soundfile as sf
 import yaml
 
 from soundflow.io import atomic_path
-from tasks.soundscapes.library import LIBRARY_LABELS, library_labels
+from tasks.datasets.cityscapes import TRAIN_CLASSES
+from tasks.datasets.sound_library import LIBRARY_LABELS, library_labels
 from tasks.soundscapes.params import SoundscapeParams
 
 __all__ = [
-    "CITYSCAPES_CLASSES",
     "ClassSounds",
     "ImageResult",
     "SoundMapping",
@@ -52,28 +52,6 @@ __all__ = [
     "synthesize_for_image",
     "synthesize_image",
 ]
-
-CITYSCAPES_CLASSES: tuple[str, ...] = (
-    "road",
-    "sidewalk",
-    "building",
-    "wall",
-    "fence",
-    "pole",
-    "traffic light",
-    "traffic sign",
-    "vegetation",
-    "terrain",
-    "sky",
-    "person",
-    "rider",
-    "car",
-    "truck",
-    "bus",
-    "train",
-    "motorcycle",
-    "bicycle",
-)  # the 19 Cityscapes trainIds, in trainId order
 
 _ROLES = ("foreground", "background")
 # Scaper warnings that are the expected path with the default settings, not problems: a background
@@ -123,15 +101,15 @@ class SoundMapping(AbcMapping[str, ClassSounds]):
     source: str = "<mapping>"
 
     def __getitem__(self, name: str) -> ClassSounds:
-        if name not in CITYSCAPES_CLASSES:
+        if name not in TRAIN_CLASSES:
             raise KeyError(name)
         return self.classes.get(name, ClassSounds())
 
     def __iter__(self) -> Iterator[str]:
-        return iter(CITYSCAPES_CLASSES)
+        return iter(TRAIN_CLASSES)
 
     def __len__(self) -> int:
-        return len(CITYSCAPES_CLASSES)
+        return len(TRAIN_CLASSES)
 
     def labels(self, role: str) -> set[str]:
         return {getattr(s, role) for s in self.classes.values() if getattr(s, role) is not None}
@@ -166,10 +144,10 @@ def _mapping_from_dict(raw: Any, source: str, allowed: AbcMapping[str, Sequence[
         raise ValueError(f"{source}: expected a mapping of class name -> sounds, got {type(raw).__name__}")
     classes: dict[str, ClassSounds] = {}
     for name, entry in raw.items():
-        if name not in CITYSCAPES_CLASSES:
+        if name not in TRAIN_CLASSES:
             raise ValueError(
-                f"{source}: entry {name!r} is not a segmentation class{_suggest(str(name), CITYSCAPES_CLASSES)}; "
-                f"expected one of {list(CITYSCAPES_CLASSES)}"
+                f"{source}: entry {name!r} is not a segmentation class{_suggest(str(name), TRAIN_CLASSES)}; "
+                f"expected one of {list(TRAIN_CLASSES)}"
             )
         if entry is None:
             entry = {}
@@ -246,10 +224,10 @@ def _as_mapping(mapping: SoundMapping | AbcMapping[str, Any]) -> SoundMapping:
 def _check_fractions(fractions: AbcMapping[str, float]) -> dict[str, float]:
     out: dict[str, float] = {}
     for name, value in fractions.items():
-        if name not in CITYSCAPES_CLASSES:
+        if name not in TRAIN_CLASSES:
             raise ValueError(
-                f"fractions: unknown class {name!r}{_suggest(str(name), CITYSCAPES_CLASSES)}; "
-                f"expected names from {list(CITYSCAPES_CLASSES)}"
+                f"fractions: unknown class {name!r}{_suggest(str(name), TRAIN_CLASSES)}; "
+                f"expected names from {list(TRAIN_CLASSES)}"
             )
         try:
             f = float(value)
@@ -285,7 +263,7 @@ def choose_labels(
     fr = _check_fractions(fractions)
     sounds = _as_mapping(mapping)
     available = {role: set(library_labels.get(role, [])) for role in _ROLES}
-    order = {c: i for i, c in enumerate(CITYSCAPES_CLASSES)}
+    order = {c: i for i, c in enumerate(TRAIN_CLASSES)}
     present = sorted(
         (c for c, f in fr.items() if f > 0.0 and f >= min_pixel_fraction), key=lambda c: (-fr[c], order[c])
     )
@@ -658,9 +636,9 @@ def synthesize_all(
         raise ValueError(f"{fractions_csv}: no 'image' column (columns: {list(table.columns)})")
     class_cols = [c for c in table.columns if c != "image"]
     for c in class_cols:
-        if c not in CITYSCAPES_CLASSES:
+        if c not in TRAIN_CLASSES:
             raise ValueError(
-                f"{fractions_csv}: column {c!r} is not a segmentation class{_suggest(str(c), CITYSCAPES_CLASSES)}"
+                f"{fractions_csv}: column {c!r} is not a segmentation class{_suggest(str(c), TRAIN_CLASSES)}"
             )
     stems = [Path(str(p)).stem for p in table["image"]]
     dupes = sorted({s for s in stems if stems.count(s) > 1})

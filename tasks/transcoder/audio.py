@@ -5,8 +5,8 @@ The clip is peak-normalised (0.9) and written as ``<name>_original.wav`` at the 
 log-mel and third-octave levels come from the feature store's representations; each second of
 third-octaves is transcoded to 100 Mel frames (the CNNs are convolutional, so any frame count works), the
 seconds concatenated. Each log-mel is brought back to a linear Mel spectrogram and inverted:
-``librosa.feature.inverse.mel_to_audio`` on the CPU (NNLS to the STFT magnitude, then Griffin-Lim with
-momentum 0.99), the same two steps in torch on a CUDA device. Files: ``<name>_generated_from_<source>.wav``,
+:func:`tasks.transcoder.griffin_lim.griffin_lim` (NNLS to the STFT magnitude, then Griffin-Lim with momentum
+0.99: librosa on the CPU, the same two steps in torch on a CUDA device). Files: ``<name>_generated_from_<source>.wav``,
 source = mel, pinv, cnn_mels, cnn_logits.
 """
 
@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import librosa
 import numpy as np
 import pandas as pd
 import soundfile as sf
@@ -23,9 +22,10 @@ import torch
 from soundflow.audio import load_audio
 from soundflow.devices import pick_device
 from soundflow.io import atomic_path
-from tasks.features.logmel import PRESETS, LogMelParams, mel_filterbank
+from tasks.features.logmel import PRESETS, LogMelParams
 from tasks.features.representations import LogMelFeatures, ThirdOctaveFeatures
 from tasks.transcoder.conditions import CONDITIONS, Transcoders
+from tasks.transcoder.griffin_lim import griffin_lim
 from tasks.transcoder.pairs import (
     MEL_FOR_TEACHER,
     chunks_of_clip,
@@ -47,34 +47,6 @@ def linear_mel(logmel: np.ndarray, p: LogMelParams) -> np.ndarray:
     """(frames, mels) log-mel -> (mels, frames) linear Mel (power or magnitude, as the preset computes it)."""
     lin = 10.0 ** (logmel / 10.0) if p.log == "db" else np.clip(np.exp(logmel) - p.eps, 0.0, None)
     return lin.T.astype(np.float32)
-
-
-def griffin_lim_librosa(mel: np.ndarray, p: LogMelParams, n_iter: int) -> np.ndarray:
-    if p.frontend == "tf":  # mel_to_audio would build librosa's Slaney matrix: its two steps on YAMNet's matrix
-        mag = librosa.util.nnls(mel_filterbank(p), mel) ** (1.0 / p.power)
-        kw = dict(hop_length=p.hop_length, win_length=p.win_length, n_fft=p.n_fft, window="hann", center=p.center)
-        return librosa.griffinlim(mag, n_iter=n_iter, **kw)
-    return librosa.feature.inverse.mel_to_audio(
-        mel, sr=p.sample_rate, n_fft=p.n_fft, hop_length=p.hop_length, win_length=p.win_length, window="hann",
-        center=p.center, power=p.power, n_iter=n_iter, fmin=p.fmin, fmax=p.fmax, htk=False, norm="slaney",
-    )  # fmt: skip
-
-
-def griffin_lim_torch(mel: np.ndarray, p: LogMelParams, n_iter: int, device: torch.device, seed: int = 0) -> np.ndarray:
-    """The same inversion in torch (least squares clipped at 0 instead of NNLS; centred frames)."""
-    fb = torch.from_numpy(mel_filterbank(p)).to(device)
-    mag = (torch.linalg.pinv(fb) @ torch.from_numpy(mel).to(device)).clamp_min(0).pow(1.0 / p.power)
-    window = torch.hann_window(p.win_length, device=device)
-    kw = dict(n_fft=p.n_fft, hop_length=p.hop_length, win_length=p.win_length, window=window, center=True)
-    gen = torch.Generator(device=device).manual_seed(seed)
-    angles = torch.exp(2j * torch.pi * torch.rand(mag.shape, generator=gen, device=device))
-    previous = torch.zeros_like(angles)
-    for _ in range(n_iter):
-        rebuilt = torch.stft(torch.istft(mag * angles, **kw), return_complex=True, **kw)[..., : mag.shape[-1]]
-        angles = rebuilt - (0.99 / 1.99) * previous  # librosa's fast Griffin-Lim momentum
-        angles = angles / angles.abs().clamp_min(1e-16)
-        previous = rebuilt
-    return torch.istft(mag * angles, **kw).cpu().numpy()
 
 
 def transcoded_logmels(
@@ -108,10 +80,7 @@ def audio_from_spectra(
     name = Path(wav).stem
     written = [_write(out_dir / f"{name}_original.wav", clip, p.sample_rate)]
     for source, logmel in logmels.items():
-        lin = linear_mel(logmel, p)
-        wave = (
-            griffin_lim_torch(lin, p, n_iter, device) if device.type == "cuda" else griffin_lim_librosa(lin, p, n_iter)
-        )
+        wave = griffin_lim(linear_mel(logmel, p), p, n_iter, device)
         written.append(_write(out_dir / f"{name}_generated_from_{source}.wav", normalised(wave), p.sample_rate))
     return written
 

@@ -57,6 +57,11 @@ class EvalPaths:
     table_csv: Path
     table_png: Path
 
+    @classmethod
+    def under(cls, root: Path, *paths: str | Path) -> EvalPaths:
+        """Each path (in field order) relative to the project ``root``, as a stage declares them."""
+        return cls(*(Path(root) / p for p in paths))
+
 
 @dataclass
 class Context:

@@ -1,11 +1,11 @@
-"""The transcoder's evaluation metrics, written out from their definitions (tests compare with scikit-learn).
+"""The transcoder's evaluation metrics: scikit-learn's areas per class, the papers' conventions around them.
 
-- ``average_precision`` (one class): the area under the precision-recall curve as the step sum
-  ``sum_n (R_n - R_(n-1)) P_n`` over the distinct score thresholds, highest first (scikit-learn's
-  ``average_precision_score``; no interpolation).
-- ``macro_auprc``: the mean over classes of their average precision (scikit-learn's ``average_precision_score``
-  with ``average="macro"``); not a ROC area. Two other areas under the same precision-recall points are
-  reported beside it, because the papers this workflow compares with use them:
+- ``average_precision`` (one class): scikit-learn's ``average_precision_score``, the area under the
+  precision-recall curve as the step sum ``sum_n (R_n - R_(n-1)) P_n`` over the distinct score thresholds,
+  highest first (no interpolation).
+- ``macro_auprc``: the mean over classes of their average precision (``average_precision_score`` with
+  ``average="macro"`` where every class has a positive); not a ROC area. Two other areas under the same
+  precision-recall points are reported beside it, because the papers this workflow compares with use them:
 - ``macro_auprc_trapezoid`` (``auprc_trapezoid`` per class): the trapezoid area through the points of every
   distinct threshold (an item is positive when its score >= the threshold) and the end point (recall 0,
   precision 1): scikit-learn's ``auc(recall, precision)`` of ``precision_recall_curve``, which is what the
@@ -21,7 +21,7 @@
   on the curve after the prepended (0, 1), so the first positive earns half its share: n positives ranked
   above a negative that scores at least 0.01 give 1 - 1 / (2 n) where the average precision gives 1.
 - ``micro_auprc``: the average precision of all (item, class) decisions pooled.
-- ``macro_roc_auc``: the mean over classes of the area under the ROC curve, i.e. the probability that a
+- ``macro_roc_auc``: the mean over classes of scikit-learn's ``roc_auc_score``, the probability that a
   positive outranks a negative, ties counting one half (Mann-Whitney).
 - ``teacher_top1_agreement``: for each class the teacher predicts top-1 on at least one true-Mel input, the
   fraction of those inputs whose top-1 on the transcoded Mel is that class too; the mean over those classes
@@ -34,48 +34,32 @@
 
 A class without a positive (or, for ROC, without a negative) has no defined score: it is left out of the
 macro means, and ``per_class`` reports it as None (the DCASE baseline's confusion matrix fails on a class
-without a positive).
+without a positive). This is why the means are taken here rather than by scikit-learn's ``average="macro"``,
+which counts such a class as an AP of 0 and makes the ROC mean NaN (with a warning each).
 """
 
 from __future__ import annotations
 
 import numpy as np
-from scipy.stats import rankdata
+from sklearn.metrics import auc, average_precision_score, precision_recall_curve, roc_auc_score
 
 
-def _pr_points(y: np.ndarray, score: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
-    """(recall, precision) at every distinct score as threshold (positive: score >= threshold), highest
-    first; None without a positive."""
-    y, score = np.asarray(y, bool).ravel(), np.asarray(score, float).ravel()
-    n_pos = int(y.sum())
-    if n_pos == 0:
-        return None
-    order = np.argsort(-score, kind="mergesort")
-    y, score = y[order], score[order]
-    last_of_tie = np.r_[np.flatnonzero(np.diff(score)), len(score) - 1]
-    tp = np.cumsum(y)[last_of_tie]
-    return tp / n_pos, tp / (last_of_tie + 1)
+def _binary(y: np.ndarray, score: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    return np.asarray(y, bool).ravel(), np.asarray(score, float).ravel()
 
 
 def average_precision(y: np.ndarray, score: np.ndarray) -> float | None:
-    points = _pr_points(y, score)
-    if points is None:
-        return None
-    recall, precision = points
-    return float(np.sum(np.diff(np.r_[0.0, recall]) * precision))
-
-
-def _trapezoid(x: np.ndarray, y: np.ndarray) -> float:
-    return float(np.sum(np.diff(x) * (y[1:] + y[:-1]) / 2.0))
+    y, score = _binary(y, score)
+    return float(average_precision_score(y, score)) if y.any() else None
 
 
 def auprc_trapezoid(y: np.ndarray, score: np.ndarray) -> float | None:
     """Trapezoid area under the precision-recall points of every distinct score, from (recall 0, precision 1)."""
-    points = _pr_points(y, score)
-    if points is None:
+    y, score = _binary(y, score)
+    if not y.any():
         return None
-    recall, precision = points
-    return _trapezoid(np.r_[0.0, recall], np.r_[1.0, precision])
+    precision, recall, _ = precision_recall_curve(y, score)
+    return float(auc(recall, precision))
 
 
 DCASE_MIN_THRESHOLD = 0.01  # the baseline skips lower thresholds ("the low-precision regime")
@@ -87,7 +71,7 @@ def auprc_dcase(y: np.ndarray, score: np.ndarray) -> float | None:
     Raises:
         ValueError: if a score is not a probability in [0, 1] (the baseline's thresholds assume it).
     """
-    y, score = np.asarray(y, bool).ravel(), np.asarray(score, float).ravel()
+    y, score = _binary(y, score)
     n_pos = int(y.sum())
     if n_pos == 0:
         return None
@@ -99,16 +83,12 @@ def auprc_dcase(y: np.ndarray, score: np.ndarray) -> float | None:
     fp = len(neg) - np.searchsorted(neg, thresholds, side="right")
     precision = tp / np.maximum(tp + fp, 0.5)
     recall = tp / n_pos  # the baseline's max(TP + FN, 0.5): TP + FN = n_pos >= 1 at every threshold
-    return _trapezoid(np.r_[0.0, recall, 1.0], np.r_[1.0, precision, 0.0])
+    return float(auc(np.r_[0.0, recall, 1.0], np.r_[1.0, precision, 0.0]))
 
 
 def roc_auc(y: np.ndarray, score: np.ndarray) -> float | None:
-    y, score = np.asarray(y, bool).ravel(), np.asarray(score, float).ravel()
-    n_pos, n_neg = int(y.sum()), int((~y).sum())
-    if n_pos == 0 or n_neg == 0:
-        return None
-    ranks = rankdata(score)  # ties get their mean rank: a tie counts one half
-    return float((ranks[y].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+    y, score = _binary(y, score)
+    return float(roc_auc_score(y, score)) if y.any() and not y.all() else None
 
 
 def _macro(values: list[float | None]) -> float | None:

@@ -44,3 +44,16 @@ def write_split(root: Path, split: str, label_ids: list[np.ndarray]) -> None:
             out = root / kind / split / "city" / f"city_{k:06d}_000019_{suffix}.png"
             out.parent.mkdir(parents=True, exist_ok=True)
             Image.fromarray(arr).save(out)
+
+
+def write_pair(root: Path, split: str, city: str, stem: str, rgb: np.ndarray, ids: np.ndarray | None) -> Path:
+    """One Cityscapes-layout pair under ``root`` (no label file when ``ids`` is None); returns the image path."""
+    img_dir = root / "leftImg8bit" / split / city
+    gt_dir = root / "gtFine" / split / city
+    img_dir.mkdir(parents=True, exist_ok=True)
+    gt_dir.mkdir(parents=True, exist_ok=True)
+    img = img_dir / f"{stem}_leftImg8bit.png"
+    Image.fromarray(rgb.astype(np.uint8), "RGB").save(img)
+    if ids is not None:
+        Image.fromarray(ids.astype(np.uint8), "L").save(gt_dir / f"{stem}_gtFine_labelIds.png")
+    return img

@@ -25,7 +25,7 @@ pytestmark = [
     pytest.mark.skipif(chromium() is None, reason="Chromium is not installed (`make install-test` installs it)"),
 ]
 SHOTS = ROOT / ".soundflow" / "test-artifacts" / "browser"
-FLOW = "acoustic_event_classification"  # the project's first workflow: four stages, under a minute at the tiny size
+FLOW = "aed"  # the project's first workflow: four stages, under a minute at the tiny size
 
 
 def flow_run_names(api: str) -> list[str]:

@@ -39,7 +39,7 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Tracker, d
 
 
 def test_workflow_stages_come_from_the_stage_table() -> None:
-    names = [s.name for s in runs.measured_stages("acoustic_event_classification")]
+    names = [s.name for s in runs.measured_stages("aed")]
     assert "aed_evaluate" in names and "seg_evaluate" not in names
     with pytest.raises(ValueError, match="unknown workflow 'nope'"):
         runs.measured_stages("nope")
@@ -68,14 +68,14 @@ def test_table_sorts_by_the_metric_and_keeps_only_differing_params(store) -> Non
 def test_command_prints_and_writes_csv_and_png(store, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     _, ids = store
     out = tmp_path / "cmp"
-    argv = ["compare", "--workflow", "acoustic_event_classification", "--experiment", "compare-test", "--out"]
+    argv = ["compare", "--workflow", "aed", "--experiment", "compare-test", "--out"]
     assert main([*argv, str(out)]) == 0
     printed = capsys.readouterr().out
     assert "sorted by accuracy" in printed and ids[5][:8] in printed and "aed.train.lr_start" in printed
-    df = pd.read_csv(out / "acoustic_event_classification_accuracy.csv", index_col="field")
+    df = pd.read_csv(out / "aed_accuracy.csv", index_col="field")
     assert list(df.columns) == [ids[5], ids[8], ids[3]]
     assert df.loc["metric: accuracy"].astype(float).tolist() == [0.83, 0.72, 0.61]
-    png = out / "acoustic_event_classification_accuracy.png"
+    png = out / "aed_accuracy.png"
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 5000
     assert not list(out.glob("*.tmp*"))  # written atomically: no temporary left
     assert main(["compare", "--metric", "no_such_metric", "--experiment", "compare-test", "--out", str(out)]) == 1
@@ -88,9 +88,9 @@ def test_compare_reads_the_tracking_server(
 ) -> None:
     monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_server.url)
     ids = _three_aed_runs(Tracker(tmp_path, "compare-server"), tmp_path)
-    argv = ["compare", "--workflow", "acoustic_event_classification", "--experiment", "compare-server"]
+    argv = ["compare", "--workflow", "aed", "--experiment", "compare-server"]
     assert main([*argv, "--out", str(tmp_path / "cmp")]) == 0
-    df = pd.read_csv(tmp_path / "cmp" / "acoustic_event_classification_accuracy.csv", index_col="field")
+    df = pd.read_csv(tmp_path / "cmp" / "aed_accuracy.csv", index_col="field")
     assert list(df.columns) == [ids[5], ids[8], ids[3]]
 
 

@@ -14,7 +14,7 @@ from flows.pipeline import FLOWS
 from soundflow.pipeline.config import ParamsError, parse_params, read_params_yaml
 from soundflow.pipeline.ops import deployments, prefect_cli, stage_artifacts
 from soundflow.pipeline.ops.schedule_params import FlowSchedule, SchedulesParams
-from soundflow.pipeline.stages import STAGES
+from soundflow.pipeline.stages import STAGES, WORKFLOWS
 from tests.helpers.paths import ROOT
 
 COMMITTED = read_params_yaml(ROOT / "params.yaml")
@@ -27,7 +27,7 @@ def with_schedule(flow: str, **entry: object) -> dict:
 
 
 def test_every_flow_has_a_schedule_entry_and_all_are_off_by_default() -> None:
-    assert set(SchedulesParams.model_fields) == set(FLOWS) == set(prefect_cli.FLOW_NAMES)
+    assert set(SchedulesParams.model_fields) == set(FLOWS) == {"soundflow", *(u.name for u in WORKFLOWS)}
     params = parse_params(COMMITTED, Path("params.yaml"))
     assert not any(getattr(params.schedules, name).active for name in FLOWS)
 

@@ -18,7 +18,7 @@ from tests.helpers.servers import S3_CREDENTIALS, Running, boto3_client
 from tests.helpers.tracked_runs import aed_train_outputs, log_pipeline
 
 EXPERIMENT = "registry-test"
-MODEL = "soundflow-acoustic_event_classification"
+MODEL = "soundflow-aed"
 CLIENT_SECRET = "client-secret-4c1d9e"  # in the test's environment: must reach nothing the server stores
 
 
@@ -67,7 +67,7 @@ def test_best_run_is_champion_newest_is_candidate(tracked: Tracked, mlflow_serve
 
     monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_server.url)
     client = MlflowClient(mlflow_server.url)
-    done = registry.register_best(client, EXPERIMENT, "acoustic_event_classification", None)
+    done = registry.register_best(client, EXPERIMENT, "aed", None)
     assert {(r.name, r.alias, r.run_id) for r in done} == {
         (MODEL, "champion", tracked.best["aed_evaluate"]),
         (MODEL, "candidate", tracked.newest["aed_evaluate"]),
@@ -77,12 +77,12 @@ def test_best_run_is_champion_newest_is_candidate(tracked: Tracked, mlflow_serve
     assert champion.tags["metric.accuracy"] == "0.9" and "accuracy = 0.9000" in champion.description
     assert champion.tags["soundflow.git_commit"] == "c0ffee"
     assert client.get_model_version_by_alias(MODEL, "candidate").run_id == tracked.newest["aed_train"]
-    again = registry.register_best(client, EXPERIMENT, "acoustic_event_classification", None)
+    again = registry.register_best(client, EXPERIMENT, "aed", None)
     assert {r.version for r in again} == {r.version for r in done}  # no new version for the same runs
     # judged the other way round, the newest is also the best: no candidate alias is left
-    registry.register_best(client, EXPERIMENT, "acoustic_event_classification", None, ascending=True)
+    registry.register_best(client, EXPERIMENT, "aed", None, ascending=True)
     assert set(client.get_registered_model(MODEL).aliases) == {"champion"}
-    assert main(["register", "--workflow", "acoustic_event_classification", "--experiment", EXPERIMENT]) == 0
+    assert main(["register", "--workflow", "aed", "--experiment", EXPERIMENT]) == 0
 
 
 def _sha(p: Path) -> str:
@@ -95,7 +95,7 @@ def test_predict_and_segment_accept_a_registry_uri(
     monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_server.url)
     from mlflow.tracking import MlflowClient
 
-    registry.register_best(MlflowClient(mlflow_server.url), EXPERIMENT, "acoustic_event_classification", None)
+    registry.register_best(MlflowClient(mlflow_server.url), EXPERIMENT, "aed", None)
     local = model_uri.resolve_checkpoint(f"models:/{MODEL}@champion", tracked.root)
     assert _sha(local) == _sha(tracked.checkpoint) and local.is_relative_to(tracked.root / stages.STATE_DIR)
     version = MlflowClient(mlflow_server.url).get_model_version_by_alias(MODEL, "champion").version

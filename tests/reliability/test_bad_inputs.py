@@ -35,12 +35,12 @@ from soundflow.pipeline.config import load_params
 from tasks.aed.params import AedModelParams
 from tasks.aed.predict import MIN_SAMPLE_RATE, MIN_SECONDS
 from tasks.aed.train import _checkpoint as aed_checkpoint_contents
+from tasks.datasets.cityscapes import TRAIN_CLASSES
 from tasks.datasets.extract import extract
 from tasks.datasets.labelled_audio import read_labelled_audio
+from tasks.datasets.soundnet_flickr import read_flickr_xml
 from tasks.features.frames import load_image
 from tasks.features.video import read_video_second, video_seconds
-from tasks.localisation.annotations import read_flickr_xml
-from tasks.segmentation.cityscapes import TRAIN_CLASSES
 from tasks.text_to_audio.prompts import load_prompts
 from tests.helpers.aed import tiny_aed_features
 from tests.helpers.video import write_video
@@ -630,7 +630,7 @@ def test_extract_refuses_a_bad_archive_in_one_line(board, case: str, tmp_path: P
     "argv,names,problem",
     [
         (["stage", "no_such_stage"], "no_such_stage", r"unknown stage"),
-        (["run", "--flow", "no_such_flow"], "no_such_flow", r"invalid choice"),
+        (["run", "--flow", "no_such_flow"], "no_such_flow", r"unknown workflow"),
         (["features", "logmel_pann", ".", "--out", "o", "--device", "tpu"], "tpu", r"invalid choice"),
         (["no_such_command"], "no_such_command", r"invalid choice"),
         (["segment", "--test-images", ".", "--test-images-type", "gif"], "gif", r"invalid choice"),

@@ -70,7 +70,7 @@ def _t2a_classifier() -> dict:
 
 def _loaders() -> dict[str, tuple[Callable[[], dict], Callable[[Path], object]]]:
     """Each evaluation-side loader (the stages and commands that use it) and how to make its checkpoint."""
-    from tasks.aed.inference import load_checkpoint as load_aed
+    from tasks.features.chunk_classifier import load_checkpoint as load_aed
     from tasks.segmentation.inference import load_checkpoint as load_seg
     from tasks.text_to_audio.evaluate import load_classifier
     from tasks.transcoder.teacher import load_teacher

@@ -40,11 +40,11 @@ from soundflow.pipeline.config import ParamsError, apply_overrides, parse_params
 from tasks.datasets import extract as archives
 from tasks.datasets.corpora import urbansound8k
 from tasks.datasets.labelled_audio import DatasetLayoutError, read_labelled_audio
+from tasks.datasets.soundnet_flickr import AnnotationError, Box, read_flickr_xml, write_flickr_xml
 from tasks.features.frames import ImageError, load_image
 from tasks.features.video import VideoError, read_video_second, video_seconds
-from tasks.localisation.annotations import AnnotationError, Box, read_flickr_xml, write_flickr_xml
 from tasks.segmentation import predict as seg_predict
-from tasks.segmentation.cityscapes import CityscapesSegmentation
+from tasks.segmentation.dataset import CityscapesSegmentation
 from tasks.text_to_audio.prompts import PromptFileError, load_prompts, parse_prompts
 from tests.helpers.paths import ROOT as REPO_ROOT
 from tests.helpers.video import write_video

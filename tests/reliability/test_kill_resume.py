@@ -13,7 +13,7 @@ random number of its work units (shards, clips, epochs, soundscapes) are on disk
 
 The targets: a feature extraction (``transcoder_features``, workflow 4), a training through ``fit``
 (``aed_train``, workflow 2), a text-to-audio generation (``t2a_generate``, workflow 5), a Scaper synthesis
-(``soundscapes``, workflow 1) and an HDF5 write (``loc_hdf5``, workflow 3). One seed each in the fast part;
+(``soundscapes``, workflow 1) and an HDF5 write (``loc_features``, workflow 3). One seed each in the fast part;
 more seeds under ``--soak``.
 """
 
@@ -33,7 +33,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from soundflow.pipeline.stages import STATE_DIR, get_stage
+from soundflow.env import STATE_DIR
+from soundflow.pipeline.stages import get_stage
 from soundflow.pipeline.workspace import TINY, copy_project
 from tests.helpers.paths import ROOT
 from tests.helpers.resume import digests, invalid_outputs, kill_when, output_files, temporaries
@@ -133,10 +134,10 @@ class Target:
 TARGETS = {
     t.stage: t
     for t in (
-        Target("transcoder_features", "spectral_transcoder", _shards("data/features/transcoder"), _store_reused),
+        Target("transcoder_features", "transcoder", _shards("data/features/transcoder"), _store_reused),
         Target(
             "aed_train",
-            "acoustic_event_classification",
+            "aed",
             _epochs_saved(f"{STATE_DIR}/aed_train"),
             _epochs_resumed,
             f"{STATE_DIR}/aed_train",
@@ -146,7 +147,7 @@ TARGETS = {
         # clips are recorded every few seconds: what a killed run had not recorded is generated again
         Target("t2a_generate", "text_to_audio", _wavs("data/generated/t2a/audio"), _clips_reused, kept=_clips_recorded),
         Target("soundscapes", "image_to_soundscape", _wavs("data/soundscapes"), None),
-        Target("loc_hdf5", "sound_localisation", _shards("data/features/localisation"), _store_reused),
+        Target("loc_features", "localisation", _shards("data/features/localisation"), _store_reused),
     )
 }
 

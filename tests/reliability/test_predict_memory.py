@@ -22,9 +22,9 @@ import models
 from models.yamnet import YAMNet, yamnet_outputs
 from models.yamnet_frontend import SAMPLE_RATE as YAMNET_RATE
 from soundflow.audio import Windows, load_audio, stream_audio
-from tasks.aed.inference import chunk_probabilities
 from tasks.aed.predict import file_probabilities
 from tasks.aed.yamnet_predict import file_scores
+from tasks.features.chunk_classifier import chunk_probabilities
 from tasks.features.stft_chunks import spectrogram_chunks
 from tests.helpers.aed import tiny_aed_features
 from tests.helpers.paths import ROOT

@@ -23,7 +23,7 @@ import yaml
 from soundflow.errors import UserError
 from soundflow.pipeline import workspace_lock
 from soundflow.pipeline.cli import main
-from soundflow.pipeline.stages import PYTHON
+from soundflow.pipeline.stage import PYTHON
 from soundflow.pipeline.workspace import TINY, copy_project, set_params
 from tests.helpers.commands import ran_by_prefect, sh
 from tests.helpers.paths import ROOT

@@ -82,12 +82,12 @@ def test_code_deps_are_closed_under_imports(root: Path) -> None:
 @pytest.mark.parametrize(
     ("stage", "files"),
     [
-        ("seg_train", ["tasks/segmentation/cityscapes.py"]),  # ERFNet's augmentation
-        ("aed_evaluate", ["tasks/aed/inference.py", "models/aed_cnn.py"]),  # the checkpoint loader, not training
+        ("seg_train", ["tasks/segmentation/dataset.py"]),  # ERFNet's augmentation
+        ("aed_evaluate", ["tasks/features/chunk_classifier.py", "models/aed_cnn.py"]),  # the checkpoint loader
         ("seg_evaluate", ["tasks/segmentation/inference.py", "models/erfnet.py"]),
         ("seg_predict", ["tasks/segmentation/inference.py", "models/erfnet.py"]),
-        ("street_scenes", ["tasks/segmentation/cityscapes.py"]),  # the generator draws with Cityscapes' colours
-        ("soundscapes", ["tasks/soundscapes/library.py"]),
+        ("street_scenes", ["tasks/datasets/cityscapes.py"]),  # the generator draws with Cityscapes' colours
+        ("soundscapes", ["tasks/datasets/sound_library.py"]),
     ],
 )
 def test_code_the_stage_runs_is_a_dependency(root: Path, stage: str, files: list[str]) -> None:
@@ -106,7 +106,7 @@ def test_topological_order_and_downstream(root: Path) -> None:
     )
     assert dag.topological_order(raw, ["aed_train"]) == ["urban_synth", "aed_features", "aed_train"]
     # the AED classifier also pseudo-labels the localisation pairs (workflow 3)
-    loc = ["loc_pseudo_labels", "loc_hdf5", "loc_stage1", "loc_stage2", "loc_evaluate"]
+    loc = ["loc_pseudo_labels", "loc_features", "loc_stage1", "loc_stage2", "loc_evaluate"]
     assert dag.downstream(raw, "aed_train") == ["aed_evaluate", *loc]
     # a real dataset instead of the generated one cuts the generator out of the AED branch
     raw["aed"]["data"]["root"] = "../shared/data/esc10"

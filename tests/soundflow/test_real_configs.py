@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from flows.workflows.data import DATASETS
 from soundflow.pipeline.cli import main
 from soundflow.pipeline.config import (
     ParamsError,
@@ -19,7 +20,7 @@ from soundflow.pipeline.config import (
     read_params_yaml,
 )
 from soundflow.pipeline.params_check import LOCATIONS, value_of
-from soundflow.pipeline.stages import DATASETS, get_stage
+from soundflow.pipeline.stages import get_stage
 from tests.helpers.commands import own_project
 from tests.helpers.corpus_server import Server, esc50_zip, running_server, serve_corpus, us8k_tgz
 from tests.helpers.paths import ROOT

@@ -11,11 +11,12 @@ from typing import Any
 import pytest
 import yaml
 
+from flows.workflows.data import DATASETS
 from soundflow.pipeline import reproduce
 from soundflow.pipeline.cli import main
 from soundflow.pipeline.config import flatten, overridden, parse_params, read_overrides, read_params_yaml
 from soundflow.pipeline.params_check import LOCATIONS, value_of
-from soundflow.pipeline.stages import DATASETS, STAGES, get_stage
+from soundflow.pipeline.stages import STAGES, get_stage
 from tasks.datasets import registry
 from tests.helpers.commands import own_project, sh
 from tests.helpers.corpus_server import (
@@ -34,7 +35,7 @@ from tests.helpers.corpus_server import (
 from tests.helpers.paths import ROOT
 
 WORKFLOWS = reproduce.workflows()
-ESC50 = "acoustic_event_classification"
+ESC50 = "aed"
 
 
 @pytest.fixture
@@ -75,15 +76,15 @@ def test_every_workflow_has_one_paper_set() -> None:
         == WORKFLOWS
         == sorted(
             [
-                "acoustic_event_classification",
+                "aed",
                 "image_to_soundscape",
-                "sound_localisation",
-                "spectral_transcoder",
+                "localisation",
+                "transcoder",
                 "text_to_audio",
             ]
         )
     )
-    assert {reproduce.resolve(a) for a in reproduce.ALIASES} <= set(WORKFLOWS)
+    assert reproduce.resolve("spectral_transcoder") == "transcoder"  # a former name still works
 
 
 @pytest.mark.parametrize("flow", WORKFLOWS)
@@ -160,7 +161,7 @@ def test_data_roots_are_where_the_datasets_stage_extracts_the_archives(
 
 
 def test_cityscapes_pairs_are_found_in_the_registry_folders(tmp_path: Path) -> None:
-    from tasks.segmentation.cityscapes import find_pairs
+    from tasks.datasets.cityscapes import find_pairs
 
     img = tmp_path / "leftImg8bit_trainvaltest/leftImg8bit/val/bonn/bonn_000001_000019_leftImg8bit.png"
     lab = tmp_path / "gtFine_trainvaltest/gtFine/val/bonn/bonn_000001_000019_gtFine_labelIds.png"
@@ -189,7 +190,7 @@ def test_dry_run_prints_the_dvc_experiment_of_the_workflow_stages(project: Path,
     out, err = capsys.readouterr()
     assert "the datasets stage fetches esc50 into data/datasets/esc50/ first" in err
     command = shlex.split(out.strip())
-    assert command[:5] == ["dvc", "exp", "run", "--name", "paper-acoustic_event_classification"]
+    assert command[:5] == ["dvc", "exp", "run", "--name", "paper-aed"]
     assert command[-3:] == ["aed_features", "aed_train", "aed_evaluate"]
     assert "-S" in command and "aed.model.width=64" in command and "aed.train.epochs=55" in command
     assert _apply_with_dvc(project, command) == merged(ESC50)  # exactly the set, nothing else
@@ -253,7 +254,7 @@ def test_a_missing_downloaded_dataset_names_its_download_command(project: Path, 
     _edit_set(project, ESC50, **{"data.download.datasets": [], "aed.data.root": "data/raw/esc50/ESC-50-master"})
     err = _one_line_error(["reproduce", "aed", "--dry-run"], capsys)
     assert err == (
-        "soundflow: configs/paper/acoustic_event_classification.yaml: aed.data.root: 'data/raw/esc50/ESC-50-master' "
+        "soundflow: configs/paper/aed.yaml: aed.data.root: 'data/raw/esc50/ESC-50-master' "
         "does not exist: it is part of the esc50 dataset, which `soundflow download esc50` fetches into data/raw/esc50/"
     )
 
@@ -299,11 +300,11 @@ def test_invalid_values_and_unknown_keys_are_refused_naming_the_set(project: Pat
     _edit_set(project, ESC50, **{"aed.train.epochs": 0})
     assert main(["reproduce", "aed", "--dry-run"]) == 2
     err = capsys.readouterr().err
-    assert "configs/paper/acoustic_event_classification.yaml: aed.train.epochs:" in err
+    assert "configs/paper/aed.yaml: aed.train.epochs:" in err
     assert "aed.train.epochs" in err
     _edit_set(project, ESC50, **{"aed.train.epochs": 55, "aed.train.epoch": 5})
     err = _one_line_error(["reproduce", "aed", "--dry-run"], capsys)
-    assert "configs/paper/acoustic_event_classification.yaml: aed.train.epoch" in err
+    assert "configs/paper/aed.yaml: aed.train.epoch" in err
 
 
 def test_a_value_dvc_would_write_otherwise_is_refused(project: Path, capsys) -> None:
@@ -320,7 +321,7 @@ def test_a_value_dvcs_parser_refuses_is_refused_before_dvc(project: Path, capsys
 
 def test_unknown_workflow(project: Path, capsys) -> None:
     err = _one_line_error(["reproduce", "segmentation", "--dry-run"], capsys)
-    assert "unknown workflow 'segmentation'; known: acoustic_event_classification" in err
+    assert "unknown workflow 'segmentation'" in err and "workflows: aed, data, image_to_soundscape" in err
 
 
 def _esc50_archive() -> bytes:
@@ -355,5 +356,5 @@ def test_reproduce_runs_the_set_as_a_dvc_experiment(tmp_path: Path, server: Serv
     metrics = json.loads((project / "reports/aed/metrics.json").read_text())
     assert metrics["n_files"] == 4  # fold 5: 2 classes x 2 clips
     shown = json.loads(sh(["dvc", "exp", "show", "--json"], project, cli_env))
-    assert "paper-acoustic_event_classification" in json.dumps(shown)
+    assert "paper-aed" in json.dumps(shown)
     assert read_params_yaml(project / "params.yaml")["aed"]["data"]["root"].startswith("data/datasets/esc50/")

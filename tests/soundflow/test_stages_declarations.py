@@ -1,4 +1,4 @@
-"""The stage table only declares: each stage's ``run`` picks its parameters and paths and calls one task function.
+"""The workflow modules only declare: each stage's ``run`` picks its parameters and paths and calls one task function.
 
 The work, and any logic in the glue (loops, branches, reading files), belongs in ``tasks/``, where it is a
 plain typed function with its own tests and where it joins the stage's code closure as a file. A loop or a
@@ -8,6 +8,7 @@ helper left in the stage table is code that only the ``--code`` digest tracks, a
 from __future__ import annotations
 
 import ast
+import sys
 from pathlib import Path
 
 import pytest
@@ -55,17 +56,24 @@ def run_problems(fn: ast.FunctionDef) -> list[str]:
     return problems
 
 
-def test_the_table_defines_no_helper() -> None:
-    runs = {s.run.__name__ for s in STAGES}
-    assert {s.run.__module__ for s in STAGES} == {"soundflow.pipeline.stages"}
-    helpers = sorted(set(_functions(_tree(Path(stages.__file__)))) - runs - {"get_stage"})
-    assert helpers == [], f"soundflow/pipeline/stages.py defines {helpers}: move them into tasks/"
+def _module_file(module: str) -> Path:
+    return Path(sys.modules[module].__file__)
+
+
+@pytest.mark.parametrize("unit", stages.WORKFLOWS, ids=lambda u: u.name)
+def test_a_workflow_module_defines_no_helper(unit: stages.Workflow) -> None:
+    """Besides its stages' runs, a workflow module defines only the rule it declares across params sections."""
+    module = {s.run.__module__ for s in unit.stages}
+    assert module == {f"flows.workflows.{unit.name}"}
+    allowed = {s.run.__name__ for s in unit.stages} | ({unit.check.__name__} if unit.check else set())
+    helpers = sorted(set(_functions(_tree(_module_file(module.pop())))) - allowed)
+    assert helpers == [], f"flows/workflows/{unit.name}.py defines {helpers}: move them into tasks/"
 
 
 @pytest.mark.parametrize("stage", STAGES, ids=lambda s: s.name)
 def test_a_run_only_picks_parameters_and_paths_and_calls_one_task(stage: stages.Stage) -> None:
-    fn = _functions(_tree(Path(stages.__file__)))[stage.run.__name__]
-    assert run_problems(fn) == [], f"{stage.name}: {fn.name} in soundflow/pipeline/stages.py holds logic"
+    fn = _functions(_tree(_module_file(stage.run.__module__)))[stage.run.__name__]
+    assert run_problems(fn) == [], f"{stage.name}: {fn.name} in {stage.run.__module__} holds logic"
 
 
 GLUE = """

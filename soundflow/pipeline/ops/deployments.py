@@ -2,7 +2,7 @@
 
 ``soundflow serve`` serves them all from one process (Prefect's ``serve``); ``prefect deploy --all`` makes the
 same deployments from ``prefect.yaml`` for a process work pool. Either way a deployment is named after its flow
-(``soundflow/soundflow``, ``acoustic_event_classification/acoustic_event_classification``, ...), and its
+(``soundflow/soundflow``, ``aed/aed``, ...), and its
 parameters (typed, defaults shown) are the flow function's, editable in the Prefect UI for each run.
 """
 
@@ -18,6 +18,7 @@ from typing import Any
 from soundflow.errors import UserError
 from soundflow.pipeline.config import ParamsError, load_params
 from soundflow.pipeline.ops.schedule_params import FlowSchedule, SchedulesParams
+from soundflow.pipeline.stages import flow_name
 
 TAGS = ["soundflow"]
 
@@ -62,6 +63,7 @@ def runner_deployments(root: Path, only: list[str] | None = None) -> list[Any]:
     missing = set(FLOWS) - set(SchedulesParams.model_fields)
     if missing:  # a new flow without an entry here would silently never be scheduled
         raise ParamsError(f"params.yaml: schedules: no entry for flow(s) {', '.join(sorted(missing))}")
+    only = [flow_name(n) for n in only or ()]  # a workflow's former names too; a typo is refused by name
     chosen = {n: f for n, f in FLOWS.items() if not only or n in only}
     check_parameters(chosen, schedules)
     out = []

@@ -18,14 +18,6 @@ from soundflow import env
 
 SHUTDOWN_GRACE_SECONDS = 15.0
 DEFAULT_POOL = "soundflow-process"  # the work pool prefect.yaml's deployments name
-FLOW_NAMES = [
-    "soundflow",
-    "acoustic_event_classification",
-    "image_to_soundscape",
-    "sound_localisation",
-    "spectral_transcoder",
-    "text_to_audio",
-]
 
 
 def _describe(d: object) -> str:
@@ -108,7 +100,9 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("serve", help="serve every flow as a Prefect deployment (schedules from params.yaml)")
-    p.add_argument("--flow", action="append", choices=FLOW_NAMES, help="serve only this flow (repeatable)")
+    p.add_argument(
+        "--flow", action="append", help="serve only this flow, by a name `soundflow list` shows (repeatable)"
+    )
     p.add_argument("--limit", type=int, default=1, help="flow runs at once (default 1: stages share the CPU)")
     p.set_defaults(fn=cmd_serve, writes=False)  # each flow run takes the workspace lock itself
     p = sub.add_parser("worker", help="start a Prefect worker on the process pool of prefect.yaml's deployments")

@@ -11,16 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from soundflow.pipeline.stages import STAGES, Stage
+from soundflow.pipeline.stages import STAGES, Stage, headline_metrics
 
-# the metric each workflow is judged by, higher is better (the papers' headline numbers)
-DEFAULT_METRIC = {
-    "acoustic_event_classification": "accuracy",
-    "image_to_soundscape": "miou",
-    "sound_localisation": "ciou_at_0.5",
-    "spectral_transcoder": "macro_auprc",
-    "text_to_audio": "test_accuracy",
-}
+# the metric each workflow is judged by, higher is better (the papers' headline numbers), as it declares
+DEFAULT_METRIC = headline_metrics()
 STAGE_TAG = "soundflow.stage"
 
 

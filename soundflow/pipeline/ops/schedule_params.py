@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, create_model, field_validator, model_validator
 
 from soundflow.params_base import Strict
+from soundflow.pipeline.stages import WORKFLOWS
 
 MAX_INTERVAL_SECONDS = 366 * 24 * 3600  # a year: a longer interval is a typo of a unit
 # five fields (minute hour day month weekday), as Prefect's cron schedules take them: name, lowest, highest value
@@ -90,12 +91,10 @@ class FlowSchedule(Strict):
         return self.cron is not None or self.interval_seconds is not None
 
 
-class SchedulesParams(Strict):
-    """A schedule per flow of ``flows/pipeline.py`` (a test checks the names match ``FLOWS``)."""
-
-    soundflow: FlowSchedule = FlowSchedule()
-    acoustic_event_classification: FlowSchedule = FlowSchedule()
-    image_to_soundscape: FlowSchedule = FlowSchedule()
-    sound_localisation: FlowSchedule = FlowSchedule()
-    spectral_transcoder: FlowSchedule = FlowSchedule()
-    text_to_audio: FlowSchedule = FlowSchedule()
+# A schedule per flow: the whole pipeline's, then one per workflow the registry finds (the Prefect flows of
+# flows/pipeline.py are built from the same list).
+SchedulesParams = create_model(
+    "SchedulesParams",
+    __base__=Strict,
+    **{name: (FlowSchedule, FlowSchedule()) for name in ("soundflow", *(u.name for u in WORKFLOWS))},
+)

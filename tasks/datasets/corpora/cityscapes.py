@@ -18,7 +18,7 @@ here because the site shows them only after login.
 Licence: Cityscapes licence, non-commercial research and teaching use only; no redistribution.
 
 ``prepare``: one row per image, ``path`` (image), ``label_path`` (``*_gtFine_labelIds.png``),
-``split``, ``city``; ``duration`` is NaN (images).
+``split``, ``city``; ``duration`` is NaN (images). The format (labels, layout) is :mod:`tasks.datasets.cityscapes`.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from tasks.datasets.cityscapes import IMAGE_SUFFIX, LABEL_SUFFIX
 from tasks.datasets.registry import DatasetInfo, RemoteFile, find_one, register
 
 CITATION = (
@@ -38,7 +39,6 @@ _URL = "https://www.cityscapes-dataset.com/file-handling/?packageID={}"
 _MD5_URL = "https://www.cityscapes-dataset.com/md5-sum/?packageID={}"
 PACKAGES = {1: "gtFine_trainvaltest.zip", 3: "leftImg8bit_trainvaltest.zip"}
 FILES = tuple(RemoteFile(_URL.format(n), name, None, None, md5_url=_MD5_URL.format(n)) for n, name in PACKAGES.items())
-_IMG, _LAB = "_leftImg8bit.png", "_gtFine_labelIds.png"
 
 
 def prepare(root: Path) -> pd.DataFrame:
@@ -48,8 +48,9 @@ def prepare(root: Path) -> pd.DataFrame:
     gt_root = find_one(root, "*/gtFine").parent
     rows = []
     for split_dir in sorted(p for p in (img_root / "leftImg8bit").iterdir() if p.is_dir()):
-        for img in sorted(split_dir.glob(f"*/*{_IMG}")):
-            lab = gt_root / "gtFine" / split_dir.name / img.parent.name / (img.name[: -len(_IMG)] + _LAB)
+        for img in sorted(split_dir.glob(f"*/*{IMAGE_SUFFIX}")):
+            stem = img.name[: -len(IMAGE_SUFFIX)]
+            lab = gt_root / "gtFine" / split_dir.name / img.parent.name / (stem + LABEL_SUFFIX)
             if not lab.is_file():
                 raise FileNotFoundError(f"label file {lab} for image {img} is missing")
             rows.append(

@@ -3,7 +3,7 @@
 Image-sound pairs drawn from the Flickr-SoundNet data (Aytar et al.'s SoundNet videos from the Yahoo
 Flickr Creative Commons 100M set): 5,000 pairs with bounding boxes of the sounding object drawn by three
 annotators per image (one XML file per pair: per annotator a ``bbox`` list, see
-:mod:`tasks.localisation.annotations`). The authors' README
+:mod:`tasks.datasets.soundnet_flickr`). The authors' README
 (https://github.com/ardasnck/learning_to_localize_sound_source) links the 5,000 annotated pairs on Google
 Drive (file id 1P93CTiQV71YLZCmBbZA0FvdwFxreydLt); it is downloaded through Drive's confirm flow
 (:mod:`tasks.datasets.gdrive`). The test set later papers evaluate on is the 249 ids of LVS's

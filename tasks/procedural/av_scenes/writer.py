@@ -19,7 +19,7 @@ from PIL import Image
 from tqdm import tqdm
 
 from soundflow.io import CC0_README_SECTION, generated_folder
-from tasks.localisation.annotations import Box, write_flickr_xml
+from tasks.datasets.soundnet_flickr import Box, write_flickr_xml
 from tasks.procedural.av_scenes.looks import LOOKS, draw_background, draw_object
 from tasks.procedural.urban_sounds import CLASSES, synthesize_background, synthesize_event
 from tasks.procedural.urban_sounds.backgrounds import BACKGROUNDS

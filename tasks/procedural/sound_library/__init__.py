@@ -2,7 +2,7 @@
 
 The original project drew its soundscapes from a library of recorded clips labelled bicycle, bus, car,
 motorcycle, person, road, traffic light, train, truck and vegetation
-(:data:`tasks.soundscapes.library.LIBRARY_LABELS`). ``build_sound_library`` builds a library with the same
+(:data:`tasks.datasets.sound_library.LIBRARY_LABELS`). ``build_sound_library`` builds a library with the same
 labels in Scaper's layout::
 
     <library>/foreground/<label>/<label>_<k>.wav     short sound events (bicycle bells, engines, ...)

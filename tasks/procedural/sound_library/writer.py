@@ -8,9 +8,11 @@ import numpy as np
 import soundfile as sf
 from tqdm import tqdm
 
-from soundflow.io import CC0_README_SECTION, generated_folder
+from soundflow.io import generated_folder
+from tasks.datasets.sound_library import LIBRARY_LABELS
 from tasks.procedural import urban_sounds
 from tasks.procedural.checks import is_int
+from tasks.procedural.readme import generator_readme
 from tasks.procedural.sound_library.clips import (
     BACKGROUND_LABELS,
     DESCRIPTIONS,
@@ -18,7 +20,6 @@ from tasks.procedural.sound_library.clips import (
     render_background,
     render_foreground,
 )
-from tasks.soundscapes.library import LIBRARY_LABELS
 
 __all__ = ["LIBRARY_VERSION", "build_sound_library"]
 
@@ -62,37 +63,27 @@ def _file_stem(label: str) -> str:
 
 
 def _readme_text(params: dict[str, object], clips_per_label: int) -> str:
-    counts = {
-        "foreground": {label: clips_per_label for label in FOREGROUND_LABELS},
-        "background": {label: clips_per_label for label in BACKGROUND_LABELS},
-    }
-    lines = [
-        _README_TITLE,
-        "",
+    about = [
         "Sound library for Scaper (`Scaper(duration, fg_path=<this>/foreground, bg_path=<this>/background)`),",
         "with the labels of the original image-to-soundscape project. No recorded audio is involved: every",
         "clip is synthesised from a seeded signal model (see `tasks/soundscapes/library.py`; backgrounds and",
         "some events come from `tasks/datasets/urban_synth.py`). Files are mono 16-bit PCM wav.",
-        "",
-        f"- Generator: `tasks.soundscapes.library.build_sound_library` (library version {LIBRARY_VERSION},"
-        f" urban_synth model version {urban_sounds.GENERATOR_VERSION})",
     ]
-    lines += [f"- {k}: `{v}`" for k, v in params.items()]
-    lines += ["", "| role | label | clips | content |", "|---|---|---|---|"]
-    for role in _ROLES:
-        for label, count in counts[role].items():
-            lines.append(f"| {role} | {label} | {count} | {DESCRIPTIONS[(role, label)]} |")
-    lines += [
-        "",
+    labels = {"foreground": FOREGROUND_LABELS, "background": BACKGROUND_LABELS}
+    table = ["", "| role | label | clips | content |", "|---|---|---|---|"]
+    table += [f"| {r} | {x} | {clips_per_label} | {DESCRIPTIONS[(r, x)]} |" for r in _ROLES for x in labels[r]]
+    seeding = [
         "Clip k of a label is rendered from `numpy.random.default_rng([seed, role_id, label_id, k])` with",
         "role_id 0 = foreground, 1 = background and label_id the label's index in",
         f"{list(LIBRARY_LABELS)}; foreground durations are drawn uniformly from `event_duration`, peak",
         f"{urban_sounds.EVENT_PEAK}; backgrounds last `background_duration` at RMS {urban_sounds.BACKGROUND_RMS}.",
         "Re-running the generator with the same parameters reproduces these files byte for byte.",
-        "",
-        *CC0_README_SECTION,
     ]
-    return "\n".join(lines)
+    generator = (
+        f"`tasks.soundscapes.library.build_sound_library` (library version {LIBRARY_VERSION},"
+        f" urban_synth model version {urban_sounds.GENERATOR_VERSION})"
+    )
+    return generator_readme(_README_TITLE, about, generator, params, table, seeding)
 
 
 def build_sound_library(

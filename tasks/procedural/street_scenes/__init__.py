@@ -7,7 +7,7 @@ the files the real download has for semantic segmentation::
     gtFine/<split>/<city>/<city>_<seq:06d>_<frame:06d>_gtFine_labelIds.png      uint8 labelIds
     gtFine/<split>/<city>/<city>_<seq:06d>_<frame:06d>_gtFine_color.png         RGB, for looking at
 
-so the loader that reads real Cityscapes (:mod:`tasks.segmentation.cityscapes`) is the one tested.
+so the loader that reads real Cityscapes (:mod:`tasks.datasets.cityscapes`) is the one tested.
 Labels are *labelIds* as in the real data (road 7, car 26, ...), including ids the loader maps to
 ignore: unlabeled (0), ego vehicle (1, the hood at the bottom), static (4), dynamic (5), ground (6),
 parking (9) and rail track (10).

@@ -123,32 +123,22 @@ def plan_sign(sc: Scene, u: float, z: float, rng: np.random.Generator) -> None:
                 TSIGN,
             )
         else:  # rectangular panel
-            cv.poly(
-                np.array(
-                    [
-                        [x - r * 1.3, y - r * 0.5],
-                        [x + r * 1.3, y - r * 0.5],
-                        [x + r * 1.3, y + r * 0.5],
-                        [x - r * 1.3, y + r * 0.5],
-                    ]
-                ),
-                outer,
-                TSIGN,
-            )
-            cv.poly(
-                np.array(
-                    [
-                        [x - r * 0.9, y - r * 0.08],
-                        [x + r * 0.9, y - r * 0.08],
-                        [x + r * 0.9, y + r * 0.08],
-                        [x - r * 0.9, y + r * 0.08],
-                    ]
-                ),
-                inner,
-                TSIGN,
-            )
+            cv.poly(_panel(x, y, r * 1.3, r * 0.5), outer, TSIGN)
+            cv.poly(_panel(x, y, r * 0.9, r * 0.08), inner, TSIGN)
 
     sc.add(z, draw)
+
+
+def _panel(x: float, y: float, half_width: float, half_height: float) -> np.ndarray:
+    """The corners of an upright rectangle centred on (x, y), clockwise from the top left."""
+    return np.array(
+        [
+            [x - half_width, y - half_height],
+            [x + half_width, y - half_height],
+            [x + half_width, y + half_height],
+            [x - half_width, y + half_height],
+        ]
+    )
 
 
 def plan_traffic_light(sc: Scene, u: float, z: float, s: int, rng: np.random.Generator, mast: bool) -> None:

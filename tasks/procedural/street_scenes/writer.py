@@ -8,10 +8,11 @@ import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
-from soundflow.io import CC0_README_SECTION, generated_folder
+from soundflow.io import generated_folder
+from tasks.datasets.cityscapes import ID_TO_COLOR
 from tasks.procedural.checks import is_int
+from tasks.procedural.readme import generator_readme
 from tasks.procedural.street_scenes.render import render_scene
-from tasks.segmentation.cityscapes import ID_TO_COLOR
 
 __all__ = ["CITIES", "FRAME", "GENERATOR_VERSION", "SPLITS", "generate_street_scenes"]
 
@@ -46,31 +47,24 @@ def _validate(n_train: object, n_val: object, n_test: object, height: object, wi
 
 
 def _readme_text(params: dict[str, object], counts: dict[str, int]) -> str:
-    lines = [
-        _README_TITLE,
-        "",
+    about = [
         "Procedurally generated street scenes in the Cityscapes layout, for semantic segmentation",
         "(`leftImg8bit/<split>/<city>/<city>_<seq>_<frame>_leftImg8bit.png`,",
         "`gtFine/<split>/<city>/<city>_<seq>_<frame>_gtFine_labelIds.png` and `..._gtFine_color.png`).",
         "No photograph is involved: every image is drawn from a seeded scene model (perspective street,",
         "buildings, vegetation, road users, lighting). Labels are Cityscapes labelIds; map them to the 19",
-        "trainIds with `tasks.segmentation.cityscapes.LABEL_TO_TRAIN`. Instance ids and polygon files",
+        "trainIds with `tasks.datasets.cityscapes.LABEL_TO_TRAIN`. Instance ids and polygon files",
         "are not written. The test split carries true labels (the real one withholds them).",
-        "",
-        f"- Generator: `tasks.datasets.street_scenes.generate_street_scenes` (model version {GENERATOR_VERSION})",
     ]
-    lines += [f"- {k}: `{v}`" for k, v in params.items()]
-    lines += ["- Images: " + ", ".join(f"{s} {n}" for s, n in counts.items())]
-    lines += [
-        "",
+    seeding = [
         "Image i of split s (train 0, val 1, test 2) is rendered from",
         "`numpy.random.default_rng([seed, s, i])` and belongs to city `CITIES[split][i % n_cities]`,",
         f"sequence `i // n_cities`, frame {FRAME}. Re-running the generator with the same parameters",
         "reproduces these files byte for byte.",
-        "",
-        *CC0_README_SECTION,
     ]
-    return "\n".join(lines)
+    generator = f"`tasks.datasets.street_scenes.generate_street_scenes` (model version {GENERATOR_VERSION})"
+    images = "- Images: " + ", ".join(f"{s} {n}" for s, n in counts.items())
+    return generator_readme(_README_TITLE, about, generator, params, [images], seeding)
 
 
 def _save_png(arr: np.ndarray, path: Path) -> None:

@@ -10,8 +10,9 @@ import numpy as np
 import soundfile as sf
 from tqdm import tqdm
 
-from soundflow.io import CC0_README_SECTION, generated_folder
+from soundflow.io import generated_folder
 from tasks.procedural.checks import is_int
+from tasks.procedural.readme import generator_readme
 from tasks.procedural.urban_sounds.clips import render_components
 from tasks.procedural.urban_sounds.events import CLASSES, GENERATOR_VERSION
 
@@ -71,30 +72,22 @@ _README_TITLE = "# Synthetic UrbanSound8K-style dataset (soundflow urban_synth)"
 
 
 def _readme_text(params: dict[str, object], n_rows: int) -> str:
-    lines = [
-        _README_TITLE,
-        "",
+    about = [
         "Procedurally generated environmental-sound clips for the ten UrbanSound8K classes, written in",
         "UrbanSound8K's layout (`audio/fold{k}/{fsID}-{classID}-{occurrenceID}-{sliceID}.wav`,",
         "`metadata/UrbanSound8K.csv`). No recorded audio is involved: every clip is synthesised from a",
         "seeded signal model, mixed over a synthetic street-ambience background at a random SNR.",
-        "",
-        f"- Generator: `tasks.datasets.urban_synth.generate_dataset` (model version {GENERATOR_VERSION})",
     ]
-    lines += [f"- {k}: `{v}`" for k, v in params.items()]
-    lines += [
-        f"- Clips: {n_rows}",
-        "",
+    seeding = [
         "Metadata: `start`/`end` are the event's position in seconds within its clip; `salience` is 1",
         "(foreground) when the clip's SNR >= 10 dB, else 2 (background). `fsID` is a synthetic id unique",
         "per clip, (classID + 1) * 1000000 + clip index; occurrenceID and sliceID are 0. Clip k of a class",
         "is rendered from `numpy.random.default_rng([seed, classID, k])`.",
         "",
         "Re-running the generator with the same parameters reproduces these files byte for byte.",
-        "",
-        *CC0_README_SECTION,
     ]
-    return "\n".join(lines)
+    generator = f"`tasks.datasets.urban_synth.generate_dataset` (model version {GENERATOR_VERSION})"
+    return generator_readme(_README_TITLE, about, generator, params, [f"- Clips: {n_rows}"], seeding)
 
 
 def generate_dataset(

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 import yaml
 
+from flows.workflows.image_to_soundscape import SEG_WEIGHTS
 from soundflow.pipeline.export import handoff
 from soundflow.pipeline.export.steps import Step, script, steps
-from soundflow.pipeline.stages import SEG_WEIGHTS
 from soundflow.pipeline.workspace import TINY, copy_project
 from tests.helpers.paths import ROOT
 

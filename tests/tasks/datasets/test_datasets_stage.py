@@ -9,8 +9,9 @@ import pandas as pd
 import pytest
 import yaml
 
+from flows.workflows.data import DATASETS_INDEX
 from soundflow.pipeline.config import Params, ParamsError, parse_params, read_params_yaml, set_dotted
-from soundflow.pipeline.stages import DATASETS_INDEX, get_stage
+from soundflow.pipeline.stages import get_stage
 from tasks.datasets import registry
 from tests.helpers.corpus_server import Server, esc50_zip, serve_corpus, serve_files, us8k_tgz
 from tests.helpers.paths import ROOT

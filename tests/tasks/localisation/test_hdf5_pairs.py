@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from tasks.datasets.soundnet_flickr import AnnotationError, Box, read_flickr_xml, write_flickr_xml
 from tasks.features.audiovisual import AudioVisualSplit
-from tasks.localisation.annotations import AnnotationError, Box, read_flickr_xml, write_flickr_xml
 from tasks.localisation.build import build_split_stores, representation
 from tasks.localisation.pairs import flickr_test_store
 from tasks.localisation.params import LocDataParams

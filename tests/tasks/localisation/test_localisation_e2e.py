@@ -16,20 +16,20 @@ pytestmark = pytest.mark.slow
 
 # the AED classifier of workflow 2 labels the training pairs (localisation.data.labels: pseudo)
 UPSTREAM = ["urban_synth", "aed_features", "aed_train"]
-LOC_STAGES = ["loc_scenes", "loc_pseudo_labels", "loc_hdf5", "loc_stage1", "loc_stage2", "loc_evaluate"]
+LOC_STAGES = ["loc_scenes", "loc_pseudo_labels", "loc_features", "loc_stage1", "loc_stage2", "loc_evaluate"]
 
 
 def _saved_maps_reproduce_the_metrics(project: Path, metrics: dict) -> None:
     """The model's maps in maps.npz, scored again, give the logged numbers of both conventions exactly."""
+    from flows.workflows.localisation import LOC_FEATURES, LOC_MAPS
     from soundflow.pipeline.config import load_params
-    from soundflow.pipeline.stages import LOC_HDF5, LOC_MAPS
     from tasks.localisation import metrics as m
     from tasks.localisation.data import open_split
 
     saved = np.load(project / LOC_MAPS)
     assert saved["maps"].dtype == np.float32 and saved["class_maps"].dtype == np.float32
     p = load_params(project).localisation
-    split = open_split(project / LOC_HDF5, "test", p.data, len(p.scenes.categories))
+    split = open_split(project / LOC_FEATURES, "test", p.data, len(p.scenes.categories))
     assert list(saved["ids"]) == list(split.ids)
     side = saved["maps"].shape[-1]
     g = [m.consensus_map(b, side, p.evaluate.consensus_annotators) for b in split.column("boxes")]
@@ -43,15 +43,15 @@ def _saved_maps_reproduce_the_metrics(project: Path, metrics: dict) -> None:
             assert metrics[prefix + key] == value, prefix + key
 
 
-def test_sound_localisation_flow_logs_metrics_and_baselines(tmp_path: Path, cli_env: dict[str, str]) -> None:
+def test_localisation_flow_logs_metrics_and_baselines(tmp_path: Path, cli_env: dict[str, str]) -> None:
     import mlflow
 
     project = copy_project(ROOT, tmp_path / "project", {**TINY, "localisation.data.labels": "pseudo"})
-    out = sh(["soundflow", "run", "--flow", "sound_localisation"], project, cli_env)
+    out = sh(["soundflow", "run", "--flow", "localisation"], project, cli_env)
     assert ran_by_prefect(out) == UPSTREAM + LOC_STAGES
     pseudo = json.loads((project / "reports/localisation/pseudo_labels.json").read_text())
     assert sorted(pseudo["splits"]) == ["train", "val"] and 0 <= pseudo["splits"]["train"]["recall"] <= 1
-    assert json.loads((project / "reports/localisation/hdf5.json").read_text())["labels"] == "pseudo"
+    assert json.loads((project / "reports/localisation/features.json").read_text())["labels"] == "pseudo"
     metrics = json.loads((project / "reports/localisation/metrics.json").read_text())
     for key in (
         "ciou_at_0.5",

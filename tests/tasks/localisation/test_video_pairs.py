@@ -23,7 +23,7 @@ def test_video_seconds_become_256x256_frames_with_their_second_of_audio_as_logme
     colours, wave = write_video(tmp_path / "street.mkv", seconds=3)
     assert video_seconds(tmp_path / "street.mkv") == 3
     table = pd.DataFrame({"video": [tmp_path / "street.mkv"], "audio_labels": [[1]], "visual_labels": [[1, 2]]})
-    for split in ("train", "val", "test"):  # the loc_hdf5 builder reads every split
+    for split in ("train", "val", "test"):  # the loc_features builder reads every split
         write_video_records(table, tmp_path / "pairs", split)
     summary = build_split_stores(tmp_path / "pairs", tmp_path / "h5", tmp_path / "s.json", DATA, ["a", "b", "c"])
     assert summary["splits"]["train"] == {"pairs": 3, "skipped": 0}

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from tasks.datasets.sound_library import LIBRARY_LABELS, library_labels
 from tasks.procedural.sound_library import BACKGROUND_LABELS, FOREGROUND_LABELS, build_sound_library, clips, writer
-from tasks.soundscapes.library import LIBRARY_LABELS, library_labels
 
 SR = 16000
 SMALL = dict(clips_per_label=2, sample_rate=SR, event_duration=(0.6, 1.2), background_duration=2.0, progress=False)

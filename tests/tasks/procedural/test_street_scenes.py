@@ -11,15 +11,10 @@ import pytest
 import torch
 from PIL import Image
 
+from tasks.datasets.cityscapes import ID_TO_COLOR, LABEL_TO_TRAIN, LABELS, find_pairs
 from tasks.procedural.street_scenes import CITIES, FRAME, SPLITS, generate_street_scenes, render_scene, writer
-from tasks.segmentation.cityscapes import (
-    ID_TO_COLOR,
-    LABEL_TO_TRAIN,
-    LABELS,
-    CityscapesSegmentation,
-    class_pixel_frequencies,
-    find_pairs,
-)
+from tasks.segmentation.dataset import CityscapesSegmentation
+from tasks.segmentation.weights import class_pixel_frequencies
 
 H, W = 128, 256
 SMALL = dict(n_train=2, n_val=1, n_test=1, height=64, width=128, seed=0, progress=False)

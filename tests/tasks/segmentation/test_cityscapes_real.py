@@ -20,7 +20,7 @@ import torch
 from PIL import Image
 
 from soundflow.io import write_json
-from tasks.segmentation.cityscapes import IGNORE_INDEX, LABEL_TO_TRAIN, NUM_CLASSES, TRAIN_CLASSES
+from tasks.datasets.cityscapes import IGNORE_INDEX, LABEL_TO_TRAIN, NUM_CLASSES, TRAIN_CLASSES
 from tasks.segmentation.evaluate import confusion_report
 from tasks.segmentation.iou import ConfusionMatrix
 from tasks.segmentation.splits import split_dataset

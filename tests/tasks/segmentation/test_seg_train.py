@@ -251,7 +251,7 @@ def city_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _train_city(tmp: Path, root: Path, epochs: int = 3, num_workers: int = 0) -> Path:
-    from tasks.segmentation.cityscapes import CityscapesSegmentation
+    from tasks.segmentation.dataset import CityscapesSegmentation
 
     return train_mod.train(
         CityscapesSegmentation(root, "train", size=(16, 32), augment=True, seed=0),

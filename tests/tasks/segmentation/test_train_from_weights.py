@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from soundflow.training import FitFiles
-from tasks.segmentation.cityscapes import TRAIN_CLASSES
+from tasks.datasets.cityscapes import TRAIN_CLASSES
 from tasks.segmentation.train import resume_fingerprint, train_from_weights
 from tasks.segmentation.weights import class_weights_report
 from tests.helpers.segmentation import seg_params, write_split

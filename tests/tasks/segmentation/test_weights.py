@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tasks.segmentation.cityscapes import TRAIN_CLASSES
+from tasks.datasets.cityscapes import TRAIN_CLASSES
 from tasks.segmentation.weights import class_weights_report
 from tests.helpers.segmentation import seg_params, write_split
 

@@ -21,10 +21,11 @@ import pandas as pd
 import pytest
 from PIL import Image
 
+from flows.workflows.image_to_soundscape import SEG_FRACTIONS, SOUNDSCAPES
 from soundflow.pipeline.config import overridden, parse_params, read_params_yaml
-from soundflow.pipeline.stages import SEG_FRACTIONS, SOUNDSCAPES, get_stage
+from soundflow.pipeline.stages import get_stage
 from soundflow.pipeline.workspace import TINY
-from tasks.segmentation.cityscapes import TRAIN_CLASSES
+from tasks.datasets.cityscapes import TRAIN_CLASSES
 from tasks.segmentation.predict import class_fractions, write_fractions
 from tasks.segmentation.splits import split_dataset
 from tasks.soundscapes.synthesis import load_mapping

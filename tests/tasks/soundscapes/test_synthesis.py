@@ -11,9 +11,9 @@ import pandas as pd
 import pytest
 import soundfile as sf
 
+from tasks.datasets.cityscapes import TRAIN_CLASSES
 from tasks.procedural.sound_library import build_sound_library
 from tasks.soundscapes.synthesis import (
-    CITYSCAPES_CLASSES,
     SoundscapeParams,
     choose_labels,
     load_mapping,
@@ -109,7 +109,7 @@ def test_seed_is_stable_and_distinct() -> None:
 
 
 def test_shipped_mapping(mapping) -> None:
-    assert set(mapping) == set(CITYSCAPES_CLASSES)
+    assert set(mapping) == set(TRAIN_CLASSES)
     assert mapping["car"].foreground == "car" and mapping["car"].background is None
     assert mapping["road"].background == "road" and mapping["road"].foreground is None
     assert mapping["vegetation"].background == "vegetation"

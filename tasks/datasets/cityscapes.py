@@ -1,18 +1,24 @@
-"""Cityscapes label definitions and a segmentation dataset over the Cityscapes folder layout.
+"""The Cityscapes format (Cordts et al., CVPR 2016): the label table and the folder layout.
 
 The label table is the official one of cityscapesScripts (``helpers/labels.py``): every labelId
 with its name, trainId, category and colour. Training uses the 19 standard trainIds; every other
 labelId (void classes, parking, rail track, guard rail, bridge, tunnel, polegroup, caravan,
 trailer, license plate) maps to the ignore index 255, which counts neither in the loss nor in IoU.
 
-The dataset reads the layout of the real download (``leftImg8bit_trainvaltest.zip`` and
+The layout is that of the real download (``leftImg8bit_trainvaltest.zip`` and
 ``gtFine_trainvaltest.zip`` unpacked side by side)::
 
     <root>/leftImg8bit/<split>/<city>/<city>_<seq>_<frame>_leftImg8bit.png
     <root>/gtFine/<split>/<city>/<city>_<seq>_<frame>_gtFine_labelIds.png
 
-and so does the procedural generator :mod:`tasks.procedural.street_scenes`, so the loader tested
-offline is the one that reads real Cityscapes.
+Every reader and writer of the format uses this module: the segmentation workflow's dataset
+(:mod:`tasks.segmentation.dataset`), the image feature sets (:mod:`tasks.features.sets`), the
+soundscapes' class names (:mod:`tasks.soundscapes.synthesis`) and the procedural generator
+(:mod:`tasks.procedural.street_scenes`), so the loader tested offline is the one that reads real
+Cityscapes. Its download recipe is :mod:`tasks.datasets.corpora.cityscapes`.
+
+Citation: M. Cordts, M. Omran, S. Ramos, T. Rehfeld, M. Enzweiler, R. Benenson, U. Franke, S. Roth,
+B. Schiele. The Cityscapes Dataset for Semantic Urban Scene Understanding. CVPR 2016.
 """
 
 from __future__ import annotations
@@ -23,28 +29,22 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
-from PIL import Image
-from torch.utils.data import Dataset, get_worker_info
-
-from tasks.features.frames import ImageError
-from tasks.features.frames import load_image as decode_image
 
 __all__ = [
     "ID_TO_COLOR",
     "IGNORE_INDEX",
+    "IMAGE_SUFFIX",
     "LABELS",
+    "LABEL_SUFFIX",
     "LABEL_TO_TRAIN",
     "NUM_CLASSES",
     "TRAIN_CLASSES",
     "TRAIN_COLORS",
-    "CityscapesSegmentation",
     "Label",
-    "class_pixel_frequencies",
     "colorize",
-    "enet_class_weights",
     "find_pairs",
     "label_ids_to_train_ids",
+    "package_root",
 ]
 
 IGNORE_INDEX = 255
@@ -145,9 +145,10 @@ def label_ids_to_train_ids(arr: np.ndarray | Sequence[Any]) -> np.ndarray:
     return LABEL_TO_TRAIN[a.astype(np.intp)]
 
 
-def colorize(train_ids: np.ndarray | torch.Tensor) -> np.ndarray:
-    """HxWx3 uint8 image of a trainId map in the official Cityscapes colours; ignore (and any id > 18) is black."""
-    if isinstance(train_ids, torch.Tensor):
+def colorize(train_ids: Any) -> np.ndarray:
+    """HxWx3 uint8 image of a trainId map (array or torch tensor) in the official Cityscapes colours; ignore
+    (and any id > 18) is black."""
+    if hasattr(train_ids, "detach"):  # a torch tensor, on any device; the format itself needs no torch
         train_ids = train_ids.detach().cpu().numpy()
     a = np.asarray(train_ids)
     if a.dtype.kind not in "iu":
@@ -160,8 +161,8 @@ def colorize(train_ids: np.ndarray | torch.Tensor) -> np.ndarray:
 # Files                                                                       #
 # --------------------------------------------------------------------------- #
 
-_IMG_SUFFIX = "_leftImg8bit.png"
-_LABEL_SUFFIX = "_gtFine_labelIds.png"
+IMAGE_SUFFIX = "_leftImg8bit.png"  # <city>_<seq>_<frame> + suffix, in leftImg8bit/<split>/<city>/
+LABEL_SUFFIX = "_gtFine_labelIds.png"  # the same stem, in gtFine/<split>/<city>/
 
 
 def package_root(root: Path, folder: str) -> Path:
@@ -199,169 +200,14 @@ def find_pairs(root: Path, split: str) -> list[tuple[Path, Path]]:
         raise FileNotFoundError(
             f"Cityscapes image folder {img_dir} does not exist (expected <root>/leftImg8bit/{split}/<city>/)"
         )
-    images = sorted(p for p in img_dir.glob(f"*/*{_IMG_SUFFIX}") if p.is_file())
+    images = sorted(p for p in img_dir.glob(f"*/*{IMAGE_SUFFIX}") if p.is_file())
     if not images:
-        raise FileNotFoundError(f"no *{_IMG_SUFFIX} images in {img_dir}/<city>/")
+        raise FileNotFoundError(f"no *{IMAGE_SUFFIX} images in {img_dir}/<city>/")
     pairs: list[tuple[Path, Path]] = []
     for img in images:
-        stem = img.name[: -len(_IMG_SUFFIX)]
-        lab = gt_dir / img.parent.name / f"{stem}{_LABEL_SUFFIX}"
+        stem = img.name[: -len(IMAGE_SUFFIX)]
+        lab = gt_dir / img.parent.name / f"{stem}{LABEL_SUFFIX}"
         if not lab.is_file():
             raise FileNotFoundError(f"label file {lab} for image {img} is missing")
         pairs.append((img, lab))
     return pairs
-
-
-def _read_label_ids(path: Path) -> np.ndarray:
-    try:
-        with Image.open(path) as im:
-            if im.mode not in ("L", "P", "I", "I;16", "I;16B"):
-                raise ImageError(path, f"a labelIds PNG must be single-channel, got PIL mode {im.mode!r}")
-            arr = np.asarray(im)  # a palette ("P") image gives its indices, which are the ids
-    except ImageError:
-        raise
-    except Exception as err:  # PIL reports truncated or unknown files with several exception types
-        raise ImageError(path, f"cannot decode labelIds image ({type(err).__name__}: {err})") from None
-    if arr.ndim != 2 or arr.size == 0:
-        raise ImageError(path, f"a labelIds PNG must be a non-empty single-channel image, got shape {arr.shape}")
-    if arr.dtype != np.uint8:
-        if arr.min() < 0 or arr.max() > 255:
-            raise ImageError(path, "labelIds outside 0..255")
-        arr = arr.astype(np.uint8)
-    return arr
-
-
-# --------------------------------------------------------------------------- #
-# Dataset                                                                     #
-# --------------------------------------------------------------------------- #
-
-
-class CityscapesSegmentation(Dataset):
-    """One split of a Cityscapes-layout folder as ``(image, label)`` tensors.
-
-    ``image`` is float32 3xHxW, bilinearly resized to ``size`` = (height, width) and scaled to
-    [-1, 1] (``x / 127.5 - 1``; docs/methods.md#erfnet allows it or ImageNet normalisation).
-    ``label`` is int64 HxW of trainIds 0..18 with 255 = ignore, resized with nearest neighbour so no
-    ids are interpolated.
-
-    With ``augment``: horizontal flip with p = 0.5 (image and label together), contrast by a factor
-    uniform in [0.95, 1.05] around the image's mean grey, then brightness + uniform(-0.08, 0.08) in
-    [0, 1] image units, clipped to [0, 1] before scaling. The draws for item ``i`` come from
-    ``np.random.default_rng([seed, i, k, w])`` where ``k`` counts how often this copy of the dataset
-    has served item ``i`` (so every epoch draws anew) and ``w`` is the DataLoader worker's seed (0
-    in the main process; it is derived from the loader's generator, so seeded loaders reproduce).
-    The same seed and the same access sequence therefore give the same tensors.
-
-    Attributes:
-        paths: the sorted ``(image, labelIds)`` pairs from :func:`find_pairs`.
-        classes: the 19 trainId class names.
-    """
-
-    classes: tuple[str, ...] = TRAIN_CLASSES
-
-    def __init__(
-        self,
-        root: Path,
-        split: str,
-        size: tuple[int, int] = (512, 1024),
-        augment: bool = False,
-        seed: int = 0,
-    ) -> None:
-        try:
-            h, w = (int(s) for s in size)
-        except (TypeError, ValueError):
-            raise ValueError(f"size must be a pair (height, width), got {size!r}") from None
-        if h < 1 or w < 1 or (h, w) != tuple(size):
-            raise ValueError(f"size must be a pair of positive integers (height, width), got {size!r}")
-        if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0:
-            raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
-        self.root = Path(root)
-        self.split = split
-        self.size = (h, w)
-        self.augment = bool(augment)
-        self.seed = int(seed)
-        self.paths: list[tuple[Path, Path]] = find_pairs(self.root, split)
-        self._draws = np.zeros(len(self.paths), dtype=np.int64)
-
-    def __len__(self) -> int:
-        return len(self.paths)
-
-    def read_train_ids(self, i: int) -> np.ndarray:
-        """Full-resolution trainId map (uint8 HxW, ignore = 255) of item ``i``."""
-        return LABEL_TO_TRAIN[_read_label_ids(self.paths[i][1])]
-
-    def _rng(self, i: int) -> np.random.Generator:
-        info = get_worker_info()
-        worker_seed = 0 if info is None else int(info.seed) % (2**63)
-        k = int(self._draws[i])
-        self._draws[i] += 1
-        return np.random.default_rng([self.seed, i, k, worker_seed])
-
-    def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
-        if not -len(self) <= i < len(self):
-            raise IndexError(f"index {i} out of range for {len(self)} items")
-        i = int(i) % len(self)
-        img_path, lab_path = self.paths[i]
-        h, w = self.size
-        rgb = Image.fromarray(decode_image(img_path))
-        ids = _read_label_ids(lab_path)
-        if ids.shape != (rgb.height, rgb.width):
-            raise ImageError(
-                lab_path, f"is {ids.shape[1]}x{ids.shape[0]} but its image {img_path} is {rgb.width}x{rgb.height}"
-            )
-        img = np.asarray(rgb.resize((w, h), Image.BILINEAR), dtype=np.float32) / 255.0
-        lab = np.asarray(Image.fromarray(LABEL_TO_TRAIN[ids]).resize((w, h), Image.NEAREST))
-        if self.augment:
-            rng = self._rng(i)
-            flip = rng.random() < 0.5
-            contrast = rng.uniform(0.95, 1.05)
-            brightness = rng.uniform(-0.08, 0.08)
-            if flip:
-                img = img[:, ::-1]
-                lab = lab[:, ::-1]
-            grey = float(np.mean(img @ np.array([0.299, 0.587, 0.114], dtype=np.float32)))
-            img = np.clip((img - grey) * contrast + grey + brightness, 0.0, 1.0)
-        x = torch.from_numpy(np.ascontiguousarray(img * 2.0 - 1.0, dtype=np.float32)).permute(2, 0, 1).contiguous()
-        y = torch.from_numpy(np.ascontiguousarray(lab).astype(np.int64))
-        return x, y
-
-
-# --------------------------------------------------------------------------- #
-# Class statistics                                                            #
-# --------------------------------------------------------------------------- #
-
-
-def class_pixel_frequencies(dataset: Any, num_classes: int = NUM_CLASSES) -> np.ndarray:
-    """Pixel frequency p_c of each trainId over the full-resolution labels of ``dataset``.
-
-    ``dataset`` needs ``len()`` and ``read_train_ids(i)`` (as :class:`CityscapesSegmentation`).
-    Ignored pixels (255, and any id >= ``num_classes``) are left out, so the result sums to 1 over
-    the labelled pixels.
-
-    Raises:
-        ValueError: if the dataset has no labelled pixel at all.
-    """
-    counts = np.zeros(256, dtype=np.int64)
-    for i in range(len(dataset)):
-        counts += np.bincount(np.asarray(dataset.read_train_ids(i), dtype=np.uint8).ravel(), minlength=256)
-    counts = counts[:num_classes]
-    total = int(counts.sum())
-    if total == 0:
-        raise ValueError("the dataset has no labelled (non-ignore) pixel; cannot compute class frequencies")
-    return counts / total
-
-
-def enet_class_weights(freq: np.ndarray | Sequence[float], c: float = 1.1) -> np.ndarray:
-    """ENet/ERFNet class weights w_c = 1 / ln(c + p_c) for class frequencies ``freq`` (float64).
-
-    With c = 1.1 the weights lie between 1 / ln(2.1) = 1.35 (a class covering everything) and
-    1 / ln(1.1) = 10.49 (an absent class).
-    """
-    p = np.asarray(freq, dtype=np.float64)
-    if p.ndim != 1 or p.size == 0:
-        raise ValueError(f"freq must be a non-empty 1-D array of class frequencies, got shape {p.shape}")
-    if not np.all(np.isfinite(p)) or np.any(p < 0) or np.any(p > 1):
-        raise ValueError("freq must hold frequencies in [0, 1]")
-    if not (np.isfinite(c) and c > 1.0):
-        raise ValueError(f"c must be > 1 so that ln(c + p) > 0, got {c!r}")
-    return 1.0 / np.log(c + p)

@@ -1,4 +1,4 @@
-"""Tests for reading a Scaper sound library's labels (tasks.soundscapes.library)."""
+"""Tests for reading a Scaper sound library's labels (tasks.datasets.sound_library)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from tasks.soundscapes.library import LIBRARY_LABELS, library_labels
+from tasks.datasets.sound_library import LIBRARY_LABELS, library_labels
 
 SR = 16000
 

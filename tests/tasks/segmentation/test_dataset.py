@@ -1,44 +1,20 @@
-"""Tests for the Cityscapes label table, file pairing, dataset and class weights (tasks.segmentation.cityscapes)."""
+"""Tests for the segmentation workflow's dataset and class statistics (tasks.segmentation.dataset, .weights)."""
 
 from __future__ import annotations
 
 import math
-import re
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
-from PIL import Image
 
-from tasks.segmentation.cityscapes import (
-    ID_TO_COLOR,
-    IGNORE_INDEX,
-    LABEL_TO_TRAIN,
-    LABELS,
-    TRAIN_CLASSES,
-    TRAIN_COLORS,
-    CityscapesSegmentation,
-    class_pixel_frequencies,
-    colorize,
-    enet_class_weights,
-    find_pairs,
-    label_ids_to_train_ids,
-)
+from tasks.datasets.cityscapes import TRAIN_CLASSES, find_pairs
+from tasks.segmentation.dataset import CityscapesSegmentation
+from tasks.segmentation.weights import class_pixel_frequencies, enet_class_weights
+from tests.helpers.segmentation import write_pair
 
 VALID_TRAIN = set(range(19)) | {255}
-
-
-def _write_pair(root: Path, split: str, city: str, stem: str, rgb: np.ndarray, ids: np.ndarray | None) -> Path:
-    img_dir = root / "leftImg8bit" / split / city
-    gt_dir = root / "gtFine" / split / city
-    img_dir.mkdir(parents=True, exist_ok=True)
-    gt_dir.mkdir(parents=True, exist_ok=True)
-    img = img_dir / f"{stem}_leftImg8bit.png"
-    Image.fromarray(rgb.astype(np.uint8), "RGB").save(img)
-    if ids is not None:
-        Image.fromarray(ids.astype(np.uint8), "L").save(gt_dir / f"{stem}_gtFine_labelIds.png")
-    return img
 
 
 def _asymmetric_pair(h: int = 20, w: int = 40) -> tuple[np.ndarray, np.ndarray]:
@@ -54,105 +30,11 @@ def _asymmetric_pair(h: int = 20, w: int = 40) -> tuple[np.ndarray, np.ndarray]:
 @pytest.fixture
 def tiny_root(tmp_path: Path) -> Path:
     rgb, ids = _asymmetric_pair()
-    _write_pair(tmp_path, "train", "aachen", "aachen_000000_000019", rgb, ids)
+    write_pair(tmp_path, "train", "aachen", "aachen_000000_000019", rgb, ids)
     rng = np.random.default_rng(0)
     ids2 = rng.choice(np.array([0, 1, 7, 8, 11, 21, 23, 24, 26, 33, 9, 4]), size=(20, 40)).astype(np.uint8)
-    _write_pair(tmp_path, "train", "bremen", "bremen_000001_000019", rng.integers(0, 256, (20, 40, 3)), ids2)
+    write_pair(tmp_path, "train", "bremen", "bremen_000001_000019", rng.integers(0, 256, (20, 40, 3)), ids2)
     return tmp_path
-
-
-# --------------------------------------------------------------------------- #
-# Label table                                                                 #
-# --------------------------------------------------------------------------- #
-
-
-def test_label_table_matches_cityscapes_scripts() -> None:
-    assert LABEL_TO_TRAIN.shape == (256,) and LABEL_TO_TRAIN.dtype == np.uint8
-    assert LABEL_TO_TRAIN[7] == 0  # road
-    assert LABEL_TO_TRAIN[8] == 1  # sidewalk
-    assert LABEL_TO_TRAIN[26] == 13  # car
-    assert LABEL_TO_TRAIN[33] == 18  # bicycle
-    for ignored in (0, 1, 2, 3, 4, 5, 6, 9, 10, 14, 15, 16, 18, 29, 30, 34, 200, 255):
-        assert LABEL_TO_TRAIN[ignored] == IGNORE_INDEX == 255
-    train_ids = {int(t) for t in LABEL_TO_TRAIN if t != 255}
-    assert train_ids == set(range(19))
-    assert int(np.sum(LABEL_TO_TRAIN != 255)) == 19  # one labelId per trainId
-    assert [lab.id for lab in LABELS if lab.id >= 0] == list(range(34))
-    assert [lab.name for lab in LABELS if lab.id == -1] == ["license plate"]
-    assert TRAIN_CLASSES == (
-        "road",
-        "sidewalk",
-        "building",
-        "wall",
-        "fence",
-        "pole",
-        "traffic light",
-        "traffic sign",
-        "vegetation",
-        "terrain",
-        "sky",
-        "person",
-        "rider",
-        "car",
-        "truck",
-        "bus",
-        "train",
-        "motorcycle",
-        "bicycle",
-    )
-    assert len(TRAIN_COLORS) == 19
-    assert TRAIN_COLORS[0] == (128, 64, 128)  # road
-    assert TRAIN_COLORS[2] == (70, 70, 70)  # building
-    assert TRAIN_COLORS[8] == (107, 142, 35)  # vegetation
-    assert TRAIN_COLORS[10] == (70, 130, 180)  # sky
-    assert TRAIN_COLORS[11] == (220, 20, 60)  # person
-    assert TRAIN_COLORS[13] == (0, 0, 142)  # car
-    assert TRAIN_COLORS[18] == (119, 11, 32)  # bicycle
-    assert tuple(ID_TO_COLOR[6]) == (81, 0, 81)  # ground (a void class keeps its colour in *_color.png)
-
-
-def test_label_ids_to_train_ids_and_colorize() -> None:
-    ids = np.array([[7, 26], [0, 33]], dtype=np.uint8)
-    expected = np.array([[0, 13], [255, 18]], dtype=np.uint8)
-    out = label_ids_to_train_ids(ids)
-    assert out.dtype == np.uint8
-    np.testing.assert_array_equal(out, expected)
-    np.testing.assert_array_equal(label_ids_to_train_ids(ids.astype(np.int64)), expected)
-    with pytest.raises(ValueError, match="0..255"):
-        label_ids_to_train_ids(np.array([7, 300]))
-    col = colorize(expected)
-    assert col.shape == (2, 2, 3) and col.dtype == np.uint8
-    assert tuple(col[0, 0]) == (128, 64, 128) and tuple(col[0, 1]) == (0, 0, 142)
-    assert tuple(col[1, 0]) == (0, 0, 0)  # ignore is black
-    assert tuple(colorize(torch.tensor([[18]]))[0, 0]) == (119, 11, 32)
-
-
-# --------------------------------------------------------------------------- #
-# find_pairs                                                                  #
-# --------------------------------------------------------------------------- #
-
-
-def test_find_pairs_sorted_and_tolerates_all_ignore_labels(tmp_path: Path) -> None:
-    rgb = np.zeros((4, 6, 3), np.uint8)
-    zeros = np.zeros((4, 6), np.uint8)  # like the real test split: nothing labelled
-    b = _write_pair(tmp_path, "test", "bonn", "bonn_000001_000019", rgb, zeros)
-    a = _write_pair(tmp_path, "test", "berlin", "berlin_000000_000019", rgb, zeros)
-    pairs = find_pairs(tmp_path, "test")
-    assert [p[0] for p in pairs] == [a, b]
-    assert pairs[0][1] == tmp_path / "gtFine" / "test" / "berlin" / "berlin_000000_000019_gtFine_labelIds.png"
-
-
-def test_find_pairs_errors_name_the_path(tmp_path: Path) -> None:
-    with pytest.raises(FileNotFoundError, match=re.escape(str(tmp_path / "leftImg8bit" / "val"))):
-        find_pairs(tmp_path, "val")
-    (tmp_path / "leftImg8bit" / "val" / "ulm").mkdir(parents=True)
-    with pytest.raises(FileNotFoundError, match=re.escape(str(tmp_path / "leftImg8bit" / "val"))):
-        find_pairs(tmp_path, "val")  # folder present but empty
-    img = _write_pair(tmp_path, "val", "ulm", "ulm_000000_000019", np.zeros((4, 6, 3)), None)
-    with pytest.raises(FileNotFoundError, match=re.escape(str(img))):
-        find_pairs(tmp_path, "val")
-    with pytest.raises(ValueError, match="split"):
-        find_pairs(tmp_path, "../val")
 
 
 # --------------------------------------------------------------------------- #
@@ -231,7 +113,7 @@ def test_dataset_rejects_bad_arguments_and_mismatched_label(tiny_root: Path, tmp
     with pytest.raises(ValueError, match="seed"):
         CityscapesSegmentation(tiny_root, "train", seed=-1)
     other = tmp_path / "mismatch"
-    _write_pair(other, "train", "x", "x_000000_000019", np.zeros((8, 8, 3)), np.zeros((8, 9)))
+    write_pair(other, "train", "x", "x_000000_000019", np.zeros((8, 8, 3)), np.zeros((8, 9)))
     with pytest.raises(ValueError, match="x_000000_000019_gtFine_labelIds.png"):
         CityscapesSegmentation(other, "train", size=(8, 8))[0]
 

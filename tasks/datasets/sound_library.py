@@ -1,4 +1,4 @@
-"""A Scaper sound library as the soundscapes see it: its label vocabulary and the labels a folder holds.
+"""The Scaper sound-library format (Salamon et al., WASPAA 2017): its folder layout and the labels it holds.
 
 Scaper reads a library from folders::
 
@@ -6,8 +6,12 @@ Scaper reads a library from folders::
     <library>/background/<label>/*.wav     long ambiences
 
 and takes labels from the folder names. A library is either one the user brings or the procedural one
-(:func:`tasks.procedural.sound_library.build_sound_library`), which has the original project's labels
-(``LIBRARY_LABELS``).
+(:func:`tasks.procedural.sound_library.build_sound_library`), which has the original image-to-soundscape
+project's labels (``LIBRARY_LABELS``); the soundscapes workflow (:mod:`tasks.soundscapes.synthesis`)
+reads either.
+
+Citation: J. Salamon, D. MacConnell, M. Cartwright, P. Li, J. P. Bello. Scaper: A Library for Soundscape
+Synthesis and Augmentation. IEEE WASPAA 2017.
 """
 
 from __future__ import annotations

@@ -1,10 +1,15 @@
-"""SoundNet-Flickr box annotations (Senocak et al., CVPR 2018): one XML file per image.
+"""The Flickr-SoundNet box annotations (Senocak et al., CVPR 2018): one XML file per image.
 
 The format, as the LVS / EZ-VSL evaluation code reads it: the root's children are the annotators'
 objects; each ``bbox`` element holds a first child naming the annotator (skipped by those readers)
 followed by ``xmin``, ``ymin``, ``xmax``, ``ymax`` in pixels of the 256 x 256 image. A box may carry a
-class (``class`` attribute of its object, the AudioSet-instrument style); the procedural scenes write
-the same format so that this very parser reads them.
+class (``class`` attribute of its object, the AudioSet-instrument style); the procedural scenes
+(:mod:`tasks.procedural.av_scenes`) write the same format so that this very parser reads them, and the
+audio-visual feature store (:mod:`tasks.features.audiovisual`) reads both. The download recipe is
+:mod:`tasks.datasets.corpora.soundnet_flickr`.
+
+Citation: A. Senocak, T.-H. Oh, J. Kim, M.-H. Yang, I. S. Kweon. Learning to Localize Sound Source in
+Visual Scenes. CVPR 2018.
 """
 
 from __future__ import annotations
