@@ -26,9 +26,9 @@ def test_tests_by_convention_or_by_name(mutation) -> None:
     metrics = ("soundflow/metrics.py", ["tests/soundflow/test_metrics.py"])
     assert mutation.parse_target("soundflow/metrics.py") == metrics
     module, tests = mutation.parse_target("soundflow/pipeline/dag.py")
-    assert "tests/soundflow/test_dag_order.py" in tests and "tests/soundflow/test_dag.py" in tests
-    named = "soundflow/pipeline/dag.py=tests/soundflow/test_dag_order.py"
-    assert mutation.parse_target(named) == ("soundflow/pipeline/dag.py", ["tests/soundflow/test_dag_order.py"])
+    assert "tests/soundflow/pipeline/test_dag_order.py" in tests and "tests/soundflow/pipeline/test_dag.py" in tests
+    named = "soundflow/pipeline/dag.py=tests/soundflow/pipeline/test_dag_order.py"
+    assert mutation.parse_target(named) == ("soundflow/pipeline/dag.py", ["tests/soundflow/pipeline/test_dag_order.py"])
     with pytest.raises(SystemExit, match="no such module"):
         mutation.parse_target("soundflow/nothing.py")
     with pytest.raises(SystemExit, match="not found"):

@@ -123,7 +123,12 @@ WORKFLOW = Workflow(
             desc="Label the training pairs' clips with the AED classifier, its classes mapped to the K categories",
             run=_loc_pseudo_labels,
             deps=(LOC_SCENES, AED_MODEL, "${localisation.pseudo_label_mapping}"),
-            params=("localisation.scenes.categories", "localisation.pseudo_labels", "localisation.data.labels"),
+            params=(
+                "localisation.scenes.categories",
+                "localisation.pseudo_labels",
+                "localisation.pseudo_label_mapping",
+                "localisation.data.labels",
+            ),
             outs=(LOC_PSEUDO,),
             metrics=(LOC_PSEUDO_REPORT,),
         ),

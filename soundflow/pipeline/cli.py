@@ -11,7 +11,7 @@
   soundflow transcode-audio FILE.wav [...]           a wav's Mel and each transcoder's Mel back to audio (Griffin-Lim)
   soundflow datasets                                 the dataset registry (size, licence, present locally)
   soundflow download NAME                            fetch, verify, extract and prepare one dataset into data/raw
-  soundflow dvc-yaml [--check]                       write (or check) dvc.yaml from soundflow/pipeline/stages.py
+  soundflow dvc-yaml [--check]                       write (or check) dvc.yaml from flows/workflows/
   soundflow params [--apply FILE ...]                validate params.yaml (first setting each FILE's values in it)
   soundflow reproduce WORKFLOW [--dry-run]           a workflow at its paper's sizes (configs/paper/): a DVC experiment
   soundflow server prefect|mlflow|s3 [--port N]      a server in the foreground (Prefect API + UI, MLflow, S3)
@@ -85,9 +85,11 @@ def cmd_dvc_yaml(args: argparse.Namespace) -> int:
     path = root / dag.DVC_YAML
     if args.check:
         if not path.is_file() or path.read_text() != dag.render_dvc_yaml():
-            print(f"{path} is out of date with soundflow/pipeline/stages.py: run `soundflow dvc-yaml`", file=sys.stderr)
+            print(
+                f"{path} is out of date with the stages of flows/workflows/: run `soundflow dvc-yaml`", file=sys.stderr
+            )
             return 1
-        print(f"{path}: matches soundflow/pipeline/stages.py")
+        print(f"{path}: matches the stages of flows/workflows/")
         return 0
     dag.write_dvc_yaml(root)
     print(f"wrote {path}")
@@ -98,7 +100,7 @@ def _sync_dvc_yaml(root: Path) -> None:
     from soundflow.pipeline import dag
 
     if dag.sync_dvc_yaml(root):  # code deps follow imports: an edit of the code can change them
-        print(f"soundflow: regenerated {dag.DVC_YAML} from soundflow/pipeline/stages.py (the stages' code changed)")
+        print(f"soundflow: regenerated {dag.DVC_YAML} from flows/workflows/ (the stages' code changed)")
 
 
 def cmd_stage(args: argparse.Namespace) -> int:

@@ -15,8 +15,8 @@ from soundflow.pipeline.stages import STAGES, Stage, get_stage
 DVC_YAML = "dvc.yaml"
 _TEMPLATE = re.compile(r"\$\{([^}]+)\}")
 HEADER = (
-    "# GENERATED from soundflow/pipeline/stages.py by `soundflow dvc-yaml`: do not edit by hand.\n"
-    "# tests/soundflow/test_dag.py fails when this file and the stage declarations drift.\n"
+    "# GENERATED from flows/workflows/ by `soundflow dvc-yaml`: do not edit by hand.\n"
+    "# tests/soundflow/pipeline/test_dag.py fails when this file and the stage declarations drift.\n"
 )
 
 

@@ -280,7 +280,7 @@ def run(root: Path, the_plan: Plan, name: str | None = None) -> int:
     from soundflow.pipeline import dag
 
     if dag.sync_dvc_yaml(root):
-        print(f"soundflow: regenerated {dag.DVC_YAML} from soundflow/pipeline/stages.py (the stages' code changed)")
+        print(f"soundflow: regenerated {dag.DVC_YAML} from flows/workflows/ (the stages' code changed)")
     os.environ.setdefault("SOUNDFLOW_PIPELINE_KEY", f"dvc-{uuid.uuid4().hex}")
     argv = the_plan.command(name)
     dvc = Path(sys.executable).with_name("dvc")  # the environment's dvc, as `soundflow repro` runs it

@@ -5,7 +5,7 @@ The bounds are the generators' own: every value these models accept, the generat
 generate_street_scenes`, :func:`tasks.procedural.sound_library.build_sound_library`) accept too, so a value
 that passes ``soundflow params`` cannot fail inside a generator. The pipeline asks for a little more than a
 generator called directly: at least two folds (one is held out), a training and a validation image.
-``tests/soundflow/test_params_bounds.py`` calls each generator at these bounds.
+``tests/soundflow/pipeline/test_params_bounds.py`` calls each generator at these bounds.
 """
 
 from __future__ import annotations

@@ -268,7 +268,8 @@ def resume_fingerprint(weights_doc: dict[str, Any], seg: SegParams, data_identit
     ``data_identity`` stands for the training images' content (the generator's parameters, for generated
     data), which neither the weights nor the parameters name.
     """
-    parts = [weights_doc, seg.model_dump(mode="json"), data_identity]
+    # the sections the training stage declares: an edit of seg.evaluate or seg.predict keeps the state
+    parts = [weights_doc, seg.data.model_dump(mode="json"), seg.train.model_dump(mode="json"), data_identity]
     return hashlib.sha256(json.dumps(parts).encode()).hexdigest()
 
 

@@ -1,7 +1,7 @@
 """Golden files: committed expected outputs, compared byte for byte.
 
 Regenerate after an intended change (a new stage, an edited ``run``, a new image default) with
-``SOUNDFLOW_UPDATE_GOLDEN=1 pytest tests/soundflow/export`` and review the diff before committing it.
+``SOUNDFLOW_UPDATE_GOLDEN=1 pytest tests/soundflow/pipeline/export`` and review the diff before committing it.
 """
 
 from __future__ import annotations
@@ -22,5 +22,5 @@ def check_golden(path: Path, text: str) -> None:
     diff = "".join(list(difflib.unified_diff(expected.splitlines(True), text.splitlines(True), "golden", "now"))[:60])
     assert expected == text, (
         f"{path.name} differs from the export: if the change is intended, regenerate with "
-        f"`{UPDATE_ENV}=1 pytest tests/soundflow/export` and review the diff:\n{diff}"
+        f"`{UPDATE_ENV}=1 pytest tests/soundflow/pipeline/export` and review the diff:\n{diff}"
     )

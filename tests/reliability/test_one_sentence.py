@@ -252,7 +252,7 @@ def test_user_error_is_one_sentence(case, project: Path, capsys: pytest.CaptureF
     assert not missing, f"{missing} not in {line!r}"
 
 
-@pytest.mark.soak  # MLflow's store takes its time; tests/soundflow/test_cli.py checks the stage's line quickly
+@pytest.mark.soak  # MLflow's store takes its time; tests/soundflow/pipeline/test_cli.py checks the stage's line quickly
 def test_a_stage_says_it_in_one_line_and_logs_the_traceback(
     server: Server, project: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], board
 ) -> None:

@@ -25,6 +25,10 @@ def test_the_fingerprint_changes_with_weights_parameters_and_data() -> None:
     assert resume_fingerprint({"weight": {"road": 2.0}}, seg_params(), {"seed": 0}) != base
     assert resume_fingerprint(doc, seg_params(lr=2e-3), {"seed": 0}) != base
     assert resume_fingerprint(doc, seg_params(), {"seed": 1}) != base
+    # what the training stage does not declare (prediction's batch) leaves a resumable state usable
+    p = seg_params()
+    other = p.model_copy(update={"predict": p.predict.model_copy(update={"batch_size": p.predict.batch_size + 1})})
+    assert resume_fingerprint(doc, other, {"seed": 0}) == base
 
 
 def _scenes(root: Path) -> Path:

@@ -31,7 +31,7 @@ from soundflow.pipeline import cli
 from soundflow.pipeline.config import Params, ParamsError, parse_params, read_params_yaml
 from soundflow.pipeline.stages import STAGES
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 COMMITTED = read_params_yaml(ROOT / "params.yaml")
 
 
