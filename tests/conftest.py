@@ -9,13 +9,39 @@ from pathlib import Path
 import pytest
 
 from soundflow import env
+from tests.helpers import leftovers
 from tests.helpers.paths import ROOT
 
 env.configure(ROOT)
 
+LEFTOVER_MARKER = pytest.StashKey[str]()
+
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--soak", action="store_true", help="also run the long reliability runs (marker soak)")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # before any test starts a process: every child inherits the marker the session-end check looks for
+    config.stash[LEFTOVER_MARKER] = leftovers.mark_session()
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Fail the session if any process it started is still running at its end (each is then stopped)."""
+    left = leftovers.check(session.config.stash[LEFTOVER_MARKER], root=os.getpid())
+    if not left:
+        return
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    lines = [f"{len(left)} process(es) started by the tests still ran after the session; stopped now:"]
+    lines += [f"  {x}" for x in left]
+    if reporter is not None:
+        reporter.write_sep("=", "leftover processes", red=True)
+        reporter.write_line("\n".join(lines))
+    else:
+        print("\n".join(lines), file=sys.stderr)
+    if session.exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.NO_TESTS_COLLECTED):  # keep a worse status
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -38,6 +38,14 @@ TRANSCODER_PER_CLASS = "reports/transcoder/per_class.csv"
 TRANSCODER_TABLE = "reports/transcoder/results_table.csv"
 TRANSCODER_TABLE_PNG = "reports/transcoder/results_table.png"
 TRANSCODER_AUDIO = "outputs/transcoder/audio"
+# what both CNN transcoders (the students) are trained from: the same recipe, judged through the same teacher
+STUDENT_PARAMS = (
+    "transcoder.train",
+    "transcoder.teacher.name",
+    "transcoder.data.train_source",
+    "transcoder.seed",
+    "transcoder.device",
+)
 # transcoder_evaluate's outputs, in the order of tasks.transcoder.evaluate.EvalPaths
 EVALUATION_OUTS = (
     TRANSCODER_HEADS,
@@ -192,13 +200,7 @@ WORKFLOW = Workflow(
             desc="CNN-mels: residual CNN on the PINV output, MSE to the true Mel",
             run=_transcoder_cnn_mels,
             deps=(TRANSCODER_FEATURES, TRANSCODER_TEACHER),
-            params=(
-                "transcoder.train",
-                "transcoder.teacher.name",
-                "transcoder.data.train_source",
-                "transcoder.seed",
-                "transcoder.device",
-            ),
+            params=STUDENT_PARAMS,
             outs=(TRANSCODER_CNN_MELS,),
             metrics=(TRANSCODER_CNN_MELS_SUMMARY,),
             plots=(TRANSCODER_CNN_MELS_HISTORY,),
@@ -210,13 +212,7 @@ WORKFLOW = Workflow(
             desc="CNN-logits: residual CNN on the PINV output, BCE to the frozen teacher's outputs on the true Mel",
             run=_transcoder_cnn_logits,
             deps=(TRANSCODER_FEATURES, TRANSCODER_TEACHER),
-            params=(
-                "transcoder.train",
-                "transcoder.teacher.name",
-                "transcoder.data.train_source",
-                "transcoder.seed",
-                "transcoder.device",
-            ),
+            params=STUDENT_PARAMS,
             outs=(TRANSCODER_CNN_LOGITS,),
             metrics=(TRANSCODER_CNN_LOGITS_SUMMARY,),
             plots=(TRANSCODER_CNN_LOGITS_HISTORY,),

@@ -113,7 +113,7 @@ FORMAT_OF = {AED_DATA: "aed.data.format", T2A_DATA: "text_to_audio.real.format"}
 
 
 def _synthetic(p: Params) -> Dataset:
-    from tasks.procedural.urban_sounds.events import CLASSES
+    from tasks.datasets.urbansound8k import CLASSES
 
     s = p.data.urban_synth
     folds = tuple(range(1, min(s.clips_per_class, s.n_folds) + 1))  # clip k of a class goes to fold k % n + 1

@@ -82,7 +82,7 @@ def _library(path: Path, p: Params, root: Path) -> None:
 
 def _mapping(path: Path, p: Params, root: Path) -> None:
     from tasks.datasets.sound_library import library_labels
-    from tasks.soundscapes.synthesis import load_mapping
+    from tasks.soundscapes.mapping import load_mapping
 
     if not path.is_file():
         raise IsADirectoryError("not a file")

@@ -19,25 +19,24 @@ depend on the other images or on the order they are processed in.
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import hashlib
 import math
 import os
 import re
 import warnings
-from collections.abc import Iterator, Sequence
 from collections.abc import Mapping as AbcMapping
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import soundfile as sf
-import yaml
 
 from soundflow.io import atomic_path
 from tasks.datasets.cityscapes import TRAIN_CLASSES
-from tasks.datasets.sound_library import LIBRARY_LABELS, library_labels
+from tasks.datasets.sound_library import library_labels
+from tasks.soundscapes.mapping import ROLES, ClassSounds, SoundMapping, as_mapping, load_mapping, suggest
 from tasks.soundscapes.params import SoundscapeParams
 
 __all__ = [
@@ -53,7 +52,6 @@ __all__ = [
     "synthesize_image",
 ]
 
-_ROLES = ("foreground", "background")
 # Scaper warnings that are the expected path with the default settings, not problems: a background
 # at ref_db -3 LUFS with events 3-5 dB above it peaks around +15..+25 dBFS before peak normalisation,
 # so the mix always "clips" and the normalisation factor is often below Scaper's 0.05 alarm level.
@@ -85,137 +83,6 @@ def seed_for(seed: int, image_stem: str, n: int) -> int:
 # --------------------------------------------------------------------------- #
 
 
-@dataclasses.dataclass(frozen=True)
-class ClassSounds:
-    """Sounds of one segmentation class: library labels, or None for no sound in that role."""
-
-    foreground: str | None = None
-    background: str | None = None
-
-
-@dataclasses.dataclass(frozen=True)
-class SoundMapping(AbcMapping[str, ClassSounds]):
-    """Validated class -> sounds mapping; a read-only Mapping over all 19 classes (unlisted = no sound)."""
-
-    classes: dict[str, ClassSounds]
-    source: str = "<mapping>"
-
-    def __getitem__(self, name: str) -> ClassSounds:
-        if name not in TRAIN_CLASSES:
-            raise KeyError(name)
-        return self.classes.get(name, ClassSounds())
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(TRAIN_CLASSES)
-
-    def __len__(self) -> int:
-        return len(TRAIN_CLASSES)
-
-    def labels(self, role: str) -> set[str]:
-        return {getattr(s, role) for s in self.classes.values() if getattr(s, role) is not None}
-
-
-class _UniqueKeyLoader(yaml.SafeLoader):
-    """SafeLoader that rejects duplicate keys (a class listed twice is an editing mistake)."""
-
-
-def _construct_unique_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, deep: bool = False) -> dict:
-    seen: set[Any] = set()
-    for key_node, _ in node.value:
-        key = loader.construct_object(key_node, deep=deep)
-        if key in seen:
-            raise yaml.constructor.ConstructorError(None, None, f"duplicate entry {key!r}", key_node.start_mark)
-        seen.add(key)
-    return yaml.SafeLoader.construct_mapping(loader, node, deep=deep)
-
-
-_UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_unique_mapping)
-
-
-def _suggest(name: str, options: Sequence[str]) -> str:
-    close = difflib.get_close_matches(name, options, n=1)
-    return f" (did you mean {close[0]!r}?)" if close else ""
-
-
-def _mapping_from_dict(raw: Any, source: str, allowed: AbcMapping[str, Sequence[str]]) -> SoundMapping:
-    if raw is None:
-        raw = {}
-    if not isinstance(raw, dict):
-        raise ValueError(f"{source}: expected a mapping of class name -> sounds, got {type(raw).__name__}")
-    classes: dict[str, ClassSounds] = {}
-    for name, entry in raw.items():
-        if name not in TRAIN_CLASSES:
-            raise ValueError(
-                f"{source}: entry {name!r} is not a segmentation class{_suggest(str(name), TRAIN_CLASSES)}; "
-                f"expected one of {list(TRAIN_CLASSES)}"
-            )
-        if entry is None:
-            entry = {}
-        if not isinstance(entry, dict):
-            raise ValueError(
-                f"{source}: entry {name!r} must be empty or a mapping with 'foreground' and/or 'background', "
-                f"got {entry!r}"
-            )
-        bad_keys = sorted(str(k) for k in entry if k not in _ROLES)
-        if bad_keys:
-            raise ValueError(
-                f"{source}: entry {name!r} has unknown keys {bad_keys}; only 'foreground' and 'background' are allowed"
-            )
-        sounds: dict[str, str | None] = {}
-        for role in _ROLES:
-            label = entry.get(role)
-            if label is not None and (not isinstance(label, str) or not label.strip()):
-                raise ValueError(f"{source}: entry {name!r}: {role} must be a library label (text), got {label!r}")
-            if label is not None and label not in allowed[role]:
-                raise ValueError(
-                    f"{source}: entry {name!r}: {role} label {label!r} is not in the sound library"
-                    f"{_suggest(label, list(allowed[role]))}; expected one of {sorted(allowed[role])}"
-                )
-            sounds[role] = label
-        classes[name] = ClassSounds(**sounds)
-    return SoundMapping(classes=classes, source=source)
-
-
-def load_mapping(
-    path: str | os.PathLike[str], library_labels: AbcMapping[str, Sequence[str]] | None = None
-) -> SoundMapping:
-    """Load and validate a class -> sound mapping file (``configs/soundscape_mapping.yaml``).
-
-    The file maps segmentation class names to nothing (``~`` or ``{}``) or to ``{foreground: <label>,
-    background: <label>}`` (either key optional); classes not listed have no sound.
-
-    Args:
-        path: the YAML file.
-        library_labels: ``{"foreground": [...], "background": [...]}`` of the library the mapping is
-            used with (see ``library.library_labels``); labels must exist in that role. By default
-            labels are checked against the original library's labels (``LIBRARY_LABELS``) only.
-
-    Raises:
-        ValueError: naming the file and the entry for unknown class names, unknown library labels,
-            malformed entries, duplicate entries or invalid YAML.
-        FileNotFoundError: if the file does not exist.
-    """
-    path = Path(path)
-    allowed: AbcMapping[str, Sequence[str]]
-    if library_labels is None:
-        allowed = {role: LIBRARY_LABELS for role in _ROLES}
-    else:
-        allowed = {role: list(library_labels.get(role, [])) for role in _ROLES}
-    text = path.read_text(encoding="utf-8")
-    try:
-        raw = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
-    except yaml.YAMLError as exc:
-        raise ValueError(f"{path}: invalid YAML: {exc}") from None
-    return _mapping_from_dict(raw, str(path), allowed)
-
-
-def _as_mapping(mapping: SoundMapping | AbcMapping[str, Any]) -> SoundMapping:
-    if isinstance(mapping, SoundMapping):
-        return mapping
-    plain = {k: (dataclasses.asdict(v) if isinstance(v, ClassSounds) else v) for k, v in mapping.items()}
-    return _mapping_from_dict(plain, "<mapping>", {role: LIBRARY_LABELS for role in _ROLES})
-
-
 # --------------------------------------------------------------------------- #
 # Label choice                                                                #
 # --------------------------------------------------------------------------- #
@@ -226,7 +93,7 @@ def _check_fractions(fractions: AbcMapping[str, float]) -> dict[str, float]:
     for name, value in fractions.items():
         if name not in TRAIN_CLASSES:
             raise ValueError(
-                f"fractions: unknown class {name!r}{_suggest(str(name), TRAIN_CLASSES)}; "
+                f"fractions: unknown class {name!r}{suggest(str(name), TRAIN_CLASSES)}; "
                 f"expected names from {list(TRAIN_CLASSES)}"
             )
         try:
@@ -261,8 +128,8 @@ def choose_labels(
         when no present class maps to a sound, the labels are (None, []) and a note says so.
     """
     fr = _check_fractions(fractions)
-    sounds = _as_mapping(mapping)
-    available = {role: set(library_labels.get(role, [])) for role in _ROLES}
+    sounds = as_mapping(mapping)
+    available = {role: set(library_labels.get(role, [])) for role in ROLES}
     order = {c: i for i, c in enumerate(TRAIN_CLASSES)}
     present = sorted(
         (c for c, f in fr.items() if f > 0.0 and f >= min_pixel_fraction), key=lambda c: (-fr[c], order[c])
@@ -274,7 +141,7 @@ def choose_labels(
 
     missing = []
     for c in present:
-        for role in _ROLES:
+        for role in ROLES:
             label = getattr(sounds[c], role)
             if label is not None and label not in available[role]:
                 missing.append(f"{c} -> {role} {label!r}")
@@ -343,7 +210,7 @@ def _audio_files(folder: Path) -> list[Path]:
 def _library_sample_rate(library: Path, labels: AbcMapping[str, Sequence[str]]) -> int:
     rates = {
         sf.info(str(f)).samplerate
-        for role in _ROLES
+        for role in ROLES
         for label in labels[role]
         for f in _audio_files(library / role / label)
     }
@@ -638,7 +505,7 @@ def synthesize_all(
     for c in class_cols:
         if c not in TRAIN_CLASSES:
             raise ValueError(
-                f"{fractions_csv}: column {c!r} is not a segmentation class{_suggest(str(c), TRAIN_CLASSES)}"
+                f"{fractions_csv}: column {c!r} is not a segmentation class{suggest(str(c), TRAIN_CLASSES)}"
             )
     stems = [Path(str(p)).stem for p in table["image"]]
     dupes = sorted({s for s in stems if stems.count(s) > 1})

@@ -4,23 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from tasks.datasets.urbansound8k import CLASSES
 from tasks.procedural.urban_sounds import alerts, machines, music, voices
 from tasks.procedural.urban_sounds.dsp import SignalModel, check_signal_args, n_samples
 
 __all__ = ["CLASSES", "EVENT_MODELS", "EVENT_PEAK", "GENERATOR_VERSION", "synthesize_event"]
 
-CLASSES: tuple[str, ...] = (
-    "air_conditioner",
-    "car_horn",
-    "children_playing",
-    "dog_bark",
-    "drilling",
-    "engine_idling",
-    "gun_shot",
-    "jackhammer",
-    "siren",
-    "street_music",
-)  # classID = index, as in UrbanSound8K
 
 EVENT_PEAK = 0.9  # peak of a dry event from synthesize_event
 # Bump when a signal model (event or background) changes, so datasets generated with the same seed are

@@ -28,7 +28,7 @@ from soundflow.pipeline.workspace import TINY
 from tasks.datasets.cityscapes import TRAIN_CLASSES
 from tasks.segmentation.predict import class_fractions, write_fractions
 from tasks.segmentation.splits import split_dataset
-from tasks.soundscapes.synthesis import load_mapping
+from tasks.soundscapes.mapping import load_mapping
 from tests.helpers.paths import CITYSCAPES_REAL, CITYSCAPES_STEM, ROOT
 from tests.helpers.segmentation import frame_params
 
