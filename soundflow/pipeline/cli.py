@@ -160,9 +160,11 @@ def cmd_list(args: argparse.Namespace) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     root = _root()
     from soundflow.pipeline.params_check import validate
-    from soundflow.pipeline.stages import flow_name
+    from soundflow.pipeline.stages import flow_name, get_stage
 
     flow = flow_name(args.flow) if args.flow else None  # a typo is one line, before Prefect starts
+    for name in args.stages:
+        get_stage(name)  # likewise, with the likeliest name
     validate(root)  # a bad params.yaml or data location is reported before Prefect starts
     _sync_dvc_yaml(root)
     from flows.pipeline import FLOWS, pipeline
@@ -189,7 +191,10 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_repro(args: argparse.Namespace) -> int:
     root = _root()
     from soundflow.pipeline.params_check import validate
+    from soundflow.pipeline.stages import get_stage
 
+    for name in args.stages:
+        get_stage(name)  # a typo is one line with the likeliest name, not DVC's error
     validate(root)  # before dvc deletes the outputs of a stage that would then refuse its parameters
     from soundflow.pipeline.dvc_state import check_stage_interpreter
 
@@ -204,7 +209,14 @@ def cmd_repro(args: argparse.Namespace) -> int:
     argv = [str(dvc) if dvc.exists() else "dvc", "repro", *args.stages]
     code = subprocess.call(argv, cwd=root, env={**os.environ, DEFER_ENV: "1"})
     _send_deferred(root)
-    return code
+    return dvc_exit_code(code)
+
+
+def dvc_exit_code(code: int) -> int:
+    """``dvc repro``'s status as a shell reads it: 0 done, 1 failed (DVC itself exits 255), 128+N killed by N."""
+    if code < 0:
+        return 128 - code
+    return 0 if code == 0 else 1
 
 
 def _send_deferred(root: Path) -> None:
@@ -432,6 +444,9 @@ def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(
         prog="soundflow", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
+    from soundflow import __version__
+
+    ap.add_argument("--version", action="version", version=f"soundflow {__version__}")
     sub = ap.add_subparsers(dest="command", required=True)
     p = sub.add_parser("run", help="run the DAG (or STAGEs and their stale upstream) as a Prefect flow")
     p.add_argument("stages", nargs="*")
