@@ -19,7 +19,7 @@ export PREFECT_HOME := $(CURDIR)/.soundflow/prefect
 export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS := 120
 export PATH := $(BIN):$(PATH)
 
-.PHONY: run test reliability install install-test system-deps data-raw lock dvc-yaml benchmark bench-real clean-outputs mutation
+.PHONY: run test reliability install install-test system-deps data-raw lock dvc-yaml benchmark bench-real bench-gpu clean-outputs mutation
 
 ## run: the default pipeline, end to end, with `dvc repro` (offline, CPU, minutes)
 run: install data-raw
@@ -75,6 +75,11 @@ dvc-yaml:
 
 benchmark: install data-raw
 	$(BIN)/python benchmarks/bench_pipeline.py
+
+## bench-gpu: one table of GPU timings (every workflow's model, the log-mel store, AudioLDM2, `dvc repro` on cuda);
+## one CUDA GPU, at most 8 min; reports/gpu_suite.{md,json}. Without a GPU it says so and exits 1
+bench-gpu: install
+	$(BIN)/python benchmarks/gpu_suite.py
 
 ## bench-real: every real-material benchmark (../shared/data), one after another; tables in reports/real/ (about 55 min on 2 cores)
 bench-real: install data-raw

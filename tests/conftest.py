@@ -19,6 +19,9 @@ LEFTOVER_MARKER = pytest.StashKey[str]()
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--soak", action="store_true", help="also run the long reliability runs (marker soak)")
+    parser.addoption(
+        "--leftover-grace", type=float, default=5.0, help="seconds the session's processes have to end after it"
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -29,13 +32,15 @@ def pytest_configure(config: pytest.Config) -> None:
 @pytest.hookimpl(trylast=True)
 def pytest_sessionfinish(session: pytest.Session) -> None:
     """Fail the session if any process it started is still running at its end (each is then stopped)."""
-    left = leftovers.check(session.config.stash[LEFTOVER_MARKER], root=os.getpid())
+    grace = session.config.getoption("--leftover-grace")
+    left = leftovers.check(session.config.stash[LEFTOVER_MARKER], root=os.getpid(), grace=grace)
     if not left:
         return
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")
     lines = [f"{len(left)} process(es) started by the tests still ran after the session; stopped now:"]
     lines += [f"  {x}" for x in left]
     if reporter is not None:
+        reporter.write("\n")  # the progress line may still be open
         reporter.write_sep("=", "leftover processes", red=True)
         reporter.write_line("\n".join(lines))
     else:
@@ -45,13 +50,15 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    import torch
+    gpu = [item for item in items if "gpu" in item.keywords]
+    if gpu:
+        import torch  # only when a GPU test is collected: the import alone costs seconds
 
-    skip_gpu = pytest.mark.skip(reason="needs a CUDA device")
+        if not torch.cuda.is_available():
+            for item in gpu:
+                item.add_marker(pytest.mark.skip(reason="needs a CUDA device"))
     skip_soak = pytest.mark.skip(reason="a long reliability run: make reliability (pytest --soak)")
     for item in items:
-        if "gpu" in item.keywords and not torch.cuda.is_available():
-            item.add_marker(skip_gpu)
         if "soak" in item.keywords and not config.getoption("--soak"):
             item.add_marker(skip_soak)
 
@@ -74,10 +81,14 @@ def root() -> Path:
 
 @pytest.fixture
 def cli_env(tmp_path: Path) -> dict[str, str]:
-    """Environment for subprocesses: the venv's tools first on PATH, offline, state kept per test."""
+    """Environment for subprocesses: the venv's tools first on PATH, offline, state kept per test.
+
+    Except numba's cache: librosa's compiled kernels are the same in every project, and a project's own cache
+    would compile them again (about 13 CPU s) in each test's subprocess; the checkout's serves every session.
+    """
     e = dict(os.environ)
     e["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{e['PATH']}"
-    for k in ("PREFECT_HOME", "NUMBA_CACHE_DIR", "MPLCONFIGDIR", "SOUNDFLOW_PIPELINE_KEY", "MLFLOW_TRACKING_URI"):
+    for k in ("PREFECT_HOME", "MPLCONFIGDIR", "SOUNDFLOW_PIPELINE_KEY", "MLFLOW_TRACKING_URI"):
         e.pop(k, None)
     e["PYTHONUNBUFFERED"] = "1"
     return e

@@ -16,6 +16,12 @@ import psutil
 from tests.helpers import leftovers
 from tests.helpers.paths import ROOT
 
+# prints the pid of a `sleep 60` it starts; the sleeper holds none of its pipes, so a reader sees their end
+SLEEPER = (
+    "import subprocess as s; d = s.DEVNULL; "
+    "print(s.Popen(['sleep', '60'], stdout=d, stderr=d, start_new_session={new_session}).pid, flush=True)"
+)
+
 
 def _gone(pid: int) -> bool:
     try:
@@ -31,7 +37,7 @@ def _unmarked_env() -> dict[str, str]:
 
 
 def test_a_grandchild_left_running_is_reported_and_stopped() -> None:
-    code = "import subprocess, sys, time; print(subprocess.Popen(['sleep', '60']).pid, flush=True); time.sleep(60)"
+    code = f"{SLEEPER.format(new_session=False)}; import time; time.sleep(60)"
     parent = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True, env=_unmarked_env())
     try:
         sleeper = int(parent.stdout.readline())
@@ -47,7 +53,7 @@ def test_a_grandchild_left_running_is_reported_and_stopped() -> None:
 def test_a_daemonised_process_is_found_by_the_session_marker_and_stopped() -> None:
     """Its parent exits at once: init adopts it, and only the marker in its environment says whose it is."""
     token = uuid.uuid4().hex
-    code = "import subprocess; print(subprocess.Popen(['sleep', '60'], start_new_session=True).pid)"
+    code = SLEEPER.format(new_session=True)
     env = dict(os.environ, **{leftovers.MARKER: token})
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
     orphan = int(out.stdout)
@@ -83,7 +89,7 @@ def test_a_session_that_leaves_a_process_behind_fails(tmp_path: Path) -> None:
     process, and nothing of it outlives the session."""
     (tmp_path / "test_leak.py").write_text(textwrap.dedent(LEAKY_TEST))
     argv = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "tests.conftest"]
-    argv += ["--rootdir", str(tmp_path), "-c", os.devnull, str(tmp_path / "test_leak.py")]
+    argv += ["--leftover-grace=0.5", "--rootdir", str(tmp_path), "-c", os.devnull, str(tmp_path / "test_leak.py")]
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     out = subprocess.run(argv, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
     assert "1 passed" in out.stdout and out.returncode == 1, out.stdout + out.stderr

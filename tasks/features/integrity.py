@@ -72,7 +72,7 @@ def _update_dataset(h: Any, name: str, ds: h5py.Dataset) -> None:
         if _is_str(ds):
             _update_strings(h, block)
         else:
-            h.update(np.ascontiguousarray(block).tobytes())
+            h.update(np.ascontiguousarray(block))  # the array's own buffer: tobytes() copied every slice first
 
 
 def content_hash(h5: h5py.File) -> str:

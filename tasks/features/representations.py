@@ -78,6 +78,13 @@ class Representation(ABC):
         return max(1, (256 * 1024) // item_bytes)
 
 
+# Samples per batch on the CPU: a batch's frames and spectra (8 bytes per sample and frame overlap each) stay
+# in the cache up to about 2 MB. PANN log-mel of 5 s clips, 2 threads: 1.6 ms per clip one by one, 2.1 in
+# batches of 8 (its 32 MB of temporaries go to memory); a GPU takes the whole batch at once
+CPU_BATCH_SAMPLES = 1 << 18
+_TORCH_DTYPES = {np.dtype(np.float16): torch.float16, np.dtype(np.float32): torch.float32}
+
+
 class _Waveforms(Representation):
     """Audio representations computed on (batch, samples) waveforms padded to the longest clip."""
 
@@ -116,10 +123,16 @@ class _Waveforms(Representation):
         if not self.batchable(xs):
             return [self.compute([x], device)[0] for x in xs]
         longest = max(len(x) for x in xs)
+        per_batch = max(1, CPU_BATCH_SAMPLES // max(1, longest))
+        if device.type == "cpu" and len(xs) > per_batch:
+            return [y for i in range(0, len(xs), per_batch) for y in self.compute(xs[i : i + per_batch], device)]
         batch = torch.from_numpy(np.stack([fit_length(x, longest) for x in xs])).to(device)
         with torch.inference_mode():
-            out = self.module(device)(batch).float().cpu().numpy()
-        return [out[i, : self.frames(len(x))].astype(self.dtype) for i, x in enumerate(xs)]
+            # cast to the stored dtype in torch, on the whole batch: numpy's float16 cast of each clip cost
+            # 15 times more on the CPU (the same round-to-nearest-even values, bit for bit), and on a GPU
+            # only the float16 values cross to the host
+            out = self.module(device)(batch).float().to(_TORCH_DTYPES[self.dtype]).cpu().numpy()
+        return [out[i, : self.frames(len(x))] for i, x in enumerate(xs)]
 
 
 class LogMelFeatures(_Waveforms):

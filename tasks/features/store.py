@@ -41,7 +41,7 @@ import os
 from collections import deque
 from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -324,20 +324,27 @@ def _summary(path: Path, shard: ShardSpec) -> dict[str, Any]:
         }
 
 
+def _shard_batches(plan: StorePlan, shard: ShardSpec) -> list[list[str]]:
+    """The paths to read of the shard's inputs, in worker jobs of :data:`BATCH_INPUTS`."""
+    full = [str(plan.base_dir / str(x)) if plan.base_dir is not None else str(x) for x in shard.rows["path"]]
+    return [full[i : i + BATCH_INPUTS] for i in range(0, len(full), BATCH_INPUTS)]
+
+
 def _compute_shard(
-    plan: StorePlan, shard: ShardSpec, pool: ThreadPoolExecutor, ahead: int, device: torch.device, bar: tqdm | None
+    plan: StorePlan, shard: ShardSpec, results: Iterator[list[np.ndarray | str]], bar: tqdm | None
 ) -> dict[str, Any]:
+    """The shard's datasets from ``results``, the worker outputs of its :func:`_shard_batches` in order (it
+    takes exactly that many from the iterator: the one stream of several shards, in :func:`extract_features`)."""
     rep = plan.rep
     feats: list[np.ndarray] = []
     extras: dict[str, list[np.ndarray]] = {}
     kept: list[int] = []
     skipped: list[tuple[str, str]] = []
     paths = [str(x) for x in shard.rows["path"]]
-    full = [str(plan.base_dir / x) if plan.base_dir is not None else x for x in paths]
-    batches = [full[i : i + BATCH_INPUTS] for i in range(0, len(full), BATCH_INPUTS)]
     i = 0
-    for results in _bounded_map(pool, rep, batches, device, ahead):
-        for x in results:
+    for _ in range(-(-len(shard.rows) // BATCH_INPUTS)):  # the number of its _shard_batches
+        results_of_batch = next(results)
+        for x in results_of_batch:
             if isinstance(x, str):
                 skipped.append((paths[i], x))
             else:
@@ -345,7 +352,7 @@ def _compute_shard(
                 kept.append(i)
             i += 1
         if bar is not None:
-            bar.update(len(results))
+            bar.update(len(results_of_batch))
     lengths = np.asarray([len(f) for f in feats], dtype=np.int64)
     stops = np.cumsum(lengths)
     kept_rows = shard.rows.iloc[kept]
@@ -373,43 +380,46 @@ def _with_extras(x: np.ndarray | Mapping[str, np.ndarray], extras: dict[str, lis
     return x["features"]
 
 
+def _reused(path: Path, shard: ShardSpec, status: str, bar: tqdm | None) -> dict[str, Any]:
+    summary = _summary(path, shard)
+    _remember_intact(path, summary[HASH_ATTR])  # just verified: readers in this process need not reread it
+    if bar is not None:
+        bar.update(len(shard.rows))
+    return {**summary, "status": status}
+
+
+def _built(
+    plan: StorePlan, shard: ShardSpec, status: str, problem: Problem, results: Iterator, bar: tqdm | None
+) -> dict[str, Any]:
+    """Compute the shard from ``results``, write it, and return its summary."""
+    if status == "rebuilt":
+        print(f"warning: feature store {plan.out_dir}: rebuilding {shard.file}: {problem.detail}", flush=True)
+    path = plan.out_dir / shard.file
+    _write_shard(path, plan, shard, _compute_shard(plan, shard, results, bar))
+    summary = _summary(path, shard)
+    _remember_intact(path, summary[HASH_ATTR])  # hashed from the written datasets: readers here need not reread it
+    return {**summary, "status": status, "reason": problem.reason, "detail": problem.detail}
+
+
 def extract_shard(
     plan: StorePlan,
     s: int,
     *,
     workers: int = 2,
     device: str | torch.device = "cpu",
-    pool: ThreadPoolExecutor | None = None,
-    bar: tqdm | None = None,
 ) -> dict[str, Any]:
     """Compute and write shard ``s`` unless its file is already done and intact; return its summary
     (file, rows, content hash, clips, items, skipped inputs; ``status`` reused/built/rebuilt and, when
     computed, ``reason`` and ``detail``). ``workers`` threads read and compute batches of inputs."""
     shard = plan.shards[s]
-    path = plan.out_dir / shard.file
-    status, problem = _reuse_check(path, plan, shard)
+    status, problem = _reuse_check(plan.out_dir / shard.file, plan, shard)
     if problem is None:
-        summary = _summary(path, shard)
-        _remember_intact(path, summary[HASH_ATTR])  # just verified: readers in this process need not reread it
-        if bar is not None:
-            bar.update(len(shard.rows))
-        return {**summary, "status": status}
-    if status == "rebuilt":
-        print(f"warning: feature store {plan.out_dir}: rebuilding {shard.file}: {problem.detail}", flush=True)
+        return _reused(plan.out_dir / shard.file, shard, status, None)
     device = torch.device(device)
     workers = max(1, workers)
-    own_pool = pool is None
-    pool = pool or ThreadPoolExecutor(workers)
-    try:
-        with _compute_threads(device):
-            payload = _compute_shard(plan, shard, pool, 2 * workers, device, bar)
-    finally:
-        if own_pool:
-            pool.shutdown()
-    _write_shard(path, plan, shard, payload)
-    summary = _summary(path, shard)
-    _remember_intact(path, summary[HASH_ATTR])  # hashed from the written datasets: readers here need not reread it
-    return {**summary, "status": status, "reason": problem.reason, "detail": problem.detail}
+    with ThreadPoolExecutor(workers) as pool, _compute_threads(device):
+        with closing(_bounded_map(pool, plan.rep, _shard_batches(plan, shard), device, 2 * workers)) as results:
+            return _built(plan, shard, status, problem, results, None)
 
 
 # ------------------------------------------------------------------------------------------------ finishing
@@ -511,11 +521,30 @@ def extract_features(
     of all inputs are known bad, TooManyBadInputs is raised and no manifest is written. Returns ``out_dir`` (complete).
     """
     plan = plan_store(table, out_dir, rep, shard_size=shard_size, base_dir=base_dir)
-    workers = max(1, workers)
+    workers, device = max(1, workers), torch.device(device)
+    checks = [_reuse_check(plan.out_dir / shard.file, plan, shard) for shard in plan.shards]
+    # the inputs of every shard to compute are one stream of worker jobs: the workers go on with the next
+    # shard's inputs while this thread assembles, hashes and writes the previous shard, instead of idling
+    # at each shard's end with one core or all of them (the last job of a shard runs alone)
+    todo = [
+        b
+        for shard, (_, problem) in zip(plan.shards, checks)
+        if problem is not None
+        for b in _shard_batches(plan, shard)
+    ]
     summaries: list[dict[str, Any]] = []
-    with ThreadPoolExecutor(workers) as pool, tqdm(total=plan.n_rows, desc=rep.name, disable=not progress) as bar:
-        for s in range(len(plan.shards)):
-            summaries.append(extract_shard(plan, s, workers=workers, device=device, pool=pool, bar=bar))
+    with (
+        ThreadPoolExecutor(workers) as pool,
+        tqdm(total=plan.n_rows, desc=rep.name, disable=not progress) as bar,
+        _compute_threads(device),
+        closing(_bounded_map(pool, rep, todo, device, 2 * workers)) as results,
+    ):
+        for shard, (status, problem) in zip(plan.shards, checks):
+            path = plan.out_dir / shard.file
+            done = problem is None
+            summaries.append(
+                _reused(path, shard, status, bar) if done else _built(plan, shard, status, problem, results, bar)
+            )
             # fail as soon as the fraction of all inputs is certain to be exceeded
             _check_bad(plan, [x for summary in summaries for x in summary["skipped"]], max_bad_fraction)
     return finish_store(plan, summaries, max_bad_fraction=max_bad_fraction, extra=extra)

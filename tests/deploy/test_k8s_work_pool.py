@@ -86,7 +86,8 @@ def test_every_deployment_renders_its_image_gpu_env_and_volumes_into_the_job(
         config = render(template, jv)
         c = _container(config)
         assert c["image"] == jv["image"] == "soundflow:cuda"
-        assert c["resources"]["limits"]["nvidia.com/gpu"] == c["resources"]["requests"]["nvidia.com/gpu"] == 1
+        gpus = jv["gpu"]  # 1, or 0 for the data flow, which trains nothing (checked against the stages below)
+        assert c["resources"]["limits"]["nvidia.com/gpu"] == c["resources"]["requests"]["nvidia.com/gpu"] == gpus
         assert c["resources"]["requests"]["cpu"] == "4" and "cpu" not in c["resources"]["limits"]  # unset: dropped
         assert c["env"]["MLFLOW_TRACKING_URI"] == "http://mlflow:5000"
         pod = config["job_manifest"]["spec"]["template"]["spec"]
@@ -96,7 +97,7 @@ def test_every_deployment_renders_its_image_gpu_env_and_volumes_into_the_job(
         # server reads a quantity given as a JSON number as its decimal string, the models take only the string)
         quantities = {kind: {k: str(v) for k, v in q.items()} for kind, q in c["resources"].items()}
         k8s = {**c, "env": [{"name": k, "value": v} for k, v in c["env"].items()], "resources": quantities}
-        assert Container.model_validate(k8s).resources.limits["nvidia.com/gpu"].root == "1"
+        assert Container.model_validate(k8s).resources.limits["nvidia.com/gpu"].root == str(gpus)
         assert all(Volume.model_validate(v) for v in pod["volumes"])
 
 

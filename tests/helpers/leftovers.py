@@ -11,6 +11,7 @@ Each session draws a new marker, so a pytest run inside a test (an inner session
 from __future__ import annotations
 
 import os
+import time
 import uuid
 from dataclasses import dataclass
 
@@ -25,6 +26,9 @@ INTERPRETER_HELPERS = (
     "multiprocessing.forkserver",
     "joblib.externals.loky",
 )
+# Prefect's ephemeral API server (started by a flow or client run with no PREFECT_API_URL) is stopped by an
+# ``atexit`` handler of the process that started it: the pytest process's own is not left behind either.
+EPHEMERAL_PREFECT = ("PREFECT__SERVER_EPHEMERAL", "1")
 
 
 @dataclass(frozen=True)
@@ -79,7 +83,28 @@ def find(token: str, root: int | None) -> list[tuple[psutil.Process, str]]:
     children = psutil.Process(root).children(recursive=True) if root is not None else []
     seen = {root, *(c.pid for c in children)} - {None}
     found = [(c, "child") for c in children] + [(p, "marked") for p in _marked(token, seen)]
-    return [(p, how) for p, how in found if _running(p) and not any(h in _cmdline(p) for h in INTERPRETER_HELPERS)]
+    return [(p, how) for p, how in found if _running(p) and not _ends_with_interpreter(p, root)]
+
+
+def _ends_with_interpreter(p: psutil.Process, root: int | None) -> bool:
+    if any(h in _cmdline(p) for h in INTERPRETER_HELPERS):
+        return True
+    try:
+        key, value = EPHEMERAL_PREFECT
+        return p.ppid() == root and p.environ().get(key) == value
+    except (psutil.NoSuchProcess, psutil.AccessDenied):
+        return False
+
+
+def _wait(procs: list[psutil.Process], timeout: float) -> list[psutil.Process]:
+    """The processes still running after ``timeout`` seconds (a zombie counts as ended: its parent, not it,
+    has yet to act, and psutil's own wait would block on it until the timeout)."""
+    deadline = time.monotonic() + timeout
+    alive = [p for p in procs if _running(p)]
+    while alive and time.monotonic() < deadline:
+        time.sleep(0.1)
+        alive = [p for p in alive if _running(p)]
+    return alive
 
 
 def stop(procs: list[psutil.Process], grace: float = 3.0) -> None:
@@ -89,13 +114,13 @@ def stop(procs: list[psutil.Process], grace: float = 3.0) -> None:
             p.terminate()
         except psutil.NoSuchProcess:
             pass
-    _, alive = psutil.wait_procs(procs, timeout=grace)
+    alive = _wait(procs, grace)
     for p in alive:
         try:
             p.kill()
         except psutil.NoSuchProcess:
             pass
-    psutil.wait_procs(alive, timeout=grace)
+    _wait(alive, grace)
 
 
 def check(token: str, root: int | None, grace: float = 5.0) -> list[Leftover]:
@@ -107,7 +132,7 @@ def check(token: str, root: int | None, grace: float = 5.0) -> list[Leftover]:
     if not found:
         return []
     how = {p.pid: h for p, h in found}
-    _, alive = psutil.wait_procs([p for p, _ in found], timeout=grace)
-    left = [Leftover(p.pid, _cmdline(p), how[p.pid]) for p in alive if _running(p)]
+    alive = _wait([p for p, _ in found], grace)
+    left = [Leftover(p.pid, _cmdline(p), how[p.pid]) for p in alive]
     stop(alive)
     return sorted(left, key=lambda x: x.pid)

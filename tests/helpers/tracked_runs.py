@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from flows.workflows import aed
 from soundflow.pipeline import runner, stages
 from soundflow.pipeline.tracking import Tracker
 from tests.helpers.aed import tiny_aed_features
@@ -31,7 +32,7 @@ def aed_train_outputs(root: Path) -> Path:
     generate_dataset(root / "ds", clips_per_class=4, n_folds=2, sample_rate=16000, duration_range=(2.0, 3.0),
                      classes=classes, seed=3, progress=False)  # fmt: skip
     table = read_labelled_audio(root / "ds", "urbansound8k")
-    chunks = root / stages.AED_CHUNKS
+    chunks = root / aed.AED_CHUNKS
     extract_chunks(
         table, chunks, root / "f.json", root / "s.csv", tiny_aed_features(n_freq_bins=64), 0.0, progress=False
     )
@@ -39,10 +40,9 @@ def aed_train_outputs(root: Path) -> Path:
     model = AedModelParams(name="aed_cnn", width=4, dense=16, dropout=0.0)
     train = AedTrainParams(epochs=1, batch_size=8, lr_start=1e-3, lr_end=1e-4, beta1=0.5, seed=1, roll_prob=0.0,
                            roll_max_fraction=0.05, max_batches_per_epoch=0, device="cpu", num_workers=0)  # fmt: skip
-    s = stages
-    files = FitFiles(root / "state", root / s.AED_MODEL, root / s.AED_HISTORY, root / s.AED_TRAIN_SUMMARY)
-    train_and_plot(chunks, files, root / stages.AED_CURVES, data, model, train)
-    return root / stages.AED_MODEL
+    files = FitFiles.under(root, "state", aed.AED_MODEL, aed.AED_HISTORY, aed.AED_TRAIN_SUMMARY)
+    train_and_plot(chunks, files, root / aed.AED_CURVES, data, model, train)
+    return root / aed.AED_MODEL
 
 
 def log_pipeline(

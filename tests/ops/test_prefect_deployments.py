@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
 from pathlib import Path
 
+import psutil
 import pytest
 
 from flows.pipeline import FLOWS
@@ -54,6 +56,12 @@ def test_worker_creates_the_pool_and_prefect_deploy_registers_every_flow(
                 assert d.pull_steps == [
                     {"prefect.deployments.steps.set_working_directory": {"directory": "{{ $SOUNDFLOW_ROOT }}"}}
                 ]
+        below = psutil.Process(worker.pid).children(recursive=True)
+        assert any("worker" in p.cmdline() for p in below), "no Prefect worker below `soundflow worker`"
+        worker.send_signal(signal.SIGTERM)  # to `soundflow worker` alone, as `kill` or systemd send it
+        assert worker.wait(60) is not None
+        _, alive = psutil.wait_procs(below, timeout=30)  # its Prefect worker ends with it, not adopted by init
+        assert not alive, [p.cmdline() for p in alive]
     finally:
         servers.stop(worker)
     assert f"flow runs in {ROOT}" in (tmp_path / "worker.log").read_text()

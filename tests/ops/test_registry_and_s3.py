@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from soundflow.pipeline import stages
+from soundflow.env import STATE_DIR
 from soundflow.pipeline.cli import main
 from soundflow.pipeline.ops import model_uri, registry
 from soundflow.pipeline.tracking import Tracker
@@ -97,7 +97,7 @@ def test_predict_and_segment_accept_a_registry_uri(
 
     registry.register_best(MlflowClient(mlflow_server.url), EXPERIMENT, "aed", None)
     local = model_uri.resolve_checkpoint(f"models:/{MODEL}@champion", tracked.root)
-    assert _sha(local) == _sha(tracked.checkpoint) and local.is_relative_to(tracked.root / stages.STATE_DIR)
+    assert _sha(local) == _sha(tracked.checkpoint) and local.is_relative_to(tracked.root / STATE_DIR)
     version = MlflowClient(mlflow_server.url).get_model_version_by_alias(MODEL, "champion").version
     assert _sha(model_uri.resolve_checkpoint(f"models:/{MODEL}/{version}", tracked.root)) == _sha(local)
     wav = next((tracked.root / "ds").rglob("*.wav"))

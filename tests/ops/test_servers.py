@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 import urllib.request
 from pathlib import Path
 
@@ -65,6 +66,36 @@ def test_a_server_that_never_answers_times_out_and_is_stopped(tmp_path: Path) ->
         servers.wait_ready(spec, proc, timeout=1.5, log=tmp_path / "log.txt")
     servers.stop(proc, grace=5)
     assert proc.poll() is not None
+
+
+# a server whose child ignores SIGTERM: the leader ends at once, the child would run on, adopted by init
+LEADER_OF_A_STUBBORN_CHILD = """
+import subprocess, sys, time
+child = subprocess.Popen(["sh", "-c", "trap '' TERM; echo $$; exec sleep 60"], stdout=subprocess.PIPE, text=True)
+open(sys.argv[1], "w").write(child.stdout.readline())
+time.sleep(60)
+"""
+
+
+def test_stop_ends_the_whole_process_group_not_only_its_leader(tmp_path: Path) -> None:
+    import psutil
+
+    pid_file = tmp_path / "child.pid"
+    spec = servers.ServerSpec("stubborn", [sys.executable, "-c", LEADER_OF_A_STUBBORN_CHILD, str(pid_file)], {},
+                              "http://127.0.0.1:9", "http://127.0.0.1:9/health")  # fmt: skip
+    proc = servers.start(spec, tmp_path / "log.txt")
+    deadline = time.monotonic() + 30
+    while not (pid_file.exists() and pid_file.read_text().strip()):
+        assert time.monotonic() < deadline and proc.poll() is None, (tmp_path / "log.txt").read_text()
+        time.sleep(0.05)
+    child = psutil.Process(int(pid_file.read_text()))
+    try:
+        servers.stop(proc, grace=1)
+        assert proc.poll() is not None
+        assert not child.is_running() or child.status() == psutil.STATUS_ZOMBIE, "the child outlived stop()"
+    finally:
+        if child.is_running():
+            child.kill()
 
 
 def test_server_command_starts_and_stops_on_interrupt(tmp_path: Path) -> None:

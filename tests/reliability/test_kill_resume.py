@@ -339,5 +339,6 @@ def test_every_workflow_is_killed_somewhere() -> None:
     from flows.pipeline import FLOWS
 
     workflows = {t.workflow for t in TARGETS.values()}
-    assert workflows == set(FLOWS) - {"soundflow"}
+    # the data workflow's long writer is the feature store, killed here through transcoder_ and loc_features
+    assert workflows == set(FLOWS) - {"soundflow", "data"}
     assert {get_stage(t.stage).flow for t in TARGETS.values()} == workflows

@@ -68,7 +68,7 @@ def ensure_pool(name: str) -> bool:
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
-    from soundflow.pipeline.ops import deployments
+    from soundflow.pipeline.ops import deployments, servers
 
     root = env.find_root()
     env.configure(root)
@@ -85,11 +85,15 @@ def cmd_worker(args: argparse.Namespace) -> int:
     argv = [str(prefect) if prefect.exists() else "prefect", "worker", "start", "--pool", args.pool]
     argv += ["--type", "process"] + (["--limit", str(args.limit)] if args.limit else [])
     print(f"soundflow worker: {' '.join(argv[1:])} (flow runs in {root})", file=sys.stderr)
+    servers.stop_on_signals()
     proc = subprocess.Popen(argv, cwd=root, env=environ)
     try:
         return proc.wait()
-    except KeyboardInterrupt:  # the worker got the same Ctrl-C: a grace period for its shutdown, then stopped
-        for step in (lambda: None, proc.terminate, proc.kill):  # Prefect's worker can hang on SIGINT alone
+    except KeyboardInterrupt as why:
+        # a Ctrl-C reached the worker too (one process group): a grace period for its shutdown, then stopped;
+        # SIGTERM or SIGHUP came to this process alone: passed on at once
+        first = (lambda: None) if why.args in ((), ("SIGINT",)) else proc.terminate
+        for step in (first, proc.terminate, proc.kill):  # Prefect's worker can hang on SIGINT alone
             step()
             try:
                 return proc.wait(SHUTDOWN_GRACE_SECONDS)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -28,28 +27,14 @@ def spec_for(args: argparse.Namespace, root: Path) -> servers.ServerSpec:
     return servers.s3_server(args.host, port)
 
 
-def _stop_on_signals() -> None:
-    """SIGTERM (docker stop, systemd, kill) and SIGHUP end this command through its ``finally``, as Ctrl-C does.
-
-    The server runs in a session of its own (so a Ctrl-C meant for this terminal reaches it only through us);
-    Python's default SIGTERM would end this process at once and leave the server and its workers running
-    with no parent. A SIGINT ignored since start-up (a shell's background job) is listened to as well.
-    """
-
-    def interrupt(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt
-
-    for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
-        signal.signal(sig, interrupt)
-
-
 def cmd_server(args: argparse.Namespace) -> int:
     root = env.find_root()
     env.configure(root)
     server = spec_for(args, root)
     servers.check_port(server)  # a refusal before anything starts: another program's server is never announced
     environ = dict(os.environ, **server.env)
-    _stop_on_signals()
+    # the server runs in a session of its own (so a Ctrl-C meant for this terminal reaches it only through us)
+    servers.stop_on_signals()
     proc = subprocess.Popen(server.argv, env=environ, start_new_session=True)  # its output is this terminal's
     try:
         took = servers.wait_ready(server, proc, args.timeout)  # ours: alive and listening where it answers

@@ -204,18 +204,50 @@ def wait_ready(server: ServerSpec, proc: subprocess.Popen, timeout: float, log: 
     )
 
 
-def stop(proc: subprocess.Popen, grace: float = 15.0) -> None:
-    """SIGTERM to the server's whole process group (uvicorn/gunicorn workers too), SIGKILL after ``grace``."""
-    if proc.poll() is not None:
-        return
+def _group_alive(pgid: int) -> bool:
     try:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(grace)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(grace)
+        os.killpg(pgid, 0)
     except ProcessLookupError:
-        pass
+        return False
+    except PermissionError:  # a member that changed its user is still a member
+        return True
+    return True
+
+
+def stop(proc: subprocess.Popen, grace: float = 15.0) -> None:
+    """SIGTERM to the server's whole process group (uvicorn/gunicorn workers too), SIGKILL after ``grace``.
+
+    Done when the group is empty, not when ``proc`` has exited: a child that outlives its parent is adopted by
+    init and would run on unowned (a Prefect worker whose ``soundflow worker`` ended at once on SIGTERM).
+    """
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(proc.pid, sig)  # started with start_new_session: the group is the process's own
+        except ProcessLookupError:  # nothing left in the group
+            break
+        deadline = time.monotonic() + grace
+        while time.monotonic() < deadline:
+            if proc.poll() is not None and not _group_alive(proc.pid):
+                return
+            time.sleep(0.1)
+    if proc.poll() is None:  # not a group leader: the process alone
+        proc.kill()
+        proc.wait(grace)
+
+
+def stop_on_signals() -> None:
+    """SIGTERM (docker stop, systemd, kill) and SIGHUP end this command through its ``finally``, as Ctrl-C does.
+
+    For a command that starts a server or worker: Python's default SIGTERM would end this process at once and
+    leave its child running with no parent. A SIGINT ignored since start-up (a shell's background job) is
+    listened to as well. The KeyboardInterrupt raised carries the signal's name.
+    """
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt(signal.Signals(signum).name)
+
+    for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
+        signal.signal(sig, interrupt)
 
 
 def start(server: ServerSpec, log: Path, base_env: dict[str, str] | None = None) -> subprocess.Popen:

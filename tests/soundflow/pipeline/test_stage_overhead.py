@@ -59,7 +59,7 @@ def test_load_params_imports_no_torch(root: Path) -> None:
 
 
 def test_the_cli_parser_imports_no_pandas(root: Path) -> None:
-    assert _modules_after("from soundflow import cli\ncli.build_parser()", root) == []
+    assert _modules_after("from soundflow.pipeline import cli\ncli.build_parser()", root) == []
 
 
 def test_deferred_tracking_imports_no_mlflow_and_the_next_tracker_sends_it(
