@@ -43,6 +43,12 @@ def test_both_engines_share_one_notion_of_up_to_date(project: Path, cli_env: dic
     # every stage read exactly the parameters it declares (an undeclared read would have failed it)
     reads = {s.name: json.loads((project / STATE_DIR / READS_DIR / f"{s.name}.json").read_text()) for s in STAGES}
     assert {n: r["read"] for n, r in reads.items()} == {s.name: sorted(s.params) for s in STAGES}
+    # every declared curve's axes are columns of its file, and DVC draws it offline (Vega-Lite with the data inlined)
+    for curve in (c for s in STAGES for c in s.curves):
+        assert {curve.x, *curve.ys} <= set(pd.read_csv(project / curve.path, nrows=1).columns), curve
+    shown = sh(["dvc", "plots", "show", "--json"], project, cli_env)
+    drawn = json.loads(shown[shown.index("{") :])["data"]
+    assert all(drawn[c.path][0]["type"] == "vega" for s in STAGES for c in s.curves)
 
     assert "Data and pipelines are up to date" in sh(["dvc", "repro"], project, cli_env)
     after_dvc = sh(["soundflow", "run"], project, cli_env)

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from soundflow.env import STATE_DIR
-from soundflow.pipeline.stage import Stage, Workflow
+from soundflow.pipeline.stage import Curve, Stage, Workflow
 from tasks.aed.params import AedParams
 
 if TYPE_CHECKING:
@@ -94,6 +94,7 @@ WORKFLOW = Workflow(
             plots=(AED_HISTORY, AED_CURVES),
             artifacts=(AED_MODEL,),
             history=AED_HISTORY,
+            curves=(Curve(AED_HISTORY, "epoch", ("train_loss", "val_loss", "train_accuracy", "val_accuracy")),),
         ),
         Stage(
             name="aed_evaluate",

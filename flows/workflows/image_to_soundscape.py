@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from soundflow.env import STATE_DIR
-from soundflow.pipeline.stage import Stage, Workflow
+from soundflow.pipeline.stage import Curve, Stage, Workflow
 from tasks.segmentation.params import SegParams
 from tasks.soundscapes.params import SoundscapesParams
 
@@ -97,6 +97,7 @@ WORKFLOW = Workflow(
             plots=(SEG_HISTORY, SEG_CURVES),
             artifacts=(SEG_MODEL,),
             history=SEG_HISTORY,
+            curves=(Curve(SEG_HISTORY, "epoch", ("train_loss", "val_miou", "val_pixel_accuracy")),),
         ),
         Stage(
             name="seg_evaluate",

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from flows.workflows.aed import AED_MODEL
 from soundflow.env import STATE_DIR
-from soundflow.pipeline.stage import Stage, Workflow
+from soundflow.pipeline.stage import Curve, Stage, Workflow
 from tasks.localisation.params import LocalisationParams
 
 if TYPE_CHECKING:
@@ -153,6 +153,7 @@ WORKFLOW = Workflow(
             plots=(LOC_STAGE1_HISTORY, LOC_STAGE1_CURVES),
             artifacts=(LOC_STAGE1_MODEL,),
             history=LOC_STAGE1_HISTORY,
+            curves=(Curve(LOC_STAGE1_HISTORY, "epoch", ("train_loss", "val_loss")),),
         ),
         Stage(
             name="loc_stage2",
@@ -165,6 +166,7 @@ WORKFLOW = Workflow(
             plots=(LOC_STAGE2_HISTORY, LOC_STAGE2_CURVES),
             artifacts=(LOC_STAGE2_MODEL,),
             history=LOC_STAGE2_HISTORY,
+            curves=(Curve(LOC_STAGE2_HISTORY, "epoch", ("train_loss", "val_loss")),),
         ),
         Stage(
             name="loc_evaluate",

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from soundflow.env import STATE_DIR
-from soundflow.pipeline.stage import Stage, Workflow
+from soundflow.pipeline.stage import Curve, Stage, Workflow
 from tasks.text_to_audio.params import TextToAudioParams
 
 if TYPE_CHECKING:
@@ -148,6 +148,8 @@ WORKFLOW = Workflow(
             params=("text_to_audio.generate.generator",),
             outs=(),
             plots=(T2A_SUMMARY, T2A_SUMMARY_PNG, T2A_ACCURACY_PLOT),
+            # accuracy against the share of generated clips (the paper's figure), one point per configuration
+            curves=(Curve(T2A_SUMMARY, "synthetic_percent_of_real", ("mean_accuracy",)),),
         ),
     ),
 )

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from flows.workflows.data import DATASETS, DATASETS_INDEX, URBAN_SYNTH
 from soundflow.env import STATE_DIR
-from soundflow.pipeline.stage import Stage, Workflow
+from soundflow.pipeline.stage import Curve, Stage, Workflow
 from tasks.transcoder.params import TranscoderParams
 
 if TYPE_CHECKING:
@@ -182,6 +182,7 @@ WORKFLOW = Workflow(
             plots=(TRANSCODER_TEACHER_HISTORY,),
             artifacts=(TRANSCODER_TEACHER,),
             history=TRANSCODER_TEACHER_HISTORY,
+            curves=(Curve(TRANSCODER_TEACHER_HISTORY, "epoch", ("train_loss", "val_loss", "val_macro_auprc")),),
         ),
         Stage(
             name="transcoder_pinv",
@@ -206,6 +207,9 @@ WORKFLOW = Workflow(
             plots=(TRANSCODER_CNN_MELS_HISTORY,),
             artifacts=(TRANSCODER_CNN_MELS,),
             history=TRANSCODER_CNN_MELS_HISTORY,
+            curves=(
+                Curve(TRANSCODER_CNN_MELS_HISTORY, "epoch", ("train_loss", "val_loss", "val_teacher_top1_agreement")),
+            ),
         ),
         Stage(
             name="transcoder_cnn_logits",
@@ -218,6 +222,9 @@ WORKFLOW = Workflow(
             plots=(TRANSCODER_CNN_LOGITS_HISTORY,),
             artifacts=(TRANSCODER_CNN_LOGITS,),
             history=TRANSCODER_CNN_LOGITS_HISTORY,
+            curves=(
+                Curve(TRANSCODER_CNN_LOGITS_HISTORY, "epoch", ("train_loss", "val_loss", "val_teacher_top1_agreement")),
+            ),
         ),
         Stage(
             name="transcoder_evaluate",

@@ -95,14 +95,34 @@ def _stage_entry(s: Stage) -> dict[str, Any]:
     # metrics and plots are cached like every output, so `dvc checkout` restores them after a failed rerun
     if s.metrics:
         entry["metrics"] = list(s.metrics)
-    if s.plots:
-        entry["plots"] = list(s.plots)
+    # images are DVC plots as they are; a CSV is drawn only where the stage names its axes (the top-level
+    # plots below), since DVC's default for a CSV (the last column against the row number) draws a table badly
+    tables = [p for p in s.plots if not p.endswith(".png")]
+    if tables:
+        entry["outs"] = entry.get("outs", []) + tables
+    if len(tables) < len(s.plots):
+        entry["plots"] = [p for p in s.plots if p.endswith(".png")]
     return entry
 
 
+def _top_level_plots() -> list[dict[str, Any]]:
+    """One DVC plot per declared curve: its file's ``ys`` columns against ``x``."""
+    return [{c.path: {"x": c.x, "y": list(c.ys)}} for s in STAGES for c in s.curves]
+
+
+class _Dumper(yaml.SafeDumper):
+    """PyYAML's safe dumper with PyYAML's own string style: hera (imported for the Argo export) replaces the
+    shared one to quote y/n for kubectl, which would quote the plots' `y:` key in one process and not another."""
+
+
+_Dumper.add_representer(str, yaml.representer.SafeRepresenter.represent_str)
+
+
 def render_dvc_yaml() -> str:
-    body = {"stages": {s.name: _stage_entry(s) for s in STAGES}}
-    return HEADER + yaml.safe_dump(body, sort_keys=False, width=120)
+    body: dict[str, Any] = {"stages": {s.name: _stage_entry(s) for s in STAGES}}
+    if plots := _top_level_plots():
+        body["plots"] = plots
+    return HEADER + yaml.dump(body, Dumper=_Dumper, sort_keys=False, width=120)
 
 
 def write_dvc_yaml(root: Path) -> Path:

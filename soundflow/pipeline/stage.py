@@ -12,11 +12,19 @@ import dataclasses
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from soundflow.pipeline.code_deps import code_closure, source_digest
 
 PYTHON = ".venv/bin/python"  # the stage commands' interpreter, relative to the root where DVC runs them
+
+
+class Curve(NamedTuple):
+    """A CSV output drawn as lines: ``ys`` against ``x`` (DVC's top-level plots; ``dvc plots show``)."""
+
+    path: str
+    x: str
+    ys: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -49,10 +57,13 @@ class Stage:
     flow: str = ""  # the workflow (and Prefect flow) it belongs to: set by its Workflow
     # outs DVC must not delete before rerunning the stage, for stages that add to what an earlier run left
     persist: tuple[str, ...] = ()
+    curves: tuple[Curve, ...] = ()  # which of its CSV plots are lines, with their axes
 
     def __post_init__(self) -> None:
         if not set(self.persist) <= set(self.outs):
             raise ValueError(f"{self.name}: persist {sorted(set(self.persist) - set(self.outs))} not among its outs")
+        if not {c.path for c in self.curves} <= set(self.plots):
+            raise ValueError(f"{self.name}: a curve's file must be one of its plots")
 
     @property
     def cmd(self) -> str:
