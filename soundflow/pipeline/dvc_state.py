@@ -157,8 +157,21 @@ def stage_hash(repo: Any, name: str) -> str | None:
         names = [name]
         if not snap.get("ran"):  # the first question of a flow: every key of it from one reading of the DAG
             names = list(dict.fromkeys([*(n for n in snap["names"] if n in stages), name]))
-        known.update({n: _stage_hash(stages[n] if n in stages else _stage(repo, n)) for n in names})
+        for n in names:
+            _hash_into(known, n, stages[n] if n in stages else _stage(repo, n), asked=n == name)
     return known[name]
+
+
+def _hash_into(known: dict[str, str | None], name: str, stage: Any, *, asked: bool) -> None:
+    """``known[name]`` = the stage's key; a stage asked about only in passing whose inputs are not made yet (its
+    upstream has not run) is left to be asked again when its turn comes."""
+    from dvc.exceptions import DvcException
+
+    try:
+        known[name] = _stage_hash(stage)
+    except DvcException:
+        if asked:
+            raise
 
 
 def _stage_hash(stage: Any) -> str | None:
