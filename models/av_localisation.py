@@ -20,7 +20,6 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torchvision.models import resnet18
 
 from models.registry import register_model
 
@@ -28,6 +27,10 @@ FEATURE_DIM = 512  # ResNet-18's last stage
 
 
 def _trunk(in_channels: int, layer4_stride: int) -> nn.Sequential:
+    # imported here: torchvision's import (its ops pull in torch._dynamo) costs every stage that lists the
+    # models about 1.2 s, and only this architecture needs it
+    from torchvision.models import resnet18
+
     net = resnet18(weights=None)
     if in_channels != 3:
         net.conv1 = nn.Conv2d(in_channels, 64, kernel_size=7, stride=2, padding=3, bias=False)

@@ -89,6 +89,9 @@ class LocStageParams(Strict):
     seed: Seed
     device: Literal["auto", "cpu", "cuda"] = "auto"
     num_workers: int = Field(ge=0, le=64)
+    # early stopping: stop after this many epochs without a lower validation loss (None: every epoch runs);
+    # the kept weights are the best epoch's either way, so the epochs it skips could not have changed them
+    patience: int | None = Field(default=None, ge=1, le=MAX_EPOCHS)
 
 
 class LocStage2Params(LocStageParams):

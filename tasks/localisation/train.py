@@ -122,6 +122,7 @@ def train_stage(
         options=FitOptions(
             epochs=sp.epochs,
             best=BEST,
+            patience=sp.patience,
             name=f"loc_stage{stage} (AV localisation)",
             items="pairs",
             lr_hint=f"localisation.stage{stage}.lr = {sp.lr:g}",
@@ -143,6 +144,8 @@ def train_stage(
         },
         make_summary=lambda r: {
             "best_epoch": r.best_epoch,
+            "epochs_run": len(r.history),
+            "stopped_early": r.stopped_early,
             "best_val_loss": r.best_metrics["val_loss"],
             "final_train_loss": r.history[-1]["train_loss"],
             "n_train_pairs": len(train_ds),

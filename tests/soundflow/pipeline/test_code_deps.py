@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from soundflow.pipeline.code_deps import code_closure, import_closure, source_digest
+from soundflow.pipeline.code_deps import as_dvc_deps, code_closure, import_closure, source_digest
 
 
 def _write(root: Path, files: dict[str, str]) -> None:
@@ -141,3 +141,16 @@ def test_source_digest_follows_the_run_function_and_its_helpers(table, tmp_path:
         assert source_digest(edited.other) == before[1]  # other() calls neither
     path.write_text(text)
     assert source_digest(importlib.reload(table).run) == before[0]
+
+
+def test_a_folder_replaces_its_files_only_when_they_are_all_it_holds(tmp_path: Path) -> None:
+    for f in ("a/x.py", "a/y.py", "a/__pycache__/x.cpython-311.pyc", "b/z.py", "b/notes.txt", "c/w.py", "c/sub/v.py"):
+        (tmp_path / f).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / f).write_text("")
+    assert as_dvc_deps(["a/x.py", "a/y.py", "b/z.py", "c/w.py", "top.py"], tmp_path) == [
+        "a",  # every file of a/ (bytecode is ignored by DVC, .dvcignore)
+        "b/z.py",  # b/ holds a file outside the closure
+        "c/w.py",  # c/ holds a subfolder, which DVC would hash too
+        "top.py",  # never the repository itself
+    ]
+    assert as_dvc_deps(["a/x.py"], tmp_path) == ["a/x.py"]  # a/y.py is not in the closure

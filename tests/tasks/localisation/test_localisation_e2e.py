@@ -43,6 +43,19 @@ def _saved_maps_reproduce_the_metrics(project: Path, metrics: dict) -> None:
             assert metrics[prefix + key] == value, prefix + key
 
 
+def _early_stopping_is_what_params_ask(project: Path) -> None:
+    """A stage stops early exactly when ``patience`` epochs passed without a lower validation loss."""
+    from soundflow.pipeline.config import load_params
+
+    p = load_params(project).localisation
+    for n, sp in ((1, p.stage1), (2, p.stage2)):
+        s = json.loads((project / f"reports/localisation/stage{n}.json").read_text())
+        assert s["best_epoch"] <= s["epochs_run"] <= sp.epochs
+        assert s["stopped_early"] == (s["epochs_run"] < sp.epochs)
+        if s["stopped_early"]:
+            assert s["epochs_run"] - s["best_epoch"] == sp.patience
+
+
 def test_localisation_flow_logs_metrics_and_baselines(tmp_path: Path, cli_env: dict[str, str]) -> None:
     import mlflow
 
@@ -64,11 +77,12 @@ def test_localisation_flow_logs_metrics_and_baselines(tmp_path: Path, cli_env: d
         assert 0 <= metrics[key] <= 1, key
     assert metrics["baseline/whole_image/mean_ciou"] > 0  # every image has boxes
     assert (project / "reports/localisation/overlays.png").stat().st_size > 0
+    _early_stopping_is_what_params_ask(project)
     assert (project / "reports/localisation/success_rate.png").stat().st_size > 0
     _saved_maps_reproduce_the_metrics(project, metrics)
 
     mlflow.set_tracking_uri(f"sqlite:///{project / 'mlruns.db'}")
-    runs = mlflow.search_runs(experiment_names=["soundflow"])
+    runs = mlflow.search_runs(experiment_names=["soundflow/localisation"])
     evaluate = runs[runs["tags.mlflow.runName"] == "loc_evaluate"].iloc[0]
     assert evaluate["metrics.baseline/whole_image/ciou_at_0.5"] == metrics["baseline/whole_image/ciou_at_0.5"]
     assert evaluate["metrics.auc"] == pytest.approx(metrics["auc"])
