@@ -40,16 +40,23 @@ RUN python3 -m venv .venv \
 COPY --chown=soundflow:soundflow . .
 RUN (git init -q 2>/dev/null || true) && make install data-raw && touch .venv/.installed
 
+# every mount point of the volumes below and of docker-compose.yml, created here so that a new volume belongs to
+# `soundflow` (Docker creates a missing one as root); dvc.lock is linked into the state volume, which keeps it with
+# the outputs it records (the entrypoint gives a fresh volume an empty lock: DVC refuses a dangling link)
+RUN mkdir -p data outputs reports .soundflow .dvc/cache && ln -sf .soundflow/dvc.lock dvc.lock
+
 # the S3 stand-in of docker-compose.yml (moto's server, as the tests use it): only in the image built with
 # --build-arg S3_STAND_IN=1, at the version requirements/test.in pins
 ARG S3_STAND_IN=0
 RUN if [ "$S3_STAND_IN" = 1 ]; then pip install -c requirements/constraints.txt "moto[server]==5.2.5"; fi
 
-# data, outputs and the state (resumable training, Prefect's home) outlive the container
-VOLUME ["/soundflow/data", "/soundflow/outputs", "/soundflow/.soundflow"]
+# data, outputs, reports, DVC's config and cache, and the state (resumable training, Prefect's home, dvc.lock)
+# outlive the container
+VOLUME ["/soundflow/data", "/soundflow/outputs", "/soundflow/reports", "/soundflow/.dvc", "/soundflow/.soundflow"]
 
 # the server modes (docker-compose.yml) set SOUNDFLOW_HEALTH_PORT and SOUNDFLOW_HEALTH_PATH (Prefect:
 # /api/health, MLflow: /health); a batch run sets neither and is always healthy
 HEALTHCHECK --interval=30s --timeout=10s --start-period=90s --retries=3 CMD ["python", "-c", "import os, sys, urllib.request as r; p = os.environ.get('SOUNDFLOW_HEALTH_PORT'); p and r.urlopen('http://127.0.0.1:%s%s' % (p, os.environ.get('SOUNDFLOW_HEALTH_PATH', '/')), timeout=5); sys.exit(0)"]
 
+ENTRYPOINT ["sh", "/soundflow/deploy/docker/entrypoint.sh"]
 CMD ["make", "run"]

@@ -21,9 +21,10 @@ export PATH := $(BIN):$(PATH)
 
 .PHONY: run test reliability install install-test system-deps data-raw lock dvc-yaml benchmark bench-real bench-gpu clean-outputs mutation
 
-## run: the default pipeline, end to end, with `dvc repro` (offline, CPU, minutes)
+## run: the default pipeline, end to end, with `dvc repro` through `soundflow repro` (params checked before any
+## stage starts, the stages' MLflow calls sent once at the end; offline, CPU, minutes)
 run: install data-raw
-	$(BIN)/dvc repro
+	$(BIN)/soundflow repro
 	@echo "results: reports/aed/metrics.json, reports/aed/*.png; MLflow: $(BIN)/mlflow ui --backend-store-uri sqlite:///mlruns.db"
 
 ## test: lint and format checks (ruff), then the whole test suite (CPU; it runs the import-layer contracts too)

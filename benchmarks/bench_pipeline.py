@@ -194,12 +194,17 @@ def stage_seconds(copy: Path, engine: str) -> dict[str, float]:
     """``stage_seconds`` per stage of ``engine``'s stage runs in the copy's MLflow store (earliest run per stage)."""
     from mlflow.tracking import MlflowClient
 
+    from soundflow.pipeline.stages import WORKFLOWS
+    from soundflow.pipeline.tracking import workflow_experiment
+
     client = MlflowClient(f"sqlite:///{copy / 'mlruns.db'}")
-    exp = client.get_experiment_by_name(load_params(copy).tracking.experiment)
-    if exp is None:
+    prefix = load_params(copy).tracking.experiment
+    names = [workflow_experiment(prefix, w.name) for w in WORKFLOWS]  # one experiment per workflow
+    ids = [e.experiment_id for n in names if (e := client.get_experiment_by_name(n)) is not None]
+    if not ids:
         return {}
     runs = client.search_runs(
-        [exp.experiment_id],
+        ids,
         filter_string=f"tags.`soundflow.engine` = '{engine}'",
         order_by=["attributes.start_time ASC"],
         max_results=10_000,

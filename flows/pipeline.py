@@ -11,6 +11,7 @@ from typing import Any
 from prefect import Flow, flow
 from prefect.runtime import flow_run
 
+from flows import hooks
 from flows.stage_task import for_stage
 from soundflow.pipeline import dag, dvc_state, workspace_lock
 from soundflow.pipeline.config import read_params_yaml
@@ -38,7 +39,15 @@ def _run(root: Path, names: list[str], force: bool, targets: Collection[str] | N
     return results
 
 
-@flow(name="soundflow", log_prints=True)
+# a deployment's run says when it starts; a failed or crashed one is sent where the environment says (README)
+HOOKS: dict[str, Any] = {
+    "on_running": [hooks.announce_start],
+    "on_failure": [hooks.notify_failure],
+    "on_crashed": [hooks.notify_failure],
+}
+
+
+@flow(name="soundflow", log_prints=True, **HOOKS)
 def pipeline(root: str = ".", stages: list[str] | None = None, force: bool = False) -> dict[str, Any]:
     """The whole DAG, or the given stages plus whatever upstream of them is stale (``force``: the given stages,
     or all if none, recomputed even if up to date)."""
@@ -57,7 +66,7 @@ def _workflow_flow(unit: Workflow) -> Flow:
     # the deployments' entrypoints name it (flows/pipeline.py:<workflow>), and Prefect shows its docstring
     run_workflow.__name__ = run_workflow.__qualname__ = unit.name
     run_workflow.__doc__ = f"{unit.doc}."
-    return flow(name=unit.name, log_prints=True)(run_workflow)
+    return flow(name=unit.name, log_prints=True, **HOOKS)(run_workflow)
 
 
 # One flow per workflow the registry finds, each a module-level name of its own (what an entrypoint imports).

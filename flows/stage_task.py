@@ -7,6 +7,9 @@ recorded in ``dvc.lock``; when it does not (outputs deleted, parameters
 reverted to an older value), the record under the key is dropped and the
 stage runs. The body itself asks DVC again, so a stage made up to date by
 ``dvc repro`` is not recomputed either.
+
+A stage that failed on a server or the network is retried (:mod:`flows.retries`); one that runs past its
+time limit (``Stage.timeout_seconds``, from the stage table) fails as ``TimedOut``.
 """
 
 from __future__ import annotations
@@ -18,7 +21,9 @@ from prefect import get_run_logger, task
 from prefect.cache_policies import CachePolicy
 from prefect.context import TaskRunContext
 
+from flows import retries
 from soundflow.pipeline import dvc_state, runner
+from soundflow.pipeline.stages import get_stage
 
 CACHE_DIR = Path(".soundflow") / "prefect" / "stage-cache"
 
@@ -40,7 +45,16 @@ class DvcStageCache(CachePolicy):
         return key
 
 
-@task(name="stage", persist_result=True, result_serializer="json", log_prints=True)
+@task(
+    name="stage",
+    persist_result=True,
+    result_serializer="json",
+    log_prints=True,
+    # a stage reruns only where DVC says it is stale, so a retry after a failure redoes no finished stage
+    retries=retries.RETRIES,
+    retry_delay_seconds=retries.RETRY_DELAY_SECONDS,
+    retry_condition_fn=retries.retry_if_transient,
+)
 def stage_task(name: str, root: str, force: bool = False) -> dict[str, Any]:
     logger = get_run_logger()
     out = runner.run_stage_if_stale(name, Path(root), force=force)
@@ -67,6 +81,8 @@ def _publish_artifact(name: str, root: Path, ran: bool, outputs: list[str]) -> N
 
 
 def for_stage(name: str, root: Path) -> Any:
-    """The task for one stage, named after it, its cache records kept in the repository's state folder."""
+    """The task for one stage, named after it, its cache records kept in the repository's state folder, its
+    time limit the stage table's."""
     policy = DvcStageCache().configure(key_storage=(root / CACHE_DIR).resolve())
-    return stage_task.with_options(name=name, task_run_name=name, cache_policy=policy)
+    limit = get_stage(name).timeout_seconds
+    return stage_task.with_options(name=name, task_run_name=name, cache_policy=policy, timeout_seconds=limit)

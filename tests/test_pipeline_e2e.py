@@ -27,7 +27,7 @@ def mlflow_runs(project: Path) -> pd.DataFrame:
     import mlflow
 
     mlflow.set_tracking_uri(f"sqlite:///{project / 'mlruns.db'}")
-    return mlflow.search_runs(experiment_names=["soundflow"], order_by=["start_time ASC"])
+    return mlflow.search_runs(search_all_experiments=True, order_by=["start_time ASC"])  # one per workflow
 
 
 @pytest.fixture(scope="module")
@@ -53,7 +53,8 @@ def test_both_engines_share_one_notion_of_up_to_date(project: Path, cli_env: dic
     assert "Data and pipelines are up to date" in sh(["dvc", "repro"], project, cli_env)
     after_dvc = sh(["soundflow", "run"], project, cli_env)
     assert ran_by_prefect(after_dvc) == []  # DVC already made everything up to date
-    again = sh(["soundflow", "run"], project, cli_env)
+    assert "DVC says all are up to date" in after_dvc and not cached_tasks(after_dvc)  # no temporary Prefect server
+    again = sh(["soundflow", "run", "--always-prefect"], project, cli_env)
     assert ran_by_prefect(again) == [] and sorted(cached_tasks(again)) == sorted(STAGE_NAMES)
 
     # one parameter changed: exactly its downstream stages rerun, with either engine
@@ -87,12 +88,19 @@ def test_mlflow_holds_nested_stage_runs_with_metrics_artifacts_and_tags(project:
     assert set(parents["tags.soundflow.engine"]) == {"dvc", "prefect"}
     stages = runs[runs["tags.soundflow.stage"].notna()]
     assert stages["tags.mlflow.parentRunId"].isin(set(parents["run_id"])).all()
-    first_dvc = stages[stages["tags.mlflow.parentRunId"] == parents.iloc[0]["run_id"]]
+    # a pipeline run has a parent in each workflow's experiment, over that workflow's stage runs
+    first = parents[parents["tags.soundflow.pipeline_key"] == parents.iloc[0]["tags.soundflow.pipeline_key"]]
+    assert first["experiment_id"].is_unique
+    first_dvc = stages[stages["tags.mlflow.parentRunId"].isin(set(first["run_id"]))]
     assert sorted(first_dvc["tags.soundflow.stage"]) == STAGE_NAMES
+    in_experiment = dict(zip(first["run_id"], first["experiment_id"]))
+    assert (first_dvc["tags.mlflow.parentRunId"].map(in_experiment) == first_dvc["experiment_id"]).all()
     assert parents.iloc[0]["params.aed.train.lr_start"] == "0.001"  # all params, flattened
 
     ev = stages[stages["tags.soundflow.stage"] == "aed_evaluate"].iloc[-1]
     assert 0 <= ev["metrics.accuracy"] <= 1 and ev["metrics.map"] >= ev["metrics.accuracy"]
+    assert ev["metrics.MAP"] == ev["metrics.map"]  # the headline under its short name
+    assert ev["params.aed.model.width"] and ev["params.aed.features.sample_rate"]  # its upstream stages' params
     assert ev["tags.git_commit"] != "unknown" and len(ev["tags.dvc_stage_hash"]) == 64
     with dvc_state.open_repo(project) as repo:  # the tag is DVC's own hash of the stage that ran
         assert ev["tags.dvc_stage_hash"] == dvc_state.stage_hash(repo, "aed_evaluate")
@@ -149,7 +157,7 @@ def test_predict_prints_rates_classes_and_timing(project: Path, cli_env: dict[st
         ok=False,
     )
     block = out.split(str(clip), 1)[1]
-    assert "sample rate: 22050 Hz" in block and "ms per chunk" in block
+    assert "sample rate: 22050 Hz" in block and "ms/chunk compute" in block
     assert len(re.findall(r"^\s+\w+\s+\d+\.\d\d%$", block, flags=re.M)) == 3
     assert "missing.wav: file not found" in out
 

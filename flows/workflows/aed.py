@@ -23,6 +23,7 @@ AED_TRAIN_SUMMARY = "reports/aed/train.json"
 AED_HISTORY = "reports/aed/train_history.csv"
 AED_CURVES = "reports/aed/training_curves.png"
 AED_METRICS = "reports/aed/metrics.json"
+AED_PER_CLASS = "reports/aed/per_class.json"  # per-class accuracy and the confusion matrix: not metrics
 AED_PREDICTIONS = "reports/aed/test_predictions.csv"
 AED_CONFUSION = "reports/aed/confusion_matrix.png"
 
@@ -53,16 +54,9 @@ def _aed_train(p: ParamsView, root: Path) -> object:
 def _aed_evaluate(p: ParamsView, root: Path) -> object:
     from tasks.aed.evaluate import evaluate_test_folds
 
-    return evaluate_test_folds(
-        root / AED_CHUNKS,
-        root / AED_MODEL,
-        root / AED_METRICS,
-        root / AED_PREDICTIONS,
-        root / AED_CONFUSION,
-        p.aed.data,
-        p.aed.evaluate,
-        device=p.aed.train.device,
-    )
+    inputs = (root / AED_CHUNKS, root / AED_MODEL)
+    outputs = (root / AED_METRICS, root / AED_PER_CLASS, root / AED_PREDICTIONS, root / AED_CONFUSION)
+    return evaluate_test_folds(*inputs, *outputs, p.aed.data, p.aed.evaluate, device=p.aed.train.device)
 
 
 WORKFLOW = Workflow(
@@ -70,6 +64,7 @@ WORKFLOW = Workflow(
     doc="Workflow 2: labelled audio -> spectrogram chunks -> CNN training -> evaluation",
     sections={"aed": AedParams},
     headline="accuracy",
+    headlines={"accuracy": "accuracy", "MAP": "map"},
     aliases=("acoustic_event_classification",),
     stages=(
         Stage(
@@ -95,6 +90,8 @@ WORKFLOW = Workflow(
             artifacts=(AED_MODEL,),
             history=AED_HISTORY,
             curves=(Curve(AED_HISTORY, "epoch", ("train_loss", "val_loss", "train_accuracy", "val_accuracy")),),
+            cpu="4",  # a cluster step that trains: data loading workers and batches in memory
+            memory="16Gi",
         ),
         Stage(
             name="aed_evaluate",
@@ -104,7 +101,7 @@ WORKFLOW = Workflow(
             params=("aed.data.test_folds", "aed.evaluate", "aed.train.device"),
             outs=(),
             metrics=(AED_METRICS,),
-            plots=(AED_PREDICTIONS, AED_CONFUSION),
+            plots=(AED_PER_CLASS, AED_PREDICTIONS, AED_CONFUSION),
         ),
     ),
 )

@@ -23,6 +23,7 @@ SEG_TRAIN_SUMMARY = "reports/seg/train.json"
 SEG_HISTORY = "reports/seg/train_history.csv"
 SEG_CURVES = "reports/seg/training_curves.png"
 SEG_METRICS = "reports/seg/metrics.json"
+SEG_PER_CLASS = "reports/seg/per_class.json"  # the split, per-class IoU and the confusion matrix: not metrics
 SEG_IOU_TABLE = "reports/seg/iou_per_class.csv"
 SEG_IOU_PLOT = "reports/seg/iou_per_class.png"
 SEG_PREDICTIONS = "outputs/seg/predictions"
@@ -52,7 +53,13 @@ def _seg_evaluate(p: ParamsView, root: Path) -> object:
     from tasks.segmentation.evaluate import evaluate_split
 
     return evaluate_split(
-        root / SEG_MODEL, root / p.seg.data.root, p.seg, root / SEG_METRICS, root / SEG_IOU_TABLE, root / SEG_IOU_PLOT
+        root / SEG_MODEL,
+        root / p.seg.data.root,
+        p.seg,
+        root / SEG_METRICS,
+        root / SEG_PER_CLASS,
+        root / SEG_IOU_TABLE,
+        root / SEG_IOU_PLOT,
     )
 
 
@@ -76,6 +83,7 @@ WORKFLOW = Workflow(
     doc="Workflow 1: street images -> ERFNet segmentation (train, evaluate, predict) -> Scaper soundscapes",
     sections={"seg": SegParams, "soundscapes": SoundscapesParams},
     headline="miou",
+    headlines={"mIoU": "miou", "pixel_accuracy": "pixel_accuracy"},
     stages=(
         Stage(
             name="seg_class_weights",
@@ -84,7 +92,7 @@ WORKFLOW = Workflow(
             deps=("${seg.data.root}",),
             params=("seg.data.root", "seg.data.image_size", "seg.train.class_weight_c", "seg.train.seed"),
             outs=(),
-            metrics=(SEG_WEIGHTS,),
+            plots=(SEG_WEIGHTS,),  # a per-class table that seg_train reads: an output, not a metric
         ),
         Stage(
             name="seg_train",
@@ -98,6 +106,8 @@ WORKFLOW = Workflow(
             artifacts=(SEG_MODEL,),
             history=SEG_HISTORY,
             curves=(Curve(SEG_HISTORY, "epoch", ("train_loss", "val_miou", "val_pixel_accuracy")),),
+            cpu="4",  # a cluster step that trains: data loading workers and batches in memory
+            memory="16Gi",
         ),
         Stage(
             name="seg_evaluate",
@@ -107,7 +117,7 @@ WORKFLOW = Workflow(
             params=("seg.data", "seg.evaluate", "seg.predict.batch_size", "seg.train.device", "seg.train.seed"),
             outs=(),
             metrics=(SEG_METRICS,),
-            plots=(SEG_IOU_TABLE, SEG_IOU_PLOT),
+            plots=(SEG_PER_CLASS, SEG_IOU_TABLE, SEG_IOU_PLOT),
         ),
         Stage(
             name="seg_predict",

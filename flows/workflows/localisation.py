@@ -108,6 +108,7 @@ WORKFLOW = Workflow(
     doc="Workflow 3: audiovisual scenes -> feature stores -> stage 1 -> stage 2 -> cIoU / AUC with baselines, overlays",
     sections={"localisation": LocalisationParams},
     headline="ciou_at_0.5",
+    headlines={"cIoU_0.5": "ciou_at_0.5", "AUC": "auc"},  # MLflow names take no "@"
     aliases=("sound_localisation",),
     stages=(
         Stage(
@@ -154,6 +155,8 @@ WORKFLOW = Workflow(
             artifacts=(LOC_STAGE1_MODEL,),
             history=LOC_STAGE1_HISTORY,
             curves=(Curve(LOC_STAGE1_HISTORY, "epoch", ("train_loss", "val_loss")),),
+            cpu="4",  # a cluster step that trains: data loading workers and batches in memory
+            memory="16Gi",
         ),
         Stage(
             name="loc_stage2",
@@ -167,6 +170,8 @@ WORKFLOW = Workflow(
             artifacts=(LOC_STAGE2_MODEL,),
             history=LOC_STAGE2_HISTORY,
             curves=(Curve(LOC_STAGE2_HISTORY, "epoch", ("train_loss", "val_loss")),),
+            cpu="4",  # a cluster step that trains: data loading workers and batches in memory
+            memory="16Gi",
         ),
         Stage(
             name="loc_evaluate",

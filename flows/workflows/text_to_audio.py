@@ -93,6 +93,7 @@ WORKFLOW = Workflow(
     doc="Workflow 5: prompts -> generated clips -> log-mel stores -> classifiers per configuration -> summary",
     sections={"text_to_audio": TextToAudioParams},
     headline="test_accuracy",
+    headlines={"mean_accuracy/*/*/*": "test_accuracy/*/*/*"},  # classifier/set/multiplier, over folds
     stages=(
         Stage(
             name="t2a_generate",
@@ -109,6 +110,7 @@ WORKFLOW = Workflow(
             ),
             outs=(T2A_GENERATED,),
             persist=(T2A_GENERATED,),  # finished clips are kept: a rerun generates only the missing ones
+            timeout_minutes=24 * 60,  # a diffusion model's inference for thousands of clips, on a CPU
         ),
         Stage(
             name="t2a_features",
@@ -128,6 +130,8 @@ WORKFLOW = Workflow(
             params=("text_to_audio.features", "text_to_audio.experiment", "text_to_audio.generate.multipliers"),
             outs=(T2A_MODELS,),
             plots=(T2A_TRAIN_RUNS,),
+            cpu="4",  # a cluster step that trains: data loading workers and batches in memory
+            memory="16Gi",
         ),
         Stage(
             name="t2a_evaluate",
@@ -149,7 +153,7 @@ WORKFLOW = Workflow(
             outs=(),
             plots=(T2A_SUMMARY, T2A_SUMMARY_PNG, T2A_ACCURACY_PLOT),
             # accuracy against the share of generated clips (the paper's figure), one point per configuration
-            curves=(Curve(T2A_SUMMARY, "synthetic_percent_of_real", ("mean_accuracy",)),),
+            curves=(Curve(T2A_SUMMARY, "synthetic_percent_of_real", ("mean_accuracy",), "scatter"),),
         ),
     ),
 )

@@ -139,6 +139,7 @@ WORKFLOW = Workflow(
     doc="Workflow 4: third-octave -> Mel transcoders (PINV, CNN-mels, CNN-logits) judged through a frozen teacher",
     sections={"transcoder": TranscoderParams},
     headline="macro_auprc",
+    headlines={"macro_AUPRC/*/*": "*/deep/*/macro_auprc", "top1_agreement/*/*": "top1/*/*/teacher_top1_agreement"},
     aliases=("spectral_transcoder",),
     stages=(
         Stage(
@@ -182,7 +183,10 @@ WORKFLOW = Workflow(
             plots=(TRANSCODER_TEACHER_HISTORY,),
             artifacts=(TRANSCODER_TEACHER,),
             history=TRANSCODER_TEACHER_HISTORY,
+            ranked_by="deep/mel/macro_auprc",  # its own row of transcoder_evaluate
             curves=(Curve(TRANSCODER_TEACHER_HISTORY, "epoch", ("train_loss", "val_loss", "val_macro_auprc")),),
+            cpu="4",  # a cluster step that trains: data loading workers and batches in memory
+            memory="16Gi",
         ),
         Stage(
             name="transcoder_pinv",
@@ -207,9 +211,12 @@ WORKFLOW = Workflow(
             plots=(TRANSCODER_CNN_MELS_HISTORY,),
             artifacts=(TRANSCODER_CNN_MELS,),
             history=TRANSCODER_CNN_MELS_HISTORY,
+            ranked_by="deep/cnn_mels/macro_auprc",  # its own row of transcoder_evaluate
             curves=(
                 Curve(TRANSCODER_CNN_MELS_HISTORY, "epoch", ("train_loss", "val_loss", "val_teacher_top1_agreement")),
             ),
+            cpu="4",  # a cluster step that trains: data loading workers and batches in memory
+            memory="16Gi",
         ),
         Stage(
             name="transcoder_cnn_logits",
@@ -222,9 +229,12 @@ WORKFLOW = Workflow(
             plots=(TRANSCODER_CNN_LOGITS_HISTORY,),
             artifacts=(TRANSCODER_CNN_LOGITS,),
             history=TRANSCODER_CNN_LOGITS_HISTORY,
+            ranked_by="deep/cnn_logits/macro_auprc",  # its own row of transcoder_evaluate
             curves=(
                 Curve(TRANSCODER_CNN_LOGITS_HISTORY, "epoch", ("train_loss", "val_loss", "val_teacher_top1_agreement")),
             ),
+            cpu="4",  # a cluster step that trains: data loading workers and batches in memory
+            memory="16Gi",
         ),
         Stage(
             name="transcoder_evaluate",

@@ -5,6 +5,7 @@
   soundflow list                                     every stage with its status (up to date / stale and why)
   soundflow stage NAME                               run one stage now (the command DVC runs)
   soundflow predict FILE.wav [...]                   top classes per file from the trained AED checkpoint
+  soundflow predict --model models:/NAME@ALIAS ...   the same from a registered model (or a checkpoint file)
   soundflow predict --model yamnet FILE.wav [...]    AudioSet top classes from Google's pretrained YAMNet
   soundflow segment --test-images DIR [--test-images-type png|jpg]   ERFNet label maps and overlays
   soundflow features REPR SOURCE --out DIR [--dask]  a feature store of any labelled audio / image folder or CSV
@@ -167,9 +168,16 @@ def cmd_run(args: argparse.Namespace) -> int:
         get_stage(name)  # likewise, with the likeliest name
     validate(root)  # a bad params.yaml or data location is reported before Prefect starts
     _sync_dvc_yaml(root)
+    t0 = time.perf_counter()
+    shortcut = not (args.force or args.always_prefect or os.environ.get("PREFECT_API_URL"))
+    if shortcut and (done := _all_up_to_date(root, flow, args.stages)):
+        print(
+            f"soundflow run: {len(done)} stage(s), 0 recomputed: DVC says all are up to date, and with no Prefect "
+            f"server set none was started for a run with nothing to do, {time.perf_counter() - t0:.1f} s"
+        )
+        return 0
     from flows.pipeline import FLOWS, pipeline
 
-    t0 = time.perf_counter()
     try:
         if flow and flow != "soundflow":
             results = FLOWS[flow](root=str(root), force=args.force)
@@ -186,6 +194,23 @@ def cmd_run(args: argparse.Namespace) -> int:
         f"{' (' + ', '.join(ran) + ')' if ran else ''}, {time.perf_counter() - t0:.1f} s"
     )
     return 0
+
+
+def _all_up_to_date(root: Path, flow: str | None, stages: list[str]) -> list[str]:
+    """The stages a run would consider, if DVC says every one is up to date (one status call); else [].
+
+    A run with nothing to do then costs what `dvc status` costs: Prefect's temporary server (about 8 CPU s)
+    would only record that nothing ran, in a database no UI reads. With PREFECT_API_URL set the flow runs as
+    usual, so the server's UI shows the cached run."""
+    from soundflow.pipeline import dag, dvc_state
+    from soundflow.pipeline.config import read_params_yaml
+    from soundflow.pipeline.stages import workflow
+
+    targets = [s.name for s in workflow(flow).stages] if flow and flow != "soundflow" else stages
+    names = dag.topological_order(read_params_yaml(root / "params.yaml"), targets or None)
+    with dvc_state.open_repo(root) as repo:
+        stale = [n for n, why in dvc_state.statuses(repo, names).items() if why]
+    return [] if stale else names
 
 
 def cmd_repro(args: argparse.Namespace) -> int:
@@ -240,16 +265,35 @@ def _checkpoint(value: str, root: Path) -> Path:
         raise FileNotFoundError(str(err)) from None
 
 
+class UnknownModel(UserError, FileNotFoundError):
+    """``predict --model`` names neither a model of its own, a registry URI nor a checkpoint file."""
+
+
+def _aed_checkpoint(model: str, root: Path) -> Path:
+    """The checkpoint ``--model`` names: ``aed`` (the aed_train stage's output), a models:/ URI or a file."""
+    from flows.workflows.aed import AED_MODEL
+    from soundflow.pipeline.ops.model_uri import is_model_uri
+
+    if model == "aed":
+        return root / AED_MODEL
+    looks_like_a_path = os.sep in model or Path(model).suffix in (".pt", ".pth")  # the loader says what is wrong
+    if not is_model_uri(model) and not looks_like_a_path and not Path(model).exists():
+        raise UnknownModel(
+            f"--model {model}: no such checkpoint file; use aed, yamnet, models:/NAME@ALIAS, models:/NAME/VERSION "
+            "or a checkpoint's path"
+        )
+    return _checkpoint(model, root)
+
+
 def cmd_predict(args: argparse.Namespace) -> int:
     if args.model == "yamnet":
         return _predict_yamnet(args)
-    from flows.workflows.aed import AED_MODEL
     from soundflow.pipeline.config import load_params
     from tasks.aed.predict import Predictor, check_options
 
     root = _root()
+    checkpoint = _aed_checkpoint(args.model, root)  # a wrong name is refused before anything loads
     p = load_params(root).aed.predict
-    checkpoint = _checkpoint(args.checkpoint, root) if args.checkpoint else root / AED_MODEL
     results = args.results if args.results is not None else p.results
     confidence = args.confidence if args.confidence is not None else p.confidence
     check_options(results, confidence)
@@ -457,6 +501,12 @@ def build_parser() -> argparse.ArgumentParser:
         "date; the stages upstream of them run only if stale",
     )
     p.add_argument("--flow", help="run one workflow's flow (a name `soundflow list` shows); soundflow: the whole DAG")
+    p.add_argument(
+        "--always-prefect",
+        action="store_true",
+        help="start the flow even when DVC says nothing is stale and no Prefect server is set (a temporary one "
+        "then records the cached run)",
+    )
     p.set_defaults(fn=cmd_run, writes=True)
     p = sub.add_parser("repro", help="run `dvc repro` with all stages logged under one MLflow parent run")
     p.add_argument("stages", nargs="*")
@@ -476,9 +526,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("files", nargs="+")
     p.add_argument(
         "--model",
-        choices=("aed", "yamnet"),
+        "--checkpoint",  # the older name, kept: both take any of the forms below
+        dest="model",
         default="aed",
-        help="aed: the pipeline's trained model; yamnet: Google's pretrained YAMNet (521 AudioSet classes)",
+        metavar="MODEL",
+        help="aed: the pipeline's trained model (the aed_train stage's output, default); a registered version, "
+        "models:/NAME@ALIAS or models:/NAME/VERSION; a checkpoint file; yamnet: Google's pretrained YAMNet "
+        "(521 AudioSet classes)",
     )
     p.add_argument(
         "--weights",
@@ -489,9 +543,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--results", type=int, help="how many classes to show (default: aed.predict.results; yamnet: 5)")
     p.add_argument("--confidence", type=float, help="minimum pooled probability (default: aed.predict.confidence)")
     p.add_argument("--overlap", type=float, help="seconds of overlap between chunks (default: aed.predict.overlap)")
-    p.add_argument(
-        "--checkpoint", help="model checkpoint or models:/NAME@ALIAS (default: the aed_train stage's output)"
-    )
     p.set_defaults(fn=cmd_predict, writes=False)
     p = sub.add_parser(
         "features",

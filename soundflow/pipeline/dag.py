@@ -111,8 +111,12 @@ def _stage_entry(s: Stage) -> dict[str, Any]:
 
 
 def _top_level_plots() -> list[dict[str, Any]]:
-    """One DVC plot per declared curve: its file's ``ys`` columns against ``x``."""
-    return [{c.path: {"x": c.x, "y": list(c.ys)}} for s in STAGES for c in s.curves]
+    """One DVC plot per declared curve: its file's ``ys`` columns against ``x``, with its template if not lines."""
+    return [
+        {c.path: {"x": c.x, "y": list(c.ys), **({"template": c.template} if c.template != "linear" else {})}}
+        for s in STAGES
+        for c in s.curves
+    ]
 
 
 class _Dumper(yaml.SafeDumper):

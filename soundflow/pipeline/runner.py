@@ -52,10 +52,16 @@ class _Tee(io.TextIOBase):
 
 
 def _stage_params(stage: Stage, raw: dict[str, Any]) -> dict[str, Any]:
+    """The parameters the stage's outputs depend on: its own and, through the stage graph, those of every stage
+    upstream of it, so an evaluation run carries its features' and training's parameters and runs of one stage
+    compare on their own in MLflow's UI."""
+    from soundflow.pipeline.dag import topological_order
+
     out: dict[str, Any] = {}
-    for key in stage.params:
-        value = select(raw, key)
-        out.update(flatten(value, key + ".") if isinstance(value, dict) else {key: value})
+    for name in topological_order(raw, [stage.name]):
+        for key in get_stage(name).params:
+            value = select(raw, key)
+            out.update(flatten(value, key + ".") if isinstance(value, dict) else {key: value})
     return out
 
 
@@ -75,9 +81,9 @@ def execute(name: str, root: Path, *, engine: str, stage_hash: str | None = None
         return _execute_on_other_rank(stage, params, root)
     _remove_dead_temporaries(stage, root)
     raw = read_params_yaml(root / "params.yaml")
-    from soundflow.pipeline.tracking import Tracker, git_commit, pipeline_key, provenance_tags
+    from soundflow.pipeline.tracking import Tracker, git_commit, pipeline_key, provenance_tags, workflow_experiment
 
-    tracker = Tracker(root, params.tracking.experiment)
+    tracker = Tracker(root, workflow_experiment(params.tracking.experiment, stage.flow))
     commit = git_commit(root)
     provenance = {"git_commit": commit, **provenance_tags(root, commit)}
     tags = {**provenance, "soundflow.engine": engine}

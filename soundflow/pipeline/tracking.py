@@ -24,7 +24,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -71,9 +71,56 @@ def data_version(root: Path) -> str:
         return "unknown"
 
 
+# what a run itself changes in the working tree, each recorded elsewhere: the parameters (logged as params; `dvc
+# exp run -S` writes them into params.yaml), the lock and the .gitignore entries DVC writes as stages finish, the
+# data's hash (soundflow.data_version). An edit anywhere else is code the commit does not hold.
+RUN_WRITES = (":(exclude)params.yaml", ":(exclude)dvc.lock", ":(exclude,glob)**/.gitignore", ":(exclude,glob)**/*.dvc")
+
+
+def git_dirty(root: Path) -> str:
+    """``"true"`` when the working tree holds edits (tracked or new files) the commit does not, besides what a run
+    writes itself (:data:`RUN_WRITES`); ``"false"`` when clean; ``"unknown"`` outside a git repository."""
+    try:
+        out = subprocess.run(
+            ["git", "status", "--porcelain", "--", ".", *RUN_WRITES], cwd=root, capture_output=True, text=True,
+            timeout=10,
+        )  # fmt: skip
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    if out.returncode != 0:
+        return "unknown"
+    return "true" if out.stdout.strip() else "false"
+
+
 def provenance_tags(root: Path, commit: str | None = None) -> dict[str, str]:
-    """What a comparison of runs needs besides params and metrics: the code and the data they ran on."""
-    return {"soundflow.git_commit": commit or git_commit(root), "soundflow.data_version": data_version(root)}
+    """What a comparison of runs needs besides params and metrics: the code (its commit, and whether the working
+    tree differed from it) and the data they ran on."""
+    return {
+        "soundflow.git_commit": commit or git_commit(root),
+        "soundflow.git_dirty": git_dirty(root),
+        "soundflow.data_version": data_version(root),
+    }
+
+
+def workflow_experiment(prefix: str, workflow: str) -> str:
+    """The MLflow experiment of a workflow's runs: ``<tracking.experiment>/<workflow>`` (``soundflow/aed``), so
+    each workflow's runs are compared among themselves and two projects on one server stay apart."""
+    return f"{prefix}/{workflow}" if workflow else prefix
+
+
+def headline_names(metrics: dict[str, float], headlines: Mapping[str, str]) -> dict[str, float]:
+    """``metrics`` under the short names a workflow declares (``Workflow.headlines``: name -> flattened key,
+    ``*`` standing for one key segment, carried into the name in order): ``{"mIoU": "miou"}``,
+    ``{"top1_agreement/*/*": "top1/*/*/teacher_top1_agreement"}``."""
+    out: dict[str, float] = {}
+    for short, pattern in headlines.items():
+        want = pattern.split("/")
+        for key, value in metrics.items():
+            parts = key.split("/")
+            if len(parts) == len(want) and all(w in ("*", p) for w, p in zip(want, parts)):
+                caught = iter([p for w, p in zip(want, parts) if w == "*"])
+                out["/".join(next(caught) if s == "*" else s for s in short.split("/"))] = value
+    return out
 
 
 def _proc_stat(pid: int) -> tuple[str, int, str] | None:
@@ -223,6 +270,14 @@ def tag_stage_hashes(root: Path) -> None:
                 journal.append({"op": "log_batch", "run": r["run"], "tags": [["dvc_stage_hash", key]]})
 
 
+def _declared_headlines(stage: str) -> Mapping[str, str]:
+    """The short metric names of ``stage``'s workflow (none for a name outside the stage table)."""
+    from soundflow.pipeline.stages import BY_NAME, workflow
+
+    found = BY_NAME.get(stage)
+    return workflow(found.flow).headlines if found is not None else {}
+
+
 def _entities(kind: str, rows: list[list[Any]]) -> list[Any]:
     from mlflow.entities import Metric, Param
 
@@ -247,6 +302,7 @@ class Tracker:
         self.experiment_id: str | None = None
         self.offline: str | None = None  # why the calls go to the journal
         self._tags: dict[str, dict[str, str]] = {}
+        self._headlines: dict[str, Mapping[str, str]] = {}  # run id -> its workflow's short metric names
         key = pipeline_key()
         # a pipeline run found offline stays offline: one probe and one note, not one per stage
         self._state = (self.uri, key) if key else None
@@ -265,7 +321,9 @@ class Tracker:
             try:
                 with _QuietRetries():
                     self._send_pending()
-                    self.experiment_id = experiment_id(self.client, self.uri, self.root, experiment)
+                    # created with its first run: a tracker that only sends what was kept leaves no empty experiment
+                    found = self.client.get_experiment_by_name(experiment)
+                    self.experiment_id = str(found.experiment_id) if found is not None else None
             except _errors() as err:
                 why = _reason(err)
         if why:
@@ -341,7 +399,7 @@ class Tracker:
 
         local, start = new_run_id(), int(time.time() * 1000)
         run_id = self._call(
-            lambda: self.client.create_run(self.experiment_id, start, tags, run_name).info.run_id,
+            lambda: self.client.create_run(self._experiment(), start, tags, run_name).info.run_id,
             lambda: {
                 "op": "create_run",
                 "run": local,
@@ -356,8 +414,15 @@ class Tracker:
         self._tags[run_id] = dict(tags)
         return run_id
 
+    def _experiment(self) -> str:
+        if self.experiment_id is None:
+            self.experiment_id = experiment_id(self.client, self.uri, self.root, self.experiment)
+        return self.experiment_id
+
     def search_runs(self, filter_string: str, order_by: list[str] | None = None, max_results: int = 1) -> list[Any]:
-        """Runs of this experiment on the server; none while offline."""
+        """Runs of this experiment on the server; none while offline or before its first run."""
+        if self.offline is None and self.experiment_id is None:
+            return []
         found = self._call(
             lambda: self.client.search_runs(
                 [self.experiment_id], filter_string, order_by=order_by, max_results=max_results
@@ -371,7 +436,7 @@ class Tracker:
         found = self.search_runs(f"tags.`{TAG_KEY}` = '{key}'")
         if found:
             return str(found[0].info.run_id)
-        if self.offline and (local := self.journal.find_run(TAG_KEY, key)):
+        if self.offline and (local := self.journal.find_run(TAG_KEY, key, self.experiment)):
             return local
         all_tags = {TAG_KEY: key, "soundflow.engine": engine, **tags}
         run_id = self._create_run(f"pipeline ({engine})", all_tags, find_by=TAG_KEY)
@@ -390,6 +455,7 @@ class Tracker:
         if parent_id:
             all_tags["mlflow.parentRunId"] = parent_id
         run_id = self._create_run(name, all_tags)
+        self._headlines[run_id] = _declared_headlines(name)
         self._log_params(run_id, params_flat)
         return run_id
 
@@ -398,6 +464,8 @@ class Tracker:
         self._log_batched(run_id, "params", items)
 
     def log_metrics(self, run_id: str, metrics: dict[str, float], step: int = 0) -> None:
+        """``metrics``, and those its stage's workflow declares a short name for under that name too."""
+        metrics = {**metrics, **headline_names(metrics, self._headlines.get(run_id, {}))}
         now = int(time.time() * 1000)
         self._log_batched(run_id, "metrics", [[k, v, now, step] for k, v in metrics.items()])
 

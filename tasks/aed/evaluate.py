@@ -2,7 +2,8 @@
 
 A file's prediction is the mean of its chunks' class probabilities. Reported:
 top-1 accuracy, MAP (mean over files of 1/rank of the true class within the
-top ``map_top_k``, else 0), per-class accuracy and the confusion matrix.
+top ``map_top_k``, else 0) in the metrics file; per-class accuracy and the confusion matrix in a file of
+their own (a metrics file holds numbers only: :mod:`soundflow.metric_files`).
 """
 
 from __future__ import annotations
@@ -17,16 +18,20 @@ from torch.utils.data import DataLoader
 from soundflow import metrics, plots
 from soundflow.devices import pick_device
 from soundflow.io import atomic_path, write_json
+from soundflow.metric_files import write_metrics
 from tasks.aed.dataset import ChunkDataset, chunk_rows
 from tasks.aed.features import read_index
 from tasks.aed.inference import pool_by_file, predict_rows
 from tasks.aed.params import AedDataParams, AedEvaluateParams
 from tasks.features.chunk_classifier import load_checkpoint
 
+HEADLINES = ("accuracy", "map")  # first in the metrics file: what the workflow's runs are judged by
+
 
 @dataclass(frozen=True)
 class EvaluationResult:
     metrics_json: Path
+    per_class_json: Path
     predictions_csv: Path
     confusion_png: Path
     accuracy: float
@@ -37,6 +42,7 @@ def evaluate(
     chunks: Path,
     checkpoint: Path,
     metrics_json: Path,
+    per_class_json: Path,
     predictions_csv: Path,
     confusion_png: Path,
     data: AedDataParams,
@@ -67,11 +73,14 @@ def evaluate(
         "n_files": int(len(files)),
         "n_chunks": int(len(rows)),
         "chance_accuracy": 1.0 / n_classes,
+    }
+    write_metrics(metrics_json, result, first=HEADLINES)
+    detail = {
+        "classes": index.classes,  # the confusion matrix's order: rows truth, columns prediction
         "per_class_accuracy": {c: (None if np.isnan(a) else float(a)) for c, a in zip(index.classes, per_class)},
         "confusion_matrix": cm.tolist(),
-        "classes": index.classes,
     }
-    write_json(metrics_json, result)
+    write_json(per_class_json, detail, sort_keys=False)
     ranks = metrics.true_class_ranks(y, pooled)
     table = pd.DataFrame(
         {
@@ -87,15 +96,15 @@ def evaluate(
     plots.confusion_matrix(
         cm, index.classes, confusion_png, title=f"test folds {data.test_folds}: accuracy {result['accuracy']:.3f}"
     )
-    return EvaluationResult(
-        Path(metrics_json), Path(predictions_csv), Path(confusion_png), result["accuracy"], result["map"]
-    )
+    paths = (Path(metrics_json), Path(per_class_json), Path(predictions_csv), Path(confusion_png))
+    return EvaluationResult(*paths, result["accuracy"], result["map"])
 
 
 def evaluate_test_folds(
     chunks: Path,
     checkpoint: Path,
     metrics_json: Path,
+    per_class_json: Path,
     predictions_csv: Path,
     confusion_png: Path,
     data: AedDataParams,
@@ -104,6 +113,7 @@ def evaluate_test_folds(
     device: str,
 ) -> EvaluationResult:
     """:func:`evaluate` on ``data.test_folds``, with the headline numbers printed for the stage's log."""
-    result = evaluate(chunks, checkpoint, metrics_json, predictions_csv, confusion_png, data, p, device=device)
+    outputs = (metrics_json, per_class_json, predictions_csv, confusion_png)
+    result = evaluate(chunks, checkpoint, *outputs, data, p, device=device)
     print(f"aed_evaluate: accuracy {result.accuracy:.3f}, MAP {result.map:.3f} on folds {data.test_folds}")
     return result

@@ -12,6 +12,7 @@ A file below :data:`MIN_SAMPLE_RATE` or shorter than :data:`MIN_SECONDS` is refu
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -47,7 +48,7 @@ class FilePrediction:
         lines = [
             f"{self.path}",
             f"  sample rate: {self.sample_rate} Hz, {self.n_chunks} chunk(s), "
-            f"{1000 * self.seconds_per_chunk:.1f} ms per chunk",
+            f"{1000 * self.seconds_per_chunk:.1f} ms/chunk compute",
         ]
         width = max([24] + [len(name) for name, _ in self.top])  # AudioSet's names run longer than 24
         lines += [f"  {name:<{width}s} {100 * p:6.2f}%" for name, p in self.top] or [
@@ -88,10 +89,39 @@ def file_probabilities(
     """(mean class probabilities over the file's chunks, number of chunks), streamed in bounded memory:
     ``block_frames`` decoded at a time, ``batch_chunks`` chunks per forward pass (default: as many as keep
     :data:`BATCH_ELEMENTS` spectrogram values, 16 of the default 256 x 512 chunks)."""
+    return blocks_probabilities(model, stream_audio(path, p.sample_rate, block_frames), p, path, batch_chunks)
+
+
+def waveform_probabilities(
+    model: torch.nn.Module, audio: np.ndarray, sample_rate: int, p: AedFeatureParams, name: str = "waveform"
+) -> tuple[np.ndarray, int]:
+    """:func:`file_probabilities` of a mono waveform in memory (resampled as :func:`soundflow.audio.load_audio`
+    resamples a file); AudioError naming ``name`` for a rate below :data:`MIN_SAMPLE_RATE` or non-finite audio."""
+    import soxr
+
+    audio = np.asarray(audio, dtype=np.float32).reshape(-1)
+    if sample_rate < MIN_SAMPLE_RATE:
+        raise AudioError(name, f"sample rate {sample_rate} Hz is below the minimum of {MIN_SAMPLE_RATE} Hz")
+    if not np.isfinite(audio).all():
+        raise AudioError(name, "audio contains NaN or infinite samples")
+    if sample_rate != p.sample_rate:
+        audio = soxr.resample(audio, sample_rate, p.sample_rate, quality="HQ").astype(np.float32, copy=False)
+    return blocks_probabilities(model, [audio], p, Path(name))
+
+
+def blocks_probabilities(
+    model: torch.nn.Module,
+    blocks: Iterable[np.ndarray],
+    p: AedFeatureParams,
+    path: Path,
+    batch_chunks: int | None = None,
+) -> tuple[np.ndarray, int]:
+    """Mean class probabilities over the chunks of a signal given as blocks at ``p.sample_rate``, and their
+    number; ``path`` names the signal in errors."""
     sr = p.sample_rate
     batch_chunks = batch_chunks or max(1, min(MAX_BATCH_CHUNKS, BATCH_ELEMENTS // (p.n_freq_bins * p.n_frames)))
     size, hop = round(p.chunk_seconds * sr), round(p.chunk_hop_seconds * sr)
-    windows = Windows(stream_audio(path, sr, block_frames), size, hop)
+    windows = Windows(blocks, size, hop)
     total, n, pending = None, 0, []
 
     def flush() -> None:
@@ -123,6 +153,19 @@ class Predictor:
             raise PredictOptionError(f"--overlap must be in [0, {fp['chunk_seconds']}) seconds, got {overlap}")
         fp["chunk_hop_seconds"] = fp["chunk_seconds"] - overlap
         self.params = AedFeatureParams.model_validate(fp)
+
+    @property
+    def classes(self) -> list[str]:
+        return list(self.ckpt["classes"])
+
+    def file_scores(self, path: Path) -> np.ndarray:
+        """Every class's probability pooled over the file's chunks (what :meth:`predict` ranks)."""
+        check_sample_rate(Path(path))
+        return file_probabilities(self.model, Path(path), self.params)[0]
+
+    def waveform_scores(self, audio: np.ndarray, sample_rate: int, name: str = "waveform") -> np.ndarray:
+        """:meth:`file_scores` of a mono waveform in memory."""
+        return waveform_probabilities(self.model, audio, sample_rate, self.params, name)[0]
 
     def predict(self, path: Path, results: int = 5, confidence: float = 0.01) -> FilePrediction:
         """The ``results`` best classes whose pooled probability is at least ``confidence``; AudioError if unusable."""

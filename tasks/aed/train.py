@@ -150,6 +150,7 @@ def _checkpoint(index: ChunkIndex, model_p: AedModelParams):
             "feature_params": index.params,
             "best_epoch": r.best_epoch,
             "val_accuracy": r.best_metrics["val_accuracy"],
+            "device": r.device.type,  # where it trained; the summary (a metrics file) holds numbers only
         }
 
     return contents
@@ -166,7 +167,6 @@ def _summary(split: dict[str, np.ndarray], rows: dict[str, np.ndarray]):
             "n_train_files": int(len(split["train"])),
             "n_val_files": int(len(split["val"])),
             "n_train_chunks": int(len(rows["train"])),
-            "device": r.device.type,
             "train_chunks_per_second": float(np.mean([h["chunks_per_second"] for h in r.history])),
         }
 

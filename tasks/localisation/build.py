@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from soundflow.io import write_json
+from soundflow.metric_files import write_metrics
 from tasks.features.audiovisual import AudioVisualFeatures
 from tasks.features.store import extract_features, read_manifest
 from tasks.localisation.params import LocDataParams
@@ -56,5 +56,6 @@ def build_split_stores(
         )
         m = read_manifest(store)
         summary["splits"][split] = {"pairs": m["n_clips"], "skipped": m["n_skipped"]}
-    write_json(summary_json, summary)
+    # categories and labels are parameters (dvc.lock) and in each store's manifest: not numbers
+    write_metrics(summary_json, {k: summary[k] for k in ("frame_side", "splits")})
     return summary

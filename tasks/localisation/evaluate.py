@@ -15,7 +15,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from soundflow.io import atomic_path, write_json
+from soundflow.io import atomic_path
+from soundflow.metric_files import write_metrics
 from tasks.localisation import maps, metrics
 from tasks.localisation.data import PairDataset, open_split
 from tasks.localisation.params import LocalisationParams
@@ -25,6 +26,7 @@ from tasks.localisation.train import load_model
 METHODS = ("model", "class_activation", "whole_image", "centre_box", "audio_free")
 BASELINES = ("whole_image", "centre_box", "audio_free")
 CONVENTIONS = ("fraction", "relative_area")
+HEADLINES = ("ciou_at_0.5", "auc")  # first in the metrics file: what the workflow's runs are judged by
 
 
 @torch.no_grad()
@@ -114,9 +116,9 @@ def evaluate_test_split(
     result, cious = score(pred, boxes, box_class, ds.audio_label.numpy().astype(int), p)
     if not all(np.isfinite(v) for k, v in result.items() if not k.startswith("multi_source")):
         raise ValueError(f"{checkpoint}: non-finite evaluation metrics {result}")
-    write_json(
-        metrics_json, {k: (None if isinstance(v, float) and not np.isfinite(v) else v) for k, v in result.items()}
-    )
+    # the multi-source scores of a split without multi-source scenes are undefined: left out of the file
+    defined = {k: (None if isinstance(v, float) and not np.isfinite(v) else v) for k, v in result.items()}
+    write_metrics(metrics_json, defined, first=HEADLINES)
     with atomic_path(maps_npz) as tmp, open(tmp, "wb") as f:
         np.savez_compressed(
             f,

@@ -18,7 +18,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from soundflow.io import CC0_README_SECTION, generated_folder, write_json
+from soundflow.io import CC0_README_SECTION, generated_folder
+from soundflow.metric_files import write_metrics
 from tasks.localisation.params import LocPseudoLabelParams
 from tasks.localisation.pseudo_labels import classify_clips, pseudo_labels, read_mapping
 
@@ -112,5 +113,7 @@ def pseudo_label_pairs(
         what = f"The pair records of `{Path(pairs_root).name}` ({', '.join(splits)}) {how}"
         lines = [_README_TITLE, "", f"{what} `{Path(checkpoint).name}` via `{Path(mapping).name}`.", ""]
         (tmp / "README.md").write_text("\n".join([*lines, *CC0_README_SECTION]) + "\n")
-    write_json(report_json, report)
+    # the classifier's and the mapping's names are in the folder's README (and dvc.lock): not numbers
+    numbers = {"threshold": p.threshold, "labels_applied": int(apply), "splits": report["splits"]}
+    write_metrics(report_json, numbers)
     return report

@@ -141,16 +141,16 @@ def train_stage(
             "categories": list(p.scenes.categories),
             "stage": stage,
             "best_epoch": r.best_epoch,
+            "device": r.device.type,  # where it trained; the summary (a metrics file) holds numbers only
         },
         make_summary=lambda r: {
             "best_epoch": r.best_epoch,
             "epochs_run": len(r.history),
-            "stopped_early": r.stopped_early,
+            "stopped_early": int(r.stopped_early),  # 0 or 1: a metrics file holds numbers only
             "best_val_loss": r.best_metrics["val_loss"],
             "final_train_loss": r.history[-1]["train_loss"],
             "n_train_pairs": len(train_ds),
             "n_val_pairs": len(val_ds),
-            "device": r.device.type,
             "train_pairs_per_second": float(np.mean([h["pairs_per_second"] for h in r.history])),
         },
         device=device,

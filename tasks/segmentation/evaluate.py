@@ -9,8 +9,9 @@ running statistics, no dropout), a fix of the original.
 
 The stage scores the held-out ``seg.evaluate.split`` (``test``): the val split
 chose the best epoch in training, so a score on it would be optimistic. The
-metrics JSON keeps class (trainId) order everywhere: ``classes``, the ``iou``
-keys and the confusion matrix's rows and columns.
+metrics JSON holds the numbers DVC and MLflow show (mIoU and pixel accuracy
+first); the per-class JSON keeps class (trainId) order everywhere: ``classes``,
+the ``iou`` keys and the confusion matrix's rows and columns.
 """
 
 from __future__ import annotations
@@ -29,10 +30,14 @@ from tqdm import tqdm  # noqa: E402
 
 from soundflow.devices import pick_device
 from soundflow.io import atomic_path, write_json  # noqa: E402
+from soundflow.metric_files import write_metrics  # noqa: E402
 from tasks.segmentation.inference import load_checkpoint, predict_logits  # noqa: E402
 from tasks.segmentation.iou import ConfusionMatrix  # noqa: E402
 from tasks.segmentation.params import SegParams  # noqa: E402
 from tasks.segmentation.splits import SELECTION_SPLIT, split_dataset  # noqa: E402
+
+HEADLINES = ("miou", "pixel_accuracy")  # first in the metrics file: what the workflow's runs are judged by
+DETAIL = ("split", "input_size", "classes", "iou", "confusion_matrix")  # the per-class file's keys, not metrics
 
 
 def _none_if_nan(v: float) -> float | None:
@@ -96,6 +101,7 @@ def evaluate(
     model_ckpt: Path,
     ds: Dataset,
     metrics_json: Path,
+    per_class_json: Path,
     per_class_csv: Path,
     bar_png: Path,
     *,
@@ -103,7 +109,8 @@ def evaluate(
     device: str = "auto",
     progress: bool = False,
 ) -> dict:
-    """Per-class IoU, mIoU and pixel accuracy of ``model_ckpt`` on ``ds``; writes JSON, CSV and a bar chart.
+    """Per-class IoU, mIoU and pixel accuracy of ``model_ckpt`` on ``ds``; writes the metrics JSON (numbers),
+    the per-class JSON (the split, classes, IoU and confusion matrix), a per-class CSV and a bar chart.
 
     ``ds`` yields ``(image, label)`` at the network's input size and has
     ``read_train_ids(i)``, the full-resolution trainId map of item ``i``
@@ -137,7 +144,8 @@ def evaluate(
         "checkpoint_best_epoch": ckpt.get("best_epoch"),
         "input_size": ckpt.get("input_size"),
     }
-    write_json(metrics_json, result, sort_keys=False)  # class order, as the confusion matrix
+    write_metrics(metrics_json, {k: v for k, v in result.items() if k not in DETAIL}, first=HEADLINES)
+    write_json(per_class_json, {k: result[k] for k in DETAIL}, sort_keys=False)  # class order, as the matrix
     with atomic_path(per_class_csv) as tmp:
         _per_class_table(cm.matrix, classes, cm.iou_per_class()).to_csv(tmp, index=False)
     miou = result["miou"]
@@ -150,7 +158,13 @@ def evaluate(
 
 
 def evaluate_split(
-    model_ckpt: Path, data_root: Path, seg: SegParams, metrics_json: Path, per_class_csv: Path, bar_png: Path
+    model_ckpt: Path,
+    data_root: Path,
+    seg: SegParams,
+    metrics_json: Path,
+    per_class_json: Path,
+    per_class_csv: Path,
+    bar_png: Path,
 ) -> dict:
     """:func:`evaluate` on ``seg.evaluate.split`` of ``data_root``, on the training device; the headline printed."""
     split = seg.evaluate.split
@@ -158,6 +172,7 @@ def evaluate_split(
         model_ckpt,
         split_dataset(seg, data_root, split),
         metrics_json,
+        per_class_json,
         per_class_csv,
         bar_png,
         batch_size=seg.predict.batch_size,

@@ -42,11 +42,24 @@ def load_image(path: Path, size: tuple[int, int]) -> tuple[np.ndarray, torch.Ten
     """(original RGB uint8 HxWx3, network input float32 3 x size[0] x size[1] in [-1, 1]).
 
     Raises :class:`~tasks.features.frames.ImageError` naming the file for a missing, empty or broken image."""
-    rgb = Image.fromarray(decode_image(path))
+    rgb = np.asarray(decode_image(path), dtype=np.uint8)
+    return rgb, network_input(rgb, size)
+
+
+def network_input(rgb: np.ndarray, size: tuple[int, int]) -> torch.Tensor:
+    """An RGB uint8 HxWx3 image as the network's input: resized bilinearly to ``size``, scaled to [-1, 1]."""
     h, w = size
-    resized = np.asarray(rgb.resize((w, h), Image.BILINEAR), dtype=np.float32)
-    x = torch.from_numpy(resized / 127.5 - 1.0).permute(2, 0, 1).contiguous()
-    return np.asarray(rgb, dtype=np.uint8), x
+    resized = np.asarray(Image.fromarray(rgb).resize((w, h), Image.BILINEAR), dtype=np.float32)
+    return torch.from_numpy(resized / 127.5 - 1.0).permute(2, 0, 1).contiguous()
+
+
+def label_maps(
+    model: torch.nn.Module, images: list[np.ndarray], size: tuple[int, int], device: torch.device
+) -> list[np.ndarray]:
+    """The trainId map (uint8, at each image's own resolution) of each RGB uint8 image, as the folder's are made."""
+    x = torch.stack([network_input(rgb, size) for rgb in images])
+    logits = predict_logits(model, x, device, [rgb.shape[:2] for rgb in images])
+    return [t.argmax(0).to(torch.uint8).cpu().numpy() for t in logits]
 
 
 def image_files(images_dir: Path, suffix: str) -> list[Path]:

@@ -176,6 +176,7 @@ def _outputs(
             "best_epoch": r.best_epoch,
             "val_miou": _best_miou(r),
             "class_weights": weights.tolist(),
+            "device": r.device.type,  # where it trained; the summary (a metrics file) holds numbers only
         }
 
     def summary(r: FitResult) -> dict:
@@ -189,8 +190,6 @@ def _outputs(
             "final_val_miou": h[-1]["val_miou"],
             "n_train_images": len(train_ds),
             "n_val_images": len(val_ds),
-            "input_size": input_size,
-            "device": r.device.type,
             "train_images_per_second": float(np.mean([e["images_per_second"] for e in h])),
         }
 

@@ -16,7 +16,8 @@ import torch
 import models
 from soundflow.checkpoints import REMEDY, load_checkpoint
 from soundflow.devices import pick_device
-from soundflow.io import atomic_path, write_json
+from soundflow.io import atomic_path
+from soundflow.metric_files import write_metrics
 from tasks.text_to_audio.features import load_clips
 from tasks.text_to_audio.params import TextToAudioParams
 from tasks.text_to_audio.train import _tensor, predict
@@ -24,6 +25,7 @@ from tasks.text_to_audio.train import _tensor, predict
 TAGS = ("classifier", "data_type", "multiplier", "test_fold", "val_fold")
 PARAMS = ("train_folds", "n_train_real", "n_train_generated", "synthetic_percent", "n_val")
 METRICS = ("best_epoch", "best_val_loss", "best_val_accuracy", "epochs_run", "train_seconds")
+HEADLINES = ("test_accuracy/*/*/*",)  # first in the metrics file: mean accuracy per classifier/set/multiplier
 
 
 def load_classifier(checkpoint: Path, device: torch.device) -> torch.nn.Module:
@@ -71,8 +73,9 @@ def evaluate_runs(
     with atomic_path(runs_csv) as tmp:
         runs.to_csv(tmp, index=False)
     means = trained.groupby(["classifier", "data_type", "multiplier"])["test_accuracy"].mean()
-    write_json(
+    write_metrics(
         metrics_json,
         {"n_runs": len(trained), "test_accuracy": {f"{c}/{d}/x{m:g}": float(v) for (c, d, m), v in means.items()}},
+        first=HEADLINES,
     )
     return runs

@@ -31,7 +31,8 @@ import torch
 import yaml
 
 from soundflow.devices import pick_device
-from soundflow.io import write_json, write_text
+from soundflow.io import write_text
+from soundflow.metric_files import write_metrics
 from soundflow.training import FitFiles
 from tasks.transcoder.conditions import CONDITIONS, Transcoders, condition_mels, teacher_probabilities
 from tasks.transcoder.heads import deep_head_scores, grouping_scores, load_groups
@@ -41,6 +42,9 @@ from tasks.transcoder.params import TranscoderParams
 from tasks.transcoder.sources import chunk_labels, multi_hot
 from tasks.transcoder.table import write_table
 from tasks.transcoder.teacher import load_teacher
+
+# first in the metrics file (flattened keys, '*' one segment): what the workflow's runs are judged by
+HEADLINES = ("*/deep/*/macro_auprc", "top1/*/*/teacher_top1_agreement")
 
 
 @dataclass(frozen=True)
@@ -217,7 +221,7 @@ def evaluate_transcoders(paths: EvalPaths, p: TranscoderParams) -> Path:
     if p.data.train_source != p.data.multilabel_source:  # the paper's: the training source's test split
         agreement[p.data.train_source] = train_source_top1(ctx)
     metrics = {"top1": agreement, p.data.multilabel_source: ml, p.data.singlelabel_source: sl}
-    write_json(paths.metrics_json, metrics)
+    write_metrics(paths.metrics_json, metrics, first=HEADLINES)
     write_text(paths.results_csv, long_rows(metrics, p.teacher.name).to_csv(index=False))
     write_text(paths.per_class_csv, per_class.to_csv(index=False))
     write_table(

@@ -26,7 +26,8 @@ from models.yamnet import load_yamnet
 from soundflow import distributed
 from soundflow.checkpoints import REMEDY, load_checkpoint, save_checkpoint
 from soundflow.devices import pick_device
-from soundflow.io import write_json, write_text
+from soundflow.io import write_text
+from soundflow.metric_files import write_metrics
 from soundflow.training import BestEpoch, FitFiles, FitResult, StepOutput
 from tasks.transcoder.fitting import Schedule, batched, digest, fit_tensors
 from tasks.transcoder.metrics import multilabel_scores
@@ -36,6 +37,8 @@ from tasks.transcoder.sources import chunk_labels, multi_hot
 
 OFFICIAL = {"pann_cnn14": (527, 64), "pann_resnet38": (527, 64), "yamnet": (521, 1.0)}  # (classes, width)
 BEST = BestEpoch("val_macro_auprc", "max", tie_break=("val_loss", "min"))
+# the per-epoch columns its training writes and dvc.yaml plots: a loaded teacher's history has them, and no epoch
+HISTORY_COLUMNS = ("epoch", "train_loss", "val_loss", "val_macro_auprc")
 
 
 def audioset_names(csv: str | Path | None, n: int) -> list[str]:
@@ -120,7 +123,7 @@ def train_teacher(
             "best_epoch": r.best_epoch,
             **r.best_metrics,
             "n_train_chunks": len(x_tr),
-            "trained": True,
+            "trained": 1,  # 1 trained here, 0 loaded: a metrics file holds numbers only
         },
         device=device,
     )
@@ -148,10 +151,9 @@ def prepare_teacher(features_dir: Path, tp: TranscoderParams, files: FitFiles, r
             return files.checkpoint
         contents = load_official(p, root)
         save_checkpoint(files.checkpoint, contents)
-        write_json(
-            files.summary_json, {"trained": False, "checkpoint": p.checkpoint, "n_classes": len(contents["classes"])}
-        )
-        write_text(files.history_csv, "epoch,trained\n0,false\n")
+        # the checkpoint's path is transcoder.teacher.checkpoint, in params.yaml and dvc.lock
+        write_metrics(files.summary_json, {"trained": 0, "n_classes": len(contents["classes"])})
+        write_text(files.history_csv, ",".join(HISTORY_COLUMNS) + "\n")
         return files.checkpoint
     pairs = load_pairs(features_dir, MEL_FOR_TEACHER[p.name], splits=("train", "val"))
     train_teacher(pairs, p, tp.data.min_event_overlap, files, tp.seed, pick_device(tp.device))

@@ -32,7 +32,7 @@ PREFECT_DEFAULT_VARIABLES = {
     "pod_watch_timeout_seconds", "stream_output", "cluster_config", "cpu_request", "cpu_limit",
     "memory_request", "memory_limit",
 }  # fmt: skip
-OURS = {"gpu", "volumes", "volume_mounts"}
+OURS = {"gpu", "s3_secret", "volumes", "volume_mounts"}
 
 
 @pytest.fixture(scope="module")
@@ -43,6 +43,26 @@ def template() -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def deployments() -> list[dict[str, Any]]:
     return yaml.safe_load(PREFECT_FILE.read_text())["deployments"]
+
+
+def _readme_secret() -> str:
+    """The Secret the README's `kubectl create secret generic NAME ...` creates."""
+    (name,) = re.findall(r"kubectl create secret generic (\S+)", (ROOT / "README.md").read_text())
+    return name
+
+
+README_SECRET = _readme_secret()
+
+
+def _lock_link() -> str:
+    """Where the Dockerfile links dvc.lock (`ln -sf TARGET dvc.lock`)."""
+    (target,) = re.findall(r"ln -sf (\S+) dvc\.lock", (ROOT / "Dockerfile").read_text())
+    return target
+
+
+def _image_gid() -> int:
+    (gid,) = re.findall(r"groupadd --gid (\d+) soundflow", (ROOT / "Dockerfile").read_text())
+    return int(gid)
 
 
 def render(template: dict[str, Any], job_variables: dict[str, Any]) -> dict[str, Any]:
@@ -90,9 +110,14 @@ def test_every_deployment_renders_its_image_gpu_env_and_volumes_into_the_job(
         assert c["resources"]["limits"]["nvidia.com/gpu"] == c["resources"]["requests"]["nvidia.com/gpu"] == gpus
         assert c["resources"]["requests"]["cpu"] == "4" and "cpu" not in c["resources"]["limits"]  # unset: dropped
         assert c["env"]["MLFLOW_TRACKING_URI"] == "http://mlflow:5000"
+        assert c["envFrom"] == [{"secretRef": {"name": README_SECRET}}]  # the DVC remote's credentials
         pod = config["job_manifest"]["spec"]["template"]["spec"]
         assert pod["volumes"][0]["persistentVolumeClaim"]["claimName"] == "soundflow-workspace"
-        assert {m["mountPath"] for m in c["volumeMounts"]} >= {"/soundflow/data", "/soundflow/outputs"}
+        mounts = {m["mountPath"] for m in c["volumeMounts"]}
+        assert mounts >= {"/soundflow/data", "/soundflow/outputs", "/soundflow/reports", "/soundflow/.dvc/cache"}
+        assert f"/soundflow/{Path(_lock_link()).parent}" in mounts  # dvc.lock, through the image's link
+        assert len({m["subPath"] for m in c["volumeMounts"]}) == len(c["volumeMounts"])  # none shares another's
+        assert pod["securityContext"]["fsGroup"] == _image_gid()  # the claim writable by the image's user
         # valid Kubernetes objects (the worker turns the env mapping into a list of name/value pairs; the API
         # server reads a quantity given as a JSON number as its decimal string, the models take only the string)
         quantities = {kind: {k: str(v) for k, v in q.items()} for kind, q in c["resources"].items()}
@@ -104,6 +129,7 @@ def test_every_deployment_renders_its_image_gpu_env_and_volumes_into_the_job(
 def test_without_job_variables_no_gpu_and_the_default_image(template: dict[str, Any]) -> None:
     c = _container(render(template, {}))
     assert c["image"] == "soundflow:latest"
+    assert c["envFrom"] == [{"secretRef": {"name": README_SECRET}}]
     assert c["resources"]["limits"]["nvidia.com/gpu"] == 0
     assert c["volumeMounts"] == [] and "cpu" not in c["resources"]["requests"]
 

@@ -16,7 +16,12 @@ from soundflow.pipeline import runner, stages
 from soundflow.pipeline.tracking import Tracker
 from tests.helpers.aed import tiny_aed_features
 
-PROVENANCE = {"git_commit": "c0ffee", "soundflow.git_commit": "c0ffee", "soundflow.data_version": "d751713.dir"}
+PROVENANCE = {
+    "git_commit": "c0ffee",
+    "soundflow.git_commit": "c0ffee",
+    "soundflow.git_dirty": "false",
+    "soundflow.data_version": "d751713.dir",
+}
 
 
 def aed_train_outputs(root: Path) -> Path:

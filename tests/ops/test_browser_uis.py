@@ -2,13 +2,16 @@
 
 Starts (through the session fixtures) the Prefect server and the MLflow server as ``soundflow server`` does, runs
 a workflow's flow at the tiny size against them, then loads the Prefect UI's flow-runs page and the MLflow UI's
-experiment and run pages in headless Chromium and waits for the run names to be rendered. Screenshots are kept
-in ``.soundflow/test-artifacts/browser/``.
+experiment and run pages in headless Chromium and waits for the run names to be rendered; and, after two
+``dvc exp run -S`` variants of the AED workflow, MLflow's compare page of their two evaluation runs. Screenshots
+are kept in ``.soundflow/test-artifacts/browser/``.
 """
 
 from __future__ import annotations
 
 import json
+import math
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -46,7 +49,7 @@ def test_a_flow_run_appears_in_the_prefect_and_mlflow_uis(
     prefect_names = flow_run_names(f"{prefect_server.url}/api")
     assert prefect_names, "the flow run was not recorded by the Prefect server"
     client = MlflowClient(mlflow_server.url)
-    exp = client.get_experiment_by_name("soundflow")
+    exp = client.get_experiment_by_name(f"soundflow/{FLOW}")  # the workflow's own experiment
     runs = {r.info.run_name: r for r in client.search_runs([exp.experiment_id])}
     parent = next(name for name, r in runs.items() if "mlflow.parentRunId" not in r.data.tags)
     evaluate = runs["aed_evaluate"]
@@ -65,3 +68,43 @@ def test_a_flow_run_appears_in_the_prefect_and_mlflow_uis(
         browser.screenshot(SHOTS / "mlflow-run-aed-evaluate.png")
     for name in ("prefect-flow-runs.png", "mlflow-experiment.png", "mlflow-run-aed-evaluate.png"):
         assert (SHOTS / name).stat().st_size > 10_000  # a rendered page, not a blank one
+
+
+def js_metric(v: float) -> str:
+    """A metric as MLflow's UI prints it (Utils.formatMetric: 3 decimals below 10, JavaScript's number text)."""
+    rounded = math.floor(v * 1000 + 0.5) / 1000
+    return str(int(rounded)) if rounded == int(rounded) else repr(rounded)
+
+
+def test_mlflow_compares_two_dvc_experiments_of_a_workflow(
+    mlflow_server: Running, cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    """Two ``dvc exp run -S`` variants of the AED (its stages only: the cheapest workflow at the tiny size): MLflow's
+    compare page of the two evaluation runs lists the parameter that differs, from their upstream training stage,
+    and each run's headline metrics."""
+    from mlflow.tracking import MlflowClient
+
+    # its own experiment prefix: the session's server holds the other browser test's AED runs
+    project = copy_project(ROOT, tmp_path / "project", {**TINY, "tracking.experiment": "dvc-exps"})
+    env = dict(cli_env, MLFLOW_TRACKING_URI=mlflow_server.url)
+    # a parameter of the training that changes the checkpoint: DVC reruns an evaluation only on a new one (more
+    # epochs at this size can keep the same best epoch, hence the same file, and rightly reuse the evaluation)
+    for width in (4, 8):
+        sh(["dvc", "exp", "run", "aed_evaluate", "-S", f"aed.model.width={width}"], project, env)
+    client = MlflowClient(mlflow_server.url)
+    exp = client.get_experiment_by_name("dvc-exps/aed")
+    evaluations = client.search_runs(
+        [exp.experiment_id], "tags.`soundflow.stage` = 'aed_evaluate'", order_by=["attributes.start_time ASC"]
+    )
+    assert len(evaluations) == 2
+    assert [r.data.params["aed.model.width"] for r in evaluations] == ["4", "8"]  # aed_train's, on the evaluation
+    assert all(r.data.tags["soundflow.git_dirty"] == "false" for r in evaluations)  # params.yaml is no code edit
+    values = [js_metric(r.data.metrics[k]) for r in evaluations for k in ("accuracy", "MAP")]
+
+    ids = json.dumps([r.info.run_id for r in evaluations])
+    query = f"runs={urllib.parse.quote(ids)}&experiments={urllib.parse.quote(json.dumps([exp.experiment_id]))}"
+    with headless(tmp_path / "chromium-profile") as browser:
+        browser.open(f"{mlflow_server.url}/#/compare-runs?{query}")
+        browser.wait_for_text(["aed.model.width", "accuracy", "MAP", *values], timeout=120)
+        browser.screenshot(SHOTS / "mlflow-compare-aed-evaluate.png")
+    assert (SHOTS / "mlflow-compare-aed-evaluate.png").stat().st_size > 10_000

@@ -10,22 +10,24 @@ import pytest
 
 from soundflow.pipeline.cli import main
 from soundflow.pipeline.ops import compare, runs
-from soundflow.pipeline.tracking import Tracker
+from soundflow.pipeline.tracking import Tracker, workflow_experiment
 from tests.helpers.servers import Running
 from tests.helpers.tracked_runs import log_pipeline
 
 BASE = {"aed.train.epochs": 3, "aed.model.width": 8, "seg.train.epochs": 2, "tracking.experiment": "soundflow"}
 
 
-def _three_aed_runs(tracker: Tracker, root: Path) -> dict[str, str]:
-    """Three pipelines differing in epochs and lr; the middle one best. Returns aed_evaluate run id by epochs."""
-    out = {}
+def _three_aed_runs(prefix: str, root: Path) -> tuple[Tracker, dict[str, str]]:
+    """Three pipelines differing in epochs and lr; the middle one best, each in its workflow's experiment under
+    ``prefix``. Returns the AED's tracker and the aed_evaluate run id by epochs."""
+    tracker, out = Tracker(root, workflow_experiment(prefix, "aed")), {}
     for epochs, lr, acc in ((3, 0.001, 0.61), (5, 0.001, 0.83), (8, 0.01, 0.72)):
         params = {**BASE, "aed.train.epochs": epochs, "aed.train.lr_start": lr}
-        ids = log_pipeline(tracker, f"p{epochs}", params, {"aed_evaluate": {"accuracy": acc, "map": acc + 0.1}}, root)
-        out[epochs] = ids["aed_evaluate"]
-    log_pipeline(tracker, "seg", BASE, {"seg_evaluate": {"miou": 0.4}}, root)  # another workflow: not compared
-    return out
+        metrics = {"accuracy": acc, "map": acc + 0.1, "chance_accuracy": 0.1}
+        out[epochs] = log_pipeline(tracker, f"p{epochs}", params, {"aed_evaluate": metrics}, root)["aed_evaluate"]
+    seg = Tracker(root, workflow_experiment(prefix, "image_to_soundscape"))
+    log_pipeline(seg, "seg", BASE, {"seg_evaluate": {"miou": 0.4}}, root)  # another workflow: not compared
+    return tracker, out
 
 
 @pytest.fixture(scope="module")
@@ -34,8 +36,7 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Tracker, d
     folder = tmp_path_factory.mktemp("store")
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{folder / 'mlruns.db'}")
-        tracker = Tracker(folder, "compare-test")
-        yield tracker, _three_aed_runs(tracker, folder)
+        yield _three_aed_runs("compare-test", folder)
 
 
 def test_workflow_stages_come_from_the_stage_table() -> None:
@@ -60,6 +61,9 @@ def test_table_sorts_by_the_metric_and_keeps_only_differing_params(store) -> Non
     assert params == ["param: aed.train.epochs", "param: aed.train.lr_start"]  # width and seg epochs are equal
     assert df.loc["param: aed.train.epochs"].tolist() == ["5", "8", "3"]
     assert set(df.loc["git commit"]) == {"c0ffee"} and set(df.loc["data version"]) == {"d751713.dir"}
+    assert set(df.loc["git dirty"]) == {"false"}
+    assert compare.run_labels(df) == ["epochs=5\nlr_start=0.001", "epochs=8\nlr_start=0.01", "epochs=3\nlr_start=0.001"]
+    assert compare.chance_level(df, "accuracy") == 0.1 and compare.chance_level(df, "map") is None
     assert compare.table(found, keys, ascending=True)[0].columns[0] == ids[3]
     newest_two, _ = runs.find_runs(tracker.client, "compare-test", runs.measured_stages(None), "accuracy", last=2)
     assert {r.run_id for r in newest_two} == {ids[5], ids[8]}
@@ -72,9 +76,10 @@ def test_command_prints_and_writes_csv_and_png(store, tmp_path: Path, capsys: py
     assert main([*argv, str(out)]) == 0
     printed = capsys.readouterr().out
     assert "sorted by accuracy" in printed and ids[5][:8] in printed and "aed.train.lr_start" in printed
-    df = pd.read_csv(out / "aed_accuracy.csv", index_col="field")
-    assert list(df.columns) == [ids[5], ids[8], ids[3]]
-    assert df.loc["metric: accuracy"].astype(float).tolist() == [0.83, 0.72, 0.61]
+    df = pd.read_csv(out / "aed_accuracy.csv", index_col="run id")  # one row per run, best first
+    assert list(df.index) == [ids[5], ids[8], ids[3]]
+    assert df["metric: accuracy"].tolist() == [0.83, 0.72, 0.61] and df["param: aed.train.epochs"].tolist() == [5, 8, 3]
+    assert df["git dirty"].astype(str).str.lower().tolist() == ["false"] * 3
     png = out / "aed_accuracy.png"
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 5000
     assert not list(out.glob("*.tmp*"))  # written atomically: no temporary left
@@ -87,11 +92,11 @@ def test_compare_reads_the_tracking_server(
     mlflow_server: Running, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
 ) -> None:
     monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_server.url)
-    ids = _three_aed_runs(Tracker(tmp_path, "compare-server"), tmp_path)
+    _, ids = _three_aed_runs("compare-server", tmp_path)
     argv = ["compare", "--workflow", "aed", "--experiment", "compare-server"]
     assert main([*argv, "--out", str(tmp_path / "cmp")]) == 0
-    df = pd.read_csv(tmp_path / "cmp" / "aed_accuracy.csv", index_col="field")
-    assert list(df.columns) == [ids[5], ids[8], ids[3]]
+    df = pd.read_csv(tmp_path / "cmp" / "aed_accuracy.csv", index_col="run id")
+    assert list(df.index) == [ids[5], ids[8], ids[3]]
 
 
 def test_registry_finds_the_training_run_of_a_stage_run_without_pipeline(store) -> None:

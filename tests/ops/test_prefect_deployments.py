@@ -34,9 +34,11 @@ def test_served_deployments_carry_schedules_and_typed_parameters(prefect_server:
     assert all(got[n].description for n in FLOWS)
 
 
-def test_worker_creates_the_pool_and_prefect_deploy_registers_every_flow(
+def test_worker_creates_the_pool_and_prefect_deploy_registers_every_flow_apart_from_serve(
     prefect_server: Running, tmp_path: Path
 ) -> None:
+    """`prefect deploy --all` after `soundflow serve` registered a scheduled deployment: the pool's deployments
+    are its own, with no schedule, and serve's keeps its schedule and no pool (no worker runs what serve owns)."""
     env = dict(base_env(), PREFECT_API_URL=f"{prefect_server.url}/api", PREFECT_HOME=str(tmp_path / "home"))
     env["PYTHONPATH"] = str(ROOT)
     worker = subprocess.Popen([sys.executable, "-m", "soundflow", "worker"], cwd=ROOT, env=env,
@@ -47,15 +49,26 @@ def test_worker_creates_the_pool_and_prefect_deploy_registers_every_flow(
             pool = prefect_cli.DEFAULT_POOL
             poll("a worker on the pool", lambda: _workers(client, pool), timeout=120)
             assert client.read_work_pool(pool).type == "process"
+            served = deployments.runner_deployments(ROOT)
+            for d in served:
+                if d.name == "soundflow":  # switched on, as `active: true` in params.yaml does
+                    d.schedules[0].active = True
+                d.apply()
             out = subprocess.run(["prefect", "--no-prompt", "deploy", "--all"], cwd=ROOT, env=env,
                                  capture_output=True, text=True, timeout=300)  # fmt: skip
             assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
             for name in FLOWS:
-                d = client.read_deployment_by_name(f"{name}/{name}")
+                d = client.read_deployment_by_name(f"{name}/{name}{deployments.POOL_SUFFIX}")
                 assert d.work_pool_name == pool and d.entrypoint.startswith("flows/pipeline.py:")
                 assert d.pull_steps == [
                     {"prefect.deployments.steps.set_working_directory": {"directory": "{{ $SOUNDFLOW_ROOT }}"}}
                 ]
+                assert d.schedules == [], f"{d.name}: {d.schedules}"  # nothing of serve's schedule reached it
+                assert client.read_deployment_by_name(f"{name}/{name}").work_pool_name is None  # serve's, untouched
+            (kept,) = client.read_deployment_by_name("soundflow/soundflow").schedules
+            assert kept.active and kept.schedule.cron == "0 2 * * *"
+            for d in deployments.runner_deployments(ROOT):  # as the committed params.yaml has them: paused
+                d.apply()
         below = psutil.Process(worker.pid).children(recursive=True)
         assert any("worker" in p.cmdline() for p in below), "no Prefect worker below `soundflow worker`"
         worker.send_signal(signal.SIGTERM)  # to `soundflow worker` alone, as `kill` or systemd send it
@@ -103,12 +116,12 @@ def test_a_stage_publishes_its_metrics_and_mlflow_link_as_an_artifact(
 
     from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId, ArtifactFilterKey
 
-    from soundflow.pipeline.tracking import Tracker
+    from soundflow.pipeline.tracking import Tracker, workflow_experiment
 
     monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_server.url)
     (tmp_path / "reports/aed").mkdir(parents=True)
     (tmp_path / "reports/aed/metrics.json").write_text(json.dumps({"accuracy": 0.75, "n_files": 8}))
-    tracker = Tracker(tmp_path, "ops-artifacts")
+    tracker = Tracker(tmp_path, workflow_experiment("ops-artifacts", "aed"))  # the stage's workflow's experiment
     run_id = tracker.stage_run("aed_evaluate", None, {}, {})
     tracker.finish(run_id)
 

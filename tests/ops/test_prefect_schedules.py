@@ -83,7 +83,9 @@ def test_prefect_yaml_deploys_every_flow_to_the_process_pool_from_the_project() 
         flow = [f for f in FLOWS.values() if f.fn.__name__ == func]
         assert len(flow) == 1, d["entrypoint"]
         by_flow[flow[0].name] = d
-        assert d["name"] == flow[0].name
+        # never serve's name (the flow's): a deploy must not take over, un-pause or keep a schedule made for serve
+        assert d["name"] == flow[0].name + deployments.POOL_SUFFIX
+        assert not d.get("schedules")
         assert d["work_pool"]["name"] == prefect_cli.DEFAULT_POOL
         assert set(d["parameters"]) <= set(flow[0].parameters.properties)
     assert set(by_flow) == set(FLOWS)
@@ -115,3 +117,21 @@ def test_run_link_points_at_the_mlflow_ui_or_names_the_store() -> None:
     assert link == "[MLflow run `abc`](http://127.0.0.1:5000/#/experiments/3/runs/abc)"
     local = stage_artifacts.run_link("sqlite:////repo/mlruns.db", "1", "abc")
     assert "`abc`" in local and "sqlite:////repo/mlruns.db" in local and "](" not in local
+
+
+def test_serve_says_when_each_deployment_runs_next() -> None:
+    def served(**entry: object) -> object:
+        schedule = deployments.prefect_schedule("aed", FlowSchedule(**entry))
+        return FLOWS["aed"].to_deployment(name="aed", schedules=[schedule] if schedule else [])
+
+    now = dt.datetime.now(dt.UTC)
+    line = prefect_cli.describe(served(cron="30 4 * * *", timezone="Europe/Paris", active=True))
+    when = deployments.next_run(served(cron="30 4 * * *", timezone="Europe/Paris").schedules[0].schedule)
+    assert when.hour == 4 and when.minute == 30 and now < when <= now + dt.timedelta(days=1)
+    assert line == f"cron '30 4 * * *' Europe/Paris, next run {when:%Y-%m-%d %H:%M:%S %Z}"
+    every = served(interval_seconds=600, active=True)
+    # counted from the deployment's anchor, its creation: the first run an interval after
+    assert now < deployments.next_run(every.schedules[0].schedule) <= now + dt.timedelta(seconds=605)
+    assert prefect_cli.describe(every).startswith("every 600 s, next run ")
+    assert "paused" in prefect_cli.describe(served(cron="0 2 * * *"))
+    assert prefect_cli.describe(served()).startswith("no schedule")

@@ -73,6 +73,11 @@ def test_a_scheduled_run_is_executed_by_the_served_process(prefect_server: Runni
     print(f"\nPrefect server ready in {prefect_server.seconds_to_ready:.1f} s; serve: deployment up {t_served:.1f} s, "
           f"scheduled run Completed {t_done:.1f} s after start")  # fmt: skip
     assert run.parameters == {"root": str(project), "stages": [STAGE]} and run.auto_scheduled
+    # serve said when the deployment runs next, and each run says when it started, there and in its log
+    said = log.read_text(errors="replace")
+    assert f"soundflow serve: soundflow/soundflow: every {EVERY_SECONDS} s, next run " in said, said[-3000:]
+    started = f"flow run {run.name!r} of deployment soundflow/soundflow started at "
+    assert started in said and any(m.startswith(started) for m in logs), logs
     assert any(m.startswith(f"{STAGE}: computed in") for m in logs), logs
     assert f"{STAGE}: outputs in {project}: data/generated/urban_synth" in logs
     assert (project / "data/generated/urban_synth").is_dir()  # real work, in the project the flow was served from

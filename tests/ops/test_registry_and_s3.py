@@ -1,5 +1,5 @@
 """A real aed_train result tracked through the MLflow server: its artifacts land in S3 (moto), its checkpoint is
-registered with aliases, and ``soundflow predict --checkpoint models:/...@champion`` uses it."""
+registered with aliases, and ``soundflow predict --model models:/...@champion`` uses it."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ import pytest
 from soundflow.env import STATE_DIR
 from soundflow.pipeline.cli import main
 from soundflow.pipeline.ops import model_uri, registry
-from soundflow.pipeline.tracking import Tracker
-from tests.helpers.servers import S3_CREDENTIALS, Running, boto3_client
+from soundflow.pipeline.tracking import Tracker, workflow_experiment
+from tests.helpers.servers import S3_CREDENTIALS, Running, base_env, boto3_client
 from tests.helpers.tracked_runs import aed_train_outputs, log_pipeline
 
 EXPERIMENT = "registry-test"
@@ -37,7 +37,7 @@ def tracked(mlflow_server: Running, tmp_path_factory: pytest.TempPathFactory) ->
         mp.setenv("MLFLOW_TRACKING_URI", mlflow_server.url)
         mp.setenv("AWS_SECRET_ACCESS_KEY", CLIENT_SECRET)
         checkpoint = aed_train_outputs(root)
-        tracker = Tracker(root, EXPERIMENT)
+        tracker = Tracker(root, workflow_experiment(EXPERIMENT, "aed"))  # where the runner logs the AED stages
         params = {"aed.train.epochs": 1, "tracking.experiment": EXPERIMENT}
         best = log_pipeline(tracker, "a", params, {"aed_train": {}, "aed_evaluate": {"accuracy": 0.9}}, root)
         newest = log_pipeline(tracker, "b", params, {"aed_train": {}, "aed_evaluate": {"accuracy": 0.5}}, root)
@@ -102,13 +102,88 @@ def test_predict_and_segment_accept_a_registry_uri(
     assert _sha(model_uri.resolve_checkpoint(f"models:/{MODEL}/{version}", tracked.root)) == _sha(local)
     wav = next((tracked.root / "ds").rglob("*.wav"))
     outputs = []
-    for checkpoint in (str(tracked.checkpoint), f"models:/{MODEL}@champion"):
-        assert main(["predict", str(wav), "--checkpoint", checkpoint, "--results", "3", "--confidence", "0"]) == 0
+    for option, model in (("--checkpoint", str(tracked.checkpoint)), ("--model", f"models:/{MODEL}@champion")):
+        assert main(["predict", str(wav), option, model, "--results", "3", "--confidence", "0"]) == 0
         lines = capsys.readouterr().out.splitlines()
-        outputs.append([line for line in lines if "ms per chunk" not in line])  # all but the timing
+        outputs.append([line for line in lines if "ms/chunk compute" not in line])  # all but the timing
     assert outputs[0] == outputs[1] and len(outputs[0]) == 4
-    assert main(["predict", str(wav), "--checkpoint", f"models:/{MODEL}@no_such_alias"]) == 2
+    assert main(["predict", str(wav), "--model", f"models:/{MODEL}@no_such_alias"]) == 2
     assert "not found in the model registry" in capsys.readouterr().err
     args = ["segment", "--test-images", str(tracked.root), "--checkpoint", "models:/no-such-model@champion"]
     assert main(args) == 2
     assert "models:/no-such-model@champion: not found" in capsys.readouterr().err
+
+
+def test_champion_is_an_mlflow_model_that_mlflow_serves(
+    tracked: Tracked, mlflow_server: Running, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The registered version is an MLflow Model (pyfunc, signature, input example, the raw checkpoint inside);
+    ``mlflow models serve`` of ``@champion`` answers a REST request with the scores ``soundflow predict`` ranks."""
+    import json
+    import urllib.request
+
+    import mlflow.models
+    import soundfile as sf
+    from mlflow.tracking import MlflowClient
+
+    from soundflow.pipeline.ops import servers
+    from tasks.aed.predict import Predictor
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_server.url)
+    registry.register_best(MlflowClient(mlflow_server.url), EXPERIMENT, "aed", None)
+    uri = f"models:/{MODEL}@champion"
+    info = mlflow.models.get_model_info(uri)
+    assert "python_function" in info.flavors and info.saved_input_example_info is not None
+    assert [c.name for c in info.signature.outputs.inputs] == ["car_horn", "dog_bark", "siren"]
+    assert _sha(model_uri.resolve_checkpoint(uri, tracked.root)) == _sha(tracked.checkpoint)  # the raw checkpoint
+
+    wav = next((tracked.root / "ds").rglob("*.wav"))
+    samples, rate = sf.read(wav, dtype="float32")
+    expected = dict(Predictor(tracked.checkpoint).predict(wav, results=3, confidence=0.0).top)  # `soundflow predict`
+    port = servers.free_port()
+    url = f"http://127.0.0.1:{port}"
+    argv = [servers._exe("mlflow"), "models", "serve", "-m", uri, "--env-manager", "local",
+            "-h", "127.0.0.1", "-p", str(port), "-w", "1"]  # fmt: skip
+    spec = servers.ServerSpec("model", argv, {"MLFLOW_TRACKING_URI": mlflow_server.url}, url, f"{url}/ping",
+                              listen=("127.0.0.1", port))  # fmt: skip
+    # one request per input form: a row of another form would hold a missing value MLflow's schema refuses
+    requests = [{"path": str(wav)}, {"waveform": samples.tolist(), "sample_rate": float(rate)}]
+    answers = []
+    with servers.running(spec, tmp_path / "serve.log", timeout=120, base_env=base_env()):
+        for row in requests:
+            body = json.dumps({"dataframe_records": [row]}).encode()
+            request = urllib.request.Request(f"{url}/invocations", body, {"Content-Type": "application/json"})
+            with urllib.request.urlopen(request, timeout=60) as r:
+                answers += json.loads(r.read())["predictions"]
+    assert len(answers) == 2
+    for served in answers:  # the file and its samples: the same scores as the project's own inference
+        assert served == pytest.approx(expected, abs=1e-6)
+
+
+def test_each_transcoder_model_is_ranked_by_its_own_metric(
+    mlflow_server: Running, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The teacher by its own macro AUPRC (the true Mel row), each student by its own row of the evaluation."""
+    from mlflow.tracking import MlflowClient
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_server.url)
+    experiment = "registry-ranking"
+    tracker = Tracker(tmp_path, experiment)
+    scores = {
+        "a": {"mel": 0.9, "cnn_mels": 0.4, "cnn_logits": 0.3},  # the teacher best in a
+        "b": {"mel": 0.5, "cnn_mels": 0.7, "cnn_logits": 0.8},  # both students best in b
+    }
+    evaluations = {}
+    for key, by in scores.items():  # one pipeline each; the grouping head (not the ranking one) the other way
+        metrics = {f"soundscapes/deep/{c}/macro_auprc": v for c, v in by.items()}
+        metrics |= {f"soundscapes/grouping/{c}/macro_auprc": 1 - v for c, v in by.items()}
+        stage_metrics = {s: {} for s in ("transcoder_teacher", "transcoder_cnn_mels", "transcoder_cnn_logits")}
+        ids = log_pipeline(tracker, key, {}, {**stage_metrics, "transcoder_evaluate": metrics}, tmp_path)
+        evaluations[key] = ids["transcoder_evaluate"]
+    done = registry.register_best(MlflowClient(mlflow_server.url), experiment, "transcoder", None)
+    champions = {(r.name, r.metric): r.run_id for r in done if r.alias == "champion"}
+    assert champions == {
+        ("soundflow-transcoder-teacher", "soundscapes/deep/mel/macro_auprc"): evaluations["a"],
+        ("soundflow-transcoder-cnn_mels", "soundscapes/deep/cnn_mels/macro_auprc"): evaluations["b"],
+        ("soundflow-transcoder-cnn_logits", "soundscapes/deep/cnn_logits/macro_auprc"): evaluations["b"],
+    }

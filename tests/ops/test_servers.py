@@ -27,7 +27,8 @@ def test_prefect_ui_is_told_the_real_api_address(prefect_server: Running) -> Non
     assert settings["api_url"] == f"{prefect_server.url}/api"
     assert prefect_server.url.rsplit(":", 1)[1] != "4200"
     assert b"<html" in get(prefect_server.url + "/").lower()
-    assert (prefect_server.state / "prefect.db").is_file()  # its database in the folder it was given
+    # its database in the folder it was given, not the ephemeral server's file (tests/ops/test_prefect_databases.py)
+    assert (prefect_server.state / servers.PREFECT_SERVER_DB).is_file()
 
 
 def test_mlflow_server_keeps_runs_in_sql_and_artifacts_on_s3(mlflow_server: Running, s3_server: Running) -> None:
@@ -114,6 +115,7 @@ def test_server_command_starts_and_stops_on_interrupt(tmp_path: Path) -> None:
             line = proc.stderr.readline()
         assert f"http://127.0.0.1:{port}" in line, line
         assert get(f"http://127.0.0.1:{port}/moto-api/")
+        boto3_client(f"http://127.0.0.1:{port}").head_bucket(Bucket="soundflow")  # the bucket it serves, made
         proc.send_signal(signal.SIGINT)
         assert proc.wait(30) == 0
     finally:

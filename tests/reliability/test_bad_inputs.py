@@ -65,7 +65,9 @@ def aed_ckpt(tmp_path_factory: pytest.TempPathFactory) -> Path:
     torch.manual_seed(0)
     model = models.get("aed_cnn")(n_classes=3, input_shape=(64, 64), width=4, dense=32, dropout=0.5)
     index = SimpleNamespace(classes=["dog_bark", "siren", "drilling"], input_shape=[64, 64], params=p.model_dump())
-    result = SimpleNamespace(best_state=model.state_dict(), best_epoch=1, best_metrics={"val_accuracy": 0.0})
+    result = SimpleNamespace(
+        best_state=model.state_dict(), best_epoch=1, best_metrics={"val_accuracy": 0.0}, device=torch.device("cpu")
+    )
     contents = aed_checkpoint_contents(index, AedModelParams(name="aed_cnn", width=4, dense=32, dropout=0.5))(result)
     return save_checkpoint(tmp_path_factory.mktemp("aed") / "model.pt", contents)
 
@@ -634,7 +636,7 @@ def test_extract_refuses_a_bad_archive_in_one_line(board, case: str, tmp_path: P
         (["features", "logmel_pann", ".", "--out", "o", "--device", "tpu"], "tpu", r"invalid choice"),
         (["no_such_command"], "no_such_command", r"invalid choice"),
         (["segment", "--test-images", ".", "--test-images-type", "gif"], "gif", r"invalid choice"),
-        (["predict", "--model", "wav2vec", "a.wav"], "wav2vec", r"invalid choice"),
+        (["predict", "--model", "wav2vec", "a.wav"], "wav2vec", r"no such checkpoint file; use aed, yamnet"),
         (["predict", "a.wav", "--results", "many"], "many", r"invalid int value"),
         (["features", "logmel_pann", ".", "--out", "o"], "metadata/UrbanSound8K.csv", r"no metadata CSV found"),
     ],

@@ -126,7 +126,9 @@ def test_a_30_minute_file_peaks_as_a_3_minute_one(board, aed, tmp_path: Path) ->
     from tasks.aed.train import _checkpoint
 
     index = SimpleNamespace(classes=["a", "b", "c"], input_shape=[P.n_freq_bins, P.n_frames], params=P.model_dump())
-    result = SimpleNamespace(best_state=aed.state_dict(), best_epoch=1, best_metrics={"val_accuracy": 0.0})
+    result = SimpleNamespace(
+        best_state=aed.state_dict(), best_epoch=1, best_metrics={"val_accuracy": 0.0}, device=torch.device("cpu")
+    )
     contents = _checkpoint(index, AedModelParams(name="aed_cnn", width=4, dense=32, dropout=0.5))(result)
     ckpt = save_checkpoint(tmp_path / "model.pt", contents)
     rng = np.random.default_rng(0)

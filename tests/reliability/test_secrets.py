@@ -12,6 +12,7 @@ commands' output, the exported specs, and the MLflow params and tags as the stor
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import uuid
@@ -77,9 +78,16 @@ def tracked_values(project: Path) -> list[str]:
     return values
 
 
+def with_remote(project: Path) -> Path:
+    """The S3 remote an export needs, added as the README says: its URL in .dvc/config, its keys in the environment."""
+    proc = run(["dvc", "remote", "add", "-d", "storage", "s3://soundflow/dvc"], project, dict(os.environ))
+    assert proc.returncode == 0, proc.stderr
+    return project
+
+
 @pytest.fixture(scope="module")
 def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return copy_project(ROOT, tmp_path_factory.mktemp("secrets") / "project", TINY)
+    return with_remote(copy_project(ROOT, tmp_path_factory.mktemp("secrets") / "project", TINY))
 
 
 def leaks(places: list[Path], outputs: list[str], project: Path, secrets: list[str]) -> dict[str, list[str]]:
@@ -123,7 +131,7 @@ def test_a_sentinel_login_and_s3_keys_reach_no_file_of_a_dvc_stage_or_an_export(
 def test_no_sentinel_secret_in_any_file_dvc_prefect_mlflow_or_the_exports_leave(
     tmp_path: Path, cli_env: dict[str, str], sentinels: dict[str, str], board: object
 ) -> None:
-    project = copy_project(ROOT, tmp_path / "project", TINY)
+    project = with_remote(copy_project(ROOT, tmp_path / "project", TINY))
     env = secret_env(cli_env, sentinels)
     login = refused_login(project, env)
     outputs = [login.stdout + login.stderr]

@@ -85,7 +85,7 @@ def test_stage_runs_with_tracking_unreachable_and_sync_sends_it(
     assert cli.main(["sync"]) == 0
     assert "sent 1 run(s)" in capsys.readouterr().err
     client = MlflowClient(mlflow_server.url)
-    exp = client.get_experiment_by_name("soundflow")
+    exp = client.get_experiment_by_name("soundflow/data")  # the experiment of the stage's workflow
     (run,) = client.search_runs([exp.experiment_id], f"tags.dvc_stage_hash = '{tag}'")
     assert run.info.status == "FINISHED" and run.data.tags["soundflow.stage"] == STAGE
     assert run.data.params["data.urban_synth.clips_per_class"] == "1"

@@ -26,7 +26,13 @@ def ran(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """The stage's work recorded instead of done; MLflow tracking refused (a test fails if a rank tracks)."""
     calls: list[str] = []
     stage = types.SimpleNamespace(
-        name="aed_train", desc="train", deps=(), params=(), all_outs=(), run=lambda params, root: calls.append("run")
+        name="aed_train",
+        flow="aed",
+        desc="train",
+        deps=(),
+        params=(),
+        all_outs=(),
+        run=lambda params, root: calls.append("run"),
     )
     monkeypatch.setattr(runner, "get_stage", lambda name: stage)
     params = types.SimpleNamespace(tracking=types.SimpleNamespace(experiment="soundflow"))

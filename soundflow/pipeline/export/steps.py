@@ -5,6 +5,10 @@ so a step's workspace starts empty of data. Large outputs travel through the DVC
 stage's data dependencies before, ``dvc push`` of its outputs after); what DVC does not carry travels as the
 engine's artifact, the *handoff* (:mod:`soundflow.pipeline.export.handoff`): the ``dvc.lock`` entries that say which
 hashes to pull, and the small outputs (metrics, plots) some stages read.
+
+What would die with the pod is kept elsewhere: the data on the DVC remote, which every export must name
+(:mod:`soundflow.pipeline.export.remote`), the runs on the MLflow server that ``MLFLOW_TRACKING_URI`` names
+(each engine's export sets it from a parameter of the workflow or pipeline; a step without one refuses to run).
 """
 
 from __future__ import annotations
@@ -20,20 +24,25 @@ from soundflow.pipeline import dag
 from soundflow.pipeline.config import PARAMS_FILE, read_params_yaml
 from soundflow.pipeline.stages import Stage, get_stage
 
-TRAINING_LOOP = "soundflow/training.py"
 WORKDIR = "/soundflow"  # the Dockerfile's WORKDIR: the repository inside the image
 DEFAULT_IMAGE = "soundflow:latest"
 S3_SECRET = "soundflow-s3"  # Kubernetes Secret with AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY (and optional extras)
+MLFLOW_ENV = "MLFLOW_TRACKING_URI"
+# the tracking server as a Service in the step's namespace, as deploy/kubernetes/prefect.yaml names it
+MLFLOW_DEFAULT = "http://mlflow:5000"
+MLFLOW_PARAMETER = "mlflow_tracking_uri"  # a parameter of the exported Argo workflow and Kubeflow pipeline
 
 
 @dataclass(frozen=True)
 class Step:
-    """One stage as a cluster step: its upstream stages (the DAG's edges), what it pulls, whether it trains."""
+    """One stage as a cluster step: its upstream stages (the DAG's edges), what it pulls, what it requests."""
 
     stage: str
     upstream: tuple[str, ...]
     pulls: tuple[str, ...]
-    gpu: bool
+    cpu: str
+    memory: str
+    gpus: int
 
     @property
     def task(self) -> str:
@@ -48,7 +57,12 @@ def task_name(stage: str) -> str:
 def trains(stage: Stage) -> bool:
     """A GPU is requested where the stage's code reaches the shared training loop: the stages that train a
     model through ``soundflow.training.fit`` or run one it trained (derived from the import closure)."""
-    return TRAINING_LOOP in stage.code_deps
+    return stage.trains
+
+
+def gpus(stage: Stage) -> int:
+    """The GPUs the stage's step requests: its row's ``gpu``, else one where it trains (:func:`trains`)."""
+    return stage.gpu if stage.gpu is not None else int(trains(stage))
 
 
 def tracked_paths(root: Path) -> list[str]:
@@ -81,16 +95,21 @@ def steps(root: Path) -> list[Step]:
     out = []
     for name in dag.topological_order(raw):
         stage = get_stage(name)
-        out.append(Step(name, tuple(graph[name]), pull_targets(stage, graph[name], raw, tracked), trains(stage)))
+        pulls = pull_targets(stage, graph[name], raw, tracked)
+        out.append(Step(name, tuple(graph[name]), pulls, stage.cpu, stage.memory, gpus(stage)))
     return out
 
 
-def script(step: Step, remote: str | None = None) -> str:
-    """The step's shell script. Arguments: the handoff folder to write, then the upstream handoffs to read."""
-    r = ["-r", remote] if remote else []
+def script(step: Step, remote: str) -> str:
+    """The step's shell script. Arguments: the handoff folder to write, then the upstream handoffs to read.
+
+    ``remote``: a remote of ``.dvc/config`` (:func:`soundflow.pipeline.export.remote.resolve`)."""
+    r = ["-r", remote]
     stage = get_stage(step.stage)
     lines = [
         "set -eu",
+        # a run logged to the pod's own ./mlruns would be lost with it: refuse before any work
+        f': "${{{MLFLOW_ENV}:?no MLflow server for the runs: set the {MLFLOW_PARAMETER} parameter}}"',
         'out="$1"; shift',
         'python -m soundflow.pipeline.export.handoff receive "$@"',
         *([shlex.join(["dvc", "pull", *r, *step.pulls])] if step.pulls else []),

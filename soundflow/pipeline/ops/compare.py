@@ -1,5 +1,7 @@
 """Runs side by side: one column per run, sorted by the chosen metric; the parameters that differ, the metrics,
-the code (git commit) and the data (DVC hash of data/raw) each ran on. Written as CSV and as a PNG bar chart.
+the code (git commit, and whether the working tree held edits it does not) and the data (DVC hash of data/raw)
+each ran on. Written as CSV (one row per run) and as a PNG bar chart (runs labelled by the parameters that differ,
+with the metric's chance level where it is known).
 """
 
 from __future__ import annotations
@@ -13,7 +15,12 @@ import pandas as pd
 from soundflow.io import atomic_path
 from soundflow.pipeline.ops.runs import RunRecord
 
-PROVENANCE = {"git commit": ("soundflow.git_commit", "git_commit"), "data version": ("soundflow.data_version",)}
+PROVENANCE = {
+    "git commit": ("soundflow.git_commit", "git_commit"),
+    "git dirty": ("soundflow.git_dirty",),  # "true": the code that ran is not all in the commit
+    "data version": ("soundflow.data_version",),
+}
+MAX_LABEL_PARAMS = 4  # parameters named under a bar; more are counted
 
 
 def sort_key(records: list[RunRecord], keys: list[str]) -> str:
@@ -77,11 +84,14 @@ def render(df: pd.DataFrame, width: int = 40) -> str:
 
 
 def write(df: pd.DataFrame, key: str, out_dir: Path, stem: str) -> tuple[Path, Path]:
-    """``<stem>.csv`` (the whole table) and ``<stem>.png`` (the sort metric per run), each written atomically."""
+    """``<stem>.csv`` (the whole table, one row per run, best first) and ``<stem>.png`` (the sort metric per run),
+    each written atomically."""
     stem = re.sub(r"[^A-Za-z0-9_.-]+", "_", stem)
     csv, png = Path(out_dir) / f"{stem}.csv", Path(out_dir) / f"{stem}.png"
+    rows = df.T
+    rows.index.name = "run id"
     with atomic_path(csv) as tmp:
-        df.to_csv(tmp)
+        rows.to_csv(tmp)
     _bar_chart(df, key, png)
     return csv, png
 
@@ -93,14 +103,46 @@ def _bar_chart(df: pd.DataFrame, key: str, png: Path) -> None:
     import matplotlib.pyplot as plt
 
     values = pd.to_numeric(df.loc[f"metric: {key}"], errors="coerce")
-    labels = [f"{c[:8]}\n{df.at['started (UTC)', c]}" for c in df.columns]
-    fig, ax = plt.subplots(figsize=(max(4.0, 1.3 * len(labels)), 3.6))
+    labels = run_labels(df)
+    fig, ax = plt.subplots(figsize=(max(4.0, 1.4 * len(labels)), 4.2))
     bars = ax.bar(range(len(labels)), values.fillna(0).to_numpy(), color="tab:blue")
     ax.bar_label(bars, labels=["n/a" if pd.isna(v) else f"{v:.3f}" for v in values], fontsize=8)
     ax.set_xticks(range(len(labels)), labels, fontsize=7)
+    if (chance := chance_level(df, key)) is not None:
+        ax.axhline(chance, color="tab:red", linestyle="--", linewidth=1, label=f"chance ({chance:.3g})")
+        ax.legend(fontsize=7, loc="best")
     ax.set_ylabel(key)
     ax.set_title(f"{key} per run (best first)")
     fig.tight_layout()
     with atomic_path(png) as tmp:
         fig.savefig(tmp, dpi=120, format="png")
     plt.close(fig)
+
+
+def run_labels(df: pd.DataFrame) -> list[str]:
+    """Each run by the parameters that differ between the runs (``epochs=5``; the full key where two share their
+    last part); by its name and start time where none differ."""
+    names = [i[len("param: ") :] for i in df.index if i.startswith("param: ")]
+    if not names:
+        return [f"{df.at['run name', c]}\n{df.at['started (UTC)', c]}" for c in df.columns]
+    last = [n.rsplit(".", 1)[-1] for n in names]
+    short = [s if last.count(s) == 1 else n for n, s in zip(names, last)]
+    out = []
+    for c in df.columns:
+        lines = [f"{s}={df.at[f'param: {n}', c]}" for n, s in zip(names, short)][:MAX_LABEL_PARAMS]
+        if len(names) > MAX_LABEL_PARAMS:
+            lines.append(f"+{len(names) - MAX_LABEL_PARAMS} more")
+        out.append("\n".join(lines))
+    return out
+
+
+def chance_level(df: pd.DataFrame, key: str) -> float | None:
+    """What the metric ``key`` scores by chance, where it is known: the ``chance_<metric>`` a stage logs beside it
+    (aed: accuracy = 1/classes), 0.5 for a ROC AUC; None otherwise (an AUPRC's chance is the class prevalence,
+    and the localisation's AUC is the area under a success-rate curve, neither logged)."""
+    head, _, last = key.rpartition("/")
+    row = f"metric: {head + '/' if head else ''}chance_{last}"
+    if row in df.index:
+        logged = pd.to_numeric(df.loc[row], errors="coerce").dropna().unique()
+        return float(logged[0]) if len(logged) == 1 else None  # runs on other class counts: no one line
+    return 0.5 if "roc_auc" in last.lower() else None

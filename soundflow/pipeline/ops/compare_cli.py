@@ -11,7 +11,8 @@ from soundflow.pipeline.ops import runs  # compare (pandas) is imported by the c
 
 
 def experiment_client(root: Path, experiment: str | None) -> tuple[object, str]:
-    """The MLflow client of the project's tracking store (MLFLOW_TRACKING_URI or mlruns.db) and the experiment."""
+    """The MLflow client of the project's tracking store (MLFLOW_TRACKING_URI or mlruns.db) and the prefix of the
+    workflows' experiments (``tracking.experiment``)."""
     from mlflow.tracking import MlflowClient
 
     from soundflow.pipeline.tracking import tracking_uri
@@ -44,7 +45,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
         print(f"soundflow compare: {err}", file=sys.stderr)
         return 2
     if not found:
-        print(f"soundflow compare: no finished run in {experiment!r} logged {metric!r}", file=sys.stderr)
+        print(f"soundflow compare: no finished run under {experiment!r} logged {metric!r}", file=sys.stderr)
         return 1
     df, key = compare.table(found, keys, args.ascending)
     print(f"{len(found)} run(s) of {args.workflow or 'every workflow'}, sorted by {key}:")
@@ -61,6 +62,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--metric", help="sort by this metric (default: the workflow's; a nested key's last part is enough)")
     p.add_argument("--last", type=int, default=10, help="the N newest runs (default 10)")
     p.add_argument("--ascending", action="store_true", help="lower is better (losses, errors)")
-    p.add_argument("--experiment", help="MLflow experiment (default: tracking.experiment in params.yaml)")
+    p.add_argument(
+        "--experiment",
+        help="the MLflow experiments' prefix: a workflow's runs are in PREFIX/WORKFLOW (default: tracking.experiment)",
+    )
     p.add_argument("--out", help="folder for the CSV and PNG (default reports/compare)")
     p.set_defaults(fn=cmd_compare, writes=False)  # only reports/compare, which no stage owns

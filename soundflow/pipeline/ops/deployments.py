@@ -1,9 +1,10 @@
 """Deployments of the project's flows: one per flow of ``flows/pipeline.py``, its schedule from params.yaml.
 
-``soundflow serve`` serves them all from one process (Prefect's ``serve``); ``prefect deploy --all`` makes the
-same deployments from ``prefect.yaml`` for a process work pool. Either way a deployment is named after its flow
-(``soundflow/soundflow``, ``aed/aed``, ...), and its
-parameters (typed, defaults shown) are the flow function's, editable in the Prefect UI for each run.
+``soundflow serve`` serves them all from one process (Prefect's ``serve``), each named after its flow
+(``soundflow/soundflow``, ``aed/aed``, ...); ``prefect deploy --all`` makes their counterparts from
+``prefect.yaml`` for a process work pool, named ``<flow>-pool`` (``soundflow/soundflow-pool``, ...). Distinct
+names keep each side's schedules and pause state its own: a deploy never turns on a schedule made for ``serve``.
+Either way the parameters (typed, defaults shown) are the flow function's, editable in the Prefect UI for each run.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from soundflow.pipeline.ops.schedule_params import FlowSchedule, SchedulesParams
 from soundflow.pipeline.stages import flow_name
 
 TAGS = ["soundflow"]
+POOL_SUFFIX = "-pool"  # prefect.yaml's deployment of flow F is F/F-pool; serve's is F/F
 
 
 class NoPrefectServer(UserError, RuntimeError):
@@ -79,6 +81,22 @@ def runner_deployments(root: Path, only: list[str] | None = None) -> list[Any]:
             )
         )
     return out
+
+
+def next_run(schedule: Any, after: dt.datetime | None = None) -> dt.datetime | None:
+    """When the scheduler will next start a run of a deployment's ``schedule`` (its client-side model), as
+    the server computes it (Prefect's own schedule models); None for a kind it does not know."""
+    import asyncio
+
+    from prefect.server.schemas import schedules as server
+
+    kinds = {"cron": server.CronSchedule, "interval": server.IntervalSchedule, "rrule": server.RRuleSchedule}
+    kind = next((k for k in kinds if getattr(schedule, k, None) is not None), None)
+    if kind is None:
+        return None
+    model = kinds[kind].model_validate(schedule.model_dump())
+    dates = asyncio.run(model.get_dates(n=1, start=after or dt.datetime.now(dt.UTC)))
+    return dates[0] if dates else None
 
 
 def api_url() -> str:

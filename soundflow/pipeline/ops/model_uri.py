@@ -1,10 +1,11 @@
 """``--checkpoint models:/<name>@<alias>`` or ``models:/<name>/<version>``: a registered version as a local file.
 
-The version's source is the checkpoint file its training run logged; it is downloaded through the tracking
-server (or from the local store) into a cache folder named by the version and its run (``.soundflow/models``),
-so a second use downloads it again only if the file is gone or fails its content hash (a damaged cached copy
-is replaced by a fresh download; a damaged source is a CheckpointError). Anything that is not a ``models:/``
-URI is returned as a path, unchanged.
+The version's checkpoint is the file its training run logged, or the raw checkpoint inside the MLflow Model
+that ``soundflow register`` made of it (its path there in the version's ``soundflow.checkpoint`` tag); it is
+downloaded through the tracking server (or from the local store) into a cache folder named by the version and
+its run (``.soundflow/models``), so a second use downloads it again only if the file is gone or fails its
+content hash (a damaged cached copy is replaced by a fresh download; a damaged source is a CheckpointError).
+Anything that is not a ``models:/`` URI is returned as a path, unchanged.
 """
 
 from __future__ import annotations
@@ -47,7 +48,9 @@ def resolve_checkpoint(value: str, root: Path, cache: Path | None = None) -> Pat
         raise ValueError(f"{value}: not found in the model registry at {uri}: {err.message}") from None
     # named by the training run too: version 1 of another tracking store is another file
     dest = (cache or Path(root) / ".soundflow" / "models") / f"{mv.name}-v{mv.version}-{mv.run_id}"
-    local = dest / Path(mv.source).name
+    inside = (mv.tags or {}).get("soundflow.checkpoint")  # registry.CHECKPOINT_TAG (pandas: not imported here)
+    source = f"{mv.source}/{inside}" if inside else mv.source
+    local = dest / Path(source).name
     if local.is_file():
         if _intact(local):
             return local
@@ -55,11 +58,11 @@ def resolve_checkpoint(value: str, root: Path, cache: Path | None = None) -> Pat
         remove_path(dest)
     with atomic_path(dest) as tmp:  # a killed download leaves no file that looks complete
         tmp.mkdir()
-        download_artifacts(artifact_uri=mv.source, dst_path=str(tmp), tracking_uri=uri)
+        download_artifacts(artifact_uri=source, dst_path=str(tmp), tracking_uri=uri)
     if not local.is_file():
-        raise ValueError(f"{value}: version {mv.version}'s source {mv.source} is not a checkpoint file")
+        raise ValueError(f"{value}: version {mv.version}'s source {source} is not a checkpoint file")
     # a damaged source is refused here, naming the registered version rather than only the cache file
-    load_checkpoint(local, remedy=f"version {mv.version} of {mv.name} is damaged at its source {mv.source}")
+    load_checkpoint(local, remedy=f"version {mv.version} of {mv.name} is damaged at its source {source}")
     return local
 
 

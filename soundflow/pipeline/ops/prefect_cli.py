@@ -20,13 +20,20 @@ SHUTDOWN_GRACE_SECONDS = 15.0
 DEFAULT_POOL = "soundflow-process"  # the work pool prefect.yaml's deployments name
 
 
-def _describe(d: object) -> str:
+def describe(d: object) -> str:
+    """A served deployment's schedule for the terminal: its next run, or why there is none."""
+    from soundflow.pipeline.ops.deployments import next_run
+
     schedules = getattr(d, "schedules", None) or []
     if not schedules:
-        return "no schedule"
+        return "no schedule (runs start from the UI or `prefect deployment run`)"
     s = schedules[0].schedule
-    what = f"cron {s.cron!r}" if getattr(s, "cron", None) else f"every {s.interval.total_seconds():.0f} s"
-    return f"{what} ({'active' if schedules[0].active else 'paused'})"
+    cron = getattr(s, "cron", None)
+    what = f"cron {cron!r} {s.timezone or 'UTC'}" if cron else f"every {s.interval.total_seconds():g} s"
+    if not schedules[0].active:
+        return f"{what}, paused (switch it on in params.yaml or the UI)"
+    when = next_run(s)
+    return f"{what}, next run {when:%Y-%m-%d %H:%M:%S %Z}" if when else f"{what}, no run ahead"
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -42,7 +49,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     os.chdir(root)  # the deployments' entrypoints (flows/pipeline.py:...) are paths in the project
     served = deployments.runner_deployments(root, args.flow)
     for d in served:
-        print(f"soundflow serve: {d.flow_name}/{d.name}: {_describe(d)}", file=sys.stderr)
+        print(f"soundflow serve: {d.flow_name}/{d.name}: {describe(d)}", file=sys.stderr)
     print(f"soundflow serve: {len(served)} deployment(s) on {url}; Ctrl-C stops", file=sys.stderr)
     from prefect import serve
 

@@ -7,6 +7,12 @@ Which checkpoint an evaluation measured is read from the stage table: an evaluat
 writes no checkpoint itself, and depends on checkpoints that another stage of its flow logs as artifacts
 (``Stage.artifacts``; the runner logs them under ``outputs/``). The version is created from that training
 run's artifact: the training run of the same pipeline run, else the newest one before the evaluation.
+
+Each checkpoint is ranked by its own metric: the one its training stage declares (``Stage.ranked_by``; the
+transcoder's teacher by its own macro AUPRC, each student by its own), else the workflow's headline. Where the
+project has an inference wrapper for it (:mod:`soundflow.pipeline.ops.pyfunc_models`), the version is an MLflow
+Model (pyfunc flavour, signature, input example, the raw checkpoint inside) logged in the training run, so
+``mlflow models serve -m models:/<name>@champion`` answers requests; otherwise it is the checkpoint file.
 """
 
 from __future__ import annotations
@@ -21,6 +27,9 @@ from soundflow.pipeline.stages import STAGES, Stage
 
 CHAMPION, CANDIDATE = "champion", "candidate"
 EVAL_RUN_TAG = "soundflow.evaluation_run"
+# the checkpoint file's path inside a version's source, when the source is an MLflow Model folder
+CHECKPOINT_TAG = "soundflow.checkpoint"
+MODEL_DIR = "mlflow-model"  # where in the training run's artifacts the MLflow Models are logged
 
 
 @dataclass(frozen=True)
@@ -83,9 +92,29 @@ def version_for(client: Any, name: str, evaluation: RunRecord, train_run: Any, c
         f"{evaluation.stage} run {evaluation.run_id}: {key} = {evaluation.metrics[key]:.4f}; "
         f"checkpoint {checkpoint} of {train_run.data.tags.get(STAGE_TAG)} run {train_run.info.run_id}"
     )
-    source = f"{train_run.info.artifact_uri}/outputs/{Path(checkpoint).name}"
+    source, inside = model_source(client, train_run, checkpoint)
+    tags |= {CHECKPOINT_TAG: inside} if inside else {}
     mv = client.create_model_version(name, source, run_id=train_run.info.run_id, tags=tags, description=description)
     return str(mv.version)
+
+
+def model_source(client: Any, train_run: Any, checkpoint: str) -> tuple[str, str | None]:
+    """(source of a new version, the checkpoint's path inside it): the MLflow Model of the checkpoint logged in
+    ``train_run`` when the project can serve it, else (the checkpoint artifact itself, None)."""
+    import tempfile
+
+    from soundflow.pipeline.ops import pyfunc_models  # mlflow.pyfunc: only when a version is made
+
+    name = Path(checkpoint).name
+    stage = train_run.data.tags.get(STAGE_TAG, "")
+    if stage not in pyfunc_models.WRAPPERS:
+        return f"{train_run.info.artifact_uri}/outputs/{name}", None
+    folder = f"{MODEL_DIR}/{Path(checkpoint).stem}"
+    with tempfile.TemporaryDirectory() as tmp:
+        local = Path(client.download_artifacts(train_run.info.run_id, f"outputs/{name}", tmp))
+        pyfunc_models.save_model(stage, local, Path(tmp) / "model")
+        client.log_artifacts(train_run.info.run_id, str(Path(tmp) / "model"), folder)
+    return f"{train_run.info.artifact_uri}/{folder}", f"artifacts/{name}"
 
 
 def register_best(
@@ -94,31 +123,38 @@ def register_best(
     """Register each evaluation's best run as ``champion`` and its newest (when another) as ``candidate``."""
     out: list[Registered] = []
     for stage in measured_stages(workflow):
-        if checkpoints(stage):
-            out += register_stage(client, experiment, stage, metric or DEFAULT_METRIC[stage.flow], ascending)
+        for train, checkpoint in checkpoints(stage):
+            judged_by = metric or ranking_metric(train)
+            out += register_checkpoint(client, experiment, stage, train, checkpoint, judged_by, ascending)
     return out
 
 
-def register_stage(client: Any, experiment: str, stage: Stage, metric: str, ascending: bool) -> list[Registered]:
+def ranking_metric(train: Stage) -> str:
+    """The metric a checkpoint of ``train`` is ranked by: its own declaration, else its workflow's headline."""
+    return train.ranked_by or DEFAULT_METRIC[train.flow]
+
+
+def register_checkpoint(
+    client: Any, experiment: str, stage: Stage, train: Stage, checkpoint: str, metric: str, ascending: bool
+) -> list[Registered]:
+    """``checkpoint`` (of ``train``) of ``stage``'s best run by ``metric`` as champion, of its newest as candidate."""
     records, keys = find_runs(client, experiment, [stage], metric)
     if not records:
         return []
-    experiment_id = client.get_experiment_by_name(experiment).experiment_id
     key = compare.sort_key(records, keys)
     best = compare.sorted_runs(records, key, ascending)[0]
     newest = max(records, key=lambda r: r.start_ms)
     chosen = {CHAMPION: best} | ({CANDIDATE: newest} if newest.run_id != best.run_id else {})
+    name = model_name(stage, checkpoint)
+    ensure_model(client, name, stage)
     out = []
-    for train, checkpoint in checkpoints(stage):
-        name = model_name(stage, checkpoint)
-        ensure_model(client, name, stage)
-        for alias, rec in chosen.items():
-            run = training_run(client, experiment_id, rec, train)
-            version = version_for(client, name, rec, run, checkpoint, key)
-            client.set_registered_model_alias(name, alias, version)
-            out.append(Registered(name, alias, version, rec.run_id, key, rec.metrics.get(key, float("nan"))))
-        if CANDIDATE not in chosen:
-            _drop_alias(client, name, CANDIDATE)
+    for alias, rec in chosen.items():
+        run = training_run(client, rec.experiment_id, rec, train)  # its workflow's experiment
+        version = version_for(client, name, rec, run, checkpoint, key)
+        client.set_registered_model_alias(name, alias, version)
+        out.append(Registered(name, alias, version, rec.run_id, key, rec.metrics.get(key, float("nan"))))
+    if CANDIDATE not in chosen:
+        _drop_alias(client, name, CANDIDATE)
     return out
 
 

@@ -38,5 +38,5 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--workflow", choices=runs.workflows(), help="default: every workflow that evaluates a checkpoint")
     p.add_argument("--metric", help="judge by this metric (default: the workflow's)")
     p.add_argument("--ascending", action="store_true", help="lower is better")
-    p.add_argument("--experiment", help="MLflow experiment (default: tracking.experiment in params.yaml)")
+    p.add_argument("--experiment", help="prefix of the workflows' MLflow experiments (default: tracking.experiment)")
     p.set_defaults(fn=cmd_register, writes=False)  # writes the registry only

@@ -2,8 +2,13 @@
 
 Which stages a workflow's runs come from is read from the stage table (``Stage.flow``), never listed here:
 the stages of the flow that declare ``metrics=``, of which a run counts when it has logged the chosen metric.
-A metric is named by its key (``miou``) or by the last part of a nested key (``macro_auprc`` matches
-``esc50/deep/cnn_logits/macro_auprc``, see :func:`soundflow.pipeline.tracking.metrics_from_json`).
+A metric is named by its key (``miou``), by the last part of a nested key (``macro_auprc`` matches
+``esc50/deep/cnn_logits/macro_auprc``, see :func:`soundflow.pipeline.tracking.metrics_from_json`) or by the first
+part of a family (``test_accuracy`` names ``test_accuracy/crnn/real/x0``...).
+
+Each workflow's runs are in its own experiment, ``<tracking.experiment>/<workflow>``
+(:func:`soundflow.pipeline.tracking.workflow_experiment`); runs logged before that, all in ``<tracking.experiment>``
+itself, are read too.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from soundflow.pipeline.stages import STAGES, Stage, headline_metrics
+from soundflow.pipeline.tracking import workflow_experiment
 
 # the metric each workflow is judged by, higher is better (the papers' headline numbers), as it declares
 DEFAULT_METRIC = headline_metrics()
@@ -28,6 +34,7 @@ class RunRecord:
     metrics: dict[str, float]
     params: dict[str, str]  # the pipeline run's parameters (all of params.yaml), then the stage run's own
     tags: dict[str, str] = field(default_factory=dict)
+    experiment_id: str = ""
 
 
 def workflows() -> list[str]:
@@ -42,24 +49,29 @@ def measured_stages(workflow: str | None) -> list[Stage]:
 
 
 def metric_keys(logged: set[str], metric: str) -> list[str]:
-    """The logged keys ``metric`` names: itself if logged, else every nested key ending in ``/metric``."""
+    """The logged keys ``metric`` names: itself if logged, else every nested key ending in ``/metric``, else every
+    key of the family ``metric/...``."""
     if metric in logged:
         return [metric]
-    return sorted(k for k in logged if k.endswith("/" + metric))
+    ends = sorted(k for k in logged if k.endswith("/" + metric))
+    return ends or sorted(k for k in logged if k.startswith(metric + "/"))
 
 
-def _experiment_ids(client: Any, experiment: str) -> list[str]:
-    exp = client.get_experiment_by_name(experiment)
-    if exp is None:
-        raise ValueError(f"no MLflow experiment {experiment!r} in {client.tracking_uri}: nothing has been run yet")
-    return [exp.experiment_id]
+def experiment_ids(client: Any, prefix: str, stages: list[Stage]) -> list[str]:
+    """The experiments the runs of ``stages`` are in: their workflows' (``<prefix>/<workflow>``), and ``prefix``."""
+    names = [*dict.fromkeys(workflow_experiment(prefix, s.flow) for s in stages), prefix]
+    found = [e.experiment_id for n in names if (e := client.get_experiment_by_name(n)) is not None]
+    if not found:
+        raise ValueError(f"no MLflow experiment {names[0]!r} in {client.tracking_uri}: nothing has been run yet")
+    return found
 
 
 def find_runs(
     client: Any, experiment: str, stages: list[Stage], metric: str, last: int | None = None
 ) -> tuple[list[RunRecord], list[str]]:
-    """The newest ``last`` finished runs of ``stages`` that logged ``metric``, and the keys it names."""
-    ids = _experiment_ids(client, experiment)
+    """The newest ``last`` finished runs of ``stages`` that logged ``metric``, and the keys it names; ``experiment``:
+    the prefix of the workflows' experiments (``tracking.experiment``)."""
+    ids = experiment_ids(client, experiment, stages)
     found = [
         r
         for s in stages  # one search per stage: MLflow's filter has no IN for tags
@@ -90,4 +102,5 @@ def _record(client: Any, run: Any, parents: dict[str, dict[str, str]]) -> RunRec
         dict(run.data.metrics),
         {**parents.get(parent or "", {}), **run.data.params},
         dict(run.data.tags),
+        str(run.info.experiment_id),
     )

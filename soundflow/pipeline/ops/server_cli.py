@@ -1,4 +1,8 @@
-"""``soundflow server prefect|mlflow|s3``: one of the project's servers in the foreground, until Ctrl-C."""
+"""``soundflow server prefect|mlflow|s3``: one of the project's servers in the foreground, until Ctrl-C.
+
+``s3`` serves the buckets it is given (``--bucket``, default the one the README's DVC remote names); ``mlflow``
+with artifacts on ``s3://BUCKET/...`` first asks the store whether BUCKET exists (pipeline/ops/s3_buckets.py).
+"""
 
 from __future__ import annotations
 
@@ -9,7 +13,7 @@ import sys
 from pathlib import Path
 
 from soundflow import env
-from soundflow.pipeline.ops import servers
+from soundflow.pipeline.ops import s3_buckets, servers
 
 DEFAULT_PORTS = {"prefect": 4200, "mlflow": 5000, "s3": 5001}
 
@@ -24,7 +28,31 @@ def spec_for(args: argparse.Namespace, root: Path) -> servers.ServerSpec:
         if backend.startswith("sqlite:///"):  # SQLite creates the file, not its folder
             Path(backend.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
         return servers.mlflow_server(backend, artifacts, args.host, port, args.workers)
+    servers.require_moto()
+    s3_buckets.check_names(args.bucket or [])  # before it starts: moto would serve a name no S3 store accepts
     return servers.s3_server(args.host, port)
+
+
+def check_artifact_store(args: argparse.Namespace) -> None:
+    """An MLflow server's S3 bucket, asked for where the server will look for it (MLFLOW_S3_ENDPOINT_URL)."""
+    bucket = s3_buckets.bucket_of(args.artifacts_destination or "")
+    if args.which == "mlflow" and bucket:
+        s3_buckets.check(bucket, os.environ.get("MLFLOW_S3_ENDPOINT_URL") or None)
+
+
+def serve_buckets(args: argparse.Namespace, server: servers.ServerSpec) -> list[str]:
+    """The buckets of ``soundflow server s3``, made; the lines that tell a user how to use them."""
+    if args.which != "s3":
+        return []
+    buckets = args.bucket or [s3_buckets.DEFAULT_BUCKET]
+    s3_buckets.create(server.url, buckets)
+    first = buckets[0]
+    return [
+        f"bucket(s) {', '.join(buckets)} made (in memory: gone when this server stops)",
+        f"dvc remote add -d storage s3://{first}/dvc && dvc remote modify storage endpointurl {server.url}",
+        f"soundflow server mlflow --artifacts-destination s3://{first}/mlflow   # with the export above",
+        "moto accepts any credentials: export AWS_ACCESS_KEY_ID=soundflow-local AWS_SECRET_ACCESS_KEY=soundflow-local",
+    ]
 
 
 def cmd_server(args: argparse.Namespace) -> int:
@@ -32,14 +60,16 @@ def cmd_server(args: argparse.Namespace) -> int:
     env.configure(root)
     server = spec_for(args, root)
     servers.check_port(server)  # a refusal before anything starts: another program's server is never announced
+    check_artifact_store(args)  # a missing bucket said now, not as its clients' "Max retries exceeded"
     environ = dict(os.environ, **server.env)
     # the server runs in a session of its own (so a Ctrl-C meant for this terminal reaches it only through us)
     servers.stop_on_signals()
     proc = subprocess.Popen(server.argv, env=environ, start_new_session=True)  # its output is this terminal's
     try:
         took = servers.wait_ready(server, proc, args.timeout)  # ours: alive and listening where it answers
+        made = serve_buckets(args, server)
         print(f"soundflow: {server.name} server ready in {took:.1f} s at {server.url}", file=sys.stderr)
-        for line in server.notes:
+        for line in [*server.notes, *made]:
             print(f"soundflow:   {line}", file=sys.stderr)
         return proc.wait()
     except KeyboardInterrupt:
@@ -57,5 +87,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--backend-store-uri", help="mlflow: SQL database (default sqlite:///mlruns.db; postgresql://...)")
     p.add_argument("--artifacts-destination", help="mlflow: folder or s3://bucket/prefix (default ./mlartifacts)")
     p.add_argument("--workers", type=int, default=1, help="mlflow: server worker processes")
+    p.add_argument(
+        "--bucket",
+        action="append",
+        metavar="NAME",
+        help=f"s3: a bucket to make and serve (repeatable; default {s3_buckets.DEFAULT_BUCKET})",
+    )
     p.add_argument("--timeout", type=float, default=180.0, help="seconds to wait for the server to answer")
     p.set_defaults(fn=cmd_server, writes=False)

@@ -77,8 +77,12 @@ def _exe(name: str) -> str:
     return str(local) if local.exists() else (shutil.which(name) or name)
 
 
+PREFECT_SERVER_DB = "server.db"
+
+
 def prefect_server(home: Path, host: str = "127.0.0.1", port: int = 4200, public_url: str | None = None) -> ServerSpec:
-    """Prefect's API and UI, its SQLite database under ``home`` (the project's ``.soundflow/prefect``)."""
+    """Prefect's API and UI, its SQLite database ``server.db`` under ``home`` (the project's ``.soundflow/prefect``):
+    not Prefect's default ``prefect.db`` there, which the ephemeral server of a run without PREFECT_API_URL uses."""
     base = (public_url or f"http://{_client_host(host)}:{port}").rstrip("/")
     api = f"{base}/api"
     env = {
@@ -88,7 +92,7 @@ def prefect_server(home: Path, host: str = "127.0.0.1", port: int = 4200, public
         "PREFECT_UI_API_URL": api,
         "PREFECT_API_URL": api,
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-        "PREFECT_API_DATABASE_CONNECTION_URL": f"sqlite+aiosqlite:///{Path(home).resolve() / 'prefect.db'}",
+        "PREFECT_API_DATABASE_CONNECTION_URL": f"sqlite+aiosqlite:///{Path(home).resolve() / PREFECT_SERVER_DB}",
     }
     argv = [_exe("prefect"), "server", "start", "--host", host, "--port", str(port)]
     notes = [f"export PREFECT_API_URL={api}"]
@@ -122,12 +126,36 @@ def mlflow_server(
     return ServerSpec("mlflow", argv, env, url, f"{url}/health", url, notes, (host, port))
 
 
+# moto's server is a test requirement (requirements/test.in pins it; `make install` leaves it out): the pin said
+# to a user whose environment lacks it, checked against test.in by tests/ops/test_s3_server_cli.py
+MOTO_REQUIREMENT = "moto[server]==5.2.5"
+
+
+class ServerMissing(UserError, ModuleNotFoundError):
+    """The package a server runs from is not installed; the message says which to install."""
+
+
 def s3_server(host: str = "127.0.0.1", port: int = 5001) -> ServerSpec:
     """moto's S3-compatible server (the same API MinIO answers), in memory: for tests and trying S3 locally."""
     url = f"http://{_client_host(host)}:{port}"
     argv = [sys.executable, "-m", "moto.server", "-H", host, "-p", str(port)]
     notes = [f"export MLFLOW_S3_ENDPOINT_URL={url} AWS_ENDPOINT_URL={url}"]
     return ServerSpec("s3", argv, {}, url, f"{url}/moto-api/", "", notes, (host, port))
+
+
+def require_moto() -> None:
+    """Refuses in one line, naming what to install, when moto's server cannot be imported."""
+    import importlib.util
+
+    try:
+        found = importlib.util.find_spec("moto.server") is not None
+    except ImportError:  # no moto at all
+        found = False
+    if not found:
+        raise ServerMissing(
+            "soundflow server s3 runs moto's S3 server, which `make install` leaves out: "
+            f"pip install -c requirements/constraints.txt '{MOTO_REQUIREMENT}' (or `make install-test`)"
+        )
 
 
 def _answers(url: str) -> bool:

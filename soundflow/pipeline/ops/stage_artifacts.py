@@ -11,7 +11,7 @@ import re
 from pathlib import Path
 
 from soundflow.pipeline.stages import get_stage
-from soundflow.pipeline.tracking import metrics_from_json, tracking_uri
+from soundflow.pipeline.tracking import metrics_from_json, tracking_uri, workflow_experiment
 
 
 def artifact_key(stage: str) -> str:
@@ -42,10 +42,11 @@ def run_link(uri: str, experiment_id: str, run_id: str) -> str:
 
 
 def latest_run(root: Path, experiment: str, stage: str) -> tuple[str, str, str] | None:
-    """(tracking URI, experiment id, run id) of the stage's latest finished MLflow run, if any."""
+    """(tracking URI, experiment id, run id) of the stage's latest finished MLflow run, if any; ``experiment``:
+    the prefix of its workflow's experiment (``tracking.experiment``)."""
     from soundflow.pipeline.tracking import Tracker
 
-    tracker = Tracker(root, experiment)
+    tracker = Tracker(root, workflow_experiment(experiment, get_stage(stage).flow))
     runs = tracker.search_runs(  # none while the tracking server is away
         f"tags.`soundflow.stage` = '{stage}' and attributes.status = 'FINISHED'",
         order_by=["attributes.start_time DESC"],

@@ -89,10 +89,12 @@ class Journal:
     def records(self) -> list[dict[str, Any]]:
         return _read_jsonl(self.path)
 
-    def find_run(self, tag: str, value: str) -> str | None:
-        """The id of a run created in the journal with ``tag`` = ``value`` (a pipeline's parent run)."""
+    def find_run(self, tag: str, value: str, experiment: str) -> str | None:
+        """The id of a run created in the journal in ``experiment`` with ``tag`` = ``value`` (a pipeline's parent
+        run: one per workflow's experiment)."""
         for r in self.records():
-            if r.get("op") == "create_run" and r.get("tags", {}).get(tag) == value:
+            made = r.get("op") == "create_run" and r.get("experiment") == experiment
+            if made and r.get("tags", {}).get(tag) == value:
                 return str(r["run"])
         return None
 

@@ -140,17 +140,25 @@ def test_soundflow_repro_sends_the_stages_deferred_runs_with_their_tags(
     from soundflow.pipeline.ops.sync import Journal
     from soundflow.pipeline.tracking import Tracker
     from soundflow.pipeline.workspace import TINY, copy_project
-    from tests.helpers.commands import sh
+    from tests.helpers.commands import cached_tasks, ran_by_prefect, sh
 
     project = copy_project(root, tmp_path / "p", TINY)
     cli_env.pop(DEFER_ENV, None)
     sh(["soundflow", "repro", "sound_library"], project, cli_env)
     assert not Journal(project).pending()  # everything sent
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)  # mlflow.set_tracking_uri of an earlier test sets it
-    tracker = Tracker(project, "soundflow")
+    tracker = Tracker(project, "soundflow/data")  # the experiment of the stage's workflow
     (stage,) = tracker.search_runs("tags.`soundflow.stage` = 'sound_library'")
     assert stage.info.status == "FINISHED" and stage.data.metrics["stage_seconds"] > 0
     with dvc_state.open_repo(project) as repo:  # the tag DVC's run cache would give the stage now
         assert stage.data.tags["dvc_stage_hash"] == dvc_state.stage_hash(repo, "sound_library")
     parent = tracker.client.get_run(stage.data.tags["mlflow.parentRunId"])
     assert parent.info.status == "FINISHED" and parent.data.tags["soundflow.engine"] == "dvc"
+
+    # then a run with nothing to do costs a DVC status: no temporary Prefect server, no flow, nothing logged
+    cli_env.pop("PREFECT_API_URL", None)
+    runs_before = len(tracker.search_runs("attributes.status = 'FINISHED'", max_results=1000))
+    log = sh(["soundflow", "run", "sound_library"], project, cli_env)
+    assert ran_by_prefect(log) == [] and "DVC says all are up to date" in log, log
+    assert not cached_tasks(log) and "temporary server" not in log.lower(), log
+    assert len(tracker.search_runs("attributes.status = 'FINISHED'", max_results=1000)) == runs_before

@@ -108,6 +108,7 @@ def test_the_new_workflow_has_a_prefect_flow_and_an_export_step(project: Path) -
     py = str(project / ".venv/bin/python")
     flows = _sh(project, py, "-c", "from flows.pipeline import FLOWS; print(sorted(FLOWS))")
     assert "'hello'" in flows
+    _sh(project, py, "-m", "dvc", "remote", "add", "-d", "storage", "s3://soundflow/dvc")  # an export needs one
     argo = yaml.safe_load(_sh(project, py, "-m", "soundflow", "export", "argo"))
     assert "hello-greet" in yaml.safe_dump(argo) or "hello_greet" in yaml.safe_dump(argo)
 

@@ -135,6 +135,7 @@ def test_learns_evaluates_and_predicts(chunks: Path, tmp_path: Path) -> None:
         chunks,
         res.checkpoint,
         tmp_path / "m.json",
+        tmp_path / "per_class.json",
         tmp_path / "pred.csv",
         tmp_path / "cm.png",
         DATA,
@@ -148,7 +149,7 @@ def test_learns_evaluates_and_predicts(chunks: Path, tmp_path: Path) -> None:
     (pred,) = predict_files(res.checkpoint, [path], results=2, confidence=0.0, overlap=2.0, device="cpu")
     assert pred.sample_rate == 16000 and len(pred.top) == 2
     assert pred.top[0][1] >= pred.top[1][1] and {c for c, _ in pred.top} <= set(index.classes)
-    assert "ms per chunk" in pred.render()
+    assert "ms/chunk compute" in pred.render()
     # the model learns: training loss falls and accuracy ends above chance (1/3) on this 3-class set
     import pandas as pd
 

@@ -145,7 +145,7 @@ def test_dvc_repro_runs_the_stage_once(server: Server, tmp_path: Path, cli_env: 
     assert len(_gets(server)) == 1
 
     # Prefect agrees it is up to date, and (persistent out and all) caches it on the next run
-    assert ran_by_prefect(sh(["soundflow", "run", "datasets"], project, cli_env)) == []
-    cached = sh(["soundflow", "run", "datasets"], project, cli_env)
+    assert ran_by_prefect(sh(["soundflow", "run", "datasets", "--always-prefect"], project, cli_env)) == []
+    cached = sh(["soundflow", "run", "datasets", "--always-prefect"], project, cli_env)
     assert ran_by_prefect(cached) == [] and cached_tasks(cached) == ["datasets"]
     assert len(_gets(server)) == 1

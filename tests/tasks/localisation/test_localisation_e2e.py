@@ -64,7 +64,9 @@ def test_localisation_flow_logs_metrics_and_baselines(tmp_path: Path, cli_env: d
     assert ran_by_prefect(out) == UPSTREAM + LOC_STAGES
     pseudo = json.loads((project / "reports/localisation/pseudo_labels.json").read_text())
     assert sorted(pseudo["splits"]) == ["train", "val"] and 0 <= pseudo["splits"]["train"]["recall"] <= 1
-    assert json.loads((project / "reports/localisation/features.json").read_text())["labels"] == "pseudo"
+    from tasks.features.store import read_manifest
+
+    assert read_manifest(project / "data/features/localisation/train")["extra"]["labels"] == "pseudo"
     metrics = json.loads((project / "reports/localisation/metrics.json").read_text())
     for key in (
         "ciou_at_0.5",

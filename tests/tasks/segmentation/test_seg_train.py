@@ -92,7 +92,7 @@ def test_train_writes_outputs_and_the_best_checkpoint_is_a_copy(
     assert {"model_name", "model_kwargs", "state_dict", "classes", "input_size", "best_epoch", "val_miou"} <= set(ckpt)
     assert ckpt["model_name"] == "erfnet" and ckpt["model_kwargs"] == {"num_classes": N_CLASSES}
     assert ckpt["classes"] == CLASSES and ckpt["input_size"] == [32, 64]
-    assert ckpt["best_epoch"] == 1 and ckpt["val_miou"] == 0.9
+    assert ckpt["best_epoch"] == 1 and ckpt["val_miou"] == 0.9 and ckpt["device"] == "cpu"
     last = torch.load(tmp_path / "state" / "last.pt", weights_only=False)
     w = "encoder.0.conv.weight"
     # a reference instead of a copy would have saved the final weights
@@ -110,7 +110,7 @@ def test_train_writes_outputs_and_the_best_checkpoint_is_a_copy(
     assert hist["epoch"].tolist() == [1, 2] and hist["val_miou"].tolist() == [0.9, 0.5]
     assert hist["lr"].iloc[0] == pytest.approx(1e-3 * 0.5**0.9) and hist["lr"].iloc[1] == 0.0  # poly decay to 0
     summary = json.loads((tmp_path / "summary.json").read_text())
-    assert summary["best_epoch"] == 1 and summary["n_train_images"] == 8 and summary["device"] == "cpu"
+    assert summary["best_epoch"] == 1 and summary["n_train_images"] == 8 and summary["epochs"] == 2
 
 
 def test_training_resumes_after_a_crash(
@@ -154,7 +154,14 @@ def test_training_resumes_after_a_crash(
 def test_evaluate_agrees_with_sklearn_on_the_same_predictions(trained: Path, tmp_path: Path) -> None:
     ds = TinySegmentation(3, seed=5)
     res = evaluate(
-        trained, ds, tmp_path / "m.json", tmp_path / "per_class.csv", tmp_path / "iou.png", batch_size=2, device="cpu"
+        trained,
+        ds,
+        tmp_path / "m.json",
+        tmp_path / "per_class.json",
+        tmp_path / "per_class.csv",
+        tmp_path / "iou.png",
+        batch_size=2,
+        device="cpu",
     )
     model, _ = load_checkpoint(trained, "cpu")
     assert not model.training
@@ -168,7 +175,7 @@ def test_evaluate_agrees_with_sklearn_on_the_same_predictions(trained: Path, tmp
     keep = t != 255
     t, p = t[keep], p[keep]
     cm = confusion_matrix(t, p, labels=range(N_CLASSES))
-    assert json.loads((tmp_path / "m.json").read_text())["confusion_matrix"] == cm.tolist()
+    assert json.loads((tmp_path / "per_class.json").read_text())["confusion_matrix"] == cm.tolist()
     present = sorted(set(t) | set(p))
     assert res["miou"] == pytest.approx(jaccard_score(t, p, labels=present, average="macro"))
     assert res["pixel_accuracy"] == pytest.approx(np.mean(t == p))
@@ -178,12 +185,14 @@ def test_evaluate_agrees_with_sklearn_on_the_same_predictions(trained: Path, tmp
     table = pd.read_csv(tmp_path / "per_class.csv")
     assert table["class"].tolist() == CLASSES and table["true_pixels"].sum() == keep.sum()
     assert (tmp_path / "iou.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    doc = json.loads((tmp_path / "m.json").read_text())  # the file's own key order
+    doc = json.loads((tmp_path / "per_class.json").read_text())  # the file's own key order
     assert list(doc["iou"]) == doc["classes"] == CLASSES  # class order, as the confusion matrix
+    numbers = json.loads((tmp_path / "m.json").read_text())  # the metrics: numbers only, the headlines first
+    assert list(numbers)[:2] == ["miou", "pixel_accuracy"] and "iou" not in numbers and "split" not in numbers
 
 
 def test_evaluate_split_scores_the_held_out_test_split(trained: Path, tmp_path: Path, capsys) -> None:
-    root, files = tmp_path / "city", [tmp_path / n for n in ("m.json", "per_class.csv", "iou.png")]
+    root, files = tmp_path / "city", [tmp_path / n for n in ("m.json", "per_class.json", "per_class.csv", "iou.png")]
     write_split(root, "val", [np.full((24, 48), 7, np.uint8)] * 2)  # road (trainId 0): chooses the best epoch
     write_split(root, "test", [np.full((24, 48), 26, np.uint8)] * 3)  # car (trainId 13): held out
     out = evaluate_split(trained, root, seg_params(), *files)

@@ -1,4 +1,5 @@
-"""``soundflow export argo``: a golden file, Argo's schema (hera's generated models), and the DAG itself."""
+"""``soundflow export argo``: a golden file, Argo's schema (hera's generated models), the DAG itself, and what each
+step needs on a real cluster: the DVC remote, the MLflow server, its CPU, memory and GPU requests."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import yaml
 from soundflow.pipeline import dag
 from soundflow.pipeline.config import read_params_yaml
 from soundflow.pipeline.export import argo
-from soundflow.pipeline.export.steps import S3_SECRET, task_name, trains
+from soundflow.pipeline.export.steps import MLFLOW_DEFAULT, MLFLOW_PARAMETER, S3_SECRET, gpus, task_name, trains
 from soundflow.pipeline.stages import STAGES, get_stage
 from tests.helpers.golden import check_golden
 
@@ -19,8 +20,8 @@ GOLDEN = Path(__file__).parent / "golden" / "argo-workflow.yaml"
 
 
 @pytest.fixture(scope="module")
-def text(root: Path) -> str:
-    return argo.render(root)
+def text(project: Path) -> str:
+    return argo.render(project)
 
 
 @pytest.fixture(scope="module")
@@ -71,21 +72,22 @@ def test_each_step_runs_its_stage_between_dvc_pull_and_push(wf: dict[str, Any]) 
         run = lines.index(s.cmd)  # the command dvc.yaml runs, verbatim
         assert lines[run + 1 :] == [
             f"dvc commit --force {s.name}",
-            f"dvc push {s.name}",
+            f"dvc push -r storage {s.name}",  # the default remote of .dvc/config, named
             f'python -m soundflow.pipeline.export.handoff send {s.name} "$out"',
         ]
-        assert lines[2] == 'python -m soundflow.pipeline.export.handoff receive "$@"'
+        assert lines[3] == 'python -m soundflow.pipeline.export.handoff receive "$@"'
         assert {"secretRef": {"name": S3_SECRET}} in c["envFrom"]
 
 
 def test_pulls_exactly_the_cached_upstream_outputs(wf: dict[str, Any]) -> None:
     scripts = {t["name"]: t["container"]["command"][2] for t in wf["spec"]["templates"] if "container" in t}
     assert "dvc pull" not in scripts["urban-synth"]  # no upstream
-    assert "dvc pull data/generated/street_scenes outputs/seg/erfnet.pt\n" in scripts["seg-evaluate"]
+    assert "dvc pull -r storage data/generated/street_scenes outputs/seg/erfnet.pt\n" in scripts["seg-evaluate"]
     # the class weights are a metrics file, in DVC's cache like every output: pulled, so the cache holds them
-    assert "dvc pull data/generated/street_scenes reports/seg/class_weights.json\n" in scripts["seg-train"]
+    assert "dvc pull -r storage data/generated/street_scenes reports/seg/class_weights.json\n" in scripts["seg-train"]
     # configs/ is in the image
-    assert "dvc pull outputs/seg/predictions/fractions.csv data/generated/sound_library\n" in scripts["soundscapes"]
+    pull = "dvc pull -r storage outputs/seg/predictions/fractions.csv data/generated/sound_library\n"
+    assert pull in scripts["soundscapes"]
 
 
 def test_gpu_requested_exactly_where_a_stage_trains(wf: dict[str, Any]) -> None:
@@ -94,14 +96,32 @@ def test_gpu_requested_exactly_where_a_stage_trains(wf: dict[str, Any]) -> None:
         for t in wf["spec"]["templates"]
         if t.get("container", {}).get("resources", {}).get("limits", {}).get("nvidia.com/gpu") == "1"
     }
-    assert gpu == {task_name(s.name) for s in STAGES if trains(s)}
+    assert gpu == {task_name(s.name) for s in STAGES if gpus(s)} == {task_name(s.name) for s in STAGES if trains(s)}
     assert {"aed-train", "seg-train", "t2a-train", "loc-stage1", "transcoder-teacher"} <= gpu
     assert not gpu & {"datasets", "urban-synth", "aed-features", "street-scenes", "t2a-generate", "loc-scenes"}
     assert trains(get_stage("aed_train")) and not trains(get_stage("aed_features"))
 
 
-def test_image_and_remote_options(root: Path) -> None:
-    wf = yaml.safe_load(argo.render(root, image="registry.example/soundflow:cuda", remote="storage"))
+def test_every_step_requests_its_stage_rows_cpu_and_memory(wf: dict[str, Any]) -> None:
+    by_name = {t["name"]: t["container"] for t in wf["spec"]["templates"] if "container" in t}
+    for s in STAGES:
+        requests = by_name[task_name(s.name)]["resources"]["requests"]
+        assert (requests["cpu"], requests["memory"]) == (s.cpu, s.memory), s.name
+    assert by_name["aed-train"]["resources"]["requests"]["memory"] == "16Gi"  # flows/workflows/aed.py's row
+    assert by_name["urban-synth"]["resources"]["requests"] == {"cpu": "2", "memory": "4Gi"}  # Stage's defaults
+
+
+def test_every_step_logs_to_the_mlflow_server_of_the_workflow_parameter(wf: dict[str, Any]) -> None:
+    (param,) = wf["spec"]["arguments"]["parameters"]
+    assert param["name"] == MLFLOW_PARAMETER and param["value"] == MLFLOW_DEFAULT  # `argo submit -p` overrides it
+    for t in wf["spec"]["templates"]:
+        if "container" in t:
+            env = {e["name"]: e["value"] for e in t["container"]["env"]}
+            assert env["MLFLOW_TRACKING_URI"] == f"{{{{workflow.parameters.{MLFLOW_PARAMETER}}}}}", t["name"]
+
+
+def test_image_and_remote_options(project: Path) -> None:
+    wf = yaml.safe_load(argo.render(project, image="registry.example/soundflow:cuda", remote="archive"))
     containers = [t["container"] for t in wf["spec"]["templates"] if "container" in t]
     assert {c["image"] for c in containers} == {"registry.example/soundflow:cuda"}
-    assert all("dvc push -r storage " in c["command"][2] for c in containers)
+    assert all("dvc push -r archive " in c["command"][2] for c in containers)

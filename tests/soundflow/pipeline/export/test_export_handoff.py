@@ -52,9 +52,10 @@ def test_receive_without_a_lock_of_its_own_and_bad_inputs(tmp_path: Path) -> Non
 
 def _run_step(step: Step, workspace: Path, out: Path, ins: list[Path], env: dict[str, str]) -> str:
     proc = subprocess.run(
-        ["sh", "-c", script(step), step.task, str(out), *map(str, ins)],
+        ["sh", "-c", script(step, "shared"), step.task, str(out), *map(str, ins)],
         cwd=workspace,
-        env=env,
+        # the steps' server: here the store soundflow uses by default, one shared by the steps as a server would be
+        env={**env, "MLFLOW_TRACKING_URI": f"sqlite:///{workspace.parent / 'mlruns.db'}"},
         capture_output=True,
         text=True,
         timeout=600,
@@ -76,6 +77,8 @@ def test_two_steps_in_separate_workspaces_hand_over_through_the_remote(tmp_path:
     _run_step(by_name["street_scenes"], first, tmp_path / "h1", [], cli_env)
     _run_step(by_name["seg_class_weights"], second, tmp_path / "h2", [tmp_path / "h1"], cli_env)
     assert (second / SEG_WEIGHTS).is_file()
+    # the runs went to the server the steps were given, none to a store of the (lost) pod's workspace
+    assert (tmp_path / "mlruns.db").is_file() and not (first / "mlruns.db").exists()
     # what seg_train would start from, in a third empty workspace: the handoffs, then its `dvc pull`
     handoff.receive(third, [tmp_path / "h1", tmp_path / "h2"])
     pull = ["dvc", "pull", *by_name["seg_train"].pulls]

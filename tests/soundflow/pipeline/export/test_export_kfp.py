@@ -1,4 +1,5 @@
-"""``soundflow export kfp``: a golden file, the spec loaded back by kfp, and its DAG equal to the stage DAG."""
+"""``soundflow export kfp``: a golden file, the spec loaded back by kfp, its DAG equal to the stage DAG, and each
+step's resources and MLflow server."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import yaml
 from soundflow.pipeline import dag
 from soundflow.pipeline.config import read_params_yaml
 from soundflow.pipeline.export import kfp as export_kfp
-from soundflow.pipeline.export.steps import task_name, trains
+from soundflow.pipeline.export.steps import MLFLOW_DEFAULT, MLFLOW_PARAMETER, gpus, task_name, trains
 from soundflow.pipeline.stages import STAGES
 from tests.helpers.golden import check_golden
 
@@ -19,8 +20,8 @@ GOLDEN = Path(__file__).parent / "golden" / "kfp-pipeline.yaml"
 
 
 @pytest.fixture(scope="module")
-def text(root: Path) -> str:
-    return export_kfp.render(root)
+def text(project: Path) -> str:
+    return export_kfp.render(project)
 
 
 @pytest.fixture(scope="module")
@@ -72,9 +73,24 @@ def test_gpu_where_a_stage_trains_and_the_stage_command(spec: dict[str, Any]) ->
         for name, e in executors.items()
         if e["container"].get("resources", {}).get("accelerator", {}).get("resourceCount") == "1"
     }
-    assert gpu == {task_name(s.name) for s in STAGES if trains(s)}
+    assert gpu == {task_name(s.name) for s in STAGES if gpus(s)} == {task_name(s.name) for s in STAGES if trains(s)}
     for s in STAGES:
         c = executors[f"exec-{task_name(s.name)}"]["container"]
         assert c["image"] == "soundflow:latest"
-        assert s.cmd in c["command"][2].splitlines()
-        assert c["args"][0] == "{{$.outputs.artifacts['handoff'].path}}"
+        lines = c["command"][2].splitlines()
+        assert s.cmd in lines and f"dvc push -r storage {s.name}" in lines
+        assert c["args"][1] == "{{$.outputs.artifacts['handoff'].path}}"
+        res = c["resources"]
+        assert (res["resourceCpuRequest"], res["resourceMemoryRequest"]) == (s.cpu, s.memory), s.name  # the row's
+
+
+def test_every_step_exports_the_pipelines_mlflow_parameter(spec: dict[str, Any]) -> None:
+    (param,) = spec["root"]["inputDefinitions"]["parameters"].items()
+    assert param == (MLFLOW_PARAMETER, {"defaultValue": MLFLOW_DEFAULT, "isOptional": True, "parameterType": "STRING"})
+    for name, t in spec["root"]["dag"]["tasks"].items():
+        given = t["inputs"]["parameters"][MLFLOW_PARAMETER]
+        assert given == {"componentInputParameter": MLFLOW_PARAMETER}, name
+    for name, e in spec["deploymentSpec"]["executors"].items():
+        c = e["container"]
+        assert c["args"][0] == f"{{{{$.inputs.parameters['{MLFLOW_PARAMETER}']}}}}", name
+        assert c["command"][2].splitlines()[1] == 'export MLFLOW_TRACKING_URI="$1"; shift', name
