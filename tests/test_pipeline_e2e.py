@@ -36,7 +36,9 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_both_engines_share_one_notion_of_up_to_date(project: Path, cli_env: dict[str, str]) -> None:
-    first = sh(["dvc", "repro"], project, cli_env)
+    # `make run`'s command: DVC runs every stage, their MLflow calls sent by one process at the end (a bare
+    # `dvc repro`, whose stages send their own, reruns the changed stages below)
+    first = sh(["soundflow", "repro"], project, cli_env)
     assert sorted(ran_by_dvc(first)) == STAGE_NAMES
     metrics = json.loads((project / "reports/aed/metrics.json").read_text())
     assert 0 <= metrics["accuracy"] <= 1 and metrics["n_files"] > 0
@@ -54,8 +56,9 @@ def test_both_engines_share_one_notion_of_up_to_date(project: Path, cli_env: dic
     after_dvc = sh(["soundflow", "run"], project, cli_env)
     assert ran_by_prefect(after_dvc) == []  # DVC already made everything up to date
     assert "DVC says all are up to date" in after_dvc and not cached_tasks(after_dvc)  # no temporary Prefect server
+    # through Prefect all the same: nothing recomputed, and its cache records taken (the next run is served them)
     again = sh(["soundflow", "run", "--always-prefect"], project, cli_env)
-    assert ran_by_prefect(again) == [] and sorted(cached_tasks(again)) == sorted(STAGE_NAMES)
+    assert ran_by_prefect(again) == [] and re.search(rf"soundflow run: {len(STAGE_NAMES)} stage\(s\)", again)
 
     # one parameter changed: exactly its downstream stages rerun, with either engine
     set_params(project, {"aed.train.lr_start": 2e-3})  # changes every epoch's weights, so the model too
@@ -143,9 +146,14 @@ def test_image_to_soundscape_outputs(project: Path) -> None:
             assert set(labels) <= allowed, (labels, present)
             assert 4 <= roles.count("foreground") <= 7
 
+    import mlflow
+
     runs = mlflow_runs(project)
     ev = runs[runs["tags.soundflow.stage"] == "seg_evaluate"].iloc[-1]
-    assert 0 <= ev["metrics.miou"] <= 1 and "metrics.iou/road" in runs.columns
+    assert 0 <= ev["metrics.miou"] <= 1 and ev["metrics.mIoU"] == ev["metrics.miou"]  # and its headline name
+    # per-class IoU is detail, not a metric: the run's per_class.json artifact, as the stage wrote it
+    per_class = mlflow.MlflowClient().download_artifacts(ev["run_id"], "outputs/per_class.json")
+    assert json.loads(Path(per_class).read_text())["iou"].keys() >= {"road", "car"}
 
 
 def test_predict_prints_rates_classes_and_timing(project: Path, cli_env: dict[str, str]) -> None:
