@@ -71,7 +71,7 @@ class Stage:
     # parts: "deep/mel/macro_auprc"), when not its workflow's headline (soundflow register)
     ranked_by: str | None = None
     # what a cluster step of the stage requests (Kubernetes quantities; soundflow/pipeline/export/): the
-    # scheduler's floor, not a limit. gpu None: one where the stage's code reaches the training loop (steps.trains)
+    # scheduler's floor, not a limit. gpu None: one where the stage's code reaches the training loop (Stage.trains)
     cpu: str = "2"
     memory: str = "4Gi"
     gpu: int | None = None
@@ -116,10 +116,6 @@ class Stage:
     def code_deps(self) -> tuple[str, ...]:
         """The repository's .py files that ``run`` imports, transitively: a change to any reruns the stage."""
         return code_closure(self.run, table_module=self.run.__module__)
-
-    @property
-    def all_deps(self) -> tuple[str, ...]:
-        return self.deps + self.code_deps
 
     @property
     def all_outs(self) -> tuple[str, ...]:

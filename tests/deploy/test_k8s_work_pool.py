@@ -18,7 +18,6 @@ from prefect.utilities.templating import apply_values
 from flows.pipeline import FLOWS
 from soundflow.pipeline import dag
 from soundflow.pipeline.config import read_params_yaml
-from soundflow.pipeline.export.steps import trains
 from soundflow.pipeline.stages import STAGES, get_stage
 from tests.helpers.paths import ROOT
 
@@ -143,7 +142,7 @@ def test_one_deployment_per_flow_with_a_gpu_where_its_stages_train(deployments: 
         mine = [s.name for s in STAGES if name == "soundflow" or s.flow == name]
         runs = dag.topological_order(raw, mine)  # the flow's stages and their upstream, as _workflow runs them
         gpu = by_entry[f"flows/pipeline.py:{fn.fn.__name__}"]["work_pool"]["job_variables"]["gpu"]
-        assert gpu == (1 if any(trains(get_stage(s)) for s in runs) else 0), name
+        assert gpu == (1 if any(get_stage(s).trains for s in runs) else 0), name
         assert by_entry[f"flows/pipeline.py:{fn.fn.__name__}"]["parameters"] == {"root": "/soundflow"}
 
 

@@ -54,15 +54,10 @@ def task_name(stage: str) -> str:
     return stage.replace("_", "-")
 
 
-def trains(stage: Stage) -> bool:
-    """A GPU is requested where the stage's code reaches the shared training loop: the stages that train a
-    model through ``soundflow.training.fit`` or run one it trained (derived from the import closure)."""
-    return stage.trains
-
-
 def gpus(stage: Stage) -> int:
-    """The GPUs the stage's step requests: its row's ``gpu``, else one where it trains (:func:`trains`)."""
-    return stage.gpu if stage.gpu is not None else int(trains(stage))
+    """The GPUs the stage's step requests: its row's ``gpu``, else one where its code reaches the shared training
+    loop (``Stage.trains``: it trains a model, or runs one it trained)."""
+    return stage.gpu if stage.gpu is not None else int(stage.trains)
 
 
 def tracked_paths(root: Path) -> list[str]:

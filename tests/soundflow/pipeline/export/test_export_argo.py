@@ -12,7 +12,7 @@ import yaml
 from soundflow.pipeline import dag
 from soundflow.pipeline.config import read_params_yaml
 from soundflow.pipeline.export import argo
-from soundflow.pipeline.export.steps import MLFLOW_DEFAULT, MLFLOW_PARAMETER, S3_SECRET, gpus, task_name, trains
+from soundflow.pipeline.export.steps import MLFLOW_DEFAULT, MLFLOW_PARAMETER, S3_SECRET, gpus, task_name
 from soundflow.pipeline.stages import STAGES, get_stage
 from tests.helpers.golden import check_golden
 
@@ -96,10 +96,10 @@ def test_gpu_requested_exactly_where_a_stage_trains(wf: dict[str, Any]) -> None:
         for t in wf["spec"]["templates"]
         if t.get("container", {}).get("resources", {}).get("limits", {}).get("nvidia.com/gpu") == "1"
     }
-    assert gpu == {task_name(s.name) for s in STAGES if gpus(s)} == {task_name(s.name) for s in STAGES if trains(s)}
+    assert gpu == {task_name(s.name) for s in STAGES if gpus(s)} == {task_name(s.name) for s in STAGES if s.trains}
     assert {"aed-train", "seg-train", "t2a-train", "loc-stage1", "transcoder-teacher"} <= gpu
     assert not gpu & {"datasets", "urban-synth", "aed-features", "street-scenes", "t2a-generate", "loc-scenes"}
-    assert trains(get_stage("aed_train")) and not trains(get_stage("aed_features"))
+    assert get_stage("aed_train").trains and not get_stage("aed_features").trains
 
 
 def test_every_step_requests_its_stage_rows_cpu_and_memory(wf: dict[str, Any]) -> None:

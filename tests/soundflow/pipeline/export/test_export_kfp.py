@@ -12,7 +12,7 @@ import yaml
 from soundflow.pipeline import dag
 from soundflow.pipeline.config import read_params_yaml
 from soundflow.pipeline.export import kfp as export_kfp
-from soundflow.pipeline.export.steps import MLFLOW_DEFAULT, MLFLOW_PARAMETER, gpus, task_name, trains
+from soundflow.pipeline.export.steps import MLFLOW_DEFAULT, MLFLOW_PARAMETER, gpus, task_name
 from soundflow.pipeline.stages import STAGES
 from tests.helpers.golden import check_golden
 
@@ -73,7 +73,7 @@ def test_gpu_where_a_stage_trains_and_the_stage_command(spec: dict[str, Any]) ->
         for name, e in executors.items()
         if e["container"].get("resources", {}).get("accelerator", {}).get("resourceCount") == "1"
     }
-    assert gpu == {task_name(s.name) for s in STAGES if gpus(s)} == {task_name(s.name) for s in STAGES if trains(s)}
+    assert gpu == {task_name(s.name) for s in STAGES if gpus(s)} == {task_name(s.name) for s in STAGES if s.trains}
     for s in STAGES:
         c = executors[f"exec-{task_name(s.name)}"]["container"]
         assert c["image"] == "soundflow:latest"

@@ -11,7 +11,7 @@ import pytest
 from soundflow.pipeline import cli
 from soundflow.pipeline.export import argo
 from soundflow.pipeline.export.remote import NoRemote, resolve
-from soundflow.pipeline.export.steps import gpus, pull_targets, script, steps, tracked_paths, trains
+from soundflow.pipeline.export.steps import gpus, pull_targets, script, steps, tracked_paths
 from soundflow.pipeline.stages import STAGES, Stage, get_stage
 from tests.helpers.export_project import REMOTES, make_project
 
@@ -33,19 +33,19 @@ def test_pulls_cached_outputs_and_dvc_tracked_data_not_repository_files(root: Pa
 
 def test_training_stages_are_the_ones_reaching_the_training_loop() -> None:
     fit_users = {"aed_train", "seg_train", "t2a_train", "transcoder_teacher", "loc_stage1", "loc_stage2"}
-    assert fit_users <= {s.name for s in STAGES if trains(s)}
+    assert fit_users <= {s.name for s in STAGES if s.trains}
     generators = {"datasets", "urban_synth", "street_scenes", "sound_library", "t2a_generate", "loc_scenes"}
-    assert not any(trains(get_stage(n)) for n in generators)
+    assert not any(get_stage(n).trains for n in generators)
 
 
 def test_resources_come_from_the_stage_row() -> None:
-    assert (_stage().cpu, _stage().memory, _stage().gpu) == ("2", "4Gi", None)  # the defaults; None: trains()
+    assert (_stage().cpu, _stage().memory, _stage().gpu) == ("2", "4Gi", None)  # the defaults; None: Stage.trains
     assert gpus(_stage(gpu=2)) == 2 and gpus(get_stage("aed_train")) == 1 and gpus(get_stage("urban_synth")) == 0
     for bad in ({"cpu": "two"}, {"memory": "16GB"}, {"memory": "4 Gi"}):
         with pytest.raises(ValueError, match="not Kubernetes quantities"):
             _stage(**bad)
     assert _stage(cpu="500m", memory="512Mi").cpu == "500m"
-    fit_users = {s.name for s in STAGES if trains(s) and s.name.endswith(("_train", "_stage1", "_teacher"))}
+    fit_users = {s.name for s in STAGES if s.trains and s.name.endswith(("_train", "_stage1", "_teacher"))}
     assert all(get_stage(n).memory == "16Gi" for n in fit_users), fit_users  # the rows that train ask for more
 
 
