@@ -112,13 +112,14 @@ def headline_names(metrics: dict[str, float], headlines: Mapping[str, str]) -> d
     """``metrics`` under the short names a workflow declares (``Workflow.headlines``: name -> flattened key,
     ``*`` standing for one key segment, carried into the name in order): ``{"mIoU": "miou"}``,
     ``{"top1_agreement/*/*": "top1/*/*/teacher_top1_agreement"}``."""
+    from soundflow.metric_files import matches  # the match the metrics files order their headlines by
+
     out: dict[str, float] = {}
     for short, pattern in headlines.items():
         want = pattern.split("/")
         for key, value in metrics.items():
-            parts = key.split("/")
-            if len(parts) == len(want) and all(w in ("*", p) for w, p in zip(want, parts)):
-                caught = iter([p for w, p in zip(want, parts) if w == "*"])
+            if matches(key, pattern):
+                caught = iter([p for w, p in zip(want, key.split("/")) if w == "*"])
                 out["/".join(next(caught) if s == "*" else s for s in short.split("/"))] = value
     return out
 
