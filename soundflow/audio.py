@@ -41,7 +41,6 @@ def load_audio(path: str | os.PathLike[str], sample_rate: int) -> np.ndarray:
     Raises :class:`AudioError` for a missing, empty, undecodable or non-finite file.
     """
     import soundfile as sf  # imported here: model and training code must import without audio I/O libraries
-    import soxr
 
     path = Path(path)
     require_nonempty_file(path, AudioError)
@@ -51,10 +50,16 @@ def load_audio(path: str | os.PathLike[str], sample_rate: int) -> np.ndarray:
         raise _decode_error(path, err) from None
     if data.shape[0] == 0:
         raise AudioError(path, "no audio samples")
-    mono = _mono(path, data)
-    if sr != sample_rate:
-        mono = soxr.resample(mono, sr, sample_rate, quality="HQ").astype(np.float32, copy=False)
-    return mono
+    return resample(_mono(path, data), sr, sample_rate)
+
+
+def resample(mono: np.ndarray, rate: int, sample_rate: int) -> np.ndarray:
+    """``mono`` (float32) from ``rate`` to ``sample_rate`` Hz as every reader here resamples (soxr, high quality)."""
+    import soxr
+
+    if rate == sample_rate:
+        return mono
+    return soxr.resample(mono, rate, sample_rate, quality="HQ").astype(np.float32, copy=False)
 
 
 def audio_info(path: str | os.PathLike[str]) -> Any:

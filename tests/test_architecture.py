@@ -130,7 +130,7 @@ def test_an_upward_import_breaks_the_contracts(
 def test_no_stage_code_closure_holds_the_pipeline_layer() -> None:
     top = set(pipeline_files(ROOT))
     assert {
-        "soundflow/pipeline/cli.py",
+        "soundflow/pipeline/cli/app.py",
         "soundflow/pipeline/tracking.py",
         "soundflow/pipeline/stages.py",
         "flows/pipeline.py",

@@ -16,11 +16,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+import click
 import pytest
 import yaml
 
 from flows.pipeline import FLOWS
-from soundflow.pipeline import cli
+from soundflow.pipeline.cli import app
 from tests.helpers.paths import ROOT
 
 DOCKERFILE = ROOT / "Dockerfile"
@@ -140,10 +141,10 @@ def test_each_service_command_is_an_existing_command(name: str) -> None:
     command = _compose()["services"][name]["command"]
     assert command[0] == "soundflow", command
     try:
-        args = cli.build_parser().parse_args(command[1:])  # the CLI's own parser: subcommand, options, choices
-    except SystemExit as err:
-        raise AssertionError(f"service {name}: `{' '.join(command)}` is not a soundflow command") from err
-    assert callable(args.fn)
+        parsed, _ = app.parse(command[1:])  # the CLI's own parser: subcommand, options, choices
+    except click.UsageError as err:
+        raise AssertionError(f"service {name}: `{' '.join(command)}` is not a soundflow command: {err}") from err
+    assert parsed.name == command[1]
 
 
 def _created_dirs() -> set[str]:

@@ -23,7 +23,7 @@ running nothing) before the stage's command starts, and no soundflow code runs b
 Processes forked without exec (torch DataLoader workers) share the holder's open file and so keep
 the flock until they exit, which they do soon after the holder dies; exec'd children never get it.
 
-Which CLI commands take it (``soundflow/pipeline/cli.py`` declares this next to each command):
+Which CLI commands take it (``writes=``, declared next to each command of soundflow/pipeline/cli/):
 
   takes the lock           run, repro, stage, features, download, dvc-yaml (writing dvc.yaml)
   does not (reads only)    list, params, predict, segment, datasets, dvc-yaml --check

@@ -105,8 +105,8 @@ class AudioVisualFeatures(Representation):
         for row, labels in enumerate(x["labels"]):
             hot[row, [int(c) for c in labels]] = 1
         return {
-            "features": resize_frames(x["image"][None], self.frame_side),
-            "wave": fit_length(x["wave"], round(self.clip_seconds * self.logmel.sample_rate)),
+            "features": self.frame(x["image"]),
+            "wave": self.clip(x["wave"]),
             "audio_label": hot[0],
             "visual_label": hot[1],
             "boxes": boxes,
@@ -114,11 +114,21 @@ class AudioVisualFeatures(Representation):
             "box_class": meta[1],
         }
 
+    def frame(self, image: np.ndarray) -> np.ndarray:
+        """(H, W, 3) uint8 -> the stored frame (1, side, side, 3) uint8."""
+        return resize_frames(image[None], self.frame_side)
+
+    def clip(self, wave: np.ndarray) -> np.ndarray:
+        """A mono waveform at the log-mel's rate cropped or zero-padded to ``clip_seconds``."""
+        return fit_length(wave, round(self.clip_seconds * self.logmel.sample_rate))
+
+    def audio(self, clips: list[np.ndarray], device: torch.device) -> list[np.ndarray]:
+        """The stored ``audio`` of each :meth:`clip`: (T, 64) float32 log-mel (its float16 values, as stored)."""
+        return [m.astype(np.float32) for m in self.logmel.compute(clips, device)]
+
     def compute(self, xs: list[dict[str, Any]], device: torch.device) -> list[dict[str, np.ndarray]]:
-        mels = self.logmel.compute([x["wave"] for x in xs], device)
-        return [
-            {**{k: v for k, v in x.items() if k != "wave"}, "audio": m.astype(np.float32)} for x, m in zip(xs, mels)
-        ]
+        mels = self.audio([x["wave"] for x in xs], device)
+        return [{**{k: v for k, v in x.items() if k != "wave"}, "audio": m} for x, m in zip(xs, mels)]
 
 
 class AudioVisualSplit:

@@ -19,6 +19,7 @@ from soundflow.io import atomic_path
 from soundflow.metric_files import write_metrics
 from tasks.localisation import maps, metrics
 from tasks.localisation.data import PairDataset, open_split
+from tasks.localisation.infer import MapOptions, model_maps
 from tasks.localisation.params import LocalisationParams
 from tasks.localisation.plots import overlay_grid, success_plot
 from tasks.localisation.train import load_model
@@ -38,15 +39,11 @@ def predict_maps(model, ds: PairDataset, p: LocalisationParams) -> dict[str, np.
         idx = range(lo, min(len(ds), lo + e.batch_size))
         frames, audio = (torch.stack([ds[i][j] for i in idx]) for j in (0, 1))
         out = model(frames, audio)
-        a_prob = torch.sigmoid(out["a_logits"].float())
-        cm = maps.class_maps(model, out, side, e.normalise_pixels, e.class_aware)
-        parts["model"].append(maps.localisation_map(cm, a_prob, e.map_class_threshold))
-        parts["class_activation"].append(maps.audio_guided_cam(out, a_prob, side, e.map_class_threshold))
+        for k, v in model_maps(model, out, side, MapOptions.of(e)).items():  # what a served model answers
+            parts[k].append(v)
         parts["whole_image"].append(maps.whole_image_map(len(idx), side))
         parts["centre_box"].append(maps.centre_box_map(len(idx), side, e.centre_box_side))
         parts["audio_free"].append(maps.audio_free_map(out, side))
-        parts["class_maps"].append(cm)
-        parts["a_prob"].append(a_prob)
     return {k: torch.cat(v).float().numpy() for k, v in parts.items()}
 
 

@@ -10,6 +10,7 @@ import numpy as np
 import torch
 
 from tasks.transcoder.fitting import batched
+from tasks.transcoder.infer import Student, class_probabilities
 from tasks.transcoder.pairs import CHUNK_FRAMES, Pairs
 from tasks.transcoder.pinv import PinvTranscoder
 from tasks.transcoder.train import load_transcoder
@@ -34,8 +35,7 @@ class Transcoders:
     def of(self, name: str) -> Callable[[torch.Tensor], torch.Tensor]:
         if name == "pinv":
             return self.pinv
-        cnn = self.cnn_mels if name == "cnn_mels" else self.cnn_logits
-        return lambda x: cnn(self.pinv(x))
+        return Student(self.pinv, self.cnn_mels if name == "cnn_mels" else self.cnn_logits)
 
 
 def condition_mels(pairs: Pairs, transcoders: Transcoders, device: torch.device) -> dict[str, torch.Tensor]:
@@ -50,4 +50,4 @@ def condition_mels(pairs: Pairs, transcoders: Transcoders, device: torch.device)
 def teacher_probabilities(
     teacher: torch.nn.Module, mels: dict[str, torch.Tensor], device: torch.device
 ) -> dict[str, np.ndarray]:
-    return {k: torch.sigmoid(batched(teacher, v, device)).numpy() for k, v in mels.items()}
+    return {k: class_probabilities(teacher, v, device) for k, v in mels.items()}

@@ -3,8 +3,8 @@
 Starts (through the session fixtures) the Prefect server and the MLflow server as ``soundflow server`` does, runs
 a workflow's flow at the tiny size against them, then loads the Prefect UI's flow-runs page and the MLflow UI's
 experiment and run pages in headless Chromium and waits for the run names to be rendered; and, after two
-``dvc exp run -S`` variants of the AED workflow, MLflow's compare page of their two evaluation runs. Screenshots
-are kept in ``.soundflow/test-artifacts/browser/``.
+``dvc exp run -S`` variants of the AED workflow, MLflow's compare page of their two evaluation runs (and DVC's own
+view of them, ``dvc exp show --only-changed``). Screenshots are kept in ``.soundflow/test-artifacts/browser/``.
 """
 
 from __future__ import annotations
@@ -17,9 +17,12 @@ from pathlib import Path
 
 import pytest
 
+from flows.workflows.aed import AED_METRICS
+from flows.workflows.aed import WORKFLOW as AED
 from soundflow.pipeline.workspace import TINY, copy_project
 from tests.helpers.browser import chromium, headless
 from tests.helpers.commands import sh
+from tests.helpers.exp_show import check_only_changed
 from tests.helpers.paths import ROOT
 from tests.helpers.servers import Running
 
@@ -81,7 +84,7 @@ def test_mlflow_compares_two_dvc_experiments_of_a_workflow(
 ) -> None:
     """Two ``dvc exp run -S`` variants of the AED (its stages only: the cheapest workflow at the tiny size): MLflow's
     compare page of the two evaluation runs lists the parameter that differs, from their upstream training stage,
-    and each run's headline metrics."""
+    and each run's headline metrics; so does ``dvc exp show --only-changed``, its headlines numbers, first."""
     from mlflow.tracking import MlflowClient
 
     # its own experiment prefix: the session's server holds the other browser test's AED runs
@@ -91,6 +94,7 @@ def test_mlflow_compares_two_dvc_experiments_of_a_workflow(
     # epochs at this size can keep the same best epoch, hence the same file, and rightly reuse the evaluation)
     for width in (4, 8):
         sh(["dvc", "exp", "run", "aed_evaluate", "-S", f"aed.model.width={width}"], project, env)
+    check_only_changed(project, env, "aed.model.width", [4, 8], AED_METRICS, list(AED.headlines.values()))
     client = MlflowClient(mlflow_server.url)
     exp = client.get_experiment_by_name("dvc-exps/aed")
     evaluations = client.search_runs(

@@ -14,6 +14,7 @@ from soundflow.env import STATE_DIR
 from soundflow.pipeline.cli import main
 from soundflow.pipeline.ops import model_uri, registry
 from soundflow.pipeline.tracking import Tracker, workflow_experiment
+from tests.helpers import tiny_checkpoints
 from tests.helpers.servers import S3_CREDENTIALS, Running, base_env, boto3_client
 from tests.helpers.tracked_runs import aed_train_outputs, log_pipeline
 
@@ -160,11 +161,38 @@ def test_champion_is_an_mlflow_model_that_mlflow_serves(
         assert served == pytest.approx(expected, abs=1e-6)
 
 
+def _transcoder_outputs(root: Path, seed: int) -> dict[str, Path]:
+    """The teacher's and both students' stage outputs under ``root`` (untrained checkpoints at test size)."""
+    from flows.workflows import transcoder as t
+
+    made = {
+        "transcoder_teacher": tiny_checkpoints.teacher(root / t.TRANSCODER_TEACHER, seed),
+        "transcoder_cnn_mels": tiny_checkpoints.student(root / t.TRANSCODER_CNN_MELS, "mels", seed + 1),
+        "transcoder_cnn_logits": tiny_checkpoints.student(root / t.TRANSCODER_CNN_LOGITS, "logits", seed + 2),
+    }
+    for summary, history in ((t.TRANSCODER_TEACHER_SUMMARY, t.TRANSCODER_TEACHER_HISTORY),
+                             (t.TRANSCODER_CNN_MELS_SUMMARY, t.TRANSCODER_CNN_MELS_HISTORY),
+                             (t.TRANSCODER_CNN_LOGITS_SUMMARY, t.TRANSCODER_CNN_LOGITS_HISTORY)):  # fmt: skip
+        (root / summary).parent.mkdir(parents=True, exist_ok=True)
+        (root / summary).write_text('{"best_epoch": 1}')
+        (root / history).write_text("epoch,train_loss,val_loss\n1,0.5,0.6\n")
+    return made
+
+
 def test_each_transcoder_model_is_ranked_by_its_own_metric(
     mlflow_server: Running, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    """The teacher by its own macro AUPRC (the true Mel row), each student by its own row of the evaluation."""
+    """The teacher by its own macro AUPRC (the true Mel row), each student by its own row of the evaluation; the
+    evaluation's runs searched once for the three; each version an MLflow Model answering as the evaluation
+    computes (the CNN-logits student through the teacher of its pipeline run)."""
+    import mlflow.pyfunc
+    import numpy as np
+    import torch
     from mlflow.tracking import MlflowClient
+
+    from tasks.transcoder.conditions import Transcoders, teacher_probabilities
+    from tasks.transcoder.fitting import batched
+    from tasks.transcoder.teacher import load_teacher
 
     monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_server.url)
     experiment = "registry-ranking"
@@ -173,17 +201,40 @@ def test_each_transcoder_model_is_ranked_by_its_own_metric(
         "a": {"mel": 0.9, "cnn_mels": 0.4, "cnn_logits": 0.3},  # the teacher best in a
         "b": {"mel": 0.5, "cnn_mels": 0.7, "cnn_logits": 0.8},  # both students best in b
     }
-    evaluations = {}
-    for key, by in scores.items():  # one pipeline each; the grouping head (not the ranking one) the other way
+    evaluations, made = {}, {}
+    for seed, (key, by) in enumerate(scores.items()):  # one pipeline each; the grouping head the other way
+        made[key] = _transcoder_outputs(tmp_path / key, 10 * seed)
         metrics = {f"soundscapes/deep/{c}/macro_auprc": v for c, v in by.items()}
         metrics |= {f"soundscapes/grouping/{c}/macro_auprc": 1 - v for c, v in by.items()}
-        stage_metrics = {s: {} for s in ("transcoder_teacher", "transcoder_cnn_mels", "transcoder_cnn_logits")}
-        ids = log_pipeline(tracker, key, {}, {**stage_metrics, "transcoder_evaluate": metrics}, tmp_path)
+        stage_metrics = {s: {} for s in made[key]}
+        ids = log_pipeline(tracker, key, {}, {**stage_metrics, "transcoder_evaluate": metrics}, tmp_path / key)
         evaluations[key] = ids["transcoder_evaluate"]
-    done = registry.register_best(MlflowClient(mlflow_server.url), experiment, "transcoder", None)
+    client = MlflowClient(mlflow_server.url)
+    searched = []
+    search = client.search_runs
+    monkeypatch.setattr(
+        client, "search_runs", lambda *a, **kw: searched.append(kw.get("filter_string", "")) or search(*a, **kw)
+    )
+    done = registry.register_best(client, experiment, "transcoder", None)
     champions = {(r.name, r.metric): r.run_id for r in done if r.alias == "champion"}
     assert champions == {
         ("soundflow-transcoder-teacher", "soundscapes/deep/mel/macro_auprc"): evaluations["a"],
         ("soundflow-transcoder-cnn_mels", "soundscapes/deep/cnn_mels/macro_auprc"): evaluations["b"],
         ("soundflow-transcoder-cnn_logits", "soundscapes/deep/cnn_logits/macro_auprc"): evaluations["b"],
     }
+    assert sum("'transcoder_evaluate'" in f for f in searched) == 1
+
+    third = np.random.default_rng(5).uniform(20, 80, (2, 8, 29)).astype(np.float32)
+    cpu = torch.device("cpu")
+    teacher, classes, _ = load_teacher(made["b"]["transcoder_teacher"], cpu)  # the students' champion pipeline: b
+    students = Transcoders.load(
+        "logmel_pann", made["b"]["transcoder_cnn_mels"], made["b"]["transcoder_cnn_logits"], cpu
+    )
+    mels = {c: batched(students.of(c), torch.from_numpy(third), cpu) for c in ("cnn_mels", "cnn_logits")}
+    served = {c: mlflow.pyfunc.load_model(f"models:/soundflow-transcoder-{c}@champion") for c in mels}
+    np.testing.assert_allclose(served["cnn_mels"].predict(third), mels["cnn_mels"].numpy(), atol=1e-6)
+    probs = served["cnn_logits"].predict(third)
+    assert list(probs.columns) == classes
+    np.testing.assert_allclose(probs.to_numpy(), teacher_probabilities(teacher, mels, cpu)["cnn_logits"], atol=1e-6)
+    teacher_model = mlflow.models.get_model_info("models:/soundflow-transcoder-teacher@champion")
+    assert "python_function" in teacher_model.flavors and teacher_model.signature is not None

@@ -20,6 +20,7 @@ import pytest
 import yaml
 
 from soundflow.pipeline import cli
+from soundflow.pipeline.cli.command import VERBOSE_ENV
 from tasks.datasets import registry
 from tests.helpers.commands import own_project
 from tests.helpers.corpus_server import (
@@ -176,7 +177,7 @@ def test_verbose_shows_the_traceback(
         (["download", "esc50", "--base-url", server.base], "1"),
     ):
         if env:
-            monkeypatch.setenv(cli.VERBOSE_ENV, env)
+            monkeypatch.setenv(VERBOSE_ENV, env)
         assert cli.main(argv) != 0
         outputs.append(capsys.readouterr().err)
     board.harm("unclear", sum("Traceback" not in e for e in outputs))

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from soundflow.pipeline import cli, runner, workspace_lock
+from soundflow.pipeline.cli.pipeline import cmd_stage
 from tests.helpers.commands import own_project
 
 
@@ -63,7 +64,7 @@ def test_a_rank_other_than_zero_works_under_rank_zeros_workspace_lock(
     project: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     bodies: list[str] = []
-    monkeypatch.setattr(cli, "cmd_stage", lambda args: bodies.append(args.name) or 0)
+    monkeypatch.setattr(cmd_stage, "callback", lambda args: bodies.append(args.name) or 0)
     lease = workspace_lock.acquire(project, "torchrun -m soundflow stage aed_train (rank 0)")
     try:
         assert cli.main(["stage", "aed_train"]) == workspace_lock.EXIT_BUSY  # a second command is refused

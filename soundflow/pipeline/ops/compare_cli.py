@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
+from types import SimpleNamespace
+
+import click
 
 from soundflow import env
+from soundflow.pipeline.cli.command import command
 from soundflow.pipeline.ops import runs  # compare (pandas) is imported by the command: `soundflow --help` stays quick
 
 
@@ -24,7 +27,7 @@ def experiment_client(root: Path, experiment: str | None) -> tuple[object, str]:
     return MlflowClient(tracking_uri(root)), experiment
 
 
-def metric_for(args: argparse.Namespace) -> str:
+def metric_for(args: SimpleNamespace) -> str:
     if args.metric:
         return args.metric
     if args.workflow:
@@ -32,7 +35,23 @@ def metric_for(args: argparse.Namespace) -> str:
     raise ValueError("give --workflow or --metric (workflows: " + ", ".join(runs.workflows()) + ")")
 
 
-def cmd_compare(args: argparse.Namespace) -> int:
+@command(
+    "compare",
+    writes=False,  # only reports/compare, which no stage owns
+    help="tracked runs side by side: differing params, metrics, git commit, data",
+)
+@click.option(
+    "--workflow", type=click.Choice(runs.workflows()), help="its evaluation runs only (default: every workflow)"
+)
+@click.option("--metric", help="sort by this metric (default: the workflow's; a nested key's last part is enough)")
+@click.option("--last", type=int, default=10, help="the N newest runs (default 10)")
+@click.option("--ascending", is_flag=True, help="lower is better (losses, errors)")
+@click.option(
+    "--experiment",
+    help="the MLflow experiments' prefix: a workflow's runs are in PREFIX/WORKFLOW (default: tracking.experiment)",
+)
+@click.option("--out", help="folder for the CSV and PNG (default reports/compare)")
+def cmd_compare(args: SimpleNamespace) -> int:
     from soundflow.pipeline.ops import compare
 
     root = env.find_root()
@@ -54,17 +73,3 @@ def cmd_compare(args: argparse.Namespace) -> int:
     csv, png = compare.write(df, key, out, f"{args.workflow or 'all'}_{metric}")
     print(f"wrote {csv} and {png}")
     return 0
-
-
-def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("compare", help="tracked runs side by side: differing params, metrics, git commit, data")
-    p.add_argument("--workflow", choices=runs.workflows(), help="its evaluation runs only (default: every workflow)")
-    p.add_argument("--metric", help="sort by this metric (default: the workflow's; a nested key's last part is enough)")
-    p.add_argument("--last", type=int, default=10, help="the N newest runs (default 10)")
-    p.add_argument("--ascending", action="store_true", help="lower is better (losses, errors)")
-    p.add_argument(
-        "--experiment",
-        help="the MLflow experiments' prefix: a workflow's runs are in PREFIX/WORKFLOW (default: tracking.experiment)",
-    )
-    p.add_argument("--out", help="folder for the CSV and PNG (default reports/compare)")
-    p.set_defaults(fn=cmd_compare, writes=False)  # only reports/compare, which no stage owns

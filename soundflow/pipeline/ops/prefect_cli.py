@@ -8,13 +8,16 @@ PREFECT_API_URL and set nothing else behind the user's back.
 
 from __future__ import annotations
 
-import argparse
 import os
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
+
+import click
 
 from soundflow import env
+from soundflow.pipeline.cli.command import command
 
 SHUTDOWN_GRACE_SECONDS = 15.0
 DEFAULT_POOL = "soundflow-process"  # the work pool prefect.yaml's deployments name
@@ -36,7 +39,14 @@ def describe(d: object) -> str:
     return f"{what}, next run {when:%Y-%m-%d %H:%M:%S %Z}" if when else f"{what}, no run ahead"
 
 
-def cmd_serve(args: argparse.Namespace) -> int:
+@command(
+    "serve",
+    writes=False,  # each flow run takes the workspace lock itself
+    help="serve every flow as a Prefect deployment (schedules from params.yaml)",
+)
+@click.option("--flow", multiple=True, help="serve only this flow, by a name `soundflow list` shows (repeatable)")
+@click.option("--limit", type=int, default=1, help="flow runs at once (default 1: stages share the CPU)")
+def cmd_serve(args: SimpleNamespace) -> int:
     from soundflow.pipeline.ops import deployments  # the parameter models: imported by the command, not by the parser
 
     root = env.find_root()
@@ -74,7 +84,10 @@ def ensure_pool(name: str) -> bool:
     return False
 
 
-def cmd_worker(args: argparse.Namespace) -> int:
+@command("worker", writes=False, help="start a Prefect worker on the process pool of prefect.yaml's deployments")
+@click.option("--pool", default=DEFAULT_POOL, help=f"work pool (created if missing; default {DEFAULT_POOL})")
+@click.option("--limit", type=int, help="flow runs at once (default: Prefect's, unlimited)")
+def cmd_worker(args: SimpleNamespace) -> int:
     from soundflow.pipeline.ops import deployments, servers
 
     root = env.find_root()
@@ -107,16 +120,3 @@ def cmd_worker(args: argparse.Namespace) -> int:
             except subprocess.TimeoutExpired:
                 continue
         return 130
-
-
-def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("serve", help="serve every flow as a Prefect deployment (schedules from params.yaml)")
-    p.add_argument(
-        "--flow", action="append", help="serve only this flow, by a name `soundflow list` shows (repeatable)"
-    )
-    p.add_argument("--limit", type=int, default=1, help="flow runs at once (default 1: stages share the CPU)")
-    p.set_defaults(fn=cmd_serve, writes=False)  # each flow run takes the workspace lock itself
-    p = sub.add_parser("worker", help="start a Prefect worker on the process pool of prefect.yaml's deployments")
-    p.add_argument("--pool", default=DEFAULT_POOL, help=f"work pool (created if missing; default {DEFAULT_POOL})")
-    p.add_argument("--limit", type=int, help="flow runs at once (default: Prefect's, unlimited)")
-    p.set_defaults(fn=cmd_worker, writes=False)

@@ -9,10 +9,13 @@ writes no checkpoint itself, and depends on checkpoints that another stage of it
 run's artifact: the training run of the same pipeline run, else the newest one before the evaluation.
 
 Each checkpoint is ranked by its own metric: the one its training stage declares (``Stage.ranked_by``; the
-transcoder's teacher by its own macro AUPRC, each student by its own), else the workflow's headline. Where the
-project has an inference wrapper for it (:mod:`soundflow.pipeline.ops.pyfunc_models`), the version is an MLflow
-Model (pyfunc flavour, signature, input example, the raw checkpoint inside) logged in the training run, so
-``mlflow models serve -m models:/<name>@champion`` answers requests; otherwise it is the checkpoint file.
+transcoder's teacher by its own macro AUPRC, each student by its own), else the workflow's headline; an evaluation
+stage's runs are searched once for all the checkpoints it measures. Each version is an MLflow Model (pyfunc
+flavour, signature, input example, the raw checkpoint inside; :mod:`soundflow.pipeline.ops.pyfunc_models`) logged
+in the training run, one per evaluation run: its config is read from that run's parameters, and the checkpoints
+it needs from other stages (CNN-logits' teacher) are those of the same pipeline run. So
+``mlflow models serve -m models:/<name>@champion`` answers requests as the pipeline computed; a checkpoint of a
+stage without a wrapper would stay the checkpoint file.
 """
 
 from __future__ import annotations
@@ -22,8 +25,8 @@ from pathlib import Path
 from typing import Any
 
 from soundflow.pipeline.ops import compare
-from soundflow.pipeline.ops.runs import DEFAULT_METRIC, STAGE_TAG, RunRecord, find_runs, measured_stages
-from soundflow.pipeline.stages import STAGES, Stage
+from soundflow.pipeline.ops.runs import DEFAULT_METRIC, STAGE_TAG, RunRecord, measured_stages, select_runs, stage_runs
+from soundflow.pipeline.stages import STAGES, Stage, get_stage
 
 CHAMPION, CANDIDATE = "champion", "candidate"
 EVAL_RUN_TAG = "soundflow.evaluation_run"
@@ -92,29 +95,41 @@ def version_for(client: Any, name: str, evaluation: RunRecord, train_run: Any, c
         f"{evaluation.stage} run {evaluation.run_id}: {key} = {evaluation.metrics[key]:.4f}; "
         f"checkpoint {checkpoint} of {train_run.data.tags.get(STAGE_TAG)} run {train_run.info.run_id}"
     )
-    source, inside = model_source(client, train_run, checkpoint)
+    source, inside = model_source(client, evaluation, train_run, checkpoint)
     tags |= {CHECKPOINT_TAG: inside} if inside else {}
     mv = client.create_model_version(name, source, run_id=train_run.info.run_id, tags=tags, description=description)
     return str(mv.version)
 
 
-def model_source(client: Any, train_run: Any, checkpoint: str) -> tuple[str, str | None]:
+def model_source(client: Any, evaluation: RunRecord, train_run: Any, checkpoint: str) -> tuple[str, str | None]:
     """(source of a new version, the checkpoint's path inside it): the MLflow Model of the checkpoint logged in
-    ``train_run`` when the project can serve it, else (the checkpoint artifact itself, None)."""
+    ``train_run`` when the project can serve it (its config from ``evaluation``'s parameters, the run that
+    measured it), else (the checkpoint artifact itself, None)."""
     import tempfile
 
     from soundflow.pipeline.ops import pyfunc_models  # mlflow.pyfunc: only when a version is made
 
     name = Path(checkpoint).name
     stage = train_run.data.tags.get(STAGE_TAG, "")
-    if stage not in pyfunc_models.WRAPPERS:
+    wrapper = pyfunc_models.WRAPPERS.get(stage)
+    if wrapper is None:
         return f"{train_run.info.artifact_uri}/outputs/{name}", None
-    folder = f"{MODEL_DIR}/{Path(checkpoint).stem}"
+    # one model per evaluation: its config (and its upstream checkpoints) are that evaluation's pipeline's
+    folder = f"{MODEL_DIR}/{Path(checkpoint).stem}-{evaluation.run_id}"
     with tempfile.TemporaryDirectory() as tmp:
         local = Path(client.download_artifacts(train_run.info.run_id, f"outputs/{name}", tmp))
-        pyfunc_models.save_model(stage, local, Path(tmp) / "model")
+        upstream = {up: _upstream(client, evaluation, up, Path(tmp)) for up in wrapper.upstream}
+        pyfunc_models.save_model(stage, local, Path(tmp) / "model", evaluation.params, upstream)
         client.log_artifacts(train_run.info.run_id, str(Path(tmp) / "model"), folder)
     return f"{train_run.info.artifact_uri}/{folder}", f"artifacts/{name}"
+
+
+def _upstream(client: Any, evaluation: RunRecord, stage: str, tmp: Path) -> Path:
+    """The checkpoint ``stage`` logged in ``evaluation``'s pipeline run (else the newest before it), downloaded."""
+    up = get_stage(stage)
+    run = training_run(client, evaluation.experiment_id, evaluation, up)
+    (tmp / stage).mkdir()
+    return Path(client.download_artifacts(run.info.run_id, f"outputs/{Path(up.artifacts[0]).name}", str(tmp / stage)))
 
 
 def register_best(
@@ -123,9 +138,12 @@ def register_best(
     """Register each evaluation's best run as ``champion`` and its newest (when another) as ``candidate``."""
     out: list[Registered] = []
     for stage in measured_stages(workflow):
-        for train, checkpoint in checkpoints(stage):
-            judged_by = metric or ranking_metric(train)
-            out += register_checkpoint(client, experiment, stage, train, checkpoint, judged_by, ascending)
+        pairs = checkpoints(stage)
+        found = stage_runs(client, experiment, [stage]) if pairs else []  # once: the transcoder ranks three by it
+        parents: dict[str, dict[str, str]] = {}
+        for train, checkpoint in pairs:
+            records, keys = select_runs(client, found, metric or ranking_metric(train), parents=parents)
+            out += register_checkpoint(client, stage, train, checkpoint, records, keys, ascending)
     return out
 
 
@@ -135,10 +153,16 @@ def ranking_metric(train: Stage) -> str:
 
 
 def register_checkpoint(
-    client: Any, experiment: str, stage: Stage, train: Stage, checkpoint: str, metric: str, ascending: bool
+    client: Any,
+    stage: Stage,
+    train: Stage,
+    checkpoint: str,
+    records: list[RunRecord],
+    keys: list[str],
+    ascending: bool,
 ) -> list[Registered]:
-    """``checkpoint`` (of ``train``) of ``stage``'s best run by ``metric`` as champion, of its newest as candidate."""
-    records, keys = find_runs(client, experiment, [stage], metric)
+    """``checkpoint`` (of ``train``) of the best of ``stage``'s ``records`` by the metric ``keys`` name as champion,
+    of the newest as candidate."""
     if not records:
         return []
     key = compare.sort_key(records, keys)

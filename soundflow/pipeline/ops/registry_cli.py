@@ -2,14 +2,28 @@
 
 from __future__ import annotations
 
-import argparse
 import sys
+from types import SimpleNamespace
+
+import click
 
 from soundflow import env
+from soundflow.pipeline.cli.command import command
 from soundflow.pipeline.ops import runs  # registry (pandas) is imported by the command: `soundflow --help` stays quick
 
 
-def cmd_register(args: argparse.Namespace) -> int:
+@command(
+    "register",
+    writes=False,  # writes the registry only
+    help="register each workflow's best evaluated checkpoint (aliases champion and candidate)",
+)
+@click.option(
+    "--workflow", type=click.Choice(runs.workflows()), help="default: every workflow that evaluates a checkpoint"
+)
+@click.option("--metric", help="judge by this metric (default: the workflow's)")
+@click.option("--ascending", is_flag=True, help="lower is better")
+@click.option("--experiment", help="prefix of the workflows' MLflow experiments (default: tracking.experiment)")
+def cmd_register(args: SimpleNamespace) -> int:
     from soundflow.pipeline.ops import registry
     from soundflow.pipeline.ops.compare_cli import experiment_client
 
@@ -29,14 +43,3 @@ def cmd_register(args: argparse.Namespace) -> int:
     for r in done:
         print(f"models:/{r.name}@{r.alias}  version {r.version}  {r.metric} = {r.value:.4f}  (run {r.run_id})")
     return 0
-
-
-def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "register", help="register each workflow's best evaluated checkpoint (aliases champion and candidate)"
-    )
-    p.add_argument("--workflow", choices=runs.workflows(), help="default: every workflow that evaluates a checkpoint")
-    p.add_argument("--metric", help="judge by this metric (default: the workflow's)")
-    p.add_argument("--ascending", action="store_true", help="lower is better")
-    p.add_argument("--experiment", help="prefix of the workflows' MLflow experiments (default: tracking.experiment)")
-    p.set_defaults(fn=cmd_register, writes=False)  # writes the registry only

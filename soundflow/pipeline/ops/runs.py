@@ -71,6 +71,11 @@ def find_runs(
 ) -> tuple[list[RunRecord], list[str]]:
     """The newest ``last`` finished runs of ``stages`` that logged ``metric``, and the keys it names; ``experiment``:
     the prefix of the workflows' experiments (``tracking.experiment``)."""
+    return select_runs(client, stage_runs(client, experiment, stages), metric, last)
+
+
+def stage_runs(client: Any, experiment: str, stages: list[Stage]) -> list[Any]:
+    """Every finished run of ``stages`` (MLflow's runs), newest first."""
     ids = experiment_ids(client, experiment, stages)
     found = [
         r
@@ -83,13 +88,24 @@ def find_runs(
         )
     ]
     found.sort(key=lambda r: r.info.start_time or 0, reverse=True)
+    return found
+
+
+Parents = dict[str, dict[str, str]]  # pipeline run id -> its parameters
+
+
+def select_runs(
+    client: Any, found: list[Any], metric: str, last: int | None = None, parents: Parents | None = None
+) -> tuple[list[RunRecord], list[str]]:
+    """Of ``found`` (newest first), the newest ``last`` that logged ``metric`` as records, and the keys it names;
+    ``parents`` caches the pipeline runs' parameters between calls."""
     keys = metric_keys({k for r in found for k in r.data.metrics}, metric)
     keep = [r for r in found if any(k in r.data.metrics for k in keys)][: last or None]
-    parents: dict[str, dict[str, str]] = {}
+    parents = {} if parents is None else parents
     return [_record(client, r, parents) for r in keep], keys
 
 
-def _record(client: Any, run: Any, parents: dict[str, dict[str, str]]) -> RunRecord:
+def _record(client: Any, run: Any, parents: Parents) -> RunRecord:
     parent = run.data.tags.get("mlflow.parentRunId")
     if parent and parent not in parents:  # its pipeline run holds all of params.yaml (the stage run: its own)
         parents[parent] = dict(client.get_run(parent).data.params)

@@ -82,7 +82,8 @@ PREFECT_SERVER_DB = "server.db"
 
 def prefect_server(home: Path, host: str = "127.0.0.1", port: int = 4200, public_url: str | None = None) -> ServerSpec:
     """Prefect's API and UI, its SQLite database ``server.db`` under ``home`` (the project's ``.soundflow/prefect``):
-    not Prefect's default ``prefect.db`` there, which the ephemeral server of a run without PREFECT_API_URL uses."""
+    not Prefect's default ``prefect.db`` there, which the ephemeral server of a run without PREFECT_API_URL uses
+    (and older versions' server did: ``soundflow server prefect`` copies that history over once, prefect_history)."""
     base = (public_url or f"http://{_client_host(host)}:{port}").rstrip("/")
     api = f"{base}/api"
     env = {

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
+from types import SimpleNamespace
+
+import click
 
 from soundflow import env
 from soundflow.errors import UserError
+from soundflow.pipeline.cli.command import command
 from soundflow.pipeline.ops.sync import Journal, SyncResult, TrackingUnreachable, replay
 from soundflow.pipeline.tracking import configure_bounds, experiment_id, redact, tracking_uri, unreachable
 
@@ -32,7 +35,9 @@ def send(root: Path, uri: str) -> SyncResult:
     return replay(journal, client, exp, lambda: unreachable(uri))
 
 
-def cmd_sync(args: argparse.Namespace) -> int:
+@command("sync", writes=False, help="send the runs kept offline while the MLflow server was unreachable")
+@click.option("--to", help="tracking URI to send them to (default: MLFLOW_TRACKING_URI, else the local store)")
+def cmd_sync(args: SimpleNamespace) -> int:
     root = env.find_root()
     env.configure(root)
     journal = Journal(root)
@@ -48,9 +53,3 @@ def cmd_sync(args: argparse.Namespace) -> int:
             f"(delete {journal.dir} to drop them); the first: {done.failed[0]}"
         )
     return 0
-
-
-def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("sync", help="send the runs kept offline while the MLflow server was unreachable")
-    p.add_argument("--to", help="tracking URI to send them to (default: MLFLOW_TRACKING_URI, else the local store)")
-    p.set_defaults(fn=cmd_sync, writes=False)

@@ -4,6 +4,8 @@ from pathlib import Path
 import pytest
 
 from soundflow.pipeline import cli
+from soundflow.pipeline.cli import app
+from soundflow.pipeline.cli.command import Command
 
 
 def test_datasets_lists_the_registry(
@@ -127,7 +129,7 @@ def lock_project(tmp_path: Path, root: Path, monkeypatch: pytest.MonkeyPatch) ->
 
 @pytest.fixture
 def bodies(lock_project: Path, monkeypatch: pytest.MonkeyPatch) -> list[dict | None]:
-    """Every command's body replaced by one that records the lock record in force when it runs."""
+    """Every command's function replaced by one that records the lock record in force when it runs."""
     from soundflow.pipeline import workspace_lock
 
     seen: list[dict | None] = []
@@ -136,32 +138,53 @@ def bodies(lock_project: Path, monkeypatch: pytest.MonkeyPatch) -> list[dict | N
         seen.append(workspace_lock.read_record(lock_project))
         return 0
 
-    import importlib
-    import pkgutil
-
-    import soundflow.pipeline.ops
-
-    # the operations commands live in soundflow/pipeline/ops/*_cli.py, each registering its own subcommands
-    ops = [
-        importlib.import_module(f"soundflow.pipeline.ops.{m.name}")
-        for m in pkgutil.iter_modules(soundflow.pipeline.ops.__path__)
-    ]
-    for module in [cli, *(m for m in ops if m.__name__.endswith("_cli"))]:
-        for name in dir(module):
-            if name.startswith("cmd_"):
-                monkeypatch.setattr(module, name, body)
+    for name in app.COMMANDS:
+        monkeypatch.setattr(app.soundflow.get_command(None, name), "callback", body)
     return seen
 
 
 def test_every_command_declares_whether_it_writes() -> None:
-    parser = cli.build_parser()
-    sub = next(a for a in parser._actions if a.dest == "command")
-    assert {argv[0] for argv in [*WRITERS.values(), *READERS.values()]} == set(sub.choices)
-    assert all(p.get_default("writes") is not None for p in sub.choices.values())  # none left to a default
+    assert {argv[0] for argv in [*WRITERS.values(), *READERS.values()]} == set(app.COMMANDS)
     for argv in [*WRITERS.values(), *READERS.values()]:
-        args = parser.parse_args(argv)
-        writes = args.writes(args) if callable(args.writes) else args.writes
-        assert writes is (argv in WRITERS.values()), argv
+        command, args = app.parse(argv)
+        assert isinstance(command, Command) and command.name == argv[0]
+        assert command.writes_for(args) is (argv in WRITERS.values()), argv
+
+
+def test_help_lists_every_command_and_each_command_has_help(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["--help"]) == 0
+    listed = capsys.readouterr().out.split("Commands:", 1)[1]
+    assert [line.split()[0] for line in listed.splitlines() if line.startswith("  ") and not line[2].isspace()] == [
+        *app.COMMANDS
+    ]
+    for name in app.COMMANDS:
+        assert cli.main([name, "--help"]) == 0, name
+        out = capsys.readouterr().out
+        assert out.startswith(f"Usage: soundflow {name} ") and "--verbose" in out, name
+
+
+def test_a_usage_error_is_one_line_with_exit_code_2(capsys: pytest.CaptureFixture[str]) -> None:
+    for argv, said in [
+        (["lst"], "soundflow: error: unknown command 'lst'; did you mean 'list'?"),
+        (["run", "--forc"], "soundflow run: error: No such option '--forc'."),
+        (["predict"], "soundflow predict: error: Missing argument 'FILES...'."),
+        (["export", "airflow"], "soundflow export: error: Invalid value for '{argo|kfp}': 'airflow' is not one of"),
+        ([], "soundflow: error: missing command"),
+    ]:
+        assert cli.main(argv) == 2, argv
+        err = capsys.readouterr().err
+        assert err.startswith(said) and err.count("\n") == 1, err
+
+
+def test_options_keep_their_aliases_and_defaults() -> None:
+    _, args = app.parse(["predict", "a.wav", "--checkpoint", "m.pt"])
+    assert args.model == "m.pt" and args.files == ["a.wav"] and args.results is None
+    _, args = app.parse(["params"])
+    assert args.apply is None  # an absent repeatable option, as argparse gave it
+    _, args = app.parse(["server", "s3", "--bucket", "a", "--bucket", "b"])
+    assert args.bucket == ["a", "b"] and args.host == "127.0.0.1" and args.timeout == 180.0
+    _, args = app.parse(["--verbose", "list"])
+    assert args.verbose is False
 
 
 @pytest.mark.parametrize("argv", WRITERS.values(), ids=WRITERS.keys())

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from soundflow.pipeline import cli, workspace_lock
+from soundflow.pipeline.cli.pipeline import cmd_repro, cmd_stage
 from soundflow.pipeline.workspace_lock import EXIT_BUSY, TOKEN_ENV
 
 HOLDER = """
@@ -100,7 +101,7 @@ def test_the_lock_api_is_refused_while_the_cli_holds_it(
         return 0
 
     monkeypatch.chdir(project)
-    monkeypatch.setattr(cli, "cmd_stage", stage_that_asks_around)
+    monkeypatch.setattr(cmd_stage, "callback", stage_that_asks_around)
     assert cli.main(["stage", "aed_train"]) == 0
     (other,) = seen
     assert other.returncode != 0 and "held" not in other.stdout
@@ -136,7 +137,7 @@ def test_children_of_the_holder_proceed_and_others_are_refused(
 
     monkeypatch.chdir(project)
     monkeypatch.delenv(TOKEN_ENV, raising=False)
-    monkeypatch.setattr(cli, "cmd_repro", repro_spawning_stages)
+    monkeypatch.setattr(cmd_repro, "callback", repro_spawning_stages)
     assert cli.main(["repro"]) == 0
     assert results["child"].returncode == 2 and "unknown stage" in results["child"].stderr
     assert "in use" not in results["child"].stderr

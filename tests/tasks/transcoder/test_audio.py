@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from soundflow.pipeline import cli
+from soundflow.pipeline.cli import app
+from soundflow.pipeline.cli.predict import cmd_transcode_audio
 from tasks.features.logmel import PRESETS, LogMel
 from tasks.transcoder.audio import linear_mel
 from tasks.transcoder.griffin_lim import griffin_lim
@@ -31,7 +32,7 @@ def test_griffin_lim_brings_back_a_tone_at_its_frequency(invert: str, one_torch_
 
 
 def test_the_cli_has_the_transcode_audio_command() -> None:
-    args = cli.build_parser().parse_args(["transcode-audio", "a.wav", "b.wav", "--out", "x"])
-    assert args.fn is cli.cmd_transcode_audio and args.files == ["a.wav", "b.wav"] and args.out == "x"
-    flow = cli.build_parser().parse_args(["run", "--flow", "transcoder"])
+    command, args = app.parse(["transcode-audio", "a.wav", "b.wav", "--out", "x"])
+    assert command is cmd_transcode_audio and args.files == ["a.wav", "b.wav"] and args.out == "x"
+    _, flow = app.parse(["run", "--flow", "transcoder"])
     assert flow.flow == "transcoder"
