@@ -201,6 +201,9 @@ def test_dvc_metrics_show_reads_numbers_only(dvc_project: Path) -> None:
     shown = _dvc(dvc_project, "metrics", "show", "--json")[""]["data"]
     declared = [m for s in STAGES for m in s.metrics]
     assert sorted(shown) == sorted(declared)
+    # the workflows' results (the stages' metrics in dvc.yaml) before their summaries (the top-level metrics)
+    results = [u.results for u in WORKFLOWS if u.results]
+    assert len(results) == 5 and sorted(list(shown)[: len(results)]) == sorted(results), list(shown)
     for rel, entry in shown.items():
         assert "error" not in entry and non_numbers(entry["data"]) == [], rel
 

@@ -65,6 +65,7 @@ WORKFLOW = Workflow(
     sections={"aed": AedParams},
     headline="accuracy",
     headlines={"accuracy": "accuracy", "MAP": "map"},
+    results=AED_METRICS,
     aliases=("acoustic_event_classification",),
     stages=(
         Stage(

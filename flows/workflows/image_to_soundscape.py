@@ -84,6 +84,7 @@ WORKFLOW = Workflow(
     sections={"seg": SegParams, "soundscapes": SoundscapesParams},
     headline="miou",
     headlines={"mIoU": "miou", "pixel_accuracy": "pixel_accuracy"},
+    results=SEG_METRICS,
     stages=(
         Stage(
             name="seg_class_weights",

@@ -109,6 +109,7 @@ WORKFLOW = Workflow(
     sections={"localisation": LocalisationParams},
     headline="ciou_at_0.5",
     headlines={"cIoU_0.5": "ciou_at_0.5", "AUC": "auc"},  # MLflow names take no "@"
+    results=LOC_METRICS,
     aliases=("sound_localisation",),
     stages=(
         Stage(

@@ -94,6 +94,7 @@ WORKFLOW = Workflow(
     sections={"text_to_audio": TextToAudioParams},
     headline="test_accuracy",
     headlines={"mean_accuracy/*/*/*": "test_accuracy/*/*/*"},  # classifier/set/multiplier, over folds
+    results=T2A_METRICS,
     stages=(
         Stage(
             name="t2a_generate",

@@ -140,6 +140,7 @@ WORKFLOW = Workflow(
     sections={"transcoder": TranscoderParams},
     headline="macro_auprc",
     headlines={"macro_AUPRC/*/*": "*/deep/*/macro_auprc", "top1_agreement/*/*": "top1/*/*/teacher_top1_agreement"},
+    results=TRANSCODER_METRICS,
     aliases=("spectral_transcoder",),
     stages=(
         Stage(

@@ -11,7 +11,7 @@ import yaml
 from soundflow.io import write_text
 from soundflow.pipeline.code_deps import as_dvc_deps, repository_root
 from soundflow.pipeline.config import PARAMS_FILE, read_params_yaml, select
-from soundflow.pipeline.stages import STAGES, Stage, get_stage
+from soundflow.pipeline.stages import STAGES, WORKFLOWS, Stage, get_stage
 
 DVC_YAML = "dvc.yaml"
 _TEMPLATE = re.compile(r"\$\{([^}]+)\}")
@@ -97,9 +97,14 @@ def _stage_entry(s: Stage) -> dict[str, Any]:
     entry["params"] = list(s.params)
     if s.outs:
         entry["outs"] = [{o: {"persist": True}} if o in s.persist else o for o in s.outs]
-    # metrics and plots are cached like every output, so `dvc checkout` restores them after a failed rerun
-    if s.metrics:
-        entry["metrics"] = list(s.metrics)
+    # metrics and plots are cached like every output, so `dvc checkout` restores them after a failed rerun. DVC's
+    # tables list the stages' metrics first, in dvc.yaml's order, then the top-level ones: a workflow's results
+    # are the stage's metrics, its summaries (features, training) plain outs listed under the top-level metrics
+    results = [m for m in s.metrics if m in RESULTS]
+    if results:
+        entry["metrics"] = results
+    if summaries := [m for m in s.metrics if m not in RESULTS]:
+        entry["outs"] = entry.get("outs", []) + summaries
     # images are DVC plots as they are; a CSV is drawn only where the stage names its axes (the top-level
     # plots below), since DVC's default for a CSV (the last column against the row number) draws a table badly
     tables = [p for p in s.plots if not p.endswith(".png")]
@@ -108,6 +113,14 @@ def _stage_entry(s: Stage) -> dict[str, Any]:
     if len(tables) < len(s.plots):
         entry["plots"] = [p for p in s.plots if p.endswith(".png")]
     return entry
+
+
+RESULTS = frozenset(u.results for u in WORKFLOWS if u.results)
+
+
+def _top_level_metrics() -> list[str]:
+    """Every stage's metrics files that are not a workflow's results, after them in DVC's tables."""
+    return [m for s in STAGES for m in s.metrics if m not in RESULTS]
 
 
 def _top_level_plots() -> list[dict[str, Any]]:
@@ -129,6 +142,8 @@ _Dumper.add_representer(str, yaml.representer.SafeRepresenter.represent_str)
 
 def render_dvc_yaml() -> str:
     body: dict[str, Any] = {"stages": {s.name: _stage_entry(s) for s in STAGES}}
+    if metrics := _top_level_metrics():
+        body["metrics"] = metrics
     if plots := _top_level_plots():
         body["plots"] = plots
     return HEADER + yaml.dump(body, Dumper=_Dumper, sort_keys=False, width=120)

@@ -135,8 +135,13 @@ class Workflow:
     # short MLflow names for its evaluation's metrics, the columns a user sorts runs by (tracking.headline_names):
     # name -> flattened metrics key, '*' standing for one key segment, e.g. {"mIoU": "miou"}
     headlines: Mapping[str, str] = field(default_factory=dict)
+    # the metrics file its evaluation writes (the headlines' file): DVC's tables (`dvc metrics show`, `dvc exp
+    # show`) list the results files first and the stages' summaries (features, training) after them
+    results: str | None = None
     aliases: tuple[str, ...] = ()  # names it had before: still accepted by the CLI
     check: Callable[[Any], None] | None = None  # a rule across sections, run on the composed parameters
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "stages", tuple(dataclasses.replace(s, flow=self.name) for s in self.stages))
+        if self.results is not None and not any(self.results in s.metrics for s in self.stages):
+            raise ValueError(f"{self.name}: results {self.results!r} is none of its stages' metrics")

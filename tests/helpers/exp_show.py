@@ -67,6 +67,13 @@ def _column(header: list[str], path: str, key: str) -> int:
     raise AssertionError(f"no column {key} ({path}) in `dvc exp show --only-changed`: {header}")
 
 
+def _column_or_none(header: list[str], path: str, key: str) -> int | None:
+    try:
+        return _column(header, path, key)
+    except AssertionError:  # a column --only-changed left out
+        return None
+
+
 def check_only_changed(
     project: Path, env: dict[str, str], param: str, values: Sequence[Any], metrics: str, headlines: Sequence[str]
 ) -> None:
@@ -95,6 +102,11 @@ def check_only_changed(
     shown_keys = [k for k in keys if f"{metrics}:{k}" in header or k in header]
     in_table = sorted(shown_keys, key=lambda k: _column(header, metrics, k))
     assert in_table[: len(headlines)] == [_dotted(k) for k in headlines], f"headlines not first: {header}"
+    # and first of every metrics file's columns: a workflow's results come before its stages' summaries
+    every = {(f, _dotted(k)) for r in experiments for f, data in _files(r, "metrics").items() for k, _ in leaves(data)}
+    columns = sorted(i for f, k in every for i in [_column_or_none(header, f, k)] if i is not None)
+    first = [_column(header, metrics, _dotted(k)) for k in headlines]
+    assert columns[: len(headlines)] == first, f"another file's metrics before {metrics}'s headlines: {header}"
     for r in experiments:
         (line,) = [t for t in table if f"[{r['name']}]" in t[0]]  # the Experiment cell: "├── 1a2b3c4 [name]"
         assert line[width] == str(_flat_params(r)[f"{PARAMS_FILE}:{param}"]).strip('"'), (line, header)
