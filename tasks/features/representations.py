@@ -126,7 +126,9 @@ class _Waveforms(Representation):
         per_batch = max(1, CPU_BATCH_SAMPLES // max(1, longest))
         if device.type == "cpu" and len(xs) > per_batch:
             return [y for i in range(0, len(xs), per_batch) for y in self.compute(xs[i : i + per_batch], device)]
-        batch = torch.from_numpy(np.stack([fit_length(x, longest) for x in xs])).to(device)
+        # one clip (on the CPU, any clip over half of CPU_BATCH_SAMPLES) is used as it is: np.stack would copy it
+        waves = xs[0][None] if len(xs) == 1 else np.stack([fit_length(x, longest) for x in xs])
+        batch = torch.from_numpy(waves).to(device)
         with torch.inference_mode():
             # cast to the stored dtype in torch, on the whole batch: numpy's float16 cast of each clip cost
             # 15 times more on the CPU (the same round-to-nearest-even values, bit for bit), and on a GPU

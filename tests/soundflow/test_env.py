@@ -25,3 +25,17 @@ def test_a_test_project_shares_the_sessions_numba_cache(tmp_path: Path, cli_env:
     shared = os.environ["NUMBA_CACHE_DIR"]  # the checkout's (tests/conftest.py), unless the user set one
     assert shared != str(tmp_path.resolve() / ".soundflow" / "numba")
     assert _configured(tmp_path, "NUMBA_CACHE_DIR", cli_env) == shared
+
+
+def _wait_policy(environ: dict[str, str]) -> str:
+    code = "import os, soundflow; print(os.environ['OMP_WAIT_POLICY'])"
+    return subprocess.run([sys.executable, "-c", code], env=environ, capture_output=True, text=True,
+                          check=True).stdout.strip()  # fmt: skip
+
+
+def test_torch_threads_sleep_while_they_wait_unless_the_user_says_otherwise(cli_env: dict[str, str]) -> None:
+    """Importing soundflow (before torch, in every stage process) sets OMP_WAIT_POLICY: spinning threads took the
+    core the working one needed beside any other busy process (benchmarks/bench_threads.py)."""
+    unset = {k: v for k, v in cli_env.items() if k != "OMP_WAIT_POLICY"}
+    assert _wait_policy(unset) == "PASSIVE"
+    assert _wait_policy({**unset, "OMP_WAIT_POLICY": "ACTIVE"}) == "ACTIVE"

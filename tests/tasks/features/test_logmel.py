@@ -120,3 +120,26 @@ def test_cuda_matches_cpu() -> None:
     gpu = m.to("cuda")(x.cuda())
     assert gpu.device.type == "cuda"
     assert torch.allclose(gpu.cpu(), cpu, atol=1e-2)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [{"power": 1.0}, {"power": 1.5}, {"win_length": 800}, {"center": False}],
+    ids=["magnitude", "power-1.5", "short-window", "uncentred"],
+)
+def test_other_librosa_parameters_match_librosa(change: dict) -> None:
+    """The paths the presets do not take: another power than 2 (re, im squared and summed before the
+    projection), a window shorter than the FFT frame (centred in it, as librosa and torch.stft place it),
+    frames without centring."""
+    p = dataclasses.replace(PRESETS["t2a"], **change)
+    sig = _signals(p.sample_rate, 0.5)["chirp_plus_noise"]
+    out = LogMel(p)(torch.from_numpy(sig)).numpy()
+    ref = logmel_librosa(sig, p)
+    assert out.shape == ref.shape and np.abs(out - ref).max() < TOL[p.log]
+
+
+def test_gradient_reaches_the_waveform() -> None:
+    """The in-place steps are skipped when autograd needs their inputs."""
+    wave = torch.from_numpy(_signals(16000, 0.25)["noise"]).requires_grad_()
+    LogMel(PRESETS["t2a"])(wave).sum().backward()
+    assert wave.grad is not None and torch.isfinite(wave.grad).all() and wave.grad.abs().sum() > 0
