@@ -10,6 +10,7 @@ import pytest
 
 from soundflow import env
 from tests.helpers import leftovers
+from tests.helpers.commands import cli_environment
 from tests.helpers.paths import ROOT
 
 env.configure(ROOT)
@@ -86,13 +87,10 @@ def cli_env(tmp_path: Path) -> dict[str, str]:
     Except numba's cache: librosa's compiled kernels are the same in every project, and a project's own cache
     would compile them again (about 13 CPU s) in each test's subprocess; the checkout's serves every session.
     """
-    e = dict(os.environ)
-    e["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{e['PATH']}"
-    for k in ("PREFECT_HOME", "MPLCONFIGDIR", "SOUNDFLOW_PIPELINE_KEY", "MLFLOW_TRACKING_URI"):
-        e.pop(k, None)
-    e["PYTHONUNBUFFERED"] = "1"
-    return e
+    return cli_environment()
 
 
-# one real Prefect, MLflow and S3 server per session, for the operations tests (tests/helpers/servers.py)
+# one real Prefect, MLflow and S3 server per session, for the operations tests (tests/helpers/servers.py), and
+# one Dask cluster, for the tests that name one by DASK_SCHEDULER_ADDRESS (tests/helpers/dask_cluster.py)
+from tests.helpers.dask_cluster import dask_cluster  # noqa: E402, F401
 from tests.helpers.servers import mlflow_server, prefect_server, s3_server  # noqa: E402, F401

@@ -12,6 +12,7 @@ import h5py
 import pytest
 
 from soundflow.pipeline.workspace import TINY, copy_project, set_params
+from tests.helpers.commands import cli_environment
 from tests.helpers.paths import ROOT
 
 pytestmark = pytest.mark.slow
@@ -31,14 +32,23 @@ def mtimes(folder: Path) -> dict[str, int]:
     return {p.relative_to(folder).as_posix(): p.stat().st_mtime_ns for p in folder.rglob("shard-*.h5")}
 
 
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """The stage (and its upstream stages) run once from a cold start, and ``dvc repro``'s log."""
+    project = copy_project(ROOT, tmp_path_factory.mktemp("features") / "project", {**TINY, "features.shard_size": 16})
+    return project, dvc(project, cli_environment(), "repro", "features")
+
+
 @pytest.fixture()
-def project(tmp_path: Path) -> Path:
-    return copy_project(ROOT, tmp_path / "project", {**TINY, "features.shard_size": 16})
+def project(built: tuple[Path, str], tmp_path: Path) -> Path:
+    """A copy of the built project (git repo, DVC cache and lock, outputs) for a test to change."""
+    return Path(shutil.copytree(built[0], tmp_path / "project", symlinks=True))
 
 
-def test_stores_resume_and_follow_the_list_of_sets(project: Path, cli_env: dict[str, str]) -> None:
-    log = dvc(project, cli_env, "repro", "features")
-    assert "Running stage 'features'" in log
+def test_stores_resume_and_follow_the_list_of_sets(
+    built: tuple[Path, str], project: Path, cli_env: dict[str, str]
+) -> None:
+    assert "Running stage 'features'" in built[1]
     summary = json.loads((project / "reports/features/summary.json").read_text())
     assert set(summary) == {"urban_synth/logmel_pann", "urban_synth/third_octave", "street_scenes/frames"}
     assert summary["urban_synth/logmel_pann"]["n_clips"] == 40 and summary["urban_synth/logmel_pann"]["n_shards"] == 3
@@ -83,16 +93,14 @@ def test_stores_resume_and_follow_the_list_of_sets(project: Path, cli_env: dict[
 
 
 def test_dask_runner_gives_the_same_stores(project: Path, cli_env: dict[str, str]) -> None:
-    sets = [{"dataset": "urban_synth", "representation": "third_octave"}]
-    set_params(project, {"features.sets": sets})
-    dvc(project, cli_env, "repro", "features")
-    local = project / STORES / "urban_synth/third_octave"
+    local = project / STORES / "urban_synth/third_octave"  # written by the local runner (the default)
     reference = {}
     for path in sorted(local.glob("shard-*.h5")):
         with h5py.File(path) as h5:
             reference[path.name] = h5["features"][:]
     shutil.rmtree(local)  # finished shards would be kept: make the Dask workers compute them all
-    set_params(project, {"features.runner": "dask"})
+    sets = [{"dataset": "urban_synth", "representation": "third_octave"}]
+    set_params(project, {"features.sets": sets, "features.runner": "dask"})
     log = dvc(project, {**cli_env, "DASK_SCHEDULER_ADDRESS": ""}, "repro", "features")
     assert re.search(r"third_octave: 3 shard\(s\), 40 input\(s\) on \d+ Dask worker\(s\)", log), log[-3000:]
     assert sorted(p.name for p in local.glob("shard-*.h5")) == sorted(reference)

@@ -96,11 +96,8 @@ def test_shards_run_on_a_local_dask_cluster(tmp_path, monkeypatch):
 
 
 @pytest.mark.slow
-def test_shards_run_on_the_cluster_named_by_dask_scheduler_address(tmp_path):
-    from distributed import LocalCluster
-
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster:
-        ours = set(cluster.scheduler_info["workers"])
-        workers = _run(tmp_path, {"DASK_SCHEDULER_ADDRESS": cluster.scheduler_address})
+def test_shards_run_on_the_cluster_named_by_dask_scheduler_address(tmp_path, dask_cluster):
+    ours = set(dask_cluster.scheduler_info["workers"])
+    workers = _run(tmp_path, {"DASK_SCHEDULER_ADDRESS": dask_cluster.scheduler_address})
     assert set(workers) <= ours and len(workers) == 3
     _check_store(tmp_path)

@@ -2,9 +2,9 @@
 
 As for the feature shards (tests/flows/test_features_dask.py): the clips of ``t2a_generate`` (one task per
 batch) and the Scaper soundscapes of ``transcoder_soundscapes`` (one task per group) are made on a
-``LocalCluster`` of 2 worker processes named by ``DASK_SCHEDULER_ADDRESS``, in a subprocess (Dask's workers
-re-import ``__main__``; Prefect starts with the project's offline settings), and compared byte for byte
-with the local runner's.
+``LocalCluster`` of 2 worker processes named by ``DASK_SCHEDULER_ADDRESS`` (the session's), in a subprocess
+(Dask's workers re-import ``__main__``; Prefect starts with the project's offline settings), and compared byte
+for byte with the local runner's.
 """
 
 from __future__ import annotations
@@ -14,14 +14,19 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from tasks.text_to_audio.generate import generate_clips
 from tasks.transcoder.soundscapes import generate_soundscapes
+from tests.helpers.dask_cluster import tasks_seen
 from tests.helpers.paths import ROOT
 from tests.helpers.t2a import t2a_params, tiny_real
 from tests.helpers.transcoder import tiny_params
+
+if TYPE_CHECKING:
+    from distributed import LocalCluster
 
 SCRIPT = """
 import sys
@@ -60,9 +65,9 @@ def _files(folder: Path) -> dict[str, bytes]:
 
 
 @pytest.mark.slow
-def test_generation_fan_outs_on_a_local_dask_cluster_write_the_local_runs_files(tmp_path: Path) -> None:
-    from distributed import LocalCluster
-
+def test_generation_fan_outs_on_a_local_dask_cluster_write_the_local_runs_files(
+    tmp_path: Path, dask_cluster: LocalCluster
+) -> None:
     real = tiny_real(tmp_path / "real")
     t = t2a_params(real, generate=GENERATE)
     tc = tiny_params()
@@ -74,14 +79,13 @@ def test_generation_fan_outs_on_a_local_dask_cluster_write_the_local_runs_files(
     script.write_text(
         SCRIPT.format(root=str(ROOT), work=str(tmp_path), **{k: str(tmp_path / v) for k, v in paths.items()})
     )
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster:
-        env = {**os.environ, "DASK_SCHEDULER_ADDRESS": cluster.scheduler_address}
-        done = subprocess.run(
-            [sys.executable, str(script)], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=400
-        )
-        assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-        prefix_counts = {name: sum(tp.state_counts.values()) for name, tp in cluster.scheduler.task_prefixes.items()}
-    assert sum(prefix_counts.values()) >= 3 + 3, prefix_counts  # 3 batches of clips, 3 groups of soundscapes
+    before = tasks_seen(dask_cluster)
+    env = {**os.environ, "DASK_SCHEDULER_ADDRESS": dask_cluster.scheduler_address}
+    done = subprocess.run(
+        [sys.executable, str(script)], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=400
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert tasks_seen(dask_cluster) - before >= 3 + 3  # 3 batches of clips, 3 groups of soundscapes
 
     generate_clips(real, t.real, Path(t.prompts), t.generate, tmp_path / "clips_local", progress=False)
     generate_soundscapes(tmp_path / "scapes_local", tc.data)

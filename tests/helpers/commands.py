@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+
+def cli_environment() -> dict[str, str]:
+    """This environment with the venv's tools first on PATH and no inherited per-project state (the ``cli_env``
+    fixture's; for a module-scoped fixture, which cannot use it)."""
+    e = dict(os.environ)
+    e["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{e['PATH']}"
+    for k in ("PREFECT_HOME", "MPLCONFIGDIR", "SOUNDFLOW_PIPELINE_KEY", "MLFLOW_TRACKING_URI"):
+        e.pop(k, None)
+    e["PYTHONUNBUFFERED"] = "1"
+    return e
 
 
 def sh(args: list[str], cwd: Path, env: dict[str, str], ok: bool = True) -> str:

@@ -70,9 +70,9 @@ def _predictions(models_dir: Path, table: pd.DataFrame, stores: Path, t) -> dict
 
 
 @pytest.mark.slow
-def test_configurations_on_a_local_dask_cluster_match_the_local_run(tmp_path: Path, one_torch_thread: None) -> None:
-    from distributed import LocalCluster
-
+def test_configurations_on_a_local_dask_cluster_match_the_local_run(
+    tmp_path: Path, one_torch_thread: None, dask_cluster
+) -> None:
     real = tiny_real(tmp_path / "real", clips_per_class=3, n_folds=3)
     t = t2a_params(
         real,
@@ -95,11 +95,10 @@ def test_configurations_on_a_local_dask_cluster_match_the_local_run(tmp_path: Pa
             root=str(ROOT), work=str(tmp_path), stores=str(stores), **{k: str(tmp_path / v) for k, v in paths.items()}
         )
     )
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster:
-        env = {**os.environ, "DASK_SCHEDULER_ADDRESS": cluster.scheduler_address}
-        done = subprocess.run(
-            [sys.executable, str(script)], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300
-        )
+    env = {**os.environ, "DASK_SCHEDULER_ADDRESS": dask_cluster.scheduler_address}  # the session's cluster
+    done = subprocess.run(
+        [sys.executable, str(script)], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300
+    )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert re.search(r"4 configuration\(s\) on [12] Dask worker\(s\)", done.stdout + done.stderr)
 
