@@ -1,6 +1,7 @@
 #!/usr/bin/env python
-"""Benchmark of how torch's worker threads wait: OpenMP's default (spinning) against ``OMP_WAIT_POLICY=PASSIVE``
-(sleeping), which soundflow sets for its processes (soundflow/__init__.py), alone and beside a busy neighbour.
+"""Benchmark of how torch's worker threads wait: libgomp's default (300,000 spin rounds, then sleep), a short spin
+(``GOMP_SPINCOUNT``, 3,000 as soundflow sets it in soundflow/__init__.py) and ``OMP_WAIT_POLICY=PASSIVE`` (sleep at
+once), alone and beside a busy neighbour.
 
     .venv/bin/python benchmarks/bench_threads.py [--steps 8] [--rounds 2] [--size 128 256] [--batch 4]
 
@@ -28,7 +29,13 @@ from pathlib import Path
 from common import log, table
 
 ROOT = Path(__file__).resolve().parents[1]
-POLICIES = {"spin (OpenMP's default)": None, "PASSIVE": "PASSIVE"}
+POLICIES = {  # what each row sets; unset, the worker imports torch (libgomp reads them then) before soundflow
+    "spin (OpenMP's default)": {},
+    "PASSIVE": {"OMP_WAIT_POLICY": "PASSIVE"},
+    "short spin (GOMP_SPINCOUNT=3000)": {"GOMP_SPINCOUNT": "3000"},
+    "short spin (GOMP_SPINCOUNT=1000)": {"GOMP_SPINCOUNT": "1000"},
+}
+WAIT_KEYS = ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")
 
 
 def worker(steps: int, size: tuple[int, int], batch: int) -> dict[str, float]:
@@ -60,10 +67,8 @@ def _busy_neighbour() -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-c", "while True: pass"])
 
 
-def _one(policy: str | None, neighbour: bool, args: argparse.Namespace) -> dict[str, float]:
-    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
-    if policy:  # else unset: the worker imports torch (libgomp reads the variable then) before soundflow sets it
-        env["OMP_WAIT_POLICY"] = policy
+def _one(policy: dict[str, str], neighbour: bool, args: argparse.Namespace) -> dict[str, float]:
+    env = {k: v for k, v in os.environ.items() if k not in WAIT_KEYS} | policy
     argv = [sys.executable, __file__, "--worker", "--steps", str(args.steps), "--batch", str(args.batch)]
     argv += ["--size", *map(str, args.size)]
     other = _busy_neighbour() if neighbour else None
