@@ -153,7 +153,7 @@ def test_resolve_substitutes_every_key() -> None:
         dag.resolve("${a.missing}", raw)
 
 
-def test_dvc_yaml_entries(use_stages) -> None:
+def test_dvc_yaml_entries(use_stages, monkeypatch: pytest.MonkeyPatch) -> None:
     train = stage(
         "train",
         deps=("data/in",),
@@ -164,6 +164,7 @@ def test_dvc_yaml_entries(use_stages) -> None:
     )
     source = stage("source", outs=("data/in",))
     use_stages(train, source)
+    monkeypatch.setattr(dag, "RESULTS", frozenset({"r/m.json"}))  # a workflow's results file (Workflow.results)
     text = dag.render_dvc_yaml()
     assert text.startswith(dag.HEADER)
     assert yaml.safe_load(text) == {
@@ -183,6 +184,17 @@ def test_dvc_yaml_entries(use_stages) -> None:
     assert list(yaml.safe_load(text)["stages"]) == ["train", "source"]  # declaration order, not sorted
 
 
+def test_a_summary_is_an_output_listed_after_the_results(use_stages, monkeypatch: pytest.MonkeyPatch) -> None:
+    """DVC's tables show the stages' metrics first, then the top-level ones: a stage's summary (not a workflow's
+    results) is a plain output under the top-level metrics, so the results lead."""
+    use_stages(stage("train", outs=("model.pt",), metrics=("r/train.json",)), stage("ev", metrics=("r/m.json",)))
+    monkeypatch.setattr(dag, "RESULTS", frozenset({"r/m.json"}))
+    body = yaml.safe_load(dag.render_dvc_yaml())
+    assert body["stages"]["train"]["outs"] == ["model.pt", "r/train.json"] and "metrics" not in body["stages"]["train"]
+    assert body["stages"]["ev"]["metrics"] == ["r/m.json"]
+    assert body["metrics"] == ["r/train.json"]
+
+
 def test_sync_writes_dvc_yaml_only_when_it_differs(use_stages, tmp_path: Path) -> None:
     use_stages(stage("source", outs=("data/in",)))
     (tmp_path / "params.yaml").write_text("a: 1\n")
@@ -200,3 +212,12 @@ def test_writing_dvc_yaml_refuses_params_dvc_cannot_see(use_stages, tmp_path: Pa
     with pytest.raises(ParamsError, match="size"):
         dag.write_dvc_yaml(tmp_path)
     assert not (tmp_path / "dvc.yaml").exists()
+
+
+def test_a_workflows_results_must_be_one_of_its_stages_metrics() -> None:
+    from soundflow.pipeline.stage import Workflow
+
+    ev = stage("ev", metrics=("r/m.json",))
+    assert Workflow(name="w", doc="w", stages=(ev,), results="r/m.json").results == "r/m.json"
+    with pytest.raises(ValueError, match="r/other.json"):
+        Workflow(name="w", doc="w", stages=(ev,), results="r/other.json")
