@@ -1,18 +1,20 @@
 #!/usr/bin/env python
 """Benchmark of how torch's worker threads wait: libgomp's default (300,000 spin rounds, then sleep), a short spin
-(``GOMP_SPINCOUNT``, 3,000 as soundflow sets it in soundflow/__init__.py) and ``OMP_WAIT_POLICY=PASSIVE`` (sleep at
-once), alone and beside a busy neighbour.
+(``GOMP_SPINCOUNT``) and ``OMP_WAIT_POLICY=PASSIVE`` (sleep at once), alone and beside a busy neighbour.
 
     .venv/bin/python benchmarks/bench_threads.py [--steps 8] [--rounds 2] [--size 128 256] [--batch 4]
 
-What is timed: one ERFNet training step (AdamW, cross-entropy; the default ``seg`` sizes of params.yaml) in a
-fresh process per row, with torch's default thread count (one per core), after two warm-up steps. "wall s/step"
-and "CPU s/step" (the process's user + system time) are medians over ``--rounds`` interleaved rounds.
+What is timed: one ERFNet training step (AdamW, cross-entropy; the default ``seg`` sizes of params.yaml, or
+``--size``/``--batch``) in a fresh process per row, with torch's default thread count (one per core), after two
+warm-up steps. "wall s/step" and "CPU s/step" (the process's user + system time) are medians over ``--rounds``
+interleaved rounds.
 
 Why: libgomp's threads spin while they wait for the next parallel region. Alone on the machine, that costs a
-little CPU; beside another busy process (a test's MLflow or Prefect server, a second job, a shared CI runner)
-a spinning thread takes the core the working thread needs, and each step waits for the scheduler. The
-"neighbour" rows run one pure-Python busy loop beside the step, the mildest such neighbour.
+little CPU and saves a wake-up per region; beside another busy process (a second job, a shared machine) a
+spinning thread takes the core the working thread needs, and each step waits for the scheduler. The
+"neighbour" rows run one pure-Python busy loop beside the step, the mildest such neighbour. Which setting wins
+depends on the machine's load and on the size of the work (benchmarks/README.md), so soundflow leaves
+libgomp's default and the README says when to change it.
 """
 
 from __future__ import annotations
@@ -105,7 +107,7 @@ def main() -> None:
             wall = statistics.median(t["wall"] for t in got[(name, neighbour)])
             cpu = statistics.median(t["cpu"] for t in got[(name, neighbour)])
             where = "beside one busy process" if neighbour else "alone"
-            rows.append([where, name, round(wall, 3), round(cpu, 3), round(base / wall, 2)])
+            rows.append([where, name, f"{wall:.3f}", f"{cpu:.3f}", f"{base / wall:.2f}"])
     print(f"ERFNet training step, batch {args.batch} x 3 x {args.size[0]} x {args.size[1]}, {os.cpu_count()} cores\n")
     print(table(["machine", "threads wait by", "wall s/step", "CPU s/step", "speed-up"], rows, [0, 0, 1, 1, 1]))
 

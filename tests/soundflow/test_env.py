@@ -25,18 +25,3 @@ def test_a_test_project_shares_the_sessions_numba_cache(tmp_path: Path, cli_env:
     shared = os.environ["NUMBA_CACHE_DIR"]  # the checkout's (tests/conftest.py), unless the user set one
     assert shared != str(tmp_path.resolve() / ".soundflow" / "numba")
     assert _configured(tmp_path, "NUMBA_CACHE_DIR", cli_env) == shared
-
-
-def _spin_count(environ: dict[str, str]) -> str:
-    code = "import os, soundflow; print(os.environ.get('GOMP_SPINCOUNT', 'unset'))"
-    return subprocess.run([sys.executable, "-c", code], env=environ, capture_output=True, text=True,
-                          check=True).stdout.strip()  # fmt: skip
-
-
-def test_torch_threads_spin_briefly_while_they_wait_unless_the_user_says_otherwise(cli_env: dict[str, str]) -> None:
-    """Importing soundflow (before torch, in every stage process) shortens libgomp's spin: spinning threads took
-    the core the working one needed beside any other busy process (benchmarks/bench_threads.py)."""
-    unset = {k: v for k, v in cli_env.items() if k not in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")}
-    assert _spin_count(unset) == "3000"
-    assert _spin_count({**unset, "GOMP_SPINCOUNT": "50"}) == "50"
-    assert _spin_count({**unset, "OMP_WAIT_POLICY": "ACTIVE"}) == "unset"  # it would override the user's policy
