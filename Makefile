@@ -7,6 +7,9 @@ STAMP  := $(VENV)/.installed
 APT_PACKAGES := libsox-dev sox libsox-fmt-all
 # the browser tests (tests/ops/test_browser_uis.py) drive Debian's Chromium headless
 TEST_APT_PACKAGES := chromium
+# test processes (pytest-xdist): one per core, at most 4; each module's tests stay on one worker, which keeps
+# their module fixtures shared (TEST_WORKERS=0: one process)
+TEST_WORKERS ?= auto
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 # offline and quiet: no analytics or telemetry calls from DVC, MLflow or Prefect
@@ -19,7 +22,7 @@ export PREFECT_HOME := $(CURDIR)/.soundflow/prefect
 export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS := 120
 export PATH := $(BIN):$(PATH)
 
-.PHONY: run test reliability install install-test system-deps data-raw lock dvc-yaml benchmark bench-real bench-gpu clean-outputs mutation
+.PHONY: run test test-fast reliability install install-test system-deps data-raw lock dvc-yaml benchmark bench-real bench-gpu clean-outputs mutation
 
 ## run: the default pipeline, end to end, with `dvc repro` through `soundflow repro` (params checked before any
 ## stage starts, the stages' MLflow calls sent once at the end; offline, CPU, minutes)
@@ -31,7 +34,11 @@ run: install data-raw
 test: install-test data-raw
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --maxprocesses 4 --dist loadfile
+
+## test-fast: the suite without its slow and real-data tests: about two minutes on 2 cores, for the edit-test loop
+test-fast: install-test data-raw
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --maxprocesses 4 --dist loadfile -m "not slow and not realdata"
 
 ## reliability: the reliability suite with its long runs, then one scoreboard table (reports/reliability.md)
 reliability: install-test data-raw

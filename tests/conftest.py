@@ -9,10 +9,11 @@ from pathlib import Path
 import pytest
 
 from soundflow import env
-from tests.helpers import leftovers
+from tests.helpers import leftovers, workers
 from tests.helpers.commands import cli_environment
 from tests.helpers.paths import ROOT
 
+workers.configure(ROOT)  # under `pytest -n N` (make test): each worker's share of the cores, its own Prefect home
 env.configure(ROOT)
 
 LEFTOVER_MARKER = pytest.StashKey[str]()
@@ -32,12 +33,20 @@ def pytest_configure(config: pytest.Config) -> None:
 
 @pytest.hookimpl(trylast=True)
 def pytest_sessionfinish(session: pytest.Session) -> None:
-    """Fail the session if any process it started is still running at its end (each is then stopped)."""
-    grace = session.config.getoption("--leftover-grace")
-    left = leftovers.check(session.config.stash[LEFTOVER_MARKER], root=os.getpid(), grace=grace)
+    """Fail the session if any process it started is still running at its end (each is then stopped).
+
+    Under ``pytest -n N`` each worker checks its own processes and hands what it found to the controller, which
+    fails the run: a worker's own exit status does not reach the controller's."""
+    config = session.config
+    grace = config.getoption("--leftover-grace")
+    left = [str(x) for x in leftovers.check(config.stash[LEFTOVER_MARKER], root=os.getpid(), grace=grace)]
+    if workers.is_worker(config):
+        config.workeroutput[workers.LEFTOVERS] = left
+        return
+    left += workers.reported_leftovers(config)
     if not left:
         return
-    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
     lines = [f"{len(left)} process(es) started by the tests still ran after the session; stopped now:"]
     lines += [f"  {x}" for x in left]
     if reporter is not None:
@@ -48,6 +57,11 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
         print("\n".join(lines), file=sys.stderr)
     if session.exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.NO_TESTS_COLLECTED):  # keep a worse status
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def pytest_testnodedown(node: object, error: object) -> None:
+    """The controller of ``pytest -n N``: keep what a finished worker found left behind."""
+    workers.keep_leftovers(node)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -62,6 +76,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if "soak" in item.keywords and not config.getoption("--soak"):
             item.add_marker(skip_soak)
+    workers.order_for_workers(items, config.rootpath)
 
 
 @pytest.fixture()

@@ -195,6 +195,7 @@ def _entrypoint_project(tmp_path: Path, env: dict[str, str]) -> Path:
     return proj
 
 
+@pytest.mark.slow
 def test_the_entrypoint_gives_a_fresh_state_volume_a_lock_dvc_accepts(tmp_path: Path, cli_env: dict[str, str]) -> None:
     proj = _entrypoint_project(tmp_path, cli_env)
 

@@ -12,6 +12,7 @@ import uuid
 from pathlib import Path
 
 import psutil
+import pytest
 
 from tests.helpers import leftovers
 from tests.helpers.paths import ROOT
@@ -84,11 +85,14 @@ def test_leaves_a_sleeper():
 """
 
 
-def test_a_session_that_leaves_a_process_behind_fails(tmp_path: Path) -> None:
+@pytest.mark.slow
+@pytest.mark.parametrize("workers", [[], ["-n", "2"]], ids=["one-process", "two-workers"])
+def test_a_session_that_leaves_a_process_behind_fails(tmp_path: Path, workers: list[str]) -> None:
     """A whole pytest session with the suite's hooks: every test passes, the session fails and names the
-    process, and nothing of it outlives the session."""
+    process, and nothing of it outlives the session. Under pytest-xdist (``make test``) the worker that ran the
+    test finds it, and the controller fails the run."""
     (tmp_path / "test_leak.py").write_text(textwrap.dedent(LEAKY_TEST))
-    argv = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "tests.conftest"]
+    argv = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "tests.conftest", *workers]
     argv += ["--leftover-grace=0.5", "--rootdir", str(tmp_path), "-c", os.devnull, str(tmp_path / "test_leak.py")]
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     out = subprocess.run(argv, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)

@@ -32,6 +32,8 @@ from soundflow.pipeline.workspace import TINY
 from tasks.transcoder.teacher import HISTORY_COLUMNS
 from tests.helpers.paths import ROOT
 
+pytestmark = pytest.mark.slow  # seconds or more: outside the fast suite (`make test-fast`)
+
 # every stage that writes a metrics file, and what it needs upstream, in order
 PRODUCERS = (
     "datasets",

@@ -42,6 +42,7 @@ def suite(monkeypatch: pytest.MonkeyPatch):
     return gpu_suite
 
 
+@pytest.mark.slow
 def test_quick_mode_fills_every_row_with_a_positive_number(tmp_path: Path) -> None:
     proc = subprocess.run(
         [sys.executable, str(SCRIPT), "--quick", "--out", str(tmp_path)],
@@ -67,6 +68,7 @@ def test_quick_mode_fills_every_row_with_a_positive_number(tmp_path: Path) -> No
     assert proc.stdout.strip().startswith("# GPU suite")
 
 
+@pytest.mark.slow
 def test_without_a_gpu_the_full_run_says_so_and_exits_1() -> None:
     import torch
 
@@ -77,6 +79,7 @@ def test_without_a_gpu_the_full_run_says_so_and_exits_1() -> None:
     assert len(proc.stdout.strip().splitlines()) == 1 and "no CUDA device" in proc.stdout
 
 
+@pytest.mark.slow
 def test_a_failing_or_overrunning_row_is_reported_and_the_next_one_runs(suite, tmp_path: Path) -> None:
     import torch
     from gpu_cases import Measured, TinyAudioLdm2, sizes

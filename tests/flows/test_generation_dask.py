@@ -106,6 +106,7 @@ def test_the_generation_runners_default_to_local_and_are_validated(key: str) -> 
         parse_params(raw, ROOT / "params.yaml")
 
 
+@pytest.mark.slow
 def test_the_local_generation_runners_import_no_prefect() -> None:
     code = (
         "import sys, tasks.text_to_audio.generate, tasks.transcoder.soundscapes; "

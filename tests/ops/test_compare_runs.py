@@ -50,6 +50,7 @@ def test_workflow_stages_come_from_the_stage_table() -> None:
     ]
 
 
+@pytest.mark.slow
 def test_table_sorts_by_the_metric_and_keeps_only_differing_params(store) -> None:
     tracker, ids = store
     found, keys = runs.find_runs(tracker.client, "compare-test", runs.measured_stages(None), "accuracy", last=10)
@@ -88,6 +89,7 @@ def test_command_prints_and_writes_csv_and_png(store, tmp_path: Path, capsys: py
     assert "give --workflow or --metric" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_compare_reads_the_tracking_server(
     mlflow_server: Running, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
 ) -> None:

@@ -22,6 +22,8 @@ from tests.helpers.paths import ROOT
 from tests.helpers.prefect_api import client_of
 from tests.helpers.servers import Running, base_env
 
+pytestmark = pytest.mark.slow  # seconds or more: outside the fast suite (`make test-fast`)
+
 EPHEMERAL_RUN = """
 from prefect import flow
 

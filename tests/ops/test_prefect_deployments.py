@@ -17,6 +17,8 @@ from tests.helpers.paths import ROOT
 from tests.helpers.prefect_api import client_of, poll
 from tests.helpers.servers import Running, base_env
 
+pytestmark = pytest.mark.slow  # seconds or more: outside the fast suite (`make test-fast`)
+
 
 def test_served_deployments_carry_schedules_and_typed_parameters(prefect_server: Running) -> None:
     with client_of(prefect_server) as client:

@@ -20,6 +20,8 @@ import pytest
 from tests.helpers.paths import ROOT
 from tests.helpers.servers import Running, base_env
 
+pytestmark = pytest.mark.slow  # seconds or more: outside the fast suite (`make test-fast`)
+
 # The stage's work (runner.run_stage_if_stale) fails as it would against a server that is down or on a bad
 # parameter; the task around it is the real stage task, its retry condition and time limit Prefect's.
 STAGE_FAILURES = """

@@ -89,6 +89,7 @@ def _loc_params() -> dict[str, str]:
     return {f"localisation.{k}": str(v) for k, v in values.items()}
 
 
+@pytest.mark.slow
 def test_localisation_model_answers_the_evaluations_maps(tmp_path: Path, one_torch_thread) -> None:
     import soundfile as sf
     import torch

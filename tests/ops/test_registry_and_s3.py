@@ -18,6 +18,8 @@ from tests.helpers import tiny_checkpoints
 from tests.helpers.servers import S3_CREDENTIALS, Running, base_env, boto3_client
 from tests.helpers.tracked_runs import aed_train_outputs, log_pipeline
 
+pytestmark = pytest.mark.slow  # seconds or more: outside the fast suite (`make test-fast`)
+
 EXPERIMENT = "registry-test"
 MODEL = "soundflow-aed"
 CLIENT_SECRET = "client-secret-4c1d9e"  # in the test's environment: must reach nothing the server stores

@@ -46,6 +46,7 @@ def port_free(port: int) -> bool:
     return True
 
 
+@pytest.mark.slow
 def test_server_s3_makes_the_buckets_it_serves(monkeypatch: pytest.MonkeyPatch) -> None:
     for key, value in S3_CREDENTIALS.items():
         monkeypatch.setenv(key, value)  # the server's own command makes its buckets with none in its environment

@@ -14,6 +14,8 @@ import pytest
 from soundflow.pipeline.ops import servers
 from tests.helpers.servers import S3_CREDENTIALS, Running, boto3_client
 
+pytestmark = pytest.mark.slow  # seconds or more: outside the fast suite (`make test-fast`)
+
 
 def get(url: str) -> bytes:
     with urllib.request.urlopen(url, timeout=10) as r:

@@ -144,6 +144,7 @@ def dvc_project(tmp_path):
 
 
 # DVC starts in seconds per command: one damage in the fast suite, the others under `make reliability`
+@pytest.mark.slow
 @pytest.mark.parametrize("how", ["modify", *(pytest.param(h, marks=pytest.mark.soak) for h in ("truncate", "delete"))])
 def test_both_engines_and_the_runner_see_damaged_outputs(dvc_project, how, board):
     from soundflow.lock_check import AlteredOutput, refuse_altered_inputs

@@ -436,6 +436,7 @@ def _params_test(board, tmp_path: Path, n: int) -> None:
     run_fuzz(board, found, test)
 
 
+@pytest.mark.slow
 def test_params_validator_raises_only_params_errors(board, tmp_path):
     _params_test(board, tmp_path, FAST)
 

@@ -39,6 +39,8 @@ from soundflow.pipeline.workspace import TINY, copy_project
 from tests.helpers.paths import ROOT
 from tests.helpers.resume import digests, invalid_outputs, kill_when, output_files, temporaries
 
+pytestmark = pytest.mark.slow  # seconds or more: outside the fast suite (`make test-fast`)
+
 # TINY with more, smaller work units, so that a kill can land between them
 KILL_PARAMS = {
     **TINY,

@@ -144,6 +144,7 @@ DOWNLOAD_CASES: dict[str, Callable[[Server, pytest.MonkeyPatch], tuple[str, list
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", DOWNLOAD_CASES.values(), ids=DOWNLOAD_CASES.keys())
 def test_download_failure_is_one_sentence_naming_dataset_url_and_problem(
     case, server: Server, project: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], board
@@ -165,6 +166,7 @@ def test_download_failure_is_one_sentence_naming_dataset_url_and_problem(
     assert not (project.parent / "escaped.txt").exists() and not (project / "escaped.txt").exists()
 
 
+@pytest.mark.slow
 def test_verbose_shows_the_traceback(
     server: Server, project: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], board
 ) -> None:

@@ -24,6 +24,8 @@ from soundflow.pipeline.workspace import TINY, copy_project, set_params
 from tests.helpers.corpus_server import running_server
 from tests.helpers.paths import ROOT
 
+pytestmark = pytest.mark.slow  # seconds or more: outside the fast suite (`make test-fast`)
+
 # The username is not among them: a refused login names the user, on purpose (it is how the user sees a typo)
 SECRET_VARS = (
     "CITYSCAPES_PASSWORD",

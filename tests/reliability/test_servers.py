@@ -86,6 +86,7 @@ def test_check_port_is_a_user_error_naming_the_address(board, taken_port: int) -
     servers.check_port(servers.mlflow_server("sqlite:///x.db", "/tmp/x", port=servers.free_port()))  # a free one
 
 
+@pytest.mark.slow
 def test_a_foreign_answer_is_not_our_server_ready(board, foreign_http: int, tmp_path: Path) -> None:
     """The race the port check cannot close: something else answers on the port while ours starts."""
     board.tried("fault", 2)

@@ -24,6 +24,8 @@ from soundflow.pipeline.workspace import TINY, copy_project
 from tests.helpers.paths import ROOT
 from tests.helpers.servers import Running, base_env, boto3_client
 
+pytestmark = pytest.mark.slow  # seconds or more: outside the fast suite (`make test-fast`)
+
 SENTINEL = "sentinel-pw-7d1e"  # a login in the tracking URI / an S3 key: never written nor printed
 STAGE = "urban_synth"  # the smallest stage: a few seconds at these sizes
 

@@ -25,6 +25,8 @@ from torch.utils.data import DataLoader, DistributedSampler, TensorDataset
 from soundflow import distributed
 from soundflow.training import BestEpoch, FitFiles, FitOptions, FitResult, StepOutput, fit
 
+pytestmark = pytest.mark.slow  # seconds or more: outside the fast suite (`make test-fast`)
+
 WORLD = 2
 GLOBAL_BATCH = 8
 TOLERANCE = 1e-6  # float32 sums in another order: the weights agree to 3e-8 after 8 steps

@@ -93,6 +93,7 @@ def test_a_code_folder_stands_for_its_files_only_when_the_closure_holds_them_all
     assert folders >= 24  # models/ in every stage that imports the registry
 
 
+@pytest.mark.slow
 def test_code_deps_are_closed_under_imports(root: Path) -> None:
     """Every .py file a listed file imports, even inside a function, is listed: its change reruns the stage."""
     listed = _dvc_yaml_code_deps(root)

@@ -23,6 +23,8 @@ from soundflow.pipeline.config import ParamsError, read_params_yaml
 from soundflow.pipeline.stages import STAGES
 from soundflow.pipeline.workspace import copy_project
 
+pytestmark = pytest.mark.slow  # seconds or more: outside the fast suite (`make test-fast`)
+
 
 def _placeholder(path: Path) -> None:
     """A file for a path with a suffix, else a folder with one file: enough for DVC to hash and commit."""

@@ -63,6 +63,7 @@ def test_the_cli_parser_imports_no_pandas(root: Path) -> None:
     assert _modules_after(every, root) == []
 
 
+@pytest.mark.slow
 def test_deferred_tracking_imports_no_mlflow_and_the_next_tracker_sends_it(
     tmp_path: Path, root: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -95,6 +96,7 @@ t.finish(run, True)
     assert not tracker.journal.pending()
 
 
+@pytest.mark.slow
 def test_a_torch_free_stage_process_imports_neither_torch_nor_mlflow_and_loses_nothing(
     tmp_path: Path, root: Path
 ) -> None:

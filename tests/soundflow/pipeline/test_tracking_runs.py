@@ -3,8 +3,11 @@
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
 from soundflow.pipeline.tracking import Tracker
+
+pytestmark = pytest.mark.slow  # seconds or more: outside the fast suite (`make test-fast`)
 
 
 def test_each_row_is_a_nested_run(tmp_path: Path, monkeypatch) -> None:

@@ -16,6 +16,8 @@ import yaml
 from soundflow.pipeline.workspace import copy_project
 from tests.helpers.paths import ROOT
 
+pytestmark = pytest.mark.slow  # seconds or more: outside the fast suite (`make test-fast`)
+
 WORKFLOW = '''"""A minimal workflow: one stage that writes a greeting."""
 
 from __future__ import annotations

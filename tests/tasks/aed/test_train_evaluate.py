@@ -165,6 +165,7 @@ def test_learns_evaluates_and_predicts(chunks: Path, tmp_path: Path) -> None:
 TIMING = ["seconds", "chunks_per_second"]  # wall-clock columns, the only ones allowed to differ
 
 
+@pytest.mark.slow
 @pytest.mark.usefixtures("one_torch_thread")
 @pytest.mark.parametrize("num_workers", [0, 2])
 def test_resumed_training_is_byte_identical_to_an_uninterrupted_one(

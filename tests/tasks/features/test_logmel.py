@@ -37,6 +37,7 @@ def _signals(sr: int, seconds: float) -> dict[str, np.ndarray]:
     }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("preset", sorted(PRESETS))
 def test_matches_librosa(preset: str) -> None:
     p = PRESETS[preset]

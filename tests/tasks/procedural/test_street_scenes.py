@@ -47,6 +47,7 @@ def _train_ids(root: Path, split: str = "train") -> list[np.ndarray]:
 # --------------------------------------------------------------------------- #
 
 
+@pytest.mark.slow
 def test_layout_and_file_names_are_cityscapes(twenty: Path) -> None:
     counts = {"train": 20, "val": 2, "test": 1}
     files = {str(p.relative_to(twenty)) for p in twenty.rglob("*") if p.is_file()}

@@ -318,6 +318,7 @@ def _clip_features(x: np.ndarray, sr: int) -> np.ndarray:
 SEPARABILITY_SEED = 0
 
 
+@pytest.mark.slow
 def test_classes_are_learnable_but_not_trivially_separable(tmp_path: Path) -> None:
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline

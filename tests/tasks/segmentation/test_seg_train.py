@@ -113,6 +113,7 @@ def test_train_writes_outputs_and_the_best_checkpoint_is_a_copy(
     assert summary["best_epoch"] == 1 and summary["n_train_images"] == 8 and summary["epochs"] == 2
 
 
+@pytest.mark.slow
 def test_training_resumes_after_a_crash(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -283,6 +284,7 @@ def _train_city(tmp: Path, root: Path, epochs: int = 3, num_workers: int = 0) ->
     )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("num_workers", [0, 1])
 def test_resumed_training_is_byte_identical_to_an_uninterrupted_one(
     city_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, num_workers: int

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import pandas as pd
+import pytest
 
 from tasks.soundscapes.report import summary_lines
 from tasks.soundscapes.synthesis import SUMMARY_COLUMNS
 
 
+@pytest.mark.slow
 def test_images_without_a_soundscape_are_named_with_their_note() -> None:
     summary = pd.DataFrame(
         [

@@ -21,6 +21,7 @@ def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return save_tiny_pipeline(tmp_path_factory.mktemp("tiny_audioldm2"))
 
 
+@pytest.mark.slow
 def test_prompts_to_files_offline(
     model_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, one_torch_thread: None
 ) -> None:

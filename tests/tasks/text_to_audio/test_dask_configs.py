@@ -52,6 +52,7 @@ def test_runner_is_validated() -> None:
         parse_params(raw, ROOT / "params.yaml")
 
 
+@pytest.mark.slow
 def test_local_runner_imports_no_prefect() -> None:
     code = "import sys, tasks.text_to_audio.train; assert 'prefect' not in sys.modules, 'prefect imported'"
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)

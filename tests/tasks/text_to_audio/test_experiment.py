@@ -37,6 +37,7 @@ def test_summary_mean_and_std_over_folds() -> None:
     assert t.loc["real", "accuracy"] == "60.0 ± 14.1 %"
 
 
+@pytest.mark.slow
 def test_tiny_experiment_produces_the_summary(tmp_path: Path, one_torch_thread: None) -> None:
     real = tiny_real(tmp_path / "real", clips_per_class=4, n_folds=4)
     t = t2a_params(

@@ -16,6 +16,8 @@ from soundflow.pipeline.export.steps import MLFLOW_DEFAULT, MLFLOW_PARAMETER, gp
 from soundflow.pipeline.stages import STAGES
 from tests.helpers.golden import check_golden
 
+pytestmark = pytest.mark.slow  # seconds or more: outside the fast suite (`make test-fast`)
+
 GOLDEN = Path(__file__).parent / "golden" / "kfp-pipeline.yaml"
 
 
