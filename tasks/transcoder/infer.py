@@ -17,7 +17,7 @@ from soundflow.checkpoints import load_checkpoint
 from tasks.transcoder.fitting import batched
 from tasks.transcoder.pairs import CHUNK_FRAMES, MEL_FOR_TEACHER
 from tasks.transcoder.pinv import PinvTranscoder
-from tasks.transcoder.train import load_transcoder
+from tasks.transcoder.train import REMEDY, transcoder_from
 
 
 @dataclass
@@ -33,8 +33,9 @@ class Student:
 
 def load_student(path: Path, device: torch.device) -> tuple[Student, str]:
     """(the student of the checkpoint ``path`` on ``device``, the Mel representation it outputs)."""
-    mel = load_checkpoint(path)["mel"]
-    return Student(PinvTranscoder(mel, CHUNK_FRAMES[mel]).to(device), load_transcoder(path, device)), mel
+    ckpt = load_checkpoint(path, remedy=REMEDY)  # read once: its Mel representation and its weights
+    mel = ckpt["mel"]
+    return Student(PinvTranscoder(mel, CHUNK_FRAMES[mel]).to(device), transcoder_from(ckpt, device)), mel
 
 
 def teacher_mel(model_name: str) -> str:

@@ -111,8 +111,13 @@ def train_transcoder(features_dir: Path, teacher_file: Path, loss: str, p: Trans
     return files.checkpoint
 
 
+REMEDY = "rerun the stage that made it (dvc repro transcoder_cnn_mels or transcoder_cnn_logits)"
+
+
 def load_transcoder(path: Path, device: torch.device) -> torch.nn.Module:
-    remedy = "rerun the stage that made it (dvc repro transcoder_cnn_mels or transcoder_cnn_logits)"
-    ckpt = load_checkpoint(path, remedy=remedy)
-    model = models.from_checkpoint(ckpt)
-    return model.eval().requires_grad_(False).to(device)
+    return transcoder_from(load_checkpoint(path, remedy=REMEDY), device)
+
+
+def transcoder_from(ckpt: dict, device: torch.device) -> torch.nn.Module:
+    """The frozen CNN transcoder of a loaded checkpoint, on ``device``."""
+    return models.from_checkpoint(ckpt).eval().requires_grad_(False).to(device)
