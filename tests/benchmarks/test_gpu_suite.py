@@ -42,7 +42,7 @@ def suite(monkeypatch: pytest.MonkeyPatch):
     return gpu_suite
 
 
-@pytest.mark.slow
+# in the fast suite on purpose (not marked slow): the GPU suite must not rot while no GPU is lent
 def test_quick_mode_fills_every_row_with_a_positive_number(tmp_path: Path) -> None:
     proc = subprocess.run(
         [sys.executable, str(SCRIPT), "--quick", "--out", str(tmp_path)],
