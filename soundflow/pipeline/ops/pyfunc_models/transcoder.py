@@ -89,10 +89,11 @@ def _third_octave_example() -> tuple[Any, np.ndarray]:
     return TensorSpec(np.dtype(np.float32), (-1, *shape)), example
 
 
-def _classes(path: Path) -> Any:
+def _classes(ckpt: dict[str, Any]) -> Any:
+    """The output schema of a loaded teacher checkpoint: one probability column per class."""
     from mlflow.types.schema import ColSpec, Schema
 
-    return Schema([ColSpec("double", c) for c in contents(path)["classes"]])
+    return Schema([ColSpec("double", c) for c in ckpt["classes"]])
 
 
 def build_teacher(checkpoint: Path, upstream: dict[str, Path]) -> tuple[TeacherClassifier, Any, Any]:
@@ -101,10 +102,11 @@ def build_teacher(checkpoint: Path, upstream: dict[str, Path]) -> tuple[TeacherC
 
     from tasks.transcoder.infer import teacher_mel
 
-    shape = _mel_shape(teacher_mel(contents(checkpoint)["model_name"]))
+    ckpt = contents(checkpoint)  # read once: its architecture and its classes
+    shape = _mel_shape(teacher_mel(ckpt["model_name"]))
     example = np.random.default_rng(0).normal(-40, 10, (1, *shape)).astype(np.float32)
     inputs = Schema([TensorSpec(np.dtype(np.float32), (-1, *shape))])
-    return TeacherClassifier(), ModelSignature(inputs, _classes(checkpoint)), example
+    return TeacherClassifier(), ModelSignature(inputs, _classes(ckpt)), example
 
 
 def build_student(checkpoint: Path, upstream: dict[str, Path]) -> tuple[StudentTranscoder, Any, Any]:
@@ -113,7 +115,7 @@ def build_student(checkpoint: Path, upstream: dict[str, Path]) -> tuple[StudentT
 
     spec, example = _third_octave_example()
     if TEACHER in upstream:
-        outputs = _classes(upstream[TEACHER])
+        outputs = _classes(contents(upstream[TEACHER]))
     else:
         outputs = Schema([TensorSpec(np.dtype(np.float32), (-1, *_mel_shape(contents(checkpoint)["mel"])))])
     return StudentTranscoder(), ModelSignature(Schema([spec]), outputs), example
