@@ -10,6 +10,7 @@ TEST_APT_PACKAGES := chromium
 # test processes (pytest-xdist): one per core, at most 4; each module's tests stay on one worker, which keeps
 # their module fixtures shared (TEST_WORKERS=0: one process)
 TEST_WORKERS ?= auto
+PYTEST = $(BIN)/python -m pytest -n $(TEST_WORKERS) --maxprocesses 4 --dist loadfile
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 # offline and quiet: no analytics or telemetry calls from DVC, MLflow or Prefect
@@ -34,11 +35,11 @@ run: install data-raw
 test: install-test data-raw
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --maxprocesses 4 --dist loadfile
+	$(PYTEST)
 
 ## test-fast: the suite without its slow and real-data tests: about two minutes on 2 cores, for the edit-test loop
 test-fast: install-test data-raw
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --maxprocesses 4 --dist loadfile -m "not slow and not realdata"
+	$(PYTEST) -m "not slow and not realdata"
 
 ## reliability: the reliability suite with its long runs, then one scoreboard table (reports/reliability.md)
 reliability: install-test data-raw
